@@ -1,0 +1,137 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AdminActionsRepository } from '../audit/admin-actions.repository';
+import { DomainError, invalidInput, notFound } from '../common/errors';
+import { decodeCursor, Page, pageOf } from '../common/pagination';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { isForeignKeyViolation, PrismaService } from '../infra/database/prisma.service';
+import { ApiClientRecord, ApiClientsRepository } from './api-clients.repository';
+import { displayPrefixOf, generateApiKey, hashApiKey, MAX_API_KEY_LENGTH, sameDigest } from './domain/api-key';
+import { ClientPrincipal, ClientRole } from './domain/principal';
+
+export interface NewApiClient {
+  name: string;
+  role: ClientRole;
+  sourceId?: string;
+  partnerId?: string;
+}
+
+interface CacheEntry {
+  principal: ClientPrincipal;
+  expiresAt: number;
+}
+
+/**
+ * API clients and their keys. Authentication hashes the presented key once and looks the hash
+ * up by index; recent answers are cached for API_KEY_CACHE_SECONDS so that hot paths (partner
+ * validation at the till) do not touch the database. A revocation clears this process's cache at
+ * once; other processes stop accepting the key within the cache lifetime.
+ */
+@Injectable()
+export class ApiClientsService {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly bootstrapHash?: string;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly repository: ApiClientsRepository,
+    private readonly adminActions: AdminActionsRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.bootstrapHash = config.adminApiKey ? hashApiKey(config.adminApiKey) : undefined;
+  }
+
+  async authenticate(apiKey: string): Promise<ClientPrincipal> {
+    if (apiKey.length === 0 || apiKey.length > MAX_API_KEY_LENGTH) throw unauthorized();
+    const hash = hashApiKey(apiKey);
+    if (this.bootstrapHash && sameDigest(hash, this.bootstrapHash)) {
+      return { kind: 'client', clientId: null, name: 'bootstrap admin', role: 'admin', sourceId: null, partnerId: null };
+    }
+    const cached = this.cache.get(hash);
+    if (cached && cached.expiresAt > Date.now()) return cached.principal;
+
+    const record = await this.repository.findByHash(hash);
+    if (!record || record.revokedAt || !sameDigest(hash, record.keyHash)) {
+      this.cache.delete(hash);
+      throw unauthorized();
+    }
+    const principal = principalOf(record);
+    if (this.config.apiKeyCacheSeconds > 0) {
+      this.cache.set(hash, { principal, expiresAt: Date.now() + this.config.apiKeyCacheSeconds * 1000 });
+    }
+    return principal;
+  }
+
+  /** Creates a client; its key is returned here once and never again. */
+  async create(actor: string, input: NewApiClient): Promise<{ client: ApiClientRecord; apiKey: string }> {
+    checkBinding(input);
+    const apiKey = generateApiKey();
+    try {
+      const client = await this.prisma.$transaction(async (tx) => {
+        const created = await this.repository.create(tx, {
+          id: randomUUID(),
+          name: input.name,
+          role: input.role,
+          sourceId: input.sourceId ?? null,
+          partnerId: input.partnerId ?? null,
+          keyHash: hashApiKey(apiKey),
+          keyPrefix: displayPrefixOf(apiKey),
+        });
+        await this.adminActions.record(tx, {
+          actor,
+          action: 'api-client.created',
+          subject: `api-client:${created.id}`,
+          details: { name: created.name, role: created.role, sourceId: created.sourceId, partnerId: created.partnerId },
+        });
+        return created;
+      });
+      return { client, apiKey };
+    } catch (error) {
+      if (isForeignKeyViolation(error)) {
+        throw input.sourceId ? notFound(`source ${input.sourceId}`) : notFound(`partner ${input.partnerId}`);
+      }
+      throw error;
+    }
+  }
+
+  async revoke(actor: string, id: string): Promise<ApiClientRecord> {
+    const client = await this.prisma.$transaction(async (tx) => {
+      const existing = await this.repository.findById(tx, id);
+      if (!existing) throw notFound(`API client ${id}`);
+      if (await this.repository.revoke(tx, id, new Date())) {
+        await this.adminActions.record(tx, { actor, action: 'api-client.revoked', subject: `api-client:${id}` });
+      }
+      return (await this.repository.findById(tx, id))!;
+    });
+    this.cache.delete(client.keyHash);
+    return client;
+  }
+
+  async list(limit: number, cursor?: string): Promise<Page<ApiClientRecord>> {
+    const after = decodeCursor<{ createdAt: string; id: string }>(cursor, ['createdAt', 'id']);
+    const rows = await this.repository.list(after && { createdAt: new Date(after.createdAt), id: after.id }, limit + 1);
+    return pageOf(rows, limit, (r) => r, (r) => ({ createdAt: r.createdAt.toISOString(), id: r.id }));
+  }
+}
+
+function unauthorized(): DomainError {
+  return new DomainError('unauthorized', 'API key not valid (unknown or revoked)');
+}
+
+function checkBinding(input: NewApiClient): void {
+  if (input.role === 'source' && !input.sourceId) throw invalidInput('sourceId is required for a source key');
+  if (input.role === 'partner' && !input.partnerId) throw invalidInput('partnerId is required for a partner key');
+  if (input.role !== 'source' && input.sourceId) throw invalidInput('sourceId is only for source keys');
+  if (input.role !== 'partner' && input.partnerId) throw invalidInput('partnerId is only for partner keys');
+}
+
+function principalOf(record: ApiClientRecord): ClientPrincipal {
+  return {
+    kind: 'client',
+    clientId: record.id,
+    name: record.name,
+    role: record.role,
+    sourceId: record.sourceId,
+    partnerId: record.partnerId,
+  };
+}

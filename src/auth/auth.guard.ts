@@ -1,0 +1,56 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { DomainError } from '../common/errors';
+import { ACCESS_RULE, AccessRule, AuthenticatedRequest } from './access.decorators';
+import { ApiClientsService } from './api-clients.service';
+import { Principal } from './domain/principal';
+import { verifyResidentToken } from './domain/resident-token';
+
+const ADMIN_ONLY: AccessRule = { roles: ['admin'] };
+
+/**
+ * The global guard. Wrong or missing credentials: 401. Valid credentials that the endpoint is not
+ * for: 403. An endpoint without an access rule is treated as admin-only, so that forgetting the
+ * decorator never opens anything.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiClients: ApiClientsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const rule =
+      this.reflector.getAllAndOverride<AccessRule>(ACCESS_RULE, [context.getHandler(), context.getClass()]) ?? ADMIN_ONLY;
+    if (rule.public) return true;
+
+    const request = context.switchToHttp().getRequest<Request & AuthenticatedRequest>();
+    const principal = await this.authenticate(request);
+    const allowed =
+      principal.kind === 'resident' ? rule.resident === true : (rule.roles ?? []).includes(principal.role);
+    if (!allowed) {
+      throw new DomainError('forbidden', 'These credentials are not allowed to use this endpoint');
+    }
+    request.principal = principal;
+    return true;
+  }
+
+  private async authenticate(request: Request): Promise<Principal> {
+    const apiKey = request.header('x-api-key');
+    if (apiKey !== undefined) return this.apiClients.authenticate(apiKey);
+
+    const authorization = request.header('authorization');
+    if (authorization !== undefined) {
+      const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization);
+      if (!match) throw new DomainError('unauthorized', 'Authorization must be "Bearer <token>"');
+      const verdict = verifyResidentToken(match[1], this.config.residentJwtSecret);
+      if (!verdict.ok) throw new DomainError('unauthorized', `Resident token refused: ${verdict.reason}`);
+      return { kind: 'resident', residentId: verdict.residentId };
+    }
+    throw new DomainError('unauthorized', 'Credentials required: an X-API-Key header or a resident bearer token');
+  }
+}

@@ -1,0 +1,38 @@
+import { ERROR_CATALOGUE, ErrorCode } from './errors';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export function problemType(code: ErrorCode): string {
+  return `urn:civic-points-ledger:problem:${code}`;
+}
+
+export function problemOf(
+  code: ErrorCode,
+  detail: string,
+  instance?: string,
+  extensions: Record<string, unknown> = {},
+): ProblemDocument {
+  const { status, title } = ERROR_CATALOGUE[code];
+  // the standard members first and never overridden by an extension
+  return { type: problemType(code), title, status, detail, code, instance, ...extensions, ...{ type: problemType(code), title, status, detail, code, instance } };
+}
+
+/** Writes a problem document on a raw Node/Express response (for middleware outside Nest's filters). */
+export function writeProblem(
+  res: { status(code: number): unknown; setHeader(name: string, value: string): unknown; end(body: string): unknown },
+  problem: ProblemDocument,
+): void {
+  res.status(problem.status);
+  res.setHeader('Content-Type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
+  res.end(JSON.stringify(problem));
+}

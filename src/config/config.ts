@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The service's whole configuration, validated once at boot. Nothing outside src/config reads
+ * process.env: everything else receives an AppConfig.
+ */
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((v) => /^postgres(ql)?:\/\/.+/.test(v), 'must be a postgres:// or postgresql:// URL');
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((v) => /^rediss?:\/\/.+/.test(v), 'must be a redis:// or rediss:// URL');
+
+/** A five- or six-field cron expression; the scheduler itself parses it fully at start. */
+const cronExpression = z
+  .string()
+  .trim()
+  .refine((v) => /^(\S+\s+){4,5}\S+$/.test(v), 'must be a cron expression such as "0 3 * * *"');
+
+const byteSize = z
+  .string()
+  .trim()
+  .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as "2mb" or "512kb"');
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  DATABASE_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  REDIS_URL: redisUrl.optional().or(z.literal('').transform(() => undefined)),
+  ADMIN_API_KEY: optionalString.pipe(
+    z.string().min(24, 'must be at least 24 characters long').optional(),
+  ),
+  RESIDENT_JWT_SECRET: optionalString.pipe(
+    z.string().min(32, 'must be at least 32 characters long (HS256 needs a strong secret)').optional(),
+  ),
+  RECONCILE_CRON: cronExpression.default('0 3 * * *'),
+  BODY_LIMIT: byteSize.default('2mb'),
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+export interface AppConfig {
+  readonly env: RawConfig['NODE_ENV'];
+  readonly port: number;
+  readonly database: { readonly url?: string; readonly poolSize: number; readonly dataDir: string };
+  readonly redisUrl?: string;
+  readonly adminApiKey?: string;
+  readonly residentJwtSecret?: string;
+  readonly reconcileCron: string;
+  readonly bodyLimit: string;
+  readonly apiKeyCacheSeconds: number;
+  readonly logLevel: RawConfig['LOG_LEVEL'];
+}
+
+/** Injection token for the validated configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Validates an environment (process.env unless given) and returns the typed configuration. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    );
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    env: c.NODE_ENV,
+    port: c.PORT,
+    database: Object.freeze({ url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE, dataDir: resolve(c.DATA_DIR) }),
+    redisUrl: c.REDIS_URL,
+    adminApiKey: c.ADMIN_API_KEY,
+    residentJwtSecret: c.RESIDENT_JWT_SECRET,
+    reconcileCron: c.RECONCILE_CRON,
+    bodyLimit: c.BODY_LIMIT,
+    apiKeyCacheSeconds: c.API_KEY_CACHE_SECONDS,
+    logLevel: c.LOG_LEVEL,
+  });
+}
+
+/**
+ * The zero-setup demo: the same validation, with a resident token secret made up when none is
+ * configured, so that the demo can hand out resident tokens.
+ */
+export function loadDemoConfig(env: Env = process.env): AppConfig {
+  return loadConfig({
+    ...env,
+    RESIDENT_JWT_SECRET: env.RESIDENT_JWT_SECRET || randomBytes(32).toString('base64url'),
+  });
+}
+
+/** Command-line arguments of the entry point, kept here so that process access stays in config. */
+export function processArgs(): string[] {
+  return process.argv.slice(2);
+}

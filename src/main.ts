@@ -1,0 +1,49 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.setup';
+import { AppConfig, ConfigError, loadConfig, loadDemoConfig, processArgs } from './config/config';
+import { openDatabase } from './infra/database/database';
+import { applyMigrations } from './infra/database/migrator';
+
+/**
+ * The API entry point. `node dist/main.js` serves; `--migrate` applies pending migrations and
+ * exits; `--demo` seeds the demo programme (embedded database unless DATABASE_URL is set) and serves.
+ */
+async function main(): Promise<void> {
+  const args = processArgs();
+  const demo = args.includes('--demo');
+  const config = demo ? loadDemoConfig() : loadConfig();
+  if (args.includes('--migrate')) return migrateOnly(config);
+
+  const app = await createApp(config);
+  await app.listen(config.port);
+  const url = `http://localhost:${config.port}`;
+  if (demo) {
+    const { seedDemo } = await import('./demo/demo');
+    await seedDemo(app, config, url);
+  } else {
+    new Logger('Main').log(`Civic points ledger serving on ${url} (API docs at ${url}/docs)`);
+  }
+}
+
+async function migrateOnly(config: AppConfig): Promise<void> {
+  const database = await openDatabase(config);
+  try {
+    const report = await database.withSession((session) => applyMigrations(session));
+    new Logger('Migrate').log(
+      `${report.applied.length} migration(s) applied${report.applied.length ? `: ${report.applied.join(', ')}` : ''}; ` +
+        `${report.alreadyApplied} already in place`,
+    );
+  } finally {
+    await database.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+  } else {
+    console.error('Failed to start:', error instanceof Error ? (error.stack ?? error.message) : error);
+  }
+  process.exit(1);
+});
