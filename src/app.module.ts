@@ -6,13 +6,14 @@ import { DatabaseModule } from './infra/database/database.module';
 import { HealthModule } from './infra/health/health.module';
 import { QueueModule } from './infra/queue/queue.module';
 import { ProgrammeModule } from './programme/programme.module';
+import { ResidentsModule } from './residents/residents.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, QueueModule, HealthModule, AuthModule, ProgrammeModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, QueueModule, HealthModule, AuthModule, ProgrammeModule, ResidentsModule],
     };
   }
 }

@@ -12,6 +12,8 @@ export interface ProblemDocument {
   [extension: string]: unknown;
 }
 
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'instance']);
+
 export function problemType(code: ErrorCode): string {
   return `urn:civic-points-ledger:problem:${code}`;
 }
@@ -23,8 +25,8 @@ export function problemOf(
   extensions: Record<string, unknown> = {},
 ): ProblemDocument {
   const { status, title } = ERROR_CATALOGUE[code];
-  // the standard members first and never overridden by an extension
-  return { type: problemType(code), title, status, detail, code, instance, ...extensions, ...{ type: problemType(code), title, status, detail, code, instance } };
+  const extra = Object.entries(extensions).filter(([name]) => !STANDARD_MEMBERS.has(name));
+  return { type: problemType(code), title, status, detail, code, instance, ...Object.fromEntries(extra) };
 }
 
 /** Writes a problem document on a raw Node/Express response (for middleware outside Nest's filters). */

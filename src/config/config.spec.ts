@@ -1,0 +1,80 @@
+import { ConfigError, loadConfig, loadDemoConfig } from './config';
+
+describe('configuration', () => {
+  it('starts with the documented defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.database.url).toBeUndefined();
+    expect(config.database.dataDir).toMatch(/\/data$/);
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.adminApiKey).toBeUndefined();
+    expect(config.residentJwtSecret).toBeUndefined();
+    expect(config.reconcileCron).toBe('0 3 * * *');
+  });
+
+  it('reads every documented variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u:p@db:5432/ledger',
+      REDIS_URL: 'redis://cache:6379',
+      ADMIN_API_KEY: 'a'.repeat(32),
+      RESIDENT_JWT_SECRET: 's'.repeat(40),
+      RECONCILE_CRON: '30 2 * * *',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      database: { url: 'postgres://u:p@db:5432/ledger' },
+      redisUrl: 'redis://cache:6379',
+      adminApiKey: 'a'.repeat(32),
+      residentJwtSecret: 's'.repeat(40),
+      reconcileCron: '30 2 * * *',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = loadConfig({ DATABASE_URL: '', REDIS_URL: '', ADMIN_API_KEY: '', RESIDENT_JWT_SECRET: '' });
+    expect(config.database.url).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.adminApiKey).toBeUndefined();
+    expect(config.residentJwtSecret).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', 'eighty', 'PORT'],
+    ['PORT', '70000', 'PORT'],
+    ['DATABASE_URL', 'mysql://db/ledger', 'DATABASE_URL'],
+    ['REDIS_URL', 'localhost:6379', 'REDIS_URL'],
+    ['ADMIN_API_KEY', 'short', 'ADMIN_API_KEY'],
+    ['RESIDENT_JWT_SECRET', 'too-short', 'RESIDENT_JWT_SECRET'],
+    ['RECONCILE_CRON', 'every night', 'RECONCILE_CRON'],
+    ['BODY_LIMIT', 'lots', 'BODY_LIMIT'],
+  ])('refuses %s=%s with a message naming the variable', (name, value, named) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    try {
+      loadConfig({ [name]: value });
+    } catch (error) {
+      expect((error as ConfigError).message).toContain(named);
+    }
+  });
+
+  it('lists every problem at once, not only the first', () => {
+    try {
+      loadConfig({ PORT: 'x', REDIS_URL: 'nope' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toHaveLength(2);
+    }
+  });
+
+  it('gives the demo a resident token secret when none is configured, and keeps a configured one', () => {
+    expect(loadDemoConfig({}).residentJwtSecret).toHaveLength(43);
+    expect(loadDemoConfig({ RESIDENT_JWT_SECRET: 'k'.repeat(32) }).residentJwtSecret).toBe('k'.repeat(32));
+  });
+
+  it('is frozen: nothing can change it after boot', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.database)).toBe(true);
+  });
+});

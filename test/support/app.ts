@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import TestAgent from 'supertest/lib/agent';
+import { createApp } from '../../src/app.setup';
+import { signResidentToken } from '../../src/auth/domain/resident-token';
+import { AppConfig, loadConfig } from '../../src/config/config';
+import { PrismaService } from '../../src/infra/database/prisma.service';
+import { assertTestDatabase, createTestDatabase, dropTestDatabase, REDIS_URL } from './services';
+
+export const ADMIN_KEY = `admin-${randomBytes(24).toString('base64url')}`;
+export const JWT_SECRET = randomBytes(32).toString('base64url');
+
+export interface TestApp {
+  app: NestExpressApplication;
+  http: TestAgent;
+  config: AppConfig;
+  prisma: PrismaService;
+  databaseUrl: string;
+  /** Authorization header of a resident token signed with the service's secret. */
+  residentAuth(residentId: string, expiresInSeconds?: number): { Authorization: string };
+  admin: { 'X-API-Key': string };
+  close(): Promise<void>;
+}
+
+/** The real service on a fresh PostgreSQL database of its own, with a real Redis. */
+export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = testConfig({ DATABASE_URL: database.url, ...env });
+  assertTestDatabase(config.database.url!);
+  const app = await createApp(config);
+  return {
+    app,
+    http: request(app.getHttpServer()),
+    config,
+    prisma: app.get(PrismaService),
+    databaseUrl: database.url,
+    residentAuth: (residentId, expiresInSeconds = 600) => ({
+      Authorization: `Bearer ${signResidentToken(residentId, JWT_SECRET, expiresInSeconds)}`,
+    }),
+    admin: { 'X-API-Key': ADMIN_KEY },
+    async close() {
+      await app.close();
+      await dropTestDatabase(database.name);
+    },
+  };
+}
+
+export function testConfig(env: Record<string, string | undefined> = {}): AppConfig {
+  return loadConfig({
+    NODE_ENV: 'test',
+    REDIS_URL,
+    ADMIN_API_KEY: ADMIN_KEY,
+    RESIDENT_JWT_SECRET: JWT_SECRET,
+    LOG_LEVEL: 'silent',
+    API_KEY_CACHE_SECONDS: '10',
+    ...env,
+  });
+}
+
+/** Asserts an answer is RFC 9457 problem+json with the given status and code. */
+export function expectProblem(res: request.Response, status: number, code: string): void {
+  if (res.status !== status || res.body?.code !== code) {
+    throw new Error(`expected ${status} ${code}, got ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toEqual(
+    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code }),
+  );
+}
