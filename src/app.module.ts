@@ -1,11 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './infra/database/database.module';
+import { IdempotencyModule } from './idempotency/idempotency.module';
 import { HealthModule } from './infra/health/health.module';
 import { QueueModule } from './infra/queue/queue.module';
+import { LedgerModule } from './ledger/ledger.module';
 import { ProgrammeModule } from './programme/programme.module';
+import { AuditModule } from './audit/audit.module';
 import { ResidentsModule } from './residents/residents.module';
 
 @Module({})
@@ -13,7 +17,19 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, QueueModule, HealthModule, AuthModule, ProgrammeModule, ResidentsModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        ScheduleModule.forRoot(),
+        DatabaseModule,
+        QueueModule,
+        IdempotencyModule,
+        HealthModule,
+        AuthModule,
+        ProgrammeModule,
+        LedgerModule,
+        AuditModule,
+        ResidentsModule,
+      ],
     };
   }
 }

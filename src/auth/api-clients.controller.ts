@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { invalidInput } from '../common/errors';
+import { UUID_PARAM } from '../common/params';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { CurrentClient, Roles } from './access.decorators';
@@ -8,7 +8,6 @@ import { ApiClientsService } from './api-clients.service';
 import { actorOf, ClientPrincipal } from './domain/principal';
 import { ApiClientDto, ApiClientPageDto, CreateApiClientDto, CreatedApiClientDto } from './dto/api-client.dto';
 
-const uuidPipe = new ParseUUIDPipe({ exceptionFactory: () => invalidInput('id must be a UUID') });
 
 @ApiTags('admin')
 @Roles('admin')
@@ -39,7 +38,7 @@ export class ApiClientsController {
   @ApiOperation({ summary: 'Revoke an API client: its key stops working' })
   @ApiOkResponse({ type: ApiClientDto })
   @ApiProblems('validation_failed', 'not_found')
-  async revoke(@CurrentClient() admin: ClientPrincipal, @Param('id', uuidPipe) id: string): Promise<ApiClientDto> {
+  async revoke(@CurrentClient() admin: ClientPrincipal, @Param('id', UUID_PARAM) id: string): Promise<ApiClientDto> {
     return ApiClientDto.of(await this.apiClients.revoke(actorOf(admin), id));
   }
 }

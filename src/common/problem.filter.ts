@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, ErrorCode } from './errors';
-import { problemOf, ProblemDocument, writeProblem } from './problem';
+import { ProblemAnswer, problemOf, ProblemDocument, writeProblem } from './problem';
 
 const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: 'validation_failed',
@@ -32,6 +32,7 @@ export class ProblemFilter implements ExceptionFilter {
   }
 
   toProblem(exception: unknown, instance?: string): ProblemDocument {
+    if (exception instanceof ProblemAnswer) return exception.problem;
     if (exception instanceof DomainError) {
       return problemOf(exception.code, exception.detail, instance, exception.extensions);
     }

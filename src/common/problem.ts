@@ -38,3 +38,11 @@ export function writeProblem(
   res.setHeader('Content-Type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
   res.end(JSON.stringify(problem));
 }
+
+/** A problem document decided earlier (e.g. a replayed idempotent answer), sent as it is. */
+export class ProblemAnswer extends Error {
+  constructor(readonly problem: ProblemDocument) {
+    super(problem.detail);
+    this.name = 'ProblemAnswer';
+  }
+}

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module';
 import { ResidentsController } from './residents.controller';
 
-@Module({ controllers: [ResidentsController] })
+@Module({ imports: [LedgerModule], controllers: [ResidentsController] })
 export class ResidentsModule {}

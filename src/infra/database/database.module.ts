@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Database, openDatabase } from './database';
 import { applyMigrations } from './migrator';
 import { PrismaService } from './prisma.service';
+import { TransactionHost } from './transaction-host';
 
 export const DATABASE = Symbol('DATABASE');
 
@@ -29,8 +30,9 @@ export const DATABASE = Symbol('DATABASE');
       inject: [DATABASE],
       useFactory: (database: Database) => new PrismaService(database),
     },
+    TransactionHost,
   ],
-  exports: [DATABASE, PrismaService],
+  exports: [DATABASE, PrismaService, TransactionHost],
 })
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(

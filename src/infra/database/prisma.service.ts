@@ -20,5 +20,26 @@ function prismaCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-export const isUniqueViolation = (error: unknown) => prismaCode(error) === 'P2002';
-export const isForeignKeyViolation = (error: unknown) => prismaCode(error) === 'P2003';
+export interface DatabaseErrorInfo {
+  sqlState?: string;
+  constraint?: string;
+  detail?: string;
+}
+
+/** What PostgreSQL said, from an error of a raw query run through a Prisma driver adapter. */
+export function databaseErrorOf(error: unknown): DatabaseErrorInfo {
+  const cause = (error as { meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } })?.meta?.driverAdapterError
+    ?.cause;
+  if (!cause) return {};
+  const constraint = cause.constraint as { index?: string; fields?: string[] } | undefined;
+  return {
+    sqlState: typeof cause.originalCode === 'string' ? cause.originalCode : undefined,
+    constraint: constraint?.index,
+    detail: typeof cause.detail === 'string' ? cause.detail : undefined,
+  };
+}
+
+export const isUniqueViolation = (error: unknown) =>
+  prismaCode(error) === 'P2002' || databaseErrorOf(error).sqlState === '23505';
+export const isForeignKeyViolation = (error: unknown) =>
+  prismaCode(error) === 'P2003' || databaseErrorOf(error).sqlState === '23503';

@@ -1,0 +1,20 @@
+import { applyDecorators, UseInterceptors } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
+import { ApiProblems } from '../common/openapi';
+import { IdempotencyInterceptor } from './idempotency.interceptor';
+
+/**
+ * The endpoint needs an `Idempotency-Key` header: a replay with the same body gets the original
+ * status and body (header `Idempotent-Replayed: true`); the same key with another body is
+ * 409 idempotency_conflict.
+ */
+export const Idempotent = () =>
+  applyDecorators(
+    UseInterceptors(IdempotencyInterceptor),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: true,
+      description: 'A unique key per intended operation (1 to 255 printable characters); retries reuse it',
+    }),
+    ApiProblems('validation_failed', 'idempotency_conflict'),
+  );

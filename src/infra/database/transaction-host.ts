@@ -1,0 +1,69 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Injectable } from '@nestjs/common';
+import { PrismaService, Tx } from './prisma.service';
+
+/** Waits and limits of interactive transactions: generous, since requests queue for connections at peak. */
+const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
+
+interface UnitOfWork {
+  tx: Tx;
+  afterCommit: (() => void)[];
+}
+
+/**
+ * The database transaction of the current unit of work. Services open one with `run`; every
+ * repository reads and writes through `client`, which is that transaction when one is open and
+ * the plain client otherwise. Nested `run` calls join the outer transaction, so a use case can
+ * be composed of others (an idempotent request around a ledger transfer, a redemption around a
+ * hold) and still commit or roll back as one.
+ */
+@Injectable()
+export class TransactionHost {
+  private readonly storage = new AsyncLocalStorage<UnitOfWork>();
+
+  constructor(private readonly prisma: PrismaService) {}
+
+  get client(): Tx {
+    return this.storage.getStore()?.tx ?? this.prisma;
+  }
+
+  get inTransaction(): boolean {
+    return this.storage.getStore() !== undefined;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work();
+    const afterCommit: (() => void)[] = [];
+    const result = await this.prisma.$transaction((tx) => this.storage.run({ tx, afterCommit }, work), TRANSACTION_OPTIONS);
+    for (const callback of afterCommit) callback();
+    return result;
+  }
+
+  /**
+   * Runs `work` inside the open transaction under a savepoint: if it throws, what it wrote is
+   * undone (and its after-commit callbacks dropped) while the transaction goes on.
+   */
+  async withSavepoint<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const unit = this.storage.getStore();
+    if (!unit) throw new Error('withSavepoint needs an open transaction');
+    if (!/^[a-z_]+$/.test(name)) throw new Error(`bad savepoint name ${name}`);
+    const callbacks = unit.afterCommit.length;
+    await unit.tx.$executeRawUnsafe(`SAVEPOINT ${name}`);
+    try {
+      const result = await work();
+      await unit.tx.$executeRawUnsafe(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      await unit.tx.$executeRawUnsafe(`ROLLBACK TO SAVEPOINT ${name}`);
+      unit.afterCommit.length = callbacks;
+      throw error;
+    }
+  }
+
+  /** Runs `callback` once what was written so far is committed (at once outside a transaction). */
+  afterCommit(callback: () => void): void {
+    const unit = this.storage.getStore();
+    if (unit) unit.afterCommit.push(callback);
+    else callback();
+  }
+}

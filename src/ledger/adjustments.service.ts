@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import { Decimal } from '../common/money';
+import { residentAccount } from './domain/account';
+import { ledgerInvalid } from './domain/errors';
+import { LedgerTransaction } from './domain/ledger-transaction';
+import { LedgerService } from './ledger.service';
+
+export const ADJUSTMENTS_ACCOUNT = 'programme:adjustments';
+
+/**
+ * A programme admin's manual correction of a resident's points, with a reason: a ledger
+ * transaction between the resident and `programme:adjustments`. A negative adjustment never
+ * takes the resident below zero.
+ */
+@Injectable()
+export class AdjustmentsService {
+  constructor(private readonly ledger: LedgerService) {}
+
+  adjust(actor: string, residentId: string, amount: Decimal, reason: string): Promise<LedgerTransaction> {
+    if (amount.isZero()) throw ledgerInvalid('amount must not be zero');
+    const resident = residentAccount(residentId);
+    const size = amount.abs();
+    const [debit, credit] = amount.isPositive() ? [ADJUSTMENTS_ACCOUNT, resident] : [resident, ADJUSTMENTS_ACCOUNT];
+    return this.ledger.record({
+      type: 'adjustment',
+      postings: [
+        { account: debit, asset: 'POINTS', side: 'D', amount: size },
+        { account: credit, asset: 'POINTS', side: 'C', amount: size },
+      ],
+      metadata: { reason, actor, residentId },
+      description: reason,
+    });
+  }
+}

@@ -1,0 +1,278 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomInt, randomUUID } from 'node:crypto';
+import { notFound } from '../common/errors';
+import { Decimal } from '../common/money';
+import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
+import { classifyAccount } from './domain/account';
+import { balanceDeltas, balanceView, Effect, ResolvedPosting } from './domain/balance';
+import { insufficientPoints, invalidState, ledgerInvalid } from './domain/errors';
+import {
+  AccountBalance,
+  EXPIRE_TYPE,
+  LedgerTransaction,
+  POST_TYPE,
+  REVERSAL_TYPE,
+  TransactionStatus,
+  VOID_TYPE,
+} from './domain/ledger-transaction';
+import { partOfHold, Posting, reversed, validatePostings } from './domain/transaction';
+import {
+  AccountRow,
+  JournalEntry,
+  LedgerRepository,
+  RecordedPosting,
+  SQLSTATE_INSUFFICIENT,
+  TransactionKind,
+  TrialBalanceRow,
+} from './ledger.repository';
+
+export interface NewTransaction {
+  type: string;
+  postings: Posting[];
+  /** a two-phase transaction: reserved now, posted or voided later */
+  pending?: boolean;
+  expiresAt?: Date;
+  metadata?: Record<string, unknown>;
+  description?: string;
+  effectiveAt?: Date;
+}
+
+interface Recording {
+  type: string;
+  kind: TransactionKind;
+  postings: Posting[];
+  /** what the transaction does to balances; a release names the rows its hold reserved */
+  effects: { effect: Effect; postings: Posting[] | RecordedPosting[] }[];
+  pendingId?: string;
+  reversesId?: string;
+  expiresAt?: Date;
+  metadata?: Record<string, unknown>;
+  description?: string;
+  effectiveAt?: Date;
+}
+
+/**
+ * The ledger's use cases. Everything else in the service moves points only through here.
+ * Each write is one database statement (ledger_record) inside the caller's transaction, if any.
+ */
+@Injectable()
+export class LedgerService {
+  private readonly logger = new Logger('Ledger');
+
+  constructor(private readonly repository: LedgerRepository) {}
+
+  /** Records a transaction, posted at once or (pending) reserved against available balances. */
+  async record(input: NewTransaction): Promise<LedgerTransaction> {
+    validatePostings(input.postings, await this.repository.assetScales());
+    if (input.expiresAt && !input.pending) throw ledgerInvalid('expiresAt is only for pending transactions');
+    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw ledgerInvalid('expiresAt must be in the future');
+    const pending = input.pending === true;
+    return this.write({
+      type: input.type,
+      kind: pending ? 'pending' : 'posted',
+      postings: input.postings,
+      effects: [{ effect: pending ? 'hold' : 'post', postings: input.postings }],
+      expiresAt: input.expiresAt,
+      metadata: input.metadata,
+      description: input.description,
+      effectiveAt: input.effectiveAt,
+    });
+  }
+
+  /** Posts a pending transaction, whole or (with `amount`) in part; the rest is released. */
+  async post(pendingId: string, amount?: Decimal, metadata?: Record<string, unknown>): Promise<LedgerTransaction> {
+    const hold = await this.openHold(pendingId);
+    const postings = amount ? partOfHold(hold.postings, amount, await this.repository.assetScales()) : hold.postings;
+    return this.write({
+      type: POST_TYPE,
+      kind: 'posted',
+      pendingId,
+      postings,
+      effects: [
+        { effect: 'release', postings: hold.postings },
+        { effect: 'post', postings },
+      ],
+      metadata,
+    });
+  }
+
+  /** Releases a pending transaction without posting anything. */
+  async void(pendingId: string, type: string = VOID_TYPE, metadata?: Record<string, unknown>): Promise<LedgerTransaction> {
+    const hold = await this.openHold(pendingId, type === EXPIRE_TYPE);
+    return this.write({
+      type,
+      kind: 'void',
+      pendingId,
+      postings: [],
+      effects: [{ effect: 'release', postings: hold.postings }],
+      metadata,
+    });
+  }
+
+  /** Reverses a posted transaction with a new one that swaps every posting. Once only. */
+  async reverse(id: string, metadata?: Record<string, unknown>, type: string = REVERSAL_TYPE): Promise<LedgerTransaction> {
+    const original = await this.repository.findTransaction(id);
+    if (!original) throw notFound(`transaction ${id}`);
+    if (original.kind !== 'posted' || original.postings.length === 0) {
+      throw invalidState(`transaction ${id} is ${statusOf(original)}: only a posted transaction can be reversed`);
+    }
+    if (original.reversesId) throw invalidState(`transaction ${id} is itself a reversal: record a new transaction instead`);
+    if (original.reversalId) throw invalidState(`transaction ${id} was already reversed by ${original.reversalId}`);
+    const postings = reversed(original.postings);
+    return this.write({
+      type,
+      kind: 'posted',
+      reversesId: id,
+      postings,
+      effects: [{ effect: 'post', postings }],
+      metadata: { ...metadata, reverses: id },
+    });
+  }
+
+  /** Voids every hold whose expiry has passed; returns how many. Safe to run on many replicas at once. */
+  async expireHolds(now: Date = new Date(), batch = 500): Promise<number> {
+    let expired = 0;
+    for (const id of await this.repository.expiredHolds(now, batch)) {
+      try {
+        await this.void(id, EXPIRE_TYPE);
+        expired++;
+      } catch (error) {
+        // settled meanwhile by a post, a void or another sweeper: nothing left to do
+        if (!(error instanceof Error && 'code' in error && error.code === 'invalid_state')) throw error;
+      }
+    }
+    if (expired > 0) this.logger.log(`${expired} expired hold(s) released`);
+    return expired;
+  }
+
+  async getTransaction(id: string): Promise<LedgerTransaction> {
+    const entry = await this.repository.findTransaction(id);
+    if (!entry) throw notFound(`transaction ${id}`);
+    return toLedgerTransaction(entry);
+  }
+
+  /** A balance now (running balance, O(1)) or as of a past moment (from the journal). */
+  async balance(account: string, asset: string, asOf?: Date): Promise<AccountBalance> {
+    const spec = classifyAccount(account);
+    if (!(await this.repository.assetScales()).has(asset)) throw ledgerInvalid(`unknown asset ${asset}`);
+    const row = await this.repository.findAccount(account, asset);
+    const zero = new Decimal(0);
+    if (!row) return { account, asset, posted: zero, pendingIn: zero, pendingOut: zero, available: zero };
+    const sums = asOf ? await this.repository.balanceSumsAsOf(row.id, asOf) : await this.repository.balanceSums(row.id);
+    return { account, asset, ...balanceView(sums, spec.normalSide) };
+  }
+
+  trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
+    return this.repository.trialBalance(asOf);
+  }
+
+  assetScales(): Promise<ReadonlyMap<string, number>> {
+    return this.repository.assetScales();
+  }
+
+  async assetScale(asset: string): Promise<number> {
+    const scale = (await this.repository.assetScales()).get(asset);
+    if (scale === undefined) throw ledgerInvalid(`unknown asset ${asset}`);
+    return scale;
+  }
+
+  private async openHold(id: string, expiring = false): Promise<JournalEntry> {
+    const hold = await this.repository.findTransaction(id);
+    if (!hold) throw notFound(`transaction ${id}`);
+    if (hold.kind !== 'pending') throw invalidState(`transaction ${id} is not pending`);
+    if (hold.settlement) throw invalidState(`transaction ${id} is already ${statusOf(hold)}`);
+    if (!expiring && hold.expiresAt && hold.expiresAt.getTime() <= Date.now()) {
+      throw invalidState(`transaction ${id} expired at ${hold.expiresAt.toISOString()}`);
+    }
+    return hold;
+  }
+
+  private async write(r: Recording): Promise<LedgerTransaction> {
+    const all = [...r.postings, ...r.effects.flatMap((e) => e.postings)];
+    const accounts = await this.repository.ensureAccounts(
+      all.map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })),
+    );
+    const shardOf = new Map<bigint, number>();
+    const resolve = (p: Posting | RecordedPosting): ResolvedPosting => {
+      if ('shard' in p) return p;
+      const row = accounts.get(`${p.account}\u0000${p.asset}`)!;
+      // a sharded system account takes this transaction's changes on one of its rows, at random
+      if (!shardOf.has(row.id)) shardOf.set(row.id, row.shards > 1 ? randomInt(row.shards) : 0);
+      return { accountId: row.id, shard: shardOf.get(row.id)!, side: p.side, amount: p.amount };
+    };
+    const id = randomUUID();
+    try {
+      const { createdAt } = await this.repository.record({
+        id,
+        type: r.type,
+        kind: r.kind,
+        pendingId: r.pendingId,
+        reversesId: r.reversesId,
+        expiresAt: r.expiresAt,
+        metadata: r.metadata ?? {},
+        description: r.description,
+        effectiveAt: r.effectiveAt,
+        postings: r.postings.map((p) => ({ ...resolve(p), asset: p.asset })),
+        deltas: balanceDeltas(r.effects.map((e) => ({ effect: e.effect, postings: e.postings.map(resolve) }))),
+      });
+      return {
+        id,
+        type: r.type,
+        status: r.kind === 'void' ? 'void' : r.kind,
+        postings: r.postings,
+        metadata: r.metadata ?? {},
+        description: r.description ?? null,
+        pendingId: r.pendingId ?? null,
+        settledBy: null,
+        reversesId: r.reversesId ?? null,
+        reversedBy: null,
+        expiresAt: r.expiresAt ?? null,
+        effectiveAt: r.effectiveAt ?? createdAt,
+        createdAt,
+      };
+    } catch (error) {
+      throw this.translate(error, r, accounts);
+    }
+  }
+
+  private translate(error: unknown, r: Recording, accounts: Map<string, AccountRow>): unknown {
+    const info = databaseErrorOf(error);
+    if (info.sqlState === SQLSTATE_INSUFFICIENT) {
+      const account = [...accounts.values()].find((a) => a.id.toString() === info.detail);
+      return insufficientPoints(account?.code ?? 'unknown');
+    }
+    if (isUniqueViolation(error) && info.constraint === 'ledger_transactions_settles_once') {
+      return invalidState(`transaction ${r.pendingId} was settled meanwhile`);
+    }
+    if (isUniqueViolation(error) && info.constraint === 'ledger_transactions_reversed_once') {
+      return invalidState(`transaction ${r.reversesId} was reversed meanwhile`);
+    }
+    return error;
+  }
+}
+
+function statusOf(entry: JournalEntry): TransactionStatus {
+  if (entry.kind === 'void') return 'void';
+  if (entry.kind === 'posted') return 'posted';
+  if (!entry.settlement) return 'pending';
+  if (entry.settlement.kind === 'posted') return 'posted';
+  return entry.settlement.type === EXPIRE_TYPE ? 'expired' : 'voided';
+}
+
+export function toLedgerTransaction(entry: JournalEntry): LedgerTransaction {
+  return {
+    id: entry.id,
+    type: entry.type,
+    status: statusOf(entry),
+    postings: entry.postings,
+    metadata: entry.metadata,
+    description: entry.description,
+    pendingId: entry.pendingId,
+    settledBy: entry.settlement?.id ?? null,
+    reversesId: entry.reversesId,
+    reversedBy: entry.reversalId,
+    expiresAt: entry.expiresAt,
+    effectiveAt: entry.effectiveAt,
+    createdAt: entry.createdAt,
+  };
+}
