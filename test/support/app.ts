@@ -29,9 +29,12 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
   const config = testConfig({ DATABASE_URL: database.url, ...env });
   assertTestDatabase(config.database.url!);
   const app = await createApp(config);
+  // a real listening socket: concurrent requests arrive as they would in production
+  await app.listen(0, '127.0.0.1');
+  const url = await app.getUrl();
   return {
     app,
-    http: request(app.getHttpServer()),
+    http: request(url.replace('[::1]', '127.0.0.1')),
     config,
     prisma: app.get(PrismaService),
     databaseUrl: database.url,
