@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// `npm start` / `npm run demo`: builds the service when dist/ is missing or older than src/,
-// then runs it with the given arguments (the service applies pending migrations at start).
+// `npm start` / `npm run demo` / `npm run bench`: builds the service when dist/ is missing or
+// older than src/, then runs it with the given arguments (the service applies pending
+// migrations at start). `--bench` runs the benchmark (dist/bench/main.js) instead.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const entry = path.join(root, 'dist', 'main.js');
+const bench = process.argv.includes('--bench');
+const entry = path.join(root, 'dist', bench ? path.join('bench', 'main.js') : 'main.js');
+const args = process.argv.slice(2).filter((a) => a !== '--bench');
 
 function newestMtime(dir) {
   let newest = 0;
@@ -19,7 +22,7 @@ function newestMtime(dir) {
 
 function needsBuild() {
   if (!fs.existsSync(entry)) return true;
-  const built = fs.statSync(entry).mtimeMs;
+  const built = fs.statSync(path.join(root, 'dist', 'main.js')).mtimeMs;
   return [path.join(root, 'src'), path.join(root, 'prisma')].some((d) => newestMtime(d) > built);
 }
 
@@ -32,7 +35,7 @@ if (needsBuild()) {
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
-const run = spawnSync(process.execPath, ['--enable-source-maps', entry, ...process.argv.slice(2)], {
+const run = spawnSync(process.execPath, ['--enable-source-maps', entry, ...args], {
   cwd: root,
   stdio: 'inherit',
 });

@@ -3,6 +3,10 @@ import { ApiClientsService } from '../auth/api-clients.service';
 import { ClientRole } from '../auth/domain/principal';
 import { signResidentToken } from '../auth/domain/resident-token';
 import { DomainError } from '../common/errors';
+import { Decimal } from '../common/money';
+import { AdjustmentsService } from '../ledger/adjustments.service';
+import { LedgerService } from '../ledger/ledger.service';
+import { residentAccount } from '../ledger/domain/account';
 import { AppConfig } from '../config/config';
 import { PartnerKind } from '../programme/domain/partner';
 import { ProgrammeService } from '../programme/programme.service';
@@ -25,12 +29,18 @@ export const DEMO_PARTNERS: { id: string; name: string; kind: PartnerKind }[] = 
   { id: 'animal-shelter', name: 'Animal Shelter', kind: 'charity' },
 ];
 
-export const DEMO_RESIDENTS = ['anna', 'boris', 'vera'];
+export const DEMO_RESIDENTS: [string, number][] = [
+  ['anna', 500],
+  ['boris', 250],
+  ['vera', 1200],
+];
 
 /** Seeds the demo programme (idempotent), issues fresh keys and prints where to start. */
 export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl: string): Promise<void> {
   const programme = app.get(ProgrammeService);
   const apiClients = app.get(ApiClientsService);
+  const ledger = app.get(LedgerService);
+  const adjustments = app.get(AdjustmentsService);
 
   for (const source of DEMO_SOURCES) await ignoreExisting(() => programme.createSource(ACTOR, source));
   for (const partner of DEMO_PARTNERS) await ignoreExisting(() => programme.createPartner(ACTOR, partner));
@@ -48,7 +58,17 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
       DEMO_PARTNERS.map(async (p): Promise<[string, string]> => [`partner ${p.id}`, await issue(p.id, 'partner', { partnerId: p.id })]),
     )),
   ];
-  const tokens = DEMO_RESIDENTS.map((id) => [id, signResidentToken(id, config.residentJwtSecret!, 24 * 3600)]);
+  // residents start with some points (once: a restarted demo keeps what they have)
+  for (const [id, points] of DEMO_RESIDENTS) {
+    const balance = await ledger.balance(residentAccount(id), 'POINTS');
+    if (balance.posted.isZero()) await adjustments.adjust(ACTOR, id, new Decimal(points), 'demo welcome points');
+  }
+  const tokens = await Promise.all(
+    DEMO_RESIDENTS.map(async ([id]) => {
+      const { available } = await ledger.balance(residentAccount(id), 'POINTS');
+      return [`${id} (${available.toFixed()} points)`, signResidentToken(id, config.residentJwtSecret!, 24 * 3600)];
+    }),
+  );
 
   const lines = [
     '',
@@ -64,10 +84,11 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     ...keys.map(([who, key]) => `  ${who.padEnd(24)} ${key}`),
     '',
     'Resident tokens (Authorization: Bearer ..., valid 24 hours):',
-    ...tokens.map(([who, token]) => `  ${who.padEnd(8)} ${token}`),
+    ...tokens.map(([who, token]) => `  ${who.padEnd(20)} ${token}`),
     '',
     'Try:',
-    `  curl -H "X-API-Key: ${keys[0][1]}" ${baseUrl}/v1/admin/sources`,
+    `  curl -H "X-API-Key: ${keys[0][1]}" ${baseUrl}/v1/audit/trial-balance`,
+    `  curl -H "Authorization: Bearer ${tokens[0][1]}" ${baseUrl}/v1/me/balance`,
     '',
     'Serving until Ctrl-C.',
   ];

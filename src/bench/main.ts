@@ -1,0 +1,128 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Client, Pool } from 'pg';
+import { AppModule } from '../app.module';
+import { Decimal } from '../common/money';
+import { loadConfig, processArgs } from '../config/config';
+import { LedgerService } from '../ledger/ledger.service';
+import { measure, RunResult } from './stats';
+
+/**
+ * `npm run bench`: the ledger's speed, measured against the plainest SQL doing the same work in
+ * the same run, so that the ratio holds on a noisy machine.
+ *
+ * Options: --transfers N (default 6000), --workers N (default 16), --database URL (a server
+ * URL; the benchmark makes and drops its own database `civic_ledger_bench`).
+ */
+const args = processArgs();
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+const TRANSFERS = Number(option('transfers', '6000'));
+const WORKERS = Number(option('workers', '16'));
+const SERVER_URL = option('database', 'postgres://postgres:postgres@127.0.0.1:5432/postgres');
+const BENCH_DB = 'civic_ledger_bench';
+const RESIDENTS = 1000;
+
+async function main(): Promise<void> {
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${BENCH_DB}`;
+  await recreateDatabase();
+
+  console.log(`Civic points ledger benchmark: ${TRANSFERS} transfers, ${WORKERS} concurrent workers, PostgreSQL at ${url.host}\n`);
+  const floor = await rowAtATimeFloor(url.toString());
+  const service = await ledgerService(url.toString());
+  await dropDatabase();
+
+  const rows: [string, RunResult][] = [
+    ['ledger service: earn (programme:issued -> resident)', service],
+    ['floor: plain SQL, one transfer per transaction', floor],
+  ];
+  console.log(table(rows));
+  console.log(`\nratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
+}
+
+/**
+ * The same writes as plainly as SQL allows: two balance rows (one of them the single row of the
+ * system account) updated and two postings inserted, one database transaction per transfer.
+ */
+async function rowAtATimeFloor(url: string): Promise<RunResult> {
+  const pool = new Pool({ connectionString: url, max: WORKERS });
+  await pool.query(`
+    CREATE TABLE plain_balances (account TEXT PRIMARY KEY, balance NUMERIC NOT NULL DEFAULT 0);
+    CREATE TABLE plain_postings (id BIGSERIAL PRIMARY KEY, transfer BIGINT NOT NULL, account TEXT NOT NULL, amount NUMERIC NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now());
+    INSERT INTO plain_balances (account) SELECT 'resident:b' || g FROM generate_series(0, ${RESIDENTS - 1}) g;
+    INSERT INTO plain_balances (account) VALUES ('programme:issued');`);
+  const result = await measure(TRANSFERS, WORKERS, async (i) => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('UPDATE plain_balances SET balance = balance - 10 WHERE account = $1', ['programme:issued']);
+      await client.query('UPDATE plain_balances SET balance = balance + 10 WHERE account = $1', [`resident:b${i % RESIDENTS}`]);
+      await client.query('INSERT INTO plain_postings (transfer, account, amount) VALUES ($1, $2, -10), ($1, $3, 10)', [
+        i,
+        'programme:issued',
+        `resident:b${i % RESIDENTS}`,
+      ]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  });
+  await pool.end();
+  return result;
+}
+
+async function ledgerService(url: string): Promise<RunResult> {
+  const config = loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: String(WORKERS), LOG_LEVEL: 'error' });
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error'] });
+  const ledger = app.get(LedgerService);
+  const ten = new Decimal(10);
+  // accounts exist before timing starts, as they would in a running programme
+  await measure(RESIDENTS, WORKERS, (i) => earn(ledger, i, ten));
+  const result = await measure(TRANSFERS, WORKERS, (i) => earn(ledger, i, ten));
+  await app.close();
+  return result;
+}
+
+function earn(ledger: LedgerService, i: number, amount: Decimal) {
+  return ledger.record({
+    type: 'earn',
+    postings: [
+      { account: 'programme:issued', asset: 'POINTS', side: 'D', amount },
+      { account: `resident:b${i % RESIDENTS}`, asset: 'POINTS', side: 'C', amount },
+    ],
+  });
+}
+
+async function withServer(fn: (client: Client) => Promise<unknown>): Promise<void> {
+  const client = new Client({ connectionString: SERVER_URL });
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const recreateDatabase = () =>
+  withServer(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${BENCH_DB}`);
+  });
+
+const dropDatabase = () => withServer((c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
+
+function table(rows: [string, RunResult][]): string {
+  const header = ['scenario', 'ops', 'seconds', 'ops/s', 'p50 ms', 'p99 ms'];
+  const body = rows.map(([name, r]) => [name, String(r.operations), r.seconds.toFixed(2), r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
