@@ -1,7 +1,7 @@
 /** One Jest run: unit specs beside the code (src/**\/*.spec.ts) and integration/e2e specs in test/. */
 // ts-jest in isolated-modules mode: transpiles each file without type-checking
 // (CI runs `tsc --noEmit` separately), which keeps the suite quick.
-const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true, diagnostics: false }];
+const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }];
 
 module.exports = {
   rootDir: '.',

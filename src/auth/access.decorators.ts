@@ -1,5 +1,5 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiSecurity } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiSecurity } from '@nestjs/swagger';
 import { ApiProblems } from '../common/openapi';
 import { ClientPrincipal, ClientRole, Principal, ResidentPrincipal } from './domain/principal';
 
@@ -15,13 +15,15 @@ export const API_KEY_SCHEME = 'apiKey';
 export const RESIDENT_SCHEME = 'residentToken';
 
 /** Open to anyone, no credentials (catalogue, public statistics, health, docs). */
-export const Public = () => SetMetadata(ACCESS_RULE, { public: true } satisfies AccessRule);
+export const Public = () =>
+  applyDecorators(SetMetadata(ACCESS_RULE, { public: true } satisfies AccessRule), ApiExtension('x-roles', ['public']));
 
 /** For API clients holding one of these roles (X-API-Key). */
 export const Roles = (...roles: ClientRole[]) =>
   applyDecorators(
     SetMetadata(ACCESS_RULE, { roles } satisfies AccessRule),
     ApiSecurity(API_KEY_SCHEME),
+    ApiExtension('x-roles', roles),
     ApiProblems('unauthorized', 'forbidden'),
   );
 
@@ -30,6 +32,7 @@ export const ResidentOnly = () =>
   applyDecorators(
     SetMetadata(ACCESS_RULE, { resident: true } satisfies AccessRule),
     ApiBearerAuth(RESIDENT_SCHEME),
+    ApiExtension('x-roles', ['resident']),
     ApiProblems('unauthorized', 'forbidden'),
   );
 
