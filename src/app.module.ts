@@ -1,3 +1,4 @@
+import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AuthModule } from './auth/auth.module';
@@ -7,6 +8,7 @@ import { DatabaseModule } from './infra/database/database.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
 import { HealthModule } from './infra/health/health.module';
 import { QueueModule } from './infra/queue/queue.module';
+import { EarningModule } from './earning/earning.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { ProgrammeModule } from './programme/programme.module';
 import { AuditModule } from './audit/audit.module';
@@ -26,7 +28,9 @@ export class AppModule {
         HealthModule,
         AuthModule,
         ProgrammeModule,
+        ...(config.redisUrl ? [BullModule.forRoot({ url: config.redisUrl, prefix: config.queuePrefix })] : []),
         LedgerModule,
+        EarningModule.register({ redis: Boolean(config.redisUrl) }),
         AuditModule,
         ResidentsModule,
       ],

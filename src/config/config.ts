@@ -47,6 +47,9 @@ export const configSchema = z.object({
     z.string().min(32, 'must be at least 32 characters long (HS256 needs a strong secret)').optional(),
   ),
   RECONCILE_CRON: cronExpression.default('0 3 * * *'),
+  QUEUE_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_:-]{1,64}$/, 'must be letters, digits, "_", ":" or "-"').default('civic'),
+  EARN_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+  EARN_STALE_SECONDS: z.coerce.number().int().min(1).max(86400).default(15),
   BODY_LIMIT: byteSize.default('2mb'),
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -59,6 +62,10 @@ export interface AppConfig {
   readonly port: number;
   readonly database: { readonly url?: string; readonly poolSize: number; readonly dataDir: string };
   readonly redisUrl?: string;
+  readonly queuePrefix: string;
+  /** how often the sweeper looks for accepted earn events whose job was lost, and how old they must be */
+  readonly earnSweepSeconds: number;
+  readonly earnStaleSeconds: number;
   readonly adminApiKey?: string;
   readonly residentJwtSecret?: string;
   readonly reconcileCron: string;
@@ -93,6 +100,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port: c.PORT,
     database: Object.freeze({ url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE, dataDir: resolve(c.DATA_DIR) }),
     redisUrl: c.REDIS_URL,
+    queuePrefix: c.QUEUE_PREFIX,
+    earnSweepSeconds: c.EARN_SWEEP_SECONDS,
+    earnStaleSeconds: c.EARN_STALE_SECONDS,
     adminApiKey: c.ADMIN_API_KEY,
     residentJwtSecret: c.RESIDENT_JWT_SECRET,
     reconcileCron: c.RECONCILE_CRON,

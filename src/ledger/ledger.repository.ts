@@ -173,6 +173,28 @@ export class LedgerRepository {
     return { seq: row.seq, createdAt: row.created_at };
   }
 
+  /** Writes many transactions (accruals) in one statement; see ledger_record_many. */
+  async recordMany(entries: Omit<NewJournalEntry, 'deltas'>[], deltas: BalanceDelta[]): Promise<Map<string, Date>> {
+    const p = entries.flatMap((e, i) => e.postings.map((x) => ({ ...x, tx: i + 1 })));
+    const d = deltas;
+    const rows = await this.db.client.$queryRaw<{ id: string; created_at: Date }[]>`
+      SELECT id::text, created_at FROM ledger_record_many(
+        ${entries.map((e) => e.id)}::uuid[], ${entries.map((e) => e.type)}::text[], ${entries.map((e) => e.kind)}::text[],
+        ${entries.map((e) => JSON.stringify(e.metadata))}::jsonb[], ${entries.map((e) => e.description ?? null)}::text[],
+        ${p.map((x) => x.tx)}::int[], ${p.map((x) => x.accountId)}::bigint[], ${p.map((x) => x.shard)}::smallint[],
+        ${p.map((x) => x.asset)}::text[], ${p.map((x) => x.side)}::text[], ${p.map((x) => x.amount.toFixed())}::numeric[],
+        ${d.map((x) => x.accountId)}::bigint[], ${d.map((x) => x.shard)}::smallint[],
+        ${d.map((x) => x.debits.toFixed())}::numeric[], ${d.map((x) => x.credits.toFixed())}::numeric[],
+        ${d.map((x) => x.debitsPending.toFixed())}::numeric[], ${d.map((x) => x.creditsPending.toFixed())}::numeric[])`;
+    return new Map(rows.map((r) => [r.id, r.created_at]));
+  }
+
+  /** Locks an account's balance rows until the transaction ends (read, decide, then write). */
+  async lockBalance(accountId: bigint): Promise<BalanceSums> {
+    await this.db.client.$queryRaw`SELECT 1 FROM account_balances WHERE account_id = ${accountId} ORDER BY shard FOR UPDATE`;
+    return this.balanceSums(accountId);
+  }
+
   async findTransaction(id: string): Promise<JournalEntry | null> {
     const row = await this.db.client.ledgerTransaction.findUnique({
       where: { id },
@@ -217,6 +239,37 @@ export class LedgerRepository {
              coalesce(sum(debits_pending), 0)::text AS debits_pending, coalesce(sum(credits_pending), 0)::text AS credits_pending
       FROM account_balances WHERE account_id = ${accountId}`;
     return toSums(row);
+  }
+
+  async balanceSumsOf(codes: string[], asset: string): Promise<Map<string, BalanceSums>> {
+    if (codes.length === 0) return new Map();
+    const rows = await this.db.client.$queryRaw<(RawSums & { code: string })[]>`
+      SELECT a.code, sum(b.debits_posted)::text AS debits_posted, sum(b.credits_posted)::text AS credits_posted,
+             sum(b.debits_pending)::text AS debits_pending, sum(b.credits_pending)::text AS credits_pending
+      FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
+      WHERE a.code = ANY(${codes}::text[]) AND a.asset = ${asset}
+      GROUP BY a.code`;
+    return new Map(rows.map((r) => [r.code, toSums(r)]));
+  }
+
+  /** An account's posted entries, newest first, before a posting id (the cursor). */
+  async history(accountId: bigint, beforeId: bigint | undefined, take: number): Promise<HistoryRow[]> {
+    const rows = await this.db.client.$queryRaw<RawHistory[]>`
+      SELECT p.id, p.transaction_id::text AS transaction_id, t.type, p.side, p.amount::text AS amount,
+             p.balance_after::text AS balance_after, t.description, p.created_at
+      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
+      WHERE p.account_id = ${accountId} AND NOT p.pending AND (${beforeId ?? null}::bigint IS NULL OR p.id < ${beforeId ?? null}::bigint)
+      ORDER BY p.id DESC LIMIT ${take}`;
+    return rows.map((r) => ({
+      postingId: BigInt(r.id),
+      transactionId: r.transaction_id,
+      type: r.type,
+      side: r.side as Side,
+      amount: new Decimal(r.amount),
+      balanceAfter: r.balance_after === null ? null : new Decimal(r.balance_after),
+      description: r.description,
+      createdAt: r.created_at,
+    }));
   }
 
   /** The balance as it stood at a past moment, from the journal itself. */
@@ -283,6 +336,28 @@ interface RawAccount {
   normal_side: string;
   floor_zero: boolean;
   shards: number;
+}
+
+export interface HistoryRow {
+  postingId: bigint;
+  transactionId: string;
+  type: string;
+  side: Side;
+  amount: Decimal;
+  balanceAfter: Decimal | null;
+  description: string | null;
+  createdAt: Date;
+}
+
+interface RawHistory {
+  id: bigint;
+  transaction_id: string;
+  type: string;
+  side: string;
+  amount: string;
+  balance_after: string | null;
+  description: string | null;
+  created_at: Date;
 }
 
 interface RawSums {

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { notFound } from '../common/errors';
+import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
 import { classifyAccount } from './domain/account';
@@ -9,6 +10,7 @@ import { insufficientPoints, invalidState, ledgerInvalid } from './domain/errors
 import {
   AccountBalance,
   EXPIRE_TYPE,
+  HistoryEntry,
   LedgerTransaction,
   POST_TYPE,
   REVERSAL_TYPE,
@@ -79,6 +81,46 @@ export class LedgerService {
     });
   }
 
+  /**
+   * Records many transactions in one statement: the accruals of a batch of earn events. Within
+   * the batch an account that must not go below zero only ever moves one way, so summing its
+   * changes cannot hide an overdraft.
+   */
+  async recordMany(inputs: NewTransaction[]): Promise<{ id: string; createdAt: Date }[]> {
+    if (inputs.length === 0) return [];
+    const scales = await this.repository.assetScales();
+    for (const input of inputs) {
+      validatePostings(input.postings, scales);
+      if (input.expiresAt || input.effectiveAt) throw ledgerInvalid('a batch takes no expiry or effective time');
+    }
+    const accounts = await this.repository.ensureAccounts(
+      inputs.flatMap((i) => i.postings).map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })),
+    );
+    const shardOf = new Map<bigint, number>();
+    // a floor-zero account may move in one direction only within a batch: then the summed
+    // change is checked exactly as each change would be on its own
+    const direction = new Map<bigint, string>();
+    const entries = inputs.map((input) => ({
+      id: randomUUID(),
+      type: input.type,
+      kind: (input.pending ? 'pending' : 'posted') as TransactionKind,
+      metadata: input.metadata ?? {},
+      description: input.description,
+      postings: input.postings.map((p) => {
+        const row = accounts.get(`${p.account}\u0000${p.asset}`)!;
+        if (row.floorZero && (direction.get(row.id) ?? p.side) !== p.side) {
+          throw ledgerInvalid(`a batch cannot both add to and take from ${p.account}: record those apart`);
+        }
+        direction.set(row.id, p.side);
+        if (!shardOf.has(row.id)) shardOf.set(row.id, row.shards > 1 ? randomInt(row.shards) : 0);
+        return { accountId: row.id, shard: shardOf.get(row.id)!, asset: p.asset, side: p.side, amount: p.amount };
+      }),
+    }));
+    const deltas = balanceDeltas(entries.map((e) => ({ effect: e.kind === 'pending' ? 'hold' : 'post', postings: e.postings })));
+    const created = await this.repository.recordMany(entries, deltas);
+    return entries.map((e) => ({ id: e.id, createdAt: created.get(e.id)! }));
+  }
+
   /** Posts a pending transaction, whole or (with `amount`) in part; the rest is released. */
   async post(pendingId: string, amount?: Decimal, metadata?: Record<string, unknown>): Promise<LedgerTransaction> {
     const hold = await this.openHold(pendingId);
@@ -129,6 +171,30 @@ export class LedgerService {
     });
   }
 
+  /**
+   * Reverses a posted transaction with postings of the caller's choosing (e.g. a revoked accrual
+   * that takes back what the resident still has and records the rest as debt). Still once only.
+   */
+  async reverseWith(id: string, postings: Posting[], metadata: Record<string, unknown>, type: string): Promise<LedgerTransaction> {
+    validatePostings(postings, await this.repository.assetScales());
+    const original = await this.repository.findTransaction(id);
+    if (!original) throw notFound(`transaction ${id}`);
+    if (original.kind !== 'posted') throw invalidState(`transaction ${id} is not posted`);
+    if (original.reversalId) throw invalidState(`transaction ${id} was already reversed by ${original.reversalId}`);
+    return this.write({ type, kind: 'posted', reversesId: id, postings, effects: [{ effect: 'post', postings }], metadata });
+  }
+
+  /**
+   * An account's balance, with its rows locked until the current database transaction ends:
+   * for a decision that depends on it (how much of a revoked accrual a resident still has).
+   */
+  async lockedBalance(account: string, asset: string): Promise<AccountBalance> {
+    const spec = classifyAccount(account);
+    const rows = await this.repository.ensureAccounts([{ spec, asset }]);
+    const sums = await this.repository.lockBalance(rows.get(`${account}\u0000${asset}`)!.id);
+    return { account, asset, ...balanceView(sums, spec.normalSide) };
+  }
+
   /** Voids every hold whose expiry has passed; returns how many. Safe to run on many replicas at once. */
   async expireHolds(now: Date = new Date(), batch = 500): Promise<number> {
     let expired = 0;
@@ -160,6 +226,41 @@ export class LedgerService {
     if (!row) return { account, asset, posted: zero, pendingIn: zero, pendingOut: zero, available: zero };
     const sums = asOf ? await this.repository.balanceSumsAsOf(row.id, asOf) : await this.repository.balanceSums(row.id);
     return { account, asset, ...balanceView(sums, spec.normalSide) };
+  }
+
+  /** Current balances of several accounts in one query; accounts never used are absent. */
+  async balancesOf(accounts: string[], asset: string): Promise<Map<string, AccountBalance>> {
+    const specs = new Map(accounts.map((a) => [a, classifyAccount(a)]));
+    const sums = await this.repository.balanceSumsOf(accounts, asset);
+    const result = new Map<string, AccountBalance>();
+    for (const [account, s] of sums) result.set(account, { account, asset, ...balanceView(s, specs.get(account)!.normalSide) });
+    return result;
+  }
+
+  /**
+   * An account's posted entries, newest first: the amount in the account's normal direction
+   * (negative when it went down) and the balance after each.
+   */
+  async history(account: string, asset: string, limit: number, cursor?: string): Promise<Page<HistoryEntry>> {
+    const spec = classifyAccount(account);
+    const after = decodeCursor<{ p: string }>(cursor, ['p']);
+    if (after && !/^\d{1,19}$/.test(after.p)) throw ledgerInvalid('cursor is not one this service issued');
+    const row = await this.repository.findAccount(account, asset);
+    if (!row) return { items: [], nextCursor: null };
+    const rows = await this.repository.history(row.id, after ? BigInt(after.p) : undefined, limit + 1);
+    return pageOf(
+      rows,
+      limit,
+      (r) => ({
+        transactionId: r.transactionId,
+        type: r.type,
+        amount: r.side === spec.normalSide ? r.amount : r.amount.neg(),
+        balanceAfter: r.balanceAfter,
+        description: r.description,
+        createdAt: r.createdAt,
+      }),
+      (r) => ({ p: r.postingId.toString() }),
+    );
   }
 
   trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {

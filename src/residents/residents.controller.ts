@@ -1,9 +1,11 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { CurrentResident, ResidentOnly } from '../auth/access.decorators';
 import { ResidentPrincipal } from '../auth/domain/principal';
 import { formatAmount } from '../common/money';
-import { residentAccount } from '../ledger/domain/account';
+import { ApiProblems } from '../common/openapi';
+import { PageQueryDto } from '../common/pagination';
+import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
 import { LedgerService } from '../ledger/ledger.service';
 
 export class ResidentDto {
@@ -17,6 +19,20 @@ export class ResidentBalanceDto {
   pending: string;
   @ApiProperty({ example: '0', description: 'Points owed after a revoked accrual; later earnings pay it off first' })
   debt: string;
+}
+
+export class HistoryEntryDto {
+  @ApiProperty({ format: 'uuid' }) transactionId: string;
+  @ApiProperty({ example: 'earn' }) type: string;
+  @ApiProperty({ example: '20', description: 'Negative when points left the balance' }) amount: string;
+  @ApiProperty({ type: String, nullable: true, example: '220' }) balanceAfter: string | null;
+  @ApiProperty({ type: String, nullable: true, example: 'Vote in poll 123' }) description: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class HistoryPageDto {
+  @ApiProperty({ type: [HistoryEntryDto] }) items: HistoryEntryDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor: string | null;
 }
 
 @ApiTags('residents')
@@ -36,12 +52,34 @@ export class ResidentsController {
   @ApiOperation({ summary: 'My points: available, pending and debt' })
   @ApiOkResponse({ type: ResidentBalanceDto })
   async balance(@CurrentResident() resident: ResidentPrincipal): Promise<ResidentBalanceDto> {
-    const balance = await this.ledger.balance(residentAccount(resident.residentId), 'POINTS');
+    const points = residentAccount(resident.residentId);
+    const debtAccount = residentDebtAccount(resident.residentId);
+    const balances = await this.ledger.balancesOf([points, debtAccount], 'POINTS');
+    const balance = balances.get(points);
     return {
       residentId: resident.residentId,
-      available: formatAmount(balance.available, 0),
-      pending: formatAmount(balance.pendingIn, 0),
-      debt: '0',
+      available: formatAmount(balance?.available ?? 0, 0),
+      pending: formatAmount(balance?.pendingIn ?? 0, 0),
+      debt: formatAmount(balances.get(debtAccount)?.posted ?? 0, 0),
+    };
+  }
+
+  @Get('history')
+  @ApiOperation({ summary: 'My points history, newest first' })
+  @ApiOkResponse({ type: HistoryPageDto })
+  @ApiProblems('validation_failed')
+  async history(@CurrentResident() resident: ResidentPrincipal, @Query() query: PageQueryDto): Promise<HistoryPageDto> {
+    const page = await this.ledger.history(residentAccount(resident.residentId), 'POINTS', query.limit, query.cursor);
+    return {
+      items: page.items.map((e) => ({
+        transactionId: e.transactionId,
+        type: e.type,
+        amount: formatAmount(e.amount, 0),
+        balanceAfter: e.balanceAfter ? formatAmount(e.balanceAfter, 0) : null,
+        description: e.description,
+        createdAt: e.createdAt.toISOString(),
+      })),
+      nextCursor: page.nextCursor,
     };
   }
 }

@@ -57,6 +57,9 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     RESIDENT_JWT_SECRET: JWT_SECRET,
     LOG_LEVEL: 'silent',
     API_KEY_CACHE_SECONDS: '10',
+    // each test app has queues of its own on the shared Redis, and sweeps only when a test says so
+    QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}`,
+    EARN_SWEEP_SECONDS: '3600',
     ...env,
   });
 }

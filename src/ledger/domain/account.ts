@@ -6,6 +6,7 @@ export type Side = 'D' | 'C';
 /**
  * What an account code means. Codes name their owner:
  * - `resident:{residentId}`: a resident's points; credit-normal; may never go below zero.
+ * - `resident:{residentId}:debt`: points a resident owes after a revoked accrual; debit-normal.
  * - `programme:{name}`: the programme's own accounts (`issued`, `adjustments`, …); debit-normal,
  *   except `programme:expired`, which receives expired points.
  * - `partner:{partnerId}:{name}` (e.g. `partner:coffee-chain:redeemed`) and `charity:{fundId}`:
@@ -33,7 +34,17 @@ export function residentAccount(residentId: string): string {
   return `resident:${residentId}`;
 }
 
+/** What a resident owes after a revoked accrual they had already spent; debit-normal, never below zero. */
+export function residentDebtAccount(residentId: string): string {
+  return `resident:${residentId}:debt`;
+}
+
 export function classifyAccount(code: string): AccountSpec {
+  if (code.startsWith('resident:') && code.endsWith(':debt')) {
+    const residentId = code.slice('resident:'.length, -':debt'.length);
+    if (!RESIDENT_ID.test(residentId)) throw ledgerInvalid(`account ${code}: not a valid resident id`);
+    return { code, owner: 'resident', normalSide: 'D', floorZero: true, shards: 1 };
+  }
   if (code.startsWith('resident:')) {
     const residentId = code.slice('resident:'.length);
     if (!RESIDENT_ID.test(residentId)) throw ledgerInvalid(`account ${code}: not a valid resident id`);
@@ -51,6 +62,3 @@ export function classifyAccount(code: string): AccountSpec {
   );
 }
 
-export function residentIdOf(code: string): string | null {
-  return code.startsWith('resident:') ? code.slice('resident:'.length) : null;
-}

@@ -33,6 +33,16 @@ export interface AccountBalance {
   available: Decimal;
 }
 
+export interface HistoryEntry {
+  transactionId: string;
+  type: string;
+  /** in the account's normal direction: negative when the balance went down */
+  amount: Decimal;
+  balanceAfter: Decimal | null;
+  description: string | null;
+  createdAt: Date;
+}
+
 export const EXPIRE_TYPE = 'hold.expired';
 export const VOID_TYPE = 'hold.voided';
 export const POST_TYPE = 'hold.posted';

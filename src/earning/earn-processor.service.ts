@@ -1,0 +1,138 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Decimal } from '../common/money';
+import { TransactionHost } from '../infra/database/transaction-host';
+import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
+import { Posting } from '../ledger/domain/transaction';
+import { LedgerService, NewTransaction } from '../ledger/ledger.service';
+import { basePoints, capPeriods, EarningRule, underCap, withCampaigns } from './domain/earning';
+import { capKey, EarningRepository, EarnEventRecord, ProcessedEvent } from './earning.repository';
+import { RuleBook } from './rule-book.service';
+
+export const ISSUED_ACCOUNT = 'programme:issued';
+export const EARN_TYPE = 'earn';
+
+/**
+ * Turns accepted earn events into accruals: a batch is locked (events another worker holds are
+ * skipped), priced (rule, campaign, caps), and posted to the ledger in one database transaction
+ * with the events' new status. Running it twice on the same events does nothing the second time.
+ */
+@Injectable()
+export class EarnProcessor {
+  private readonly logger = new Logger('EarnProcessor');
+
+  constructor(
+    private readonly db: TransactionHost,
+    private readonly repository: EarningRepository,
+    private readonly rules: RuleBook,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  /** Processes these events if they still wait; returns how many it processed. */
+  processBatch(ids: string[]): Promise<number> {
+    if (ids.length === 0) return Promise.resolve(0);
+    return this.db.run(async () => {
+      const events = await this.repository.lockReceived(ids);
+      if (events.length === 0) return 0;
+      const rules = await this.rules.byIds(events.map((e) => e.ruleId!));
+      const campaigns = await this.rules.campaigns();
+
+      const priced = events.map((event) => {
+        const rule = rules.get(event.ruleId!)!;
+        const base = basePoints(rule, event.attributes) ?? new Decimal(0);
+        return { event, rule, points: withCampaigns(base, campaigns, event) };
+      });
+      const granted = await this.applyCaps(priced);
+      const debts = await this.debtsOf(priced.filter((p, i) => granted[i].gt(0) && !isPending(p.event, p.rule)).map((p) => p.event.residentId));
+
+      const transactions: NewTransaction[] = [];
+      const outcome: ProcessedEvent[] = priced.map(({ event, rule }, i) => {
+        const points = granted[i];
+        if (points.isZero()) return { id: event.id, status: 'rejected', reason: 'cap_reached', points, transactionId: null };
+        const pending = isPending(event, rule);
+        transactions.push({
+          type: EARN_TYPE,
+          pending,
+          postings: pending ? accrual(event.residentId, points, new Decimal(0)) : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
+          description: describe(event, rule),
+          metadata: { sourceId: event.sourceId, externalId: event.externalId, eventType: event.type, ruleId: rule.id },
+        });
+        return { id: event.id, status: pending ? 'pending' : 'posted', reason: null, points, transactionId: null };
+      });
+      const recorded = await this.ledger.recordMany(transactions);
+      let next = 0;
+      for (const o of outcome) if (o.status !== 'rejected') o.transactionId = recorded[next++].id;
+      await this.repository.saveProcessed(outcome);
+      return events.length;
+    });
+  }
+
+  /** Grants under each rule's daily and monthly caps (Moscow calendar), in event order. */
+  private async applyCaps(priced: { event: EarnEventRecord; rule: EarningRule; points: Decimal }[]): Promise<Decimal[]> {
+    const keys = priced.flatMap(({ event, rule }) => {
+      const { day, month } = capPeriods(event.occurredAt);
+      return [
+        ...(rule.dailyCap ? [{ residentId: event.residentId, ruleId: rule.id, period: day }] : []),
+        ...(rule.monthlyCap ? [{ residentId: event.residentId, ruleId: rule.id, period: month }] : []),
+      ];
+    });
+    const usage = await this.repository.lockCapUsage(keys);
+    const changed = new Map<string, Decimal>();
+    const granted = priced.map(({ event, rule, points }) => {
+      const { day, month } = capPeriods(event.occurredAt);
+      const dayKey = capKey({ residentId: event.residentId, ruleId: rule.id, period: day });
+      const monthKey = capKey({ residentId: event.residentId, ruleId: rule.id, period: month });
+      let grant = points;
+      if (rule.dailyCap) grant = underCap(grant, usage.get(dayKey)!, rule.dailyCap);
+      if (rule.monthlyCap) grant = underCap(grant, usage.get(monthKey)!, rule.monthlyCap);
+      for (const [key, capped] of [[dayKey, rule.dailyCap], [monthKey, rule.monthlyCap]] as const) {
+        if (capped && grant.gt(0)) {
+          const total = usage.get(key)!.plus(grant);
+          usage.set(key, total);
+          changed.set(key, total);
+        }
+      }
+      return grant;
+    });
+    await this.repository.saveCapUsage(changed);
+    return granted;
+  }
+
+  private async debtsOf(residentIds: string[]): Promise<Map<string, Decimal>> {
+    const unique = [...new Set(residentIds)];
+    const balances = await this.ledger.balancesOf(unique.map(residentDebtAccount), 'POINTS');
+    const debts = new Map<string, Decimal>();
+    unique.forEach((id) => {
+      const debt = balances.get(residentDebtAccount(id));
+      if (debt && debt.posted.gt(0)) debts.set(id, debt.posted);
+    });
+    return debts;
+  }
+}
+
+function isPending(event: EarnEventRecord, rule: EarningRule): boolean {
+  return event.requestedStatus === 'pending' || rule.requiresConfirmation;
+}
+
+/** Later earnings pay a resident's debt off first. */
+function takeDebt(debts: Map<string, Decimal>, residentId: string, points: Decimal): Decimal {
+  const debt = debts.get(residentId);
+  if (!debt) return new Decimal(0);
+  const paid = Decimal.min(debt, points);
+  debts.set(residentId, debt.minus(paid));
+  return paid;
+}
+
+/** programme:issued → the resident (and, for a resident in debt, first their debt). */
+export function accrual(residentId: string, points: Decimal, toDebt: Decimal): Posting[] {
+  const postings: Posting[] = [{ account: ISSUED_ACCOUNT, asset: 'POINTS', side: 'D', amount: points }];
+  if (toDebt.gt(0)) postings.push({ account: residentDebtAccount(residentId), asset: 'POINTS', side: 'C', amount: toDebt });
+  const rest = points.minus(toDebt);
+  if (rest.gt(0)) postings.push({ account: residentAccount(residentId), asset: 'POINTS', side: 'C', amount: rest });
+  return postings;
+}
+
+function describe(event: EarnEventRecord, rule: EarningRule): string {
+  const given = event.attributes.description;
+  if (typeof given === 'string' && given.trim()) return given.trim().slice(0, 200);
+  return `${rule.title ?? event.type} ${event.externalId}`;
+}

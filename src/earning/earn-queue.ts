@@ -1,0 +1,62 @@
+import { InjectQueue, Process, Processor } from '@nestjs/bull';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Job, Queue } from 'bull';
+import { EarnProcessor } from './earn-processor.service';
+
+export const EARN_QUEUE = 'earn';
+export const EARN_BATCH_JOB = 'batch';
+
+/** Hands accepted events to processing. Losing a hand-off loses nothing: the sweeper finds them. */
+export abstract class EarnQueue {
+  abstract enqueue(ids: string[]): Promise<void>;
+}
+
+/** With Redis: a Bull job per accepted batch, retried with backoff, processed by any worker. */
+@Injectable()
+export class BullEarnQueue extends EarnQueue {
+  constructor(@InjectQueue(EARN_QUEUE) private readonly queue: Queue<{ ids: string[] }>) {
+    super();
+  }
+
+  async enqueue(ids: string[]): Promise<void> {
+    await this.queue.add(
+      EARN_BATCH_JOB,
+      { ids },
+      {
+        jobId: `earn:${ids[0]}`,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: true,
+        removeOnFail: 1000,
+      },
+    );
+  }
+}
+
+@Processor(EARN_QUEUE)
+export class EarnJobConsumer {
+  constructor(private readonly processor: EarnProcessor) {}
+
+  @Process({ name: EARN_BATCH_JOB, concurrency: 2 })
+  handle(job: Job<{ ids: string[] }>): Promise<number> {
+    return this.processor.processBatch(job.data.ids);
+  }
+}
+
+/** Without Redis (the demo): the same processing, in this process, one batch after another. */
+@Injectable()
+export class InProcessEarnQueue extends EarnQueue {
+  private readonly logger = new Logger('EarnQueue');
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly processor: EarnProcessor) {
+    super();
+  }
+
+  enqueue(ids: string[]): Promise<void> {
+    this.tail = this.tail
+      .then(() => this.processor.processBatch(ids))
+      .catch((error: Error) => this.logger.warn(`batch left for the sweeper: ${error.message}`));
+    return Promise.resolve();
+  }
+}

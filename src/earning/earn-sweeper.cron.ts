@@ -1,0 +1,52 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { EarnProcessor } from './earn-processor.service';
+import { EarningRepository } from './earning.repository';
+
+const SWEEP_BATCH = 500;
+
+/**
+ * Finds accepted events that nothing processed (a Redis flush, a lost job, a killed worker) and
+ * processes them here. Safe on many replicas: processing locks events and skips locked ones.
+ */
+@Injectable()
+export class EarnSweeper implements OnModuleInit {
+  private readonly logger = new Logger('EarnSweeper');
+  private running = false;
+
+  constructor(
+    private readonly repository: EarningRepository,
+    private readonly processor: EarnProcessor,
+    private readonly scheduler: SchedulerRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    const timer = setInterval(() => void this.sweep(), this.config.earnSweepSeconds * 1000);
+    timer.unref();
+    this.scheduler.addInterval('earn-sweeper', timer);
+  }
+
+  /** Processes events accepted before `olderThan` and still waiting; returns how many. */
+  async sweep(olderThan = new Date(Date.now() - this.config.earnStaleSeconds * 1000)): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    let processed = 0;
+    try {
+      for (;;) {
+        const ids = await this.repository.staleReceived(olderThan, SWEEP_BATCH);
+        if (ids.length === 0) break;
+        const done = await this.processor.processBatch(ids);
+        processed += done;
+        if (done === 0) break; // all held by other workers right now
+      }
+      if (processed > 0) this.logger.warn(`${processed} accepted earn event(s) processed by the sweeper`);
+    } catch (error) {
+      this.logger.error(`earn sweep failed: ${(error as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+    return processed;
+  }
+}

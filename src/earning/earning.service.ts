@@ -1,0 +1,191 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { invalidInput, notFound } from '../common/errors';
+import { Decimal } from '../common/money';
+import { TransactionHost } from '../infra/database/transaction-host';
+import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
+import { invalidState } from '../ledger/domain/errors';
+import { Posting } from '../ledger/domain/transaction';
+import { LedgerService } from '../ledger/ledger.service';
+import { basePoints, capPeriods, RejectReason, ruleFor } from './domain/earning';
+import { EarnProcessor, ISSUED_ACCOUNT } from './earn-processor.service';
+import { EarnQueue } from './earn-queue';
+import { capKey, EarningRepository, EarnEventRecord, NewEarnEvent } from './earning.repository';
+import { RuleBook } from './rule-book.service';
+
+export interface EarnEventInput {
+  externalId: string;
+  type: string;
+  residentId: string;
+  occurredAt: Date;
+  status?: 'confirmed' | 'pending';
+  attributes?: Record<string, unknown>;
+}
+
+export interface IntakeResult {
+  externalId: string;
+  status: 'accepted' | 'duplicate' | 'rejected';
+  reason?: RejectReason;
+}
+
+/** How far in the future an event may say it happened (clocks differ a little). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+export const MAX_BATCH = 1000;
+
+/** The earning side: intake of earn events from participation services, and their lifecycle. */
+@Injectable()
+export class EarningService {
+  private readonly logger = new Logger('Earning');
+
+  constructor(
+    private readonly db: TransactionHost,
+    private readonly repository: EarningRepository,
+    private readonly rules: RuleBook,
+    private readonly queue: EarnQueue,
+    private readonly processor: EarnProcessor,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  /**
+   * Accepts a batch: each event is accepted (stored, to be accrued exactly once), a duplicate
+   * (this source sent this externalId before, or earlier in the batch), or rejected with a reason.
+   * Accepted events are durable before this returns; then they are queued.
+   */
+  async accept(sourceId: string, events: EarnEventInput[]): Promise<IntakeResult[]> {
+    if (events.length < 1 || events.length > MAX_BATCH) throw invalidInput(`a batch has 1 to ${MAX_BATCH} events`);
+    const latest = Date.now() + MAX_CLOCK_SKEW_MS;
+    events.forEach((e, i) => {
+      if (e.occurredAt.getTime() > latest) throw invalidInput(`events[${i}].occurredAt is in the future`);
+    });
+    const rules = await this.rules.forSource(sourceId);
+    const seen = new Set<string>();
+    const results: IntakeResult[] = [];
+    const rows: NewEarnEvent[] = [];
+    for (const e of events) {
+      if (seen.has(e.externalId)) {
+        results.push({ externalId: e.externalId, status: 'duplicate' });
+        continue;
+      }
+      seen.add(e.externalId);
+      const attributes = e.attributes ?? {};
+      const found = ruleFor(rules, e.type, e.occurredAt);
+      let reason: RejectReason | undefined = 'reason' in found ? found.reason : undefined;
+      if (!reason && 'rule' in found && !basePoints(found.rule, attributes)) reason = 'points_out_of_range';
+      rows.push({
+        id: randomUUID(),
+        sourceId,
+        externalId: e.externalId,
+        type: e.type,
+        residentId: e.residentId,
+        occurredAt: e.occurredAt,
+        requestedStatus: e.status ?? 'confirmed',
+        attributes,
+        status: reason ? 'rejected' : 'received',
+        reason: reason ?? null,
+        ruleId: 'rule' in found ? found.rule.id : null,
+      });
+      results.push({ externalId: e.externalId, status: reason ? 'rejected' : 'accepted', ...(reason ? { reason } : {}) });
+    }
+    const inserted = await this.repository.insertEvents(rows);
+    for (const r of results) {
+      if (r.status !== 'duplicate' && !inserted.has(r.externalId)) {
+        r.status = 'duplicate';
+        delete r.reason;
+      }
+    }
+    const accepted = rows.filter((r) => r.status === 'received' && inserted.has(r.externalId)).map((r) => r.id);
+    if (accepted.length > 0) {
+      await this.queue.enqueue(accepted).catch((error: Error) => {
+        // stored is what counts: the sweeper processes what could not be queued
+        this.logger.warn(`${accepted.length} accepted event(s) not queued (${error.message}); the sweeper will take them`);
+      });
+    }
+    return results;
+  }
+
+  async get(sourceId: string, externalId: string): Promise<EarnEventRecord> {
+    const event = await this.repository.findEvent(sourceId, externalId);
+    if (!event) throw notFound(`earn event ${externalId}`);
+    return event;
+  }
+
+  /** pending → posted: the pending points become spendable. */
+  confirm(sourceId: string, externalId: string): Promise<EarnEventRecord> {
+    return this.db.run(async () => {
+      const event = await this.lockProcessed(sourceId, externalId);
+      if (event.status !== 'pending') throw invalidState(`earn event ${externalId} is ${event.status}, not pending`);
+      const posted = await this.ledger.post(event.transactionId!, undefined, { externalId, action: 'confirm' });
+      await this.repository.setStatus(event.id, 'posted', { transactionId: posted.id });
+      return (await this.repository.findEvent(sourceId, externalId))!;
+    });
+  }
+
+  /** pending → rejected: the pending points are voided, and the caps count them no more. */
+  reject(sourceId: string, externalId: string): Promise<EarnEventRecord> {
+    return this.db.run(async () => {
+      const event = await this.lockProcessed(sourceId, externalId);
+      if (event.status !== 'pending') throw invalidState(`earn event ${externalId} is ${event.status}, not pending`);
+      await this.ledger.void(event.transactionId!, 'earn.rejected', { externalId });
+      await this.releaseCaps(event);
+      await this.repository.setStatus(event.id, 'rejected', { reason: 'rejected_by_source' });
+      return (await this.repository.findEvent(sourceId, externalId))!;
+    });
+  }
+
+  /**
+   * posted → revoked: the accrual is reversed. What the resident has already spent cannot be
+   * taken back from their balance (it never goes below zero): that part becomes their debt,
+   * which later earnings pay off first.
+   */
+  revoke(sourceId: string, externalId: string): Promise<EarnEventRecord> {
+    return this.db.run(async () => {
+      const event = await this.lockProcessed(sourceId, externalId);
+      if (event.status !== 'posted') throw invalidState(`earn event ${externalId} is ${event.status}, not posted`);
+      const accrualTx = await this.ledger.getTransaction(event.transactionId!);
+      const toResident = creditTo(accrualTx.postings, residentAccount(event.residentId));
+      const toDebt = creditTo(accrualTx.postings, residentDebtAccount(event.residentId));
+      const total = toResident.plus(toDebt);
+      const { available } = await this.ledger.lockedBalance(residentAccount(event.residentId), 'POINTS');
+      const takeBack = Decimal.min(toResident, Decimal.max(available, 0));
+      const newDebt = total.minus(takeBack);
+      const postings: Posting[] = [{ account: ISSUED_ACCOUNT, asset: 'POINTS', side: 'C', amount: total }];
+      if (takeBack.gt(0)) postings.push({ account: residentAccount(event.residentId), asset: 'POINTS', side: 'D', amount: takeBack });
+      if (newDebt.gt(0)) postings.push({ account: residentDebtAccount(event.residentId), asset: 'POINTS', side: 'D', amount: newDebt });
+      await this.ledger.reverseWith(event.transactionId!, postings, { externalId, action: 'revoke', debt: newDebt.toFixed() }, 'earn.revoked');
+      await this.releaseCaps(event);
+      await this.repository.setStatus(event.id, 'revoked');
+      return (await this.repository.findEvent(sourceId, externalId))!;
+    });
+  }
+
+  /** Locks an event; one still waiting in the queue is processed first, so that it has a state to change. */
+  private async lockProcessed(sourceId: string, externalId: string): Promise<EarnEventRecord> {
+    let event = await this.repository.findEvent(sourceId, externalId, true);
+    if (!event) throw notFound(`earn event ${externalId}`);
+    if (event.status === 'received') {
+      await this.processor.processBatch([event.id]);
+      event = (await this.repository.findEvent(sourceId, externalId, true))!;
+    }
+    return event;
+  }
+
+  private async releaseCaps(event: EarnEventRecord): Promise<void> {
+    if (!event.ruleId || !event.points) return;
+    const rule = (await this.rules.byIds([event.ruleId])).get(event.ruleId);
+    if (!rule || (!rule.dailyCap && !rule.monthlyCap)) return;
+    const { day, month } = capPeriods(event.occurredAt);
+    const keys = [
+      ...(rule.dailyCap ? [{ residentId: event.residentId, ruleId: rule.id, period: day }] : []),
+      ...(rule.monthlyCap ? [{ residentId: event.residentId, ruleId: rule.id, period: month }] : []),
+    ];
+    const usage = await this.repository.lockCapUsage(keys);
+    const changed = new Map<string, Decimal>();
+    for (const k of keys) changed.set(capKey(k), Decimal.max(0, usage.get(capKey(k))!.minus(event.points)));
+    await this.repository.saveCapUsage(changed);
+  }
+}
+
+function creditTo(postings: Posting[], account: string): Decimal {
+  return postings.filter((p) => p.account === account && p.side === 'C').reduce((sum, p) => sum.plus(p.amount), new Decimal(0));
+}
+
