@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // `npm start` / `npm run demo` / `npm run bench`: builds the service when dist/ is missing or
 // older than src/, then runs it with the given arguments (the service applies pending
-// migrations at start). `--bench` runs the benchmark (dist/bench/main.js) instead.
+// migrations at start). `--bench` runs the benchmark (dist/bench/main.js) instead, `--worker`
+// the queue worker (dist/worker.js).
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const bench = process.argv.includes('--bench');
-const entry = path.join(root, 'dist', bench ? path.join('bench', 'main.js') : 'main.js');
-const args = process.argv.slice(2).filter((a) => a !== '--bench');
+const worker = process.argv.includes('--worker');
+const entry = path.join(root, 'dist', bench ? path.join('bench', 'main.js') : worker ? 'worker.js' : 'main.js');
+const args = process.argv.slice(2).filter((a) => a !== '--bench' && a !== '--worker');
 
 function newestMtime(dir) {
   let newest = 0;

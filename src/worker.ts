@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import { ConfigError, loadConfig } from './config/config';
+
+/**
+ * The worker entry point: the same image as the API, without HTTP. It consumes the Bull queues
+ * (earn events) and runs the schedules (sweeper, hold expiry). Scale it apart from the API.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.redisUrl) throw new ConfigError(['REDIS_URL: a worker needs Redis (without it the API processes jobs itself)']);
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['fatal', 'error', 'warn', 'log'] });
+  app.enableShutdownHooks();
+  new Logger('Worker').log('Civic points ledger worker started');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});
