@@ -2,7 +2,7 @@
 // `npm start` / `npm run demo` / `npm run bench`: builds the service when dist/ is missing or
 // older than src/, then runs it with the given arguments (the service applies pending
 // migrations at start). `--bench` runs the benchmark (dist/bench/main.js) instead, `--worker`
-// the queue worker (dist/worker.js).
+// the queue worker (dist/worker.js); `--build-only` only builds.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -11,7 +11,8 @@ const root = path.resolve(__dirname, '..');
 const bench = process.argv.includes('--bench');
 const worker = process.argv.includes('--worker');
 const entry = path.join(root, 'dist', bench ? path.join('bench', 'main.js') : worker ? 'worker.js' : 'main.js');
-const args = process.argv.slice(2).filter((a) => a !== '--bench' && a !== '--worker');
+const buildOnly = process.argv.includes('--build-only');
+const args = process.argv.slice(2).filter((a) => !['--bench', '--worker', '--build-only'].includes(a));
 
 function newestMtime(dir) {
   let newest = 0;
@@ -36,6 +37,8 @@ if (needsBuild()) {
   });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
+
+if (buildOnly) process.exit(0);
 
 const run = spawnSync(process.execPath, ['--enable-source-maps', entry, ...args], {
   cwd: root,

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { dropStaleTestDatabases, PG_ADMIN_URL, REDIS_URL } from './services';
 
@@ -6,6 +8,9 @@ import { dropStaleTestDatabases, PG_ADMIN_URL, REDIS_URL } from './services';
  * message saying how to start them, rather than skipping anything.
  */
 export default async function globalSetup(): Promise<void> {
+  // tests that start the real entry points need dist/ built, once, before the workers run
+  const build = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'start.js'), '--build-only'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('building the service for the tests failed');
   try {
     await dropStaleTestDatabases();
   } catch (error) {

@@ -1,0 +1,138 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import Redis from 'ioredis';
+import { EarnProcessor } from '../../src/earning/earn-processor.service';
+import { EARN_QUEUE } from '../../src/earning/earn-queue';
+import { EarnSweeper } from '../../src/earning/earn-sweeper.cron';
+import { startTestApp, TestApp } from '../support/app';
+import { ledgerViolations } from '../support/ledger-invariants';
+import { REDIS_URL } from '../support/services';
+import { waitFor } from '../support/wait';
+
+/**
+ * Accepted means durable: losing Redis or a worker between acceptance and posting loses
+ * nothing and doubles nothing. These tests use a Redis database of their own (index 7), so
+ * that wiping it (FLUSHDB: for this service the same as FLUSHALL) disturbs no other test.
+ */
+const OWN_REDIS = `${REDIS_URL.replace(/\/\d*$/, '')}/7`;
+
+describe('durability of accepted earn events', () => {
+  let t: TestApp;
+  let key: { 'X-API-Key': string };
+  let queue: Queue;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    t = await startTestApp({ REDIS_URL: OWN_REDIS });
+    await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
+    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
+    key = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey };
+    queue = t.app.get<Queue>(getQueueToken(EARN_QUEUE));
+    redis = new Redis(OWN_REDIS);
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    await t.close();
+  });
+
+  const batch = (prefix: string, n: number, residents: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      externalId: `${prefix}-${i}`,
+      type: 'vote.cast',
+      residentId: `${prefix}r${i % residents}`,
+      occurredAt: new Date().toISOString(),
+    }));
+
+  const countByStatus = async (prefix: string) =>
+    Object.fromEntries(
+      (await t.prisma.earnEvent.groupBy({ by: ['status'], where: { externalId: { startsWith: `${prefix}-` } }, _count: true })).map((g) => [
+        g.status,
+        g._count,
+      ]),
+    );
+
+  /** Each event accrued once: one earn transaction per event, and every resident's exact total. */
+  const expectAccruedOnce = async (prefix: string, events: number, residents: number) => {
+    const earns = await t.prisma.$queryRawUnsafe<{ n: number; distinct_events: number }[]>(
+      `SELECT count(*)::int AS n, count(DISTINCT metadata->>'externalId')::int AS distinct_events
+       FROM ledger_transactions WHERE type = 'earn' AND metadata->>'externalId' LIKE $1`,
+      `${prefix}-%`,
+    );
+    expect(earns[0]).toEqual({ n: events, distinct_events: events });
+    const totals = await t.prisma.$queryRawUnsafe<{ total: string; min: string; max: string }[]>(
+      `SELECT sum(x.balance)::text AS total, min(x.balance)::text AS min, max(x.balance)::text AS max FROM (
+         SELECT sum(b.credits_posted - b.debits_posted) AS balance FROM account_balances b
+         JOIN ledger_accounts a ON a.id = b.account_id WHERE a.code LIKE $1 GROUP BY a.id) x`,
+      `resident:${prefix}r%`,
+    );
+    const each = (events / residents) * 20;
+    expect(totals[0]).toEqual({ total: String(events * 20), min: String(each), max: String(each) });
+    expect(await ledgerViolations(t.prisma)).toEqual([]);
+  };
+
+  it('Redis wiped after acceptance and before processing: the sweeper posts everything, once', async () => {
+    await queue.pause(true); // this process stops taking jobs; they wait in Redis
+    const events = batch('flush', 600, 60);
+    await t.http.post('/v1/earn-events').set(key).send({ events: events.slice(0, 300) }).expect(202);
+    await t.http.post('/v1/earn-events').set(key).send({ events: events.slice(300) }).expect(202);
+    expect(await queue.getWaitingCount()).toBe(2);
+
+    await redis.flushdb();
+    await queue.resume(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await countByStatus('flush')).toEqual({ received: 600 });
+
+    expect(await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000))).toBe(600);
+    expect(await countByStatus('flush')).toEqual({ posted: 600 });
+    await expectAccruedOnce('flush', 600, 60);
+
+    // a late redelivery of the same events does nothing
+    const ids = (await t.prisma.earnEvent.findMany({ where: { externalId: { startsWith: 'flush-' } }, select: { id: true } })).map((e) => e.id);
+    expect(await t.app.get(EarnProcessor).processBatch(ids)).toBe(0);
+    await expectAccruedOnce('flush', 600, 60);
+  });
+
+  it('a worker process killed in the middle of its batches: nothing lost, nothing posted twice', async () => {
+    await queue.pause(true); // only the separate worker process consumes
+    const worker = startWorker(t);
+    try {
+      await new Promise((r) => setTimeout(r, 2500)); // let it boot and connect
+      const events = batch('kill', 6000, 300);
+      for (let i = 0; i < 6; i++) {
+        await t.http.post('/v1/earn-events').set(key).send({ events: events.slice(i * 1000, (i + 1) * 1000) }).expect(202);
+      }
+      await waitFor(async () => ((await countByStatus('kill')).posted ?? 0) > 0, 30_000, 'the worker to post something');
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      const midway = await countByStatus('kill');
+      expect(midway.received ?? 0).toBeGreaterThan(0);
+    } finally {
+      if (worker.exitCode === null) worker.kill('SIGKILL');
+    }
+    await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
+    expect(await countByStatus('kill')).toEqual({ posted: 6000 });
+    await expectAccruedOnce('kill', 6000, 300);
+    await queue.resume(true);
+  });
+
+  function startWorker(app: TestApp): ChildProcess {
+    const root = join(__dirname, '..', '..');
+    return spawn(process.execPath, [join(root, 'dist', 'worker.js')], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: app.databaseUrl,
+        REDIS_URL: OWN_REDIS,
+        QUEUE_PREFIX: app.config.queuePrefix,
+        EARN_SWEEP_SECONDS: '3600',
+        LOG_LEVEL: 'error',
+        NODE_ENV: 'test',
+      },
+      stdio: 'ignore',
+    });
+  }
+});
+
