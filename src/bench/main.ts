@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
+import { createApp } from '../app.setup';
+import { PrismaService } from '../infra/database/prisma.service';
 import { AppModule } from '../app.module';
 import { Decimal } from '../common/money';
 import { loadConfig, processArgs } from '../config/config';
@@ -24,6 +27,9 @@ const WORKERS = Number(option('workers', '16'));
 const SERVER_URL = option('database', 'postgres://postgres:postgres@127.0.0.1:5432/postgres');
 const BENCH_DB = 'civic_ledger_bench';
 const RESIDENTS = 1000;
+const EVENTS = Number(option('events', '20000'));
+const EARN_BATCH = 1000;
+const REDIS = option('redis', 'redis://127.0.0.1:6379');
 
 async function main(): Promise<void> {
   const url = new URL(SERVER_URL);
@@ -33,14 +39,17 @@ async function main(): Promise<void> {
   console.log(`Civic points ledger benchmark: ${TRANSFERS} transfers, ${WORKERS} concurrent workers, PostgreSQL at ${url.host}\n`);
   const floor = await rowAtATimeFloor(url.toString());
   const service = await ledgerService(url.toString());
+  const ingest = await earnIngest(url.toString());
   await dropDatabase();
 
   const rows: [string, RunResult][] = [
-    ['ledger service: earn (programme:issued -> resident)', service],
+    [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],
+    ['ledger service: one earn per call', service],
     ['floor: plain SQL, one transfer per transaction', floor],
   ];
   console.log(table(rows));
   console.log(`\nratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
+  console.log(`ratio earn ingest / row-at-a-time floor:    ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
 }
 
 /**
@@ -84,6 +93,59 @@ async function ledgerService(url: string): Promise<RunResult> {
   const result = await measure(TRANSFERS, WORKERS, (i) => earn(ledger, i, ten));
   await app.close();
   return result;
+}
+
+/**
+ * Earn ingest end to end: a participation service posts batches of 1000 events over HTTP (a few
+ * at a time), Bull on Redis carries them to the processing, and the clock stops when every
+ * event is posted. p50/p99 are of the HTTP answers (acceptance).
+ */
+async function earnIngest(url: string): Promise<RunResult> {
+  const adminKey = randomBytes(24).toString('base64url');
+  const config = loadConfig({
+    DATABASE_URL: url,
+    DATABASE_POOL_SIZE: String(WORKERS),
+    REDIS_URL: REDIS,
+    QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+    ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: 'error',
+  });
+  const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const call = async (path: string, body: unknown, key: string) => {
+    const res = await fetch(base + path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': key }, body: JSON.stringify(body) });
+    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<Record<string, unknown>>;
+  };
+  await call('/v1/admin/sources', { id: 'votes', name: 'Votes' }, adminKey);
+  await call('/v1/admin/earning-rules', { id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }, adminKey);
+  const sourceKey = (await call('/v1/admin/api-clients', { name: 'bench', role: 'source', sourceId: 'votes' }, adminKey)).apiKey as string;
+  const prisma = app.get(PrismaService);
+  const batches = Math.ceil(EVENTS / EARN_BATCH);
+  const occurredAt = new Date().toISOString();
+  const body = (b: number) => ({
+    events: Array.from({ length: EARN_BATCH }, (_, i) => ({
+      externalId: randomUUID(),
+      type: 'vote.cast',
+      residentId: `b${(b * EARN_BATCH + i) % RESIDENTS}`,
+      occurredAt,
+    })),
+  });
+  // warm-up: accounts exist, as in a running programme
+  await call('/v1/earn-events', body(0), sourceKey);
+  await waitUntil(async () => (await prisma.earnEvent.count({ where: { status: 'received' } })) === 0);
+
+  const started = process.hrtime.bigint();
+  const answers = await measure(batches, 4, (b) => call('/v1/earn-events', body(b), sourceKey));
+  await waitUntil(async () => (await prisma.earnEvent.count({ where: { status: 'received' } })) === 0);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await app.close();
+  return { operations: batches * EARN_BATCH, seconds, perSecond: (batches * EARN_BATCH) / seconds, p50: answers.p50, p99: answers.p99 };
+}
+
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
 }
 
 function earn(ledger: LedgerService, i: number, amount: Decimal) {

@@ -68,7 +68,10 @@ export class EarnProcessor {
 
   /** Grants under each rule's daily and monthly caps (Moscow calendar), in event order. */
   private async applyCaps(priced: { event: EarnEventRecord; rule: EarningRule; points: Decimal }[]): Promise<Decimal[]> {
+    const capped = priced.some(({ rule }) => rule.dailyCap || rule.monthlyCap);
+    if (!capped) return priced.map((p) => p.points);
     const keys = priced.flatMap(({ event, rule }) => {
+      if (!rule.dailyCap && !rule.monthlyCap) return [];
       const { day, month } = capPeriods(event.occurredAt);
       return [
         ...(rule.dailyCap ? [{ residentId: event.residentId, ruleId: rule.id, period: day }] : []),
@@ -78,6 +81,7 @@ export class EarnProcessor {
     const usage = await this.repository.lockCapUsage(keys);
     const changed = new Map<string, Decimal>();
     const granted = priced.map(({ event, rule, points }) => {
+      if (!rule.dailyCap && !rule.monthlyCap) return points;
       const { day, month } = capPeriods(event.occurredAt);
       const dayKey = capKey({ residentId: event.residentId, ruleId: rule.id, period: day });
       const monthKey = capKey({ residentId: event.residentId, ruleId: rule.id, period: month });

@@ -5,6 +5,7 @@ import { EarnProcessor } from './earn-processor.service';
 
 export const EARN_QUEUE = 'earn';
 export const EARN_BATCH_JOB = 'batch';
+const ENQUEUE_TIMEOUT_MS = 2_000;
 
 /** Hands accepted events to processing. Losing a hand-off loses nothing: the sweeper finds them. */
 export abstract class EarnQueue {
@@ -14,11 +15,34 @@ export abstract class EarnQueue {
 /** With Redis: a Bull job per accepted batch, retried with backoff, processed by any worker. */
 @Injectable()
 export class BullEarnQueue extends EarnQueue {
+  private readonly logger = new Logger('EarnQueue');
+  private lastComplaint = 0;
+
   constructor(@InjectQueue(EARN_QUEUE) private readonly queue: Queue<{ ids: string[] }>) {
     super();
+    // Redis going away must not take the process down: intake stores events regardless and the
+    // sweeper processes them; say so in the log, at most every 10 s
+    queue.on('error', (error: Error) => {
+      if (Date.now() - this.lastComplaint < 10_000) return;
+      this.lastComplaint = Date.now();
+      this.logger.warn(`queue unavailable: ${error.message}`);
+    });
   }
 
+  /** Gives up after a short wait: with Redis down, the answer must not wait for it. */
   async enqueue(ids: string[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Redis did not answer in time')), ENQUEUE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.add(ids), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async add(ids: string[]): Promise<void> {
     await this.queue.add(
       EARN_BATCH_JOB,
       { ids },
@@ -37,7 +61,7 @@ export class BullEarnQueue extends EarnQueue {
 export class EarnJobConsumer {
   constructor(private readonly processor: EarnProcessor) {}
 
-  @Process({ name: EARN_BATCH_JOB, concurrency: 2 })
+  @Process({ name: EARN_BATCH_JOB, concurrency: 3 })
   handle(job: Job<{ ids: string[] }>): Promise<number> {
     return this.processor.processBatch(job.data.ids);
   }

@@ -110,12 +110,28 @@ export class EarningRepository {
 
   /** Locks the given events that still wait for processing; events another worker holds are skipped. */
   async lockReceived(ids: string[]): Promise<EarnEventRecord[]> {
-    const locked = await this.db.client.$queryRaw<{ id: string }[]>`
-      SELECT id::text FROM earn_events WHERE id = ANY(${ids}::uuid[]) AND status = 'received'
+    const rows = await this.db.client.$queryRaw<RawEvent[]>`
+      SELECT id::text, source_id, external_id, type, resident_id, occurred_at, requested_status, attributes, status,
+             reason, rule_id, points::text, transaction_id::text, received_at, processed_at
+      FROM earn_events WHERE id = ANY(${ids}::uuid[]) AND status = 'received'
       ORDER BY seq FOR UPDATE SKIP LOCKED`;
-    if (locked.length === 0) return [];
-    const rows = await this.db.client.earnEvent.findMany({ where: { id: { in: locked.map((l) => l.id) } }, orderBy: { seq: 'asc' } });
-    return rows.map(toEvent);
+    return rows.map((r) => ({
+      id: r.id,
+      sourceId: r.source_id,
+      externalId: r.external_id,
+      type: r.type,
+      residentId: r.resident_id,
+      occurredAt: r.occurred_at,
+      requestedStatus: r.requested_status as EarnEventRecord['requestedStatus'],
+      attributes: (r.attributes ?? {}) as Record<string, unknown>,
+      status: r.status as EarnEventStatus,
+      reason: r.reason,
+      ruleId: r.rule_id,
+      points: r.points === null ? null : new Decimal(r.points),
+      transactionId: r.transaction_id,
+      receivedAt: r.received_at,
+      processedAt: r.processed_at,
+    }));
   }
 
   async saveProcessed(events: ProcessedEvent[]): Promise<void> {
@@ -168,6 +184,24 @@ export class EarningRepository {
         AS k(resident_id, rule_id, period, points)
       WHERE u.resident_id = k.resident_id AND u.rule_id = k.rule_id AND u.period = k.period`;
   }
+}
+
+interface RawEvent {
+  id: string;
+  source_id: string;
+  external_id: string;
+  type: string;
+  resident_id: string;
+  occurred_at: Date;
+  requested_status: string;
+  attributes: unknown;
+  status: string;
+  reason: string | null;
+  rule_id: string | null;
+  points: string | null;
+  transaction_id: string | null;
+  received_at: Date;
+  processed_at: Date | null;
 }
 
 export function capKey(k: { residentId: string; ruleId: string; period: string }): string {

@@ -136,3 +136,30 @@ describe('durability of accepted earn events', () => {
   }
 });
 
+
+describe('intake while Redis is down', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ REDIS_URL: 'redis://127.0.0.1:1' }); // nothing listens there
+  });
+
+  afterAll(() => t.close());
+
+  it('still accepts (durably) and answers promptly; the sweeper posts the events', async () => {
+    await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
+    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
+    const key = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey;
+    const started = Date.now();
+    const res = await t.http
+      .post('/v1/earn-events')
+      .set('X-API-Key', key)
+      .send({ events: [{ externalId: 'down-1', type: 'vote.cast', residentId: 'anna', occurredAt: new Date().toISOString() }] })
+      .expect(202);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(res.body.results[0].status).toBe('accepted');
+    expect((await t.http.get('/v1/earn-events/down-1').set('X-API-Key', key).expect(200)).body.status).toBe('received');
+    expect(await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000))).toBe(1);
+    expect((await t.http.get('/v1/earn-events/down-1').set('X-API-Key', key).expect(200)).body).toMatchObject({ status: 'posted', points: '20' });
+  });
+});

@@ -55,13 +55,17 @@ CREATE UNIQUE INDEX ledger_transactions_reversed_once ON ledger_transactions (re
 CREATE INDEX ledger_transactions_created_idx ON ledger_transactions (created_at);
 CREATE INDEX ledger_transactions_open_holds_idx ON ledger_transactions (expires_at) WHERE kind = 'pending' AND expires_at IS NOT NULL;
 
+-- Postings are written only by ledger_record and ledger_record_many, in the same statement as
+-- their transaction and after their accounts' balance rows: no per-row foreign-key triggers
+-- (measured: a third of the cost of writing a posting). The nightly reconciliation checks that
+-- every posting names an existing transaction, account and asset.
 CREATE TABLE ledger_postings (
   id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  transaction_id  UUID NOT NULL REFERENCES ledger_transactions (id),
-  account_id      BIGINT NOT NULL REFERENCES ledger_accounts (id),
+  transaction_id  UUID NOT NULL,
+  account_id      BIGINT NOT NULL,
   -- the balance row of the account that this posting changed (a hold is released from the same row)
   shard           SMALLINT NOT NULL,
-  asset           TEXT NOT NULL REFERENCES assets (code),
+  asset           TEXT NOT NULL,
   side            CHAR(1) NOT NULL CHECK (side IN ('D', 'C')),
   amount          NUMERIC NOT NULL CHECK (amount > 0),
   -- a posting of a pending transaction: reserved, not (yet) part of the posted balance
@@ -71,7 +75,8 @@ CREATE TABLE ledger_postings (
   created_at      TIMESTAMPTZ(6) NOT NULL
 );
 CREATE INDEX ledger_postings_transaction_idx ON ledger_postings (transaction_id);
-CREATE INDEX ledger_postings_account_idx ON ledger_postings (account_id, created_at, id);
+-- an account's entries in order: history pages, balances as of a moment
+CREATE INDEX ledger_postings_account_idx ON ledger_postings (account_id, id);
 
 CREATE TRIGGER ledger_transactions_append_only BEFORE UPDATE OR DELETE ON ledger_transactions
   FOR EACH ROW EXECUTE FUNCTION refuse_journal_change();

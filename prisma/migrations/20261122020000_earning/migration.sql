@@ -39,7 +39,8 @@ CREATE TABLE campaigns (
 -- The journal holds the money; this table holds the events' state.
 CREATE TABLE earn_events (
   id               UUID PRIMARY KEY,
-  seq              BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+  -- arrival order (not indexed: every index is rewritten when an event changes status)
+  seq              BIGINT GENERATED ALWAYS AS IDENTITY,
   source_id        TEXT NOT NULL REFERENCES sources (id),
   external_id      TEXT NOT NULL CHECK (char_length(external_id) BETWEEN 1 AND 200),
   type             TEXT NOT NULL,
@@ -58,7 +59,6 @@ CREATE TABLE earn_events (
 );
 -- what the sweeper looks for: accepted events not processed yet
 CREATE INDEX earn_events_unprocessed_idx ON earn_events (received_at) WHERE status = 'received';
-CREATE INDEX earn_events_resident_idx ON earn_events (resident_id);
 
 -- Points granted per resident, rule and calendar period (Europe/Moscow): 'D2026-11-22', 'M2026-11'.
 CREATE TABLE earn_cap_usage (
@@ -139,6 +139,3 @@ BEGIN
   RETURN QUERY SELECT t.id, t.seq, t.created_at FROM ledger_transactions t WHERE t.id = ANY(t_ids);
 END
 $$;
-
--- a resident's history, newest first, page by page
-CREATE INDEX ledger_postings_account_history_idx ON ledger_postings (account_id, id);
