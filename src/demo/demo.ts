@@ -10,6 +10,9 @@ import { residentAccount } from '../ledger/domain/account';
 import { AppConfig } from '../config/config';
 import { PartnerKind } from '../programme/domain/partner';
 import { ProgrammeService } from '../programme/programme.service';
+import { EarningAdminService } from '../earning/earning-admin.service';
+import { EarningService } from '../earning/earning.service';
+import { EarnSweeper } from '../earning/earn-sweeper.cron';
 
 const ACTOR = 'demo';
 
@@ -29,6 +32,15 @@ export const DEMO_PARTNERS: { id: string; name: string; kind: PartnerKind }[] = 
   { id: 'animal-shelter', name: 'Animal Shelter', kind: 'charity' },
 ];
 
+/** The programme's earning rules, as the seeds describe them. */
+const DEMO_RULES = [
+  { id: 'vote', sourceId: 'active-citizen', eventType: 'vote.cast', title: 'Vote in a city poll', points: 20 },
+  { id: 'novelty', sourceId: 'active-citizen', eventType: 'novelty.rated', title: 'Rated a city novelty', points: 3, dailyCap: 30 },
+  { id: 'report', sourceId: 'our-city', eventType: 'report.confirmed', title: 'Confirmed problem report', points: 50, requiresConfirmation: true },
+  { id: 'idea', sourceId: 'city-ideas', eventType: 'idea.accepted', title: 'Accepted idea', points: 100 },
+  { id: 'task', sourceId: 'city-tasks', eventType: 'task.done', title: 'City task', points: 50, minPoints: 50, maxPoints: 15000 },
+];
+
 export const DEMO_RESIDENTS: [string, number][] = [
   ['anna', 500],
   ['boris', 250],
@@ -45,6 +57,46 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   for (const source of DEMO_SOURCES) await ignoreExisting(() => programme.createSource(ACTOR, source));
   for (const partner of DEMO_PARTNERS) await ignoreExisting(() => programme.createPartner(ACTOR, partner));
 
+  // residents start with some points (once: a restarted demo keeps what they have)
+  for (const [id, points] of DEMO_RESIDENTS) {
+    const balance = await ledger.balance(residentAccount(id), 'POINTS');
+    if (balance.posted.isZero()) await adjustments.adjust(ACTOR, id, new Decimal(points), 'demo welcome points');
+  }
+  const earningAdmin = app.get(EarningAdminService);
+  for (const r of DEMO_RULES) {
+    await ignoreExisting(() =>
+      earningAdmin.createRule({
+        id: r.id,
+        sourceId: r.sourceId,
+        eventType: r.eventType,
+        title: r.title,
+        points: new Decimal(r.points),
+        minPoints: r.minPoints ? new Decimal(r.minPoints) : null,
+        maxPoints: r.maxPoints ? new Decimal(r.maxPoints) : null,
+        requiresConfirmation: r.requiresConfirmation ?? false,
+        dailyCap: r.dailyCap ? new Decimal(r.dailyCap) : null,
+        monthlyCap: null,
+        validFrom: null,
+        validTo: null,
+      }),
+    );
+  }
+  // a few events of the day (duplicates on a restart: the ledger accrues each once)
+  const earning = app.get(EarningService);
+  const at = new Date().toISOString().slice(0, 10);
+  await earning.accept('active-citizen', [
+    { externalId: `demo-${at}-vote-anna`, type: 'vote.cast', residentId: 'anna', occurredAt: new Date(), attributes: { description: 'Vote in poll 123' } },
+    { externalId: `demo-${at}-vote-boris`, type: 'vote.cast', residentId: 'boris', occurredAt: new Date() },
+    { externalId: `demo-${at}-novelty-vera`, type: 'novelty.rated', residentId: 'vera', occurredAt: new Date() },
+  ]);
+  await earning.accept('our-city', [
+    { externalId: `demo-${at}-report-anna`, type: 'report.confirmed', residentId: 'anna', occurredAt: new Date(), attributes: { description: 'Broken street lamp, report 42' } },
+  ]);
+  await earning.accept('city-tasks', [
+    { externalId: `demo-${at}-task-vera`, type: 'task.done', residentId: 'vera', occurredAt: new Date(), attributes: { points: '700', description: 'Park clean-up task' } },
+  ]);
+  await app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
+
   const issue = async (name: string, role: ClientRole, binding: { sourceId?: string; partnerId?: string } = {}) =>
     (await apiClients.create(ACTOR, { name: `demo ${name}`, role, ...binding })).apiKey;
 
@@ -58,11 +110,6 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
       DEMO_PARTNERS.map(async (p): Promise<[string, string]> => [`partner ${p.id}`, await issue(p.id, 'partner', { partnerId: p.id })]),
     )),
   ];
-  // residents start with some points (once: a restarted demo keeps what they have)
-  for (const [id, points] of DEMO_RESIDENTS) {
-    const balance = await ledger.balance(residentAccount(id), 'POINTS');
-    if (balance.posted.isZero()) await adjustments.adjust(ACTOR, id, new Decimal(points), 'demo welcome points');
-  }
   const tokens = await Promise.all(
     DEMO_RESIDENTS.map(async ([id]) => {
       const { available } = await ledger.balance(residentAccount(id), 'POINTS');
