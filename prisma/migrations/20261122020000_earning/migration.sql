@@ -79,7 +79,7 @@ CREATE FUNCTION ledger_record_many(
   p_tx INT[], p_accounts BIGINT[], p_shards SMALLINT[], p_assets TEXT[], p_sides TEXT[], p_amounts NUMERIC[],
   d_accounts BIGINT[], d_shards SMALLINT[], d_debits NUMERIC[], d_credits NUMERIC[],
   d_debits_pending NUMERIC[], d_credits_pending NUMERIC[]
-) RETURNS TABLE (id UUID, seq BIGINT, created_at TIMESTAMPTZ)
+) RETURNS TABLE (id UUID, created_at TIMESTAMPTZ)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_created TIMESTAMPTZ := clock_timestamp();
@@ -124,18 +124,20 @@ BEGIN
   FROM unnest(t_ids, t_types, t_kinds, t_metadata, t_descriptions) WITH ORDINALITY AS x(id, type, kind, metadata, description, n)
   ORDER BY x.n;
 
+  -- joined, not subscripted: t_ids[p.tx] on a large array would unpack it again for every row
   INSERT INTO ledger_postings (transaction_id, account_id, shard, asset, side, amount, pending, balance_after, created_at)
-  SELECT t_ids[p.tx], p.account_id, p.shard, p.asset, p.side, p.amount, t_kinds[p.tx] = 'pending',
+  SELECT x.id, p.account_id, p.shard, p.asset, p.side, p.amount, x.kind = 'pending',
     CASE WHEN a.account_id IS NULL THEN NULL ELSE a.after - coalesce(sum(
-      CASE WHEN t_kinds[p.tx] = 'pending' THEN 0
+      CASE WHEN x.kind = 'pending' THEN 0
            WHEN (p.side = 'C') = (acc.normal_side = 'C') THEN p.amount ELSE -p.amount END
     ) OVER (PARTITION BY p.account_id ORDER BY p.n DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) END,
     v_created
   FROM unnest(p_tx, p_accounts, p_shards, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, shard, asset, side, amount, n)
+  JOIN unnest(t_ids, t_kinds) WITH ORDINALITY AS x(id, kind, n) ON x.n = p.tx
   JOIN ledger_accounts acc ON acc.id = p.account_id
   LEFT JOIN unnest(v_after_accounts, v_afters) AS a(account_id, after) ON a.account_id = p.account_id
   ORDER BY p.n;
 
-  RETURN QUERY SELECT t.id, t.seq, t.created_at FROM ledger_transactions t WHERE t.id = ANY(t_ids);
+  RETURN QUERY SELECT x.id, v_created FROM unnest(t_ids) AS x(id);
 END
 $$;
