@@ -12,6 +12,9 @@ import { EarningModule } from './earning/earning.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { ProgrammeModule } from './programme/programme.module';
 import { AuditModule } from './audit/audit.module';
+import { CatalogueModule } from './catalogue/catalogue.module';
+import { PartnersModule } from './partners/partners.module';
+import { RedemptionModule } from './redemption/redemption.module';
 import { ResidentsModule } from './residents/residents.module';
 
 @Module({})
@@ -31,6 +34,9 @@ export class AppModule {
         ...(config.redisUrl ? [BullModule.forRoot({ url: config.redisUrl, prefix: config.queuePrefix })] : []),
         LedgerModule,
         EarningModule.register({ redis: Boolean(config.redisUrl) }),
+        CatalogueModule,
+        RedemptionModule,
+        PartnersModule.register({ perMinute: config.partnerCodeRatePerMinute }),
         AuditModule,
         ResidentsModule,
       ],

@@ -51,6 +51,8 @@ export const configSchema = z.object({
   EARN_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   EARN_STALE_SECONDS: z.coerce.number().int().min(1).max(86400).default(15),
   BODY_LIMIT: byteSize.default('2mb'),
+  CODE_UPLOAD_LIMIT: byteSize.default('50mb'),
+  PARTNER_CODE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -70,6 +72,10 @@ export interface AppConfig {
   readonly residentJwtSecret?: string;
   readonly reconcileCron: string;
   readonly bodyLimit: string;
+  /** largest text/csv code pool upload (streamed) */
+  readonly codeUploadLimit: string;
+  /** code look-ups and redemptions per partner key per minute: slows down guessing */
+  readonly partnerCodeRatePerMinute: number;
   readonly apiKeyCacheSeconds: number;
   readonly logLevel: RawConfig['LOG_LEVEL'];
 }
@@ -107,6 +113,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     residentJwtSecret: c.RESIDENT_JWT_SECRET,
     reconcileCron: c.RECONCILE_CRON,
     bodyLimit: c.BODY_LIMIT,
+    codeUploadLimit: c.CODE_UPLOAD_LIMIT,
+    partnerCodeRatePerMinute: c.PARTNER_CODE_RATE_PER_MINUTE,
     apiKeyCacheSeconds: c.API_KEY_CACHE_SECONDS,
     logLevel: c.LOG_LEVEL,
   });

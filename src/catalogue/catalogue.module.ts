@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { CatalogueAdminController, PartnerCodeUploadController, PublicCatalogueController } from './catalogue.controller';
+import { CatalogueRepository } from './catalogue.repository';
+import { CatalogueService } from './catalogue.service';
+
+@Module({
+  controllers: [CatalogueAdminController, PartnerCodeUploadController, PublicCatalogueController],
+  providers: [CatalogueRepository, CatalogueService],
+  exports: [CatalogueRepository, CatalogueService],
+})
+export class CatalogueModule {}

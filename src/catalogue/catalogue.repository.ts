@@ -1,0 +1,275 @@
+import { Injectable } from '@nestjs/common';
+import { Decimal } from '../common/money';
+import { Prisma } from '../generated/prisma/client';
+import { TransactionHost } from '../infra/database/transaction-host';
+import { CatalogueItem, CodeSource, ItemKind } from './domain/item';
+
+export type CodeStatus = 'available' | 'issued' | 'redeemed' | 'cancelled';
+
+export interface IssuedCode {
+  code: string;
+  validUntil: Date | null;
+}
+
+export interface CodeRecord {
+  code: string;
+  status: CodeStatus;
+  itemId: string;
+  partnerId: string;
+  validUntil: Date | null;
+  redeemedAt: Date | null;
+  redemptionId: string | null;
+}
+
+export interface RedemptionRecord {
+  id: string;
+  residentId: string;
+  itemId: string;
+  kind: ItemKind;
+  quantity: number;
+  pointsSpent: Decimal;
+  status: 'completed' | 'cancelled';
+  transactionId: string;
+  refundTransactionId: string | null;
+  createdAt: Date;
+  cancelledAt: Date | null;
+  codes: (IssuedCode & { status: CodeStatus })[];
+}
+
+/** Items, their codes, redemptions and per-resident counts: the catalogue's tables. */
+@Injectable()
+export class CatalogueRepository {
+  constructor(private readonly db: TransactionHost) {}
+
+  async createItem(item: Omit<CatalogueItem, 'sold'>): Promise<CatalogueItem> {
+    return toItem(await this.db.client.catalogueItem.create({ data: item }));
+  }
+
+  async updateItem(id: string, changes: Partial<Omit<CatalogueItem, 'id' | 'sold' | 'kind'>>): Promise<CatalogueItem> {
+    return toItem(await this.db.client.catalogueItem.update({ where: { id }, data: { ...changes, updatedAt: new Date() } }));
+  }
+
+  async findItem(id: string): Promise<CatalogueItem | null> {
+    const row = await this.db.client.catalogueItem.findUnique({ where: { id } });
+    return row && toItem(row);
+  }
+
+  async listItems(filter: { afterId?: string; activeAt?: Date }, take: number): Promise<CatalogueItem[]> {
+    const at = filter.activeAt;
+    const rows = await this.db.client.catalogueItem.findMany({
+      where: {
+        ...(filter.afterId ? { id: { gt: filter.afterId } } : {}),
+        ...(at
+          ? { AND: [{ OR: [{ activeFrom: null }, { activeFrom: { lte: at } }] }, { OR: [{ activeTo: null }, { activeTo: { gt: at } }] }] }
+          : {}),
+      },
+      orderBy: { id: 'asc' },
+      take,
+    });
+    return rows.map(toItem);
+  }
+
+  /** How many codes of each pool item are still available. */
+  async poolAvailable(itemIds: string[]): Promise<Map<string, number>> {
+    if (itemIds.length === 0) return new Map();
+    const rows = await this.db.client.$queryRaw<{ item_id: string; n: number }[]>`
+      SELECT item_id, count(*)::int AS n FROM item_codes WHERE status = 'available' AND item_id = ANY(${itemIds}::text[]) GROUP BY item_id`;
+    return new Map(rows.map((r) => [r.item_id, r.n]));
+  }
+
+  /** Adds codes to a pool; returns how many were new (the rest existed already). */
+  async addCodes(itemId: string, codes: string[]): Promise<number> {
+    if (codes.length === 0) return 0;
+    return this.db.client.$executeRaw`
+      INSERT INTO item_codes (item_id, code, status)
+      SELECT ${itemId}, c, 'available' FROM unnest(${codes}::text[]) AS c
+      ON CONFLICT (code) DO NOTHING`;
+  }
+
+  /**
+   * Takes `quantity` codes of a pool for a redemption. Rows another redemption is taking are
+   * skipped, not waited for: concurrent redemptions of a popular item never queue on each other.
+   */
+  async takePoolCodes(itemId: string, quantity: number, redemptionId: string, validUntil: Date | null): Promise<IssuedCode[]> {
+    const rows = await this.db.client.$queryRaw<{ code: string; valid_until: Date | null }[]>`
+      UPDATE item_codes SET status = 'issued', redemption_id = ${redemptionId}::uuid, valid_until = ${validUntil}, issued_at = now()
+      WHERE id IN (
+        SELECT id FROM item_codes WHERE item_id = ${itemId} AND status = 'available'
+        ORDER BY id LIMIT ${quantity} FOR UPDATE SKIP LOCKED)
+      RETURNING code, valid_until`;
+    return rows.map((r) => ({ code: r.code, validUntil: r.valid_until }));
+  }
+
+  async insertIssuedCodes(itemId: string, codes: string[], redemptionId: string, validUntil: Date | null): Promise<void> {
+    await this.db.client.$executeRaw`
+      INSERT INTO item_codes (item_id, code, status, redemption_id, valid_until, issued_at)
+      SELECT ${itemId}, c, 'issued', ${redemptionId}::uuid, ${validUntil}, now() FROM unnest(${codes}::text[]) AS c`;
+  }
+
+  /** Counts a sale against a limited stock; false when it would exceed the stock. */
+  async takeStock(itemId: string, quantity: number): Promise<boolean> {
+    const n = await this.db.client.$executeRaw`
+      UPDATE catalogue_items SET sold = sold + ${quantity} WHERE id = ${itemId} AND (stock IS NULL OR sold + ${quantity} <= stock)`;
+    return n === 1;
+  }
+
+  async returnStock(itemId: string, quantity: number): Promise<void> {
+    await this.db.client.$executeRaw`UPDATE catalogue_items SET sold = sold - ${quantity} WHERE id = ${itemId}`;
+  }
+
+  /** Counts a purchase against a per-resident limit; false when it would exceed it. */
+  async countForResident(residentId: string, itemId: string, quantity: number, limit: number): Promise<boolean> {
+    const rows = await this.db.client.$queryRaw<{ quantity: number }[]>`
+      INSERT INTO resident_item_counts AS c (resident_id, item_id, quantity) VALUES (${residentId}, ${itemId}, ${quantity})
+      ON CONFLICT (resident_id, item_id) DO UPDATE SET quantity = c.quantity + EXCLUDED.quantity
+      RETURNING quantity`;
+    return rows[0].quantity <= limit;
+  }
+
+  async uncountForResident(residentId: string, itemId: string, quantity: number): Promise<void> {
+    await this.db.client.$executeRaw`
+      UPDATE resident_item_counts SET quantity = greatest(0, quantity - ${quantity}) WHERE resident_id = ${residentId} AND item_id = ${itemId}`;
+  }
+
+  async createRedemption(r: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId'>): Promise<void> {
+    await this.db.client.redemption.create({ data: { ...r } });
+  }
+
+  async findRedemption(id: string, lock = false): Promise<RedemptionRecord | null> {
+    if (lock) await this.db.client.$queryRaw`SELECT 1 FROM redemptions WHERE id = ${id}::uuid FOR UPDATE`;
+    const row = await this.db.client.redemption.findUnique({ where: { id }, include: { codes: { orderBy: { id: 'asc' } } } });
+    return row && toRedemption(row);
+  }
+
+  async listRedemptions(residentId: string, before: { createdAt: Date; id: string } | undefined, take: number): Promise<RedemptionRecord[]> {
+    const rows = await this.db.client.redemption.findMany({
+      where: {
+        residentId,
+        ...(before ? { OR: [{ createdAt: { lt: before.createdAt } }, { createdAt: before.createdAt, id: { lt: before.id } }] } : {}),
+      },
+      include: { codes: { orderBy: { id: 'asc' } } },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take,
+    });
+    return rows.map(toRedemption);
+  }
+
+  /** Locks a redemption's codes (a partner redeeming one at this moment waits) and returns their statuses. */
+  async lockCodesOf(redemptionId: string): Promise<CodeStatus[]> {
+    const rows = await this.db.client.$queryRaw<{ status: CodeStatus }[]>`
+      SELECT status FROM item_codes WHERE redemption_id = ${redemptionId}::uuid ORDER BY id FOR UPDATE`;
+    return rows.map((r) => r.status);
+  }
+
+  async markCancelled(id: string, refundTransactionId: string): Promise<void> {
+    await this.db.client.redemption.update({ where: { id }, data: { status: 'cancelled', refundTransactionId, cancelledAt: new Date() } });
+    await this.db.client.itemCode.updateMany({ where: { redemptionId: id, status: 'issued' }, data: { status: 'cancelled' } });
+  }
+
+  async findCode(code: string): Promise<CodeRecord | null> {
+    const rows = await this.db.client.$queryRaw<
+      { code: string; status: CodeStatus; item_id: string; partner_id: string; valid_until: Date | null; redeemed_at: Date | null; redemption_id: string | null }[]
+    >`
+      SELECT c.code, c.status, c.item_id, i.partner_id, c.valid_until, c.redeemed_at, c.redemption_id::text
+      FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id WHERE c.code = ${code}`;
+    const r = rows[0];
+    return r
+      ? { code: r.code, status: r.status, itemId: r.item_id, partnerId: r.partner_id, validUntil: r.valid_until, redeemedAt: r.redeemed_at, redemptionId: r.redemption_id }
+      : null;
+  }
+
+  /** Marks an issued, unexpired code of this partner redeemed: one winner among any number of racers. */
+  async redeemCode(code: string, partnerId: string, now: Date): Promise<Date | null> {
+    const rows = await this.db.client.$queryRaw<{ redeemed_at: Date }[]>`
+      UPDATE item_codes c SET status = 'redeemed', redeemed_at = ${now}
+      FROM catalogue_items i
+      WHERE c.code = ${code} AND i.id = c.item_id AND i.partner_id = ${partnerId}
+        AND c.status = 'issued' AND (c.valid_until IS NULL OR c.valid_until > ${now})
+      RETURNING c.redeemed_at`;
+    return rows[0]?.redeemed_at ?? null;
+  }
+
+  /** Redeemed codes per item of a partner in [from, to), with the points they stand for. */
+  async settlement(partnerId: string, from: Date, to: Date): Promise<{ itemId: string; title: string; codes: number; points: Decimal }[]> {
+    const rows = await this.db.client.$queryRaw<{ item_id: string; title: string; codes: number; points: string }[]>`
+      SELECT i.id AS item_id, i.title, count(*)::int AS codes,
+             coalesce(sum(r.points_spent / r.quantity), 0)::text AS points
+      FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id JOIN redemptions r ON r.id = c.redemption_id
+      WHERE i.partner_id = ${partnerId} AND c.status = 'redeemed' AND c.redeemed_at >= ${from} AND c.redeemed_at < ${to}
+      GROUP BY i.id, i.title ORDER BY i.id`;
+    return rows.map((r) => ({ itemId: r.item_id, title: r.title, codes: r.codes, points: new Decimal(r.points) }));
+  }
+
+  /** Donations to a charity fund in [from, to), per item. */
+  async donations(partnerId: string, from: Date, to: Date): Promise<{ itemId: string; title: string; donations: number; points: Decimal }[]> {
+    const rows = await this.db.client.$queryRaw<{ item_id: string; title: string; n: number; points: string }[]>`
+      SELECT i.id AS item_id, i.title, count(*)::int AS n, coalesce(sum(r.points_spent), 0)::text AS points
+      FROM redemptions r JOIN catalogue_items i ON i.id = r.item_id
+      WHERE i.partner_id = ${partnerId} AND r.kind = 'DONATION' AND r.status = 'completed'
+        AND r.created_at >= ${from} AND r.created_at < ${to}
+      GROUP BY i.id, i.title ORDER BY i.id`;
+    return rows.map((r) => ({ itemId: r.item_id, title: r.title, donations: r.n, points: new Decimal(r.points) }));
+  }
+}
+
+type Dec = Prisma.Decimal;
+const decOrNull = (v: Dec | null) => (v === null ? null : new Decimal(v.toString()));
+
+function toItem(r: {
+  id: string;
+  kind: string;
+  title: string;
+  partnerId: string;
+  pricePoints: Dec | null;
+  stock: number | null;
+  sold: number;
+  perResidentLimit: number | null;
+  codeSource: string | null;
+  codeValidDays: number | null;
+  cancelWindowHours: number;
+  activeFrom: Date | null;
+  activeTo: Date | null;
+  minPoints: Dec | null;
+  maxPoints: Dec | null;
+}): CatalogueItem {
+  return {
+    id: r.id,
+    kind: r.kind as ItemKind,
+    title: r.title,
+    partnerId: r.partnerId,
+    pricePoints: decOrNull(r.pricePoints),
+    stock: r.stock,
+    sold: r.sold,
+    perResidentLimit: r.perResidentLimit,
+    codeSource: r.codeSource as CodeSource | null,
+    codeValidDays: r.codeValidDays,
+    cancelWindowHours: r.cancelWindowHours,
+    activeFrom: r.activeFrom,
+    activeTo: r.activeTo,
+    minPoints: decOrNull(r.minPoints),
+    maxPoints: decOrNull(r.maxPoints),
+  };
+}
+
+function toRedemption(r: {
+  id: string;
+  residentId: string;
+  itemId: string;
+  kind: string;
+  quantity: number;
+  pointsSpent: Dec;
+  status: string;
+  transactionId: string;
+  refundTransactionId: string | null;
+  createdAt: Date;
+  cancelledAt: Date | null;
+  codes: { code: string; validUntil: Date | null; status: string }[];
+}): RedemptionRecord {
+  return {
+    ...r,
+    kind: r.kind as ItemKind,
+    pointsSpent: new Decimal(r.pointsSpent.toString()),
+    status: r.status as RedemptionRecord['status'],
+    codes: r.codes.map((c) => ({ code: c.code, validUntil: c.validUntil, status: c.status as CodeStatus })),
+  };
+}

@@ -1,0 +1,18 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { CatalogueModule } from '../catalogue/catalogue.module';
+import { PartnerThrottlerGuard } from './partner-throttler.guard';
+import { PartnersController } from './partners.controller';
+import { PartnersService } from './partners.service';
+
+@Module({})
+export class PartnersModule {
+  static register({ perMinute }: { perMinute: number }): DynamicModule {
+    return {
+      module: PartnersModule,
+      imports: [CatalogueModule, ThrottlerModule.forRoot([{ name: 'partner-codes', ttl: 60_000, limit: perMinute }])],
+      controllers: [PartnersController],
+      providers: [PartnersService, PartnerThrottlerGuard],
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentResident, ResidentOnly } from '../auth/access.decorators';
+import { ResidentPrincipal } from '../auth/domain/principal';
+import { Decimal } from '../common/money';
+import { ApiProblems } from '../common/openapi';
+import { PageQueryDto } from '../common/pagination';
+import { UUID_PARAM } from '../common/params';
+import { Idempotent } from '../idempotency/idempotent.decorator';
+import { CreateDonationDto, CreateRedemptionDto, RedemptionDto, RedemptionPageDto } from './dto/redemption.dto';
+import { RedemptionService } from './redemption.service';
+
+@ApiTags('residents')
+@ResidentOnly()
+@Controller('v1/me')
+export class RedemptionController {
+  constructor(private readonly redemptions: RedemptionService) {}
+
+  @Post('redemptions')
+  @Idempotent()
+  @ApiOperation({ summary: 'Spend points on a catalogue item: the code(s) come back at once' })
+  @ApiCreatedResponse({ type: RedemptionDto })
+  @ApiProblems('validation_failed', 'not_found', 'insufficient_points', 'out_of_stock', 'limit_exceeded')
+  async redeem(@CurrentResident() me: ResidentPrincipal, @Body() body: CreateRedemptionDto): Promise<RedemptionDto> {
+    const r = await this.redemptions.redeem(me.residentId, body.itemId, body.quantity ?? 1);
+    return RedemptionDto.of(r, r.balanceAfter);
+  }
+
+  @Post('donations')
+  @Idempotent()
+  @ApiOperation({ summary: 'Donate points to a charity fund' })
+  @ApiCreatedResponse({ type: RedemptionDto })
+  @ApiProblems('validation_failed', 'not_found', 'insufficient_points', 'limit_exceeded')
+  async donate(@CurrentResident() me: ResidentPrincipal, @Body() body: CreateDonationDto): Promise<RedemptionDto> {
+    const r = await this.redemptions.donate(me.residentId, body.itemId, new Decimal(body.amount));
+    return RedemptionDto.of(r, r.balanceAfter);
+  }
+
+  @Get('redemptions')
+  @ApiOperation({ summary: 'My redemptions and donations, newest first' })
+  @ApiOkResponse({ type: RedemptionPageDto })
+  @ApiProblems('validation_failed')
+  async list(@CurrentResident() me: ResidentPrincipal, @Query() query: PageQueryDto): Promise<RedemptionPageDto> {
+    const page = await this.redemptions.list(me.residentId, query.limit, query.cursor);
+    return { items: page.items.map((r) => RedemptionDto.of(r)), nextCursor: page.nextCursor };
+  }
+
+  @Get('redemptions/:id')
+  @ApiOperation({ summary: 'One of my redemptions' })
+  @ApiOkResponse({ type: RedemptionDto })
+  @ApiProblems('validation_failed', 'not_found')
+  async get(@CurrentResident() me: ResidentPrincipal, @Param('id', UUID_PARAM) id: string): Promise<RedemptionDto> {
+    return RedemptionDto.of(await this.redemptions.get(me.residentId, id));
+  }
+
+  @Post('redemptions/:id/cancel')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel an unused code within the item’s cancel window: the points come back' })
+  @ApiOkResponse({ type: RedemptionDto })
+  @ApiProblems('validation_failed', 'not_found', 'invalid_state')
+  async cancel(@CurrentResident() me: ResidentPrincipal, @Param('id', UUID_PARAM) id: string): Promise<RedemptionDto> {
+    const r = await this.redemptions.cancel(me.residentId, id);
+    return RedemptionDto.of(r, r.balanceAfter);
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { CatalogueModule } from '../catalogue/catalogue.module';
+import { LedgerModule } from '../ledger/ledger.module';
+import { RedemptionController } from './redemption.controller';
+import { RedemptionService } from './redemption.service';
+
+@Module({
+  imports: [CatalogueModule, LedgerModule],
+  controllers: [RedemptionController],
+  providers: [RedemptionService],
+  exports: [RedemptionService],
+})
+export class RedemptionModule {}

@@ -1,0 +1,167 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { CatalogueRepository, RedemptionRecord } from '../catalogue/catalogue.repository';
+import { generateCode } from '../catalogue/domain/codes';
+import { CatalogueItem, isActive, payeeAccount } from '../catalogue/domain/item';
+import { DomainError, invalidInput, notFound } from '../common/errors';
+import { Decimal } from '../common/money';
+import { decodeCursor, Page, pageOf } from '../common/pagination';
+import { TransactionHost } from '../infra/database/transaction-host';
+import { residentAccount } from '../ledger/domain/account';
+import { invalidState } from '../ledger/domain/errors';
+import { LedgerService } from '../ledger/ledger.service';
+
+export const MAX_QUANTITY = 10;
+const DAY_MS = 24 * 3600_000;
+
+export interface RedemptionResult extends RedemptionRecord {
+  balanceAfter: Decimal;
+}
+
+/**
+ * Residents spend points: a redemption pays the partner from the resident's points, takes stock
+ * and allocates the code(s) in one database transaction, or does nothing at all.
+ */
+@Injectable()
+export class RedemptionService {
+  constructor(
+    private readonly db: TransactionHost,
+    private readonly catalogue: CatalogueRepository,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  redeem(residentId: string, itemId: string, quantity = 1): Promise<RedemptionResult> {
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) {
+      throw invalidInput(`quantity must be a whole number from 1 to ${MAX_QUANTITY}`);
+    }
+    return this.db.run(async () => {
+      const item = await this.activeItem(itemId);
+      if (item.kind === 'DONATION') throw invalidInput(`${itemId} is a donation: use /v1/me/donations`);
+      await this.withinLimit(residentId, item, quantity);
+      const price = item.pricePoints!.times(quantity);
+      const id = randomUUID();
+      // the resident's balance first: most refusals end here, before any stock is touched
+      const transaction = await this.ledger.record({
+        type: 'redeem',
+        postings: [
+          { account: residentAccount(residentId), asset: 'POINTS', side: 'D', amount: price },
+          { account: payeeAccount(item), asset: 'POINTS', side: 'C', amount: price },
+        ],
+        metadata: { redemptionId: id, itemId, quantity, residentId },
+        description: `${item.title}${quantity > 1 ? ` × ${quantity}` : ''}`,
+      });
+      await this.catalogue.createRedemption({
+        id,
+        residentId,
+        itemId,
+        kind: item.kind,
+        quantity,
+        pointsSpent: price,
+        status: 'completed',
+        transactionId: transaction.id,
+      });
+      const validUntil = item.codeValidDays ? new Date(Date.now() + item.codeValidDays * DAY_MS) : null;
+      if (item.codeSource === 'POOL') {
+        const codes = await this.catalogue.takePoolCodes(itemId, quantity, id, validUntil);
+        if (codes.length < quantity) throw outOfStock(itemId);
+      } else {
+        await this.catalogue.insertIssuedCodes(itemId, Array.from({ length: quantity }, generateCode), id, validUntil);
+      }
+      // a limited stock is counted last: the item's row stays locked only until the commit that follows
+      if (item.stock !== null && !(await this.catalogue.takeStock(itemId, quantity))) throw outOfStock(itemId);
+      return this.result(id, residentId);
+    });
+  }
+
+  donate(residentId: string, itemId: string, amount: Decimal): Promise<RedemptionResult> {
+    return this.db.run(async () => {
+      const item = await this.activeItem(itemId);
+      if (item.kind !== 'DONATION') throw invalidInput(`${itemId} is not a donation item`);
+      if (!amount.isInteger() || amount.lt(item.minPoints!) || amount.gt(item.maxPoints!)) {
+        throw invalidInput(`amount must be whole points from ${item.minPoints!.toFixed()} to ${item.maxPoints!.toFixed()}`);
+      }
+      await this.withinLimit(residentId, item, 1);
+      const id = randomUUID();
+      const transaction = await this.ledger.record({
+        type: 'donate',
+        postings: [
+          { account: residentAccount(residentId), asset: 'POINTS', side: 'D', amount },
+          { account: payeeAccount(item), asset: 'POINTS', side: 'C', amount },
+        ],
+        metadata: { redemptionId: id, itemId, residentId },
+        description: item.title,
+      });
+      await this.catalogue.createRedemption({
+        id,
+        residentId,
+        itemId,
+        kind: 'DONATION',
+        quantity: 1,
+        pointsSpent: amount,
+        status: 'completed',
+        transactionId: transaction.id,
+      });
+      return this.result(id, residentId);
+    });
+  }
+
+  async get(residentId: string, id: string): Promise<RedemptionRecord> {
+    const redemption = await this.catalogue.findRedemption(id);
+    if (!redemption || redemption.residentId !== residentId) throw notFound(`redemption ${id}`);
+    return redemption;
+  }
+
+  async list(residentId: string, limit: number, cursor?: string): Promise<Page<RedemptionRecord>> {
+    const before = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
+    const rows = await this.catalogue.listRedemptions(residentId, before && { createdAt: new Date(before.t), id: before.id }, limit + 1);
+    return pageOf(rows, limit, (r) => r, (r) => ({ t: r.createdAt.toISOString(), id: r.id }));
+  }
+
+  /**
+   * Cancels an unused redemption within the item's cancel window: the points come back (a
+   * reversal), its codes are retired, stock and the resident's count are given back. Refused
+   * once a partner has redeemed any of its codes.
+   */
+  cancel(residentId: string, id: string): Promise<RedemptionResult> {
+    return this.db.run(async () => {
+      const redemption = await this.catalogue.findRedemption(id, true);
+      if (!redemption || redemption.residentId !== residentId) throw notFound(`redemption ${id}`);
+      if (redemption.status !== 'completed') throw invalidState(`redemption ${id} is already ${redemption.status}`);
+      if (redemption.kind === 'DONATION') throw invalidState('a donation cannot be cancelled');
+      const item = (await this.catalogue.findItem(redemption.itemId))!;
+      if (Date.now() > redemption.createdAt.getTime() + item.cancelWindowHours * 3600_000) {
+        throw invalidState(`the cancel window of ${item.cancelWindowHours} hours has passed`);
+      }
+      const statuses = await this.catalogue.lockCodesOf(id);
+      if (statuses.some((s) => s !== 'issued')) throw invalidState('a code of this redemption was already redeemed by the partner');
+      const refund = await this.ledger.reverse(redemption.transactionId, { redemptionId: id, action: 'cancel' }, 'redeem.cancelled');
+      await this.catalogue.markCancelled(id, refund.id);
+      if (item.perResidentLimit !== null) await this.catalogue.uncountForResident(residentId, item.id, redemption.quantity);
+      if (item.stock !== null) await this.catalogue.returnStock(item.id, redemption.quantity);
+      return this.result(id, residentId);
+    });
+  }
+
+  private async activeItem(itemId: string): Promise<CatalogueItem> {
+    const item = await this.catalogue.findItem(itemId);
+    if (!item || !isActive(item, new Date())) throw notFound(`catalogue item ${itemId}`);
+    return item;
+  }
+
+  private async withinLimit(residentId: string, item: CatalogueItem, quantity: number): Promise<void> {
+    if (item.perResidentLimit === null) return;
+    if (!(await this.catalogue.countForResident(residentId, item.id, quantity, item.perResidentLimit))) {
+      throw new DomainError('limit_exceeded', `at most ${item.perResidentLimit} of ${item.id} per resident`);
+    }
+  }
+
+  private async result(id: string, residentId: string): Promise<RedemptionResult> {
+    const redemption = (await this.catalogue.findRedemption(id))!;
+    const { available } = await this.ledger.balance(residentAccount(residentId), 'POINTS');
+    return { ...redemption, balanceAfter: available };
+  }
+}
+
+function outOfStock(itemId: string): DomainError {
+  return new DomainError('out_of_stock', `${itemId} is out of stock`);
+}
