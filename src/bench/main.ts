@@ -3,7 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { Client, Pool } from 'pg';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '../app.setup';
+import { signResidentToken } from '../auth/domain/resident-token';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { PrismaService } from '../infra/database/prisma.service';
 import { AppModule } from '../app.module';
 import { Decimal } from '../common/money';
@@ -31,6 +34,8 @@ const RESIDENTS = 1000;
 const EVENTS = Number(option('events', '20000'));
 const EARN_BATCH = 1000;
 const REDIS = option('redis', 'redis://127.0.0.1:6379');
+const REDEMPTIONS = Number(option('redemptions', '3000'));
+const VALIDATIONS = Number(option('validations', '20000'));
 
 async function main(): Promise<void> {
   const url = new URL(SERVER_URL);
@@ -40,17 +45,24 @@ async function main(): Promise<void> {
   console.log(`Civic points ledger benchmark: ${TRANSFERS} transfers, ${WORKERS} concurrent workers, PostgreSQL at ${url.host}\n`);
   const floor = await rowAtATimeFloor(url.toString());
   const service = await ledgerService(url.toString());
-  const ingest = await earnIngest(url.toString());
+  const service_ = await startService(url.toString());
+  const ingest = await earnIngest(service_);
+  const { redemptions, validations } = await catalogue(service_);
+  await service_.app.close();
   await dropDatabase();
 
   const rows: [string, RunResult][] = [
     [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],
     ['ledger service: one earn per call', service],
+    ['redemptions: HTTP, 64 residents at once', redemptions],
+    ['partner validations: HTTP, 32 tills at once', validations],
     ['floor: plain SQL, one transfer per transaction', floor],
   ];
   console.log(table(rows));
   console.log(`\nratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
   console.log(`ratio earn ingest / row-at-a-time floor:    ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
+  console.log(`ratio redemptions / row-at-a-time floor:    ${(redemptions.perSecond / floor.perSecond).toFixed(2)}x (target 0.5x)`);
+  console.log(`partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000)`);
 }
 
 /**
@@ -96,12 +108,15 @@ async function ledgerService(url: string): Promise<RunResult> {
   return result;
 }
 
-/**
- * Earn ingest end to end: a participation service posts batches of 1000 events over HTTP (a few
- * at a time), Bull on Redis carries them to the processing, and the clock stops when every
- * event is posted. p50/p99 are of the HTTP answers (acceptance).
- */
-async function earnIngest(url: string): Promise<RunResult> {
+interface BenchApp {
+  app: NestExpressApplication;
+  base: string;
+  adminKey: string;
+  call(path: string, body: unknown, key: string): Promise<Record<string, unknown>>;
+}
+
+/** The whole service on the benchmark database, with Bull on Redis, listening on loopback. */
+async function startService(url: string): Promise<BenchApp> {
   const adminKey = randomBytes(24).toString('base64url');
   const config = loadConfig({
     DATABASE_URL: url,
@@ -109,6 +124,8 @@ async function earnIngest(url: string): Promise<RunResult> {
     REDIS_URL: REDIS,
     QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
     ADMIN_API_KEY: adminKey,
+    RESIDENT_JWT_SECRET: randomBytes(32).toString('base64url'),
+    PARTNER_CODE_RATE_PER_MINUTE: '1000000',
     LOG_LEVEL: 'error',
   });
   const app = await createApp(config);
@@ -119,6 +136,15 @@ async function earnIngest(url: string): Promise<RunResult> {
     if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     return res.json() as Promise<Record<string, unknown>>;
   };
+  return { app, base, adminKey, call };
+}
+
+/**
+ * Earn ingest end to end: a participation service posts batches of 1000 events over HTTP (a few
+ * at a time), Bull on Redis carries them to the processing, and the clock stops when every
+ * event is posted. p50/p99 are of the HTTP answers (acceptance).
+ */
+async function earnIngest({ app, base, adminKey, call }: BenchApp): Promise<RunResult> {
   await call('/v1/admin/sources', { id: 'votes', name: 'Votes' }, adminKey);
   await call('/v1/admin/earning-rules', { id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }, adminKey);
   const sourceKey = (await call('/v1/admin/api-clients', { name: 'bench', role: 'source', sourceId: 'votes' }, adminKey)).apiKey as string;
@@ -126,52 +152,117 @@ async function earnIngest(url: string): Promise<RunResult> {
   const batches = Math.ceil(EVENTS / EARN_BATCH);
   const occurredAt = new Date().toISOString();
   // the client's payloads are ready before the clock starts, as a participation service's would be
-  const body = (b: number) =>
-    JSON.stringify({
+  const request = (b: number): ClientRequest => ({
+    method: 'POST',
+    path: '/v1/earn-events',
+    headers: { 'Content-Type': 'application/json', 'X-API-Key': sourceKey },
+    expect: 202,
+    body: JSON.stringify({
       events: Array.from({ length: EARN_BATCH }, (_, i) => ({
         externalId: randomUUID(),
         type: 'vote.cast',
         residentId: `b${(b * EARN_BATCH + i) % RESIDENTS}`,
         occurredAt,
       })),
-    });
+    }),
+  });
   // warm-up: accounts exist, as in a running programme
-  await postFromClient(base, sourceKey, [body(0)], 1);
+  await loadFromClient(base, [request(0)], 1);
   await waitUntil(async () => (await prisma.earnEvent.count({ where: { status: 'received' } })) === 0);
-  const bodies = Array.from({ length: batches }, (_, b) => body(b + 1));
+  const requests = Array.from({ length: batches }, (_, b) => request(b + 1));
 
   const started = process.hrtime.bigint();
-  const latencies = await postFromClient(base, sourceKey, bodies, 4);
+  const latencies = await loadFromClient(base, requests, 4);
   await waitUntil(async () => (await prisma.earnEvent.count({ where: { status: 'received' } })) === 0);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const answers = { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-  await app.close();
-  return { operations: batches * EARN_BATCH, seconds, perSecond: (batches * EARN_BATCH) / seconds, p50: answers.p50, p99: answers.p99 };
+  const events = batches * EARN_BATCH;
+  return { operations: events, seconds, perSecond: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 /**
- * The participation service: a separate thread posting the batches (`concurrency` at a time), so
- * that the client's work does not run on the service's event loop. Returns sorted latencies (ms).
+ * Redemptions by 64 concurrent residents (each their own) against a few popular items, through
+ * HTTP with idempotency keys; then partner validations of the codes they got.
  */
-function postFromClient(base: string, key: string, bodies: string[], concurrency: number): Promise<number[]> {
+async function catalogue({ app, base, adminKey, call }: BenchApp): Promise<{ redemptions: RunResult; validations: RunResult }> {
+  const ledger = app.get(LedgerService);
+  const config = app.get<AppConfig>(APP_CONFIG);
+  await call('/v1/admin/partners', { id: 'cafe', name: 'Cafe', kind: 'cafe' }, adminKey);
+  const partnerKey = (await call('/v1/admin/api-clients', { name: 'till', role: 'partner', partnerId: 'cafe' }, adminKey)).apiKey as string;
+  const items = ['latte', 'cake', 'tea', 'sandwich'];
+  for (const id of items) {
+    await call('/v1/admin/catalogue-items', { id, kind: 'PROMO_CODE', title: id, partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED', codeValidDays: 30 }, adminKey);
+  }
+  const residents = Array.from({ length: 64 }, (_, i) => `shopper${i}`);
+  const perResident = Math.ceil(REDEMPTIONS / residents.length);
+  for (const r of residents) {
+    await ledger.record({
+      type: 'earn',
+      postings: [
+        { account: 'programme:issued', asset: 'POINTS', side: 'D', amount: new Decimal(perResident * 10) },
+        { account: `resident:${r}`, asset: 'POINTS', side: 'C', amount: new Decimal(perResident * 10) },
+      ],
+    });
+  }
+  const tokens = residents.map((r) => signResidentToken(r, config.residentJwtSecret!, 3600));
+  // each of the 64 clients is one resident: request i belongs to resident i % 64
+  const requests: ClientRequest[] = Array.from({ length: perResident * residents.length }, (_, i) => ({
+    method: 'POST',
+    path: '/v1/me/redemptions',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % residents.length]}`, 'Idempotency-Key': randomUUID() },
+    body: JSON.stringify({ itemId: items[i % items.length] }),
+    expect: 201,
+  }));
+  const started = process.hrtime.bigint();
+  const latencies = await loadFromClient(base, requests, residents.length);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const redemptions = { operations: requests.length, seconds, perSecond: requests.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+
+  const codes = (await app.get(PrismaService).itemCode.findMany({ select: { code: true }, take: 2000 })).map((c) => c.code);
+  const lookups: ClientRequest[] = Array.from({ length: VALIDATIONS }, (_, i) => ({
+    method: 'GET',
+    path: `/v1/partner/codes/${codes[i % codes.length]}`,
+    headers: { 'X-API-Key': partnerKey },
+    expect: 200,
+  }));
+  const vStarted = process.hrtime.bigint();
+  const vLatencies = await loadFromClient(base, lookups, 32);
+  const vSeconds = Number(process.hrtime.bigint() - vStarted) / 1e9;
+  const validations = { operations: VALIDATIONS, seconds: vSeconds, perSecond: VALIDATIONS / vSeconds, p50: percentile(vLatencies, 50), p99: percentile(vLatencies, 99) };
+  return { redemptions, validations };
+}
+
+interface ClientRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  expect: number;
+}
+
+/**
+ * The clients: a separate thread sending prepared requests (`concurrency` at a time), so that
+ * the clients' work does not run on the service's event loop. Returns sorted latencies (ms).
+ */
+function loadFromClient(base: string, requests: ClientRequest[], concurrency: number): Promise<number[]> {
   const source = `
-    const { parentPort, workerData: { base, key, bodies, concurrency } } = require('node:worker_threads');
+    const { parentPort, workerData: { base, requests, concurrency } } = require('node:worker_threads');
     (async () => {
       const latencies = [];
       let next = 0;
       await Promise.all(Array.from({ length: concurrency }, async () => {
-        for (let i = next++; i < bodies.length; i = next++) {
+        for (let i = next++; i < requests.length; i = next++) {
+          const r = requests[i];
           const t0 = performance.now();
-          const res = await fetch(base + '/v1/earn-events', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': key }, body: bodies[i] });
-          await res.text();
-          if (res.status !== 202) throw new Error('intake answered ' + res.status);
+          const res = await fetch(base + r.path, { method: r.method, headers: r.headers, body: r.body });
+          const text = await res.text();
+          if (res.status !== r.expect) throw new Error(r.method + ' ' + r.path + ' answered ' + res.status + ' ' + text.slice(0, 200));
           latencies.push(performance.now() - t0);
         }
       }));
       parentPort.postMessage(latencies.sort((a, b) => a - b));
     })().catch((e) => { throw e; });`;
   return new Promise((resolve, reject) => {
-    const worker = new Worker(source, { eval: true, workerData: { base, key, bodies, concurrency } });
+    const worker = new Worker(source, { eval: true, workerData: { base, requests, concurrency } });
     worker.once('message', resolve);
     worker.once('error', reject);
   });

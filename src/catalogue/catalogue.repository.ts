@@ -37,8 +37,13 @@ export interface RedemptionRecord {
 }
 
 /** Items, their codes, redemptions and per-resident counts: the catalogue's tables. */
+/** How long a redemption may see an item as it was (price, window, limits); stock is always read live. */
+const ITEM_CACHE_MS = 2_000;
+
 @Injectable()
 export class CatalogueRepository {
+  private readonly items = new Map<string, { item: CatalogueItem; at: number }>();
+
   constructor(private readonly db: TransactionHost) {}
 
   async createItem(item: Omit<CatalogueItem, 'sold'>): Promise<CatalogueItem> {
@@ -46,6 +51,7 @@ export class CatalogueRepository {
   }
 
   async updateItem(id: string, changes: Partial<Omit<CatalogueItem, 'id' | 'sold' | 'kind'>>): Promise<CatalogueItem> {
+    this.forgetItem(id);
     return toItem(await this.db.client.catalogueItem.update({ where: { id }, data: { ...changes, updatedAt: new Date() } }));
   }
 
@@ -86,26 +92,6 @@ export class CatalogueRepository {
       ON CONFLICT (code) DO NOTHING`;
   }
 
-  /**
-   * Takes `quantity` codes of a pool for a redemption. Rows another redemption is taking are
-   * skipped, not waited for: concurrent redemptions of a popular item never queue on each other.
-   */
-  async takePoolCodes(itemId: string, quantity: number, redemptionId: string, validUntil: Date | null): Promise<IssuedCode[]> {
-    const rows = await this.db.client.$queryRaw<{ code: string; valid_until: Date | null }[]>`
-      UPDATE item_codes SET status = 'issued', redemption_id = ${redemptionId}::uuid, valid_until = ${validUntil}, issued_at = now()
-      WHERE id IN (
-        SELECT id FROM item_codes WHERE item_id = ${itemId} AND status = 'available'
-        ORDER BY id LIMIT ${quantity} FOR UPDATE SKIP LOCKED)
-      RETURNING code, valid_until`;
-    return rows.map((r) => ({ code: r.code, validUntil: r.valid_until }));
-  }
-
-  async insertIssuedCodes(itemId: string, codes: string[], redemptionId: string, validUntil: Date | null): Promise<void> {
-    await this.db.client.$executeRaw`
-      INSERT INTO item_codes (item_id, code, status, redemption_id, valid_until, issued_at)
-      SELECT ${itemId}, c, 'issued', ${redemptionId}::uuid, ${validUntil}, now() FROM unnest(${codes}::text[]) AS c`;
-  }
-
   /** Counts a sale against a limited stock; false when it would exceed the stock. */
   async takeStock(itemId: string, quantity: number): Promise<boolean> {
     const n = await this.db.client.$executeRaw`
@@ -131,8 +117,59 @@ export class CatalogueRepository {
       UPDATE resident_item_counts SET quantity = greatest(0, quantity - ${quantity}) WHERE resident_id = ${residentId} AND item_id = ${itemId}`;
   }
 
-  async createRedemption(r: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId'>): Promise<void> {
-    await this.db.client.redemption.create({ data: { ...r } });
+  /**
+   * Records a redemption and gives it its codes in one statement: `generated` codes are inserted
+   * as issued; otherwise `quantity` codes are taken from the item's pool, skipping rows another
+   * redemption is taking (concurrent redemptions of a popular item never queue on each other).
+   * Returns the codes it got (fewer than asked when the pool ran dry) and the creation time.
+   */
+  async createRedemption(
+    r: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId'>,
+    codes: { generated: string[] } | { pool: number } | null,
+    validUntil: Date | null,
+  ): Promise<{ createdAt: Date; codes: IssuedCode[] }> {
+    const insert = Prisma.sql`
+      INSERT INTO redemptions (id, resident_id, item_id, kind, quantity, points_spent, status, transaction_id)
+      VALUES (${r.id}::uuid, ${r.residentId}, ${r.itemId}, ${r.kind}, ${r.quantity}, ${r.pointsSpent.toFixed()}::numeric, ${r.status}, ${r.transactionId}::uuid)
+      RETURNING id, created_at`;
+    type Row = { created_at: Date; code: string | null; valid_until: Date | null };
+    let rows: Row[];
+    if (codes === null) {
+      rows = (await this.db.client.$queryRaw<Row[]>`WITH r AS (${insert}) SELECT r.created_at, NULL::text AS code, NULL::timestamptz AS valid_until FROM r`);
+    } else if ('generated' in codes) {
+      rows = await this.db.client.$queryRaw<Row[]>`
+        WITH r AS (${insert}), c AS (
+          INSERT INTO item_codes (item_id, code, status, redemption_id, valid_until, issued_at)
+          SELECT ${r.itemId}, g, 'issued', (SELECT id FROM r), ${validUntil}, now() FROM unnest(${codes.generated}::text[]) AS g
+          RETURNING code, valid_until)
+        SELECT r.created_at, c.code, c.valid_until FROM r LEFT JOIN c ON true`;
+    } else {
+      rows = await this.db.client.$queryRaw<Row[]>`
+        WITH r AS (${insert}), c AS (
+          UPDATE item_codes SET status = 'issued', redemption_id = (SELECT id FROM r), valid_until = ${validUntil}, issued_at = now()
+          WHERE id IN (
+            SELECT id FROM item_codes WHERE item_id = ${r.itemId} AND status = 'available'
+            ORDER BY id LIMIT ${codes.pool} FOR UPDATE SKIP LOCKED)
+          RETURNING code, valid_until)
+        SELECT r.created_at, c.code, c.valid_until FROM r LEFT JOIN c ON true`;
+    }
+    return {
+      createdAt: rows[0].created_at,
+      codes: rows.filter((row) => row.code !== null).map((row) => ({ code: row.code!, validUntil: row.valid_until })),
+    };
+  }
+
+  /** An item as it was at most a couple of seconds ago: the hot path of redemptions reads it so. */
+  async findItemCached(id: string): Promise<CatalogueItem | null> {
+    const hit = this.items.get(id);
+    if (hit && Date.now() - hit.at < ITEM_CACHE_MS) return hit.item;
+    const item = await this.findItem(id);
+    if (item) this.items.set(id, { item, at: Date.now() });
+    return item;
+  }
+
+  forgetItem(id: string): void {
+    this.items.delete(id);
   }
 
   async findRedemption(id: string, lock = false): Promise<RedemptionRecord | null> {

@@ -156,11 +156,11 @@ export class LedgerRepository {
   }
 
   /** Writes a transaction, its postings and its balance changes in one statement. */
-  async record(entry: NewJournalEntry): Promise<{ seq: bigint; createdAt: Date }> {
+  async record(entry: NewJournalEntry): Promise<{ seq: bigint; createdAt: Date; availableAfter: Map<bigint, Decimal> }> {
     const p = entry.postings;
     const d = entry.deltas;
-    const [row] = await this.db.client.$queryRaw<{ seq: bigint; created_at: Date }[]>`
-      SELECT seq, created_at FROM ledger_record(
+    const [row] = await this.db.client.$queryRaw<{ seq: bigint; created_at: Date; floor_accounts: bigint[]; available_after: string[] }[]>`
+      SELECT seq, created_at, floor_accounts, available_after::text[] AS available_after FROM ledger_record(
         ${entry.id}::uuid, ${entry.type}, ${entry.kind}, ${entry.pendingId ?? null}::uuid, ${entry.reversesId ?? null}::uuid,
         ${entry.expiresAt ?? null}::timestamptz, ${JSON.stringify(entry.metadata)}::jsonb, ${entry.description ?? null},
         ${entry.effectiveAt ?? null}::timestamptz,
@@ -170,7 +170,8 @@ export class LedgerRepository {
         ${d.map((x) => x.accountId)}::bigint[], ${d.map((x) => x.shard)}::smallint[],
         ${d.map((x) => x.debits.toFixed())}::numeric[], ${d.map((x) => x.credits.toFixed())}::numeric[],
         ${d.map((x) => x.debitsPending.toFixed())}::numeric[], ${d.map((x) => x.creditsPending.toFixed())}::numeric[])`;
-    return { seq: row.seq, createdAt: row.created_at };
+    const availableAfter = new Map(row.floor_accounts.map((id, i) => [BigInt(id), new Decimal(row.available_after[i])]));
+    return { seq: row.seq, createdAt: row.created_at, availableAfter };
   }
 
   /** Writes many transactions (accruals) in one statement; see ledger_record_many. */

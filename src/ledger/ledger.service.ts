@@ -303,7 +303,7 @@ export class LedgerService {
     };
     const id = randomUUID();
     try {
-      const { createdAt } = await this.repository.record({
+      const { createdAt, availableAfter } = await this.repository.record({
         id,
         type: r.type,
         kind: r.kind,
@@ -330,6 +330,9 @@ export class LedgerService {
         expiresAt: r.expiresAt ?? null,
         effectiveAt: r.effectiveAt ?? createdAt,
         createdAt,
+        availableAfter: new Map(
+          [...accounts.values()].filter((a) => availableAfter.has(a.id)).map((a) => [a.code, availableAfter.get(a.id)!]),
+        ),
       };
     } catch (error) {
       throw this.translate(error, r, accounts);

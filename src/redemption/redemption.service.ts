@@ -50,7 +50,16 @@ export class RedemptionService {
         metadata: { redemptionId: id, itemId, quantity, residentId },
         description: `${item.title}${quantity > 1 ? ` × ${quantity}` : ''}`,
       });
-      await this.catalogue.createRedemption({
+      const validUntil = item.codeValidDays ? new Date(Date.now() + item.codeValidDays * DAY_MS) : null;
+      const created = await this.catalogue.createRedemption(
+        { id, residentId, itemId, kind: item.kind, quantity, pointsSpent: price, status: 'completed', transactionId: transaction.id },
+        item.codeSource === 'POOL' ? { pool: quantity } : { generated: Array.from({ length: quantity }, generateCode) },
+        validUntil,
+      );
+      if (created.codes.length < quantity) throw outOfStock(itemId);
+      // a limited stock is counted last: the item's row stays locked only until the commit that follows
+      if (item.stock !== null && !(await this.catalogue.takeStock(itemId, quantity))) throw outOfStock(itemId);
+      return {
         id,
         residentId,
         itemId,
@@ -59,17 +68,12 @@ export class RedemptionService {
         pointsSpent: price,
         status: 'completed',
         transactionId: transaction.id,
-      });
-      const validUntil = item.codeValidDays ? new Date(Date.now() + item.codeValidDays * DAY_MS) : null;
-      if (item.codeSource === 'POOL') {
-        const codes = await this.catalogue.takePoolCodes(itemId, quantity, id, validUntil);
-        if (codes.length < quantity) throw outOfStock(itemId);
-      } else {
-        await this.catalogue.insertIssuedCodes(itemId, Array.from({ length: quantity }, generateCode), id, validUntil);
-      }
-      // a limited stock is counted last: the item's row stays locked only until the commit that follows
-      if (item.stock !== null && !(await this.catalogue.takeStock(itemId, quantity))) throw outOfStock(itemId);
-      return this.result(id, residentId);
+        refundTransactionId: null,
+        createdAt: created.createdAt,
+        cancelledAt: null,
+        codes: created.codes.map((c) => ({ ...c, status: 'issued' as const })),
+        balanceAfter: transaction.availableAfter!.get(residentAccount(residentId))!,
+      };
     });
   }
 
@@ -91,7 +95,12 @@ export class RedemptionService {
         metadata: { redemptionId: id, itemId, residentId },
         description: item.title,
       });
-      await this.catalogue.createRedemption({
+      const created = await this.catalogue.createRedemption(
+        { id, residentId, itemId, kind: 'DONATION', quantity: 1, pointsSpent: amount, status: 'completed', transactionId: transaction.id },
+        null,
+        null,
+      );
+      return {
         id,
         residentId,
         itemId,
@@ -100,8 +109,12 @@ export class RedemptionService {
         pointsSpent: amount,
         status: 'completed',
         transactionId: transaction.id,
-      });
-      return this.result(id, residentId);
+        refundTransactionId: null,
+        createdAt: created.createdAt,
+        cancelledAt: null,
+        codes: [],
+        balanceAfter: transaction.availableAfter!.get(residentAccount(residentId))!,
+      };
     });
   }
 
@@ -143,7 +156,7 @@ export class RedemptionService {
   }
 
   private async activeItem(itemId: string): Promise<CatalogueItem> {
-    const item = await this.catalogue.findItem(itemId);
+    const item = await this.catalogue.findItemCached(itemId);
     if (!item || !isActive(item, new Date())) throw notFound(`catalogue item ${itemId}`);
     return item;
   }

@@ -113,22 +113,25 @@ CREATE TABLE account_balances (
 -- statement (one round trip). `d_*` are the balance changes per (account, shard), which the
 -- caller sorts by (account, shard): every transaction takes its row locks in that one order,
 -- so transactions never deadlock. A change that would take a floor-zero account below zero
--- raises SQLSTATE CL001 and nothing of the transaction remains.
+-- raises SQLSTATE CL001 and nothing of the transaction remains. Returns the available balances
+-- of the floor-zero accounts after the transaction (what a resident can still spend).
 CREATE FUNCTION ledger_record(
   p_id UUID, p_type TEXT, p_kind TEXT, p_pending_id UUID, p_reverses_id UUID,
   p_expires_at TIMESTAMPTZ, p_metadata JSONB, p_description TEXT, p_effective_at TIMESTAMPTZ,
   p_accounts BIGINT[], p_shards SMALLINT[], p_assets TEXT[], p_sides TEXT[], p_amounts NUMERIC[],
   d_accounts BIGINT[], d_shards SMALLINT[], d_debits NUMERIC[], d_credits NUMERIC[],
   d_debits_pending NUMERIC[], d_credits_pending NUMERIC[]
-) RETURNS TABLE (seq BIGINT, created_at TIMESTAMPTZ)
+) RETURNS TABLE (seq BIGINT, created_at TIMESTAMPTZ, floor_accounts BIGINT[], available_after NUMERIC[])
 LANGUAGE plpgsql AS $$
 DECLARE
   v_created TIMESTAMPTZ := clock_timestamp();
   v_seq BIGINT;
   v_after NUMERIC;
+  v_available NUMERIC;
   v_floor BOOLEAN;
   v_after_accounts BIGINT[] := '{}';
   v_afters NUMERIC[] := '{}';
+  v_availables NUMERIC[] := '{}';
 BEGIN
   INSERT INTO ledger_transactions AS t
     (id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, created_at)
@@ -149,8 +152,10 @@ BEGIN
         ELSE (b.debits_posted + d_debits[i]) - (b.credits_posted + d_credits[i]) - (b.credits_pending + d_credits_pending[i])
       END >= 0)
     RETURNING b.floor_zero,
-      CASE b.normal_side WHEN 'C' THEN b.credits_posted - b.debits_posted ELSE b.debits_posted - b.credits_posted END
-    INTO v_floor, v_after;
+      CASE b.normal_side WHEN 'C' THEN b.credits_posted - b.debits_posted ELSE b.debits_posted - b.credits_posted END,
+      CASE b.normal_side WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
+                         ELSE b.debits_posted - b.credits_posted - b.credits_pending END
+    INTO v_floor, v_after, v_available;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'insufficient balance on ledger account %', d_accounts[i]
         USING ERRCODE = 'CL001', DETAIL = d_accounts[i]::text;
@@ -158,6 +163,7 @@ BEGIN
     IF v_floor THEN
       v_after_accounts := v_after_accounts || d_accounts[i];
       v_afters := v_afters || v_after;
+      v_availables := v_availables || v_available;
     END IF;
   END LOOP;
 
@@ -167,7 +173,7 @@ BEGIN
   LEFT JOIN unnest(v_after_accounts, v_afters) AS a(account_id, after) ON a.account_id = p.account_id
   ORDER BY p.n;
 
-  RETURN QUERY SELECT v_seq, v_created;
+  RETURN QUERY SELECT v_seq, v_created, v_after_accounts, v_availables;
 END
 $$;
 

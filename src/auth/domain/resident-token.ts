@@ -1,3 +1,4 @@
+import { createSecretKey, KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { RESIDENT_ID } from '../../common/identifiers';
 
@@ -12,7 +13,7 @@ export function verifyResidentToken(token: string, secret: string | undefined): 
   if (!secret) return { ok: false, reason: 'resident tokens are not configured on this service' };
   let payload: string | jwt.JwtPayload;
   try {
-    payload = jwt.verify(token, secret, { algorithms: ['HS256'], clockTolerance: 5 });
+    payload = jwt.verify(token, secretKey(secret), { algorithms: ['HS256'], clockTolerance: 5 });
   } catch (error) {
     const reason =
       error instanceof jwt.TokenExpiredError ? 'token expired' : error instanceof jwt.JsonWebTokenError ? 'token not valid' : 'token not valid';
@@ -25,6 +26,17 @@ export function verifyResidentToken(token: string, secret: string | undefined): 
     return { ok: false, reason: 'token subject (sub) is not a resident id' };
   }
   return { ok: true, residentId: payload.sub };
+}
+
+let cached: { secret: string; key: KeyObject } | undefined;
+
+/**
+ * The secret as a key object, made once: given a string, jsonwebtoken tries to parse it as a
+ * public key on every verification, which cost more than the rest of a request.
+ */
+function secretKey(secret: string): KeyObject {
+  if (cached?.secret !== secret) cached = { secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+  return cached.key;
 }
 
 /** Issues a resident token (demo, tests, tooling); the city's sign-in does this in production. */

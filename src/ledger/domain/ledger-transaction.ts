@@ -22,6 +22,8 @@ export interface LedgerTransaction {
   expiresAt: Date | null;
   effectiveAt: Date;
   createdAt: Date;
+  /** when just recorded: what each account that may not go negative has available now */
+  availableAfter?: ReadonlyMap<string, Decimal>;
 }
 
 export interface AccountBalance {
