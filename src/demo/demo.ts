@@ -13,6 +13,7 @@ import { ProgrammeService } from '../programme/programme.service';
 import { EarningAdminService } from '../earning/earning-admin.service';
 import { EarningService } from '../earning/earning.service';
 import { EarnSweeper } from '../earning/earn-sweeper.cron';
+import { CatalogueService } from '../catalogue/catalogue.service';
 
 const ACTOR = 'demo';
 
@@ -97,6 +98,20 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   ]);
   await app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
 
+  // the catalogue: a cafe's promo codes from a pool, museum tickets, a charity donation
+  const catalogue = app.get(CatalogueService);
+  const none = { stock: null, perResidentLimit: null, codeValidDays: null, activeFrom: null, activeTo: null, minPoints: null, maxPoints: null, cancelWindowHours: 24 };
+  await ignoreExisting(() =>
+    catalogue.createItem({ ...none, id: 'coffee-20', kind: 'PROMO_CODE', title: '20% off any coffee', partnerId: 'coffee-chain', pricePoints: new Decimal(100), codeSource: 'POOL', codeValidDays: 30, perResidentLimit: 2 }),
+  );
+  await catalogue.uploadCodes('coffee-20', Array.from({ length: 20 }, (_, i) => `COFFEE-${String(i + 1).padStart(4, '0')}`));
+  await ignoreExisting(() =>
+    catalogue.createItem({ ...none, id: 'museum-night', kind: 'TICKET', title: 'Night at the City Museum', partnerId: 'city-museum', pricePoints: new Decimal(300), codeSource: 'GENERATED', stock: 100, codeValidDays: 14 }),
+  );
+  await ignoreExisting(() =>
+    catalogue.createItem({ ...none, id: 'shelter', kind: 'DONATION', title: 'Help the animal shelter', partnerId: 'animal-shelter', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000) }),
+  );
+
   const issue = async (name: string, role: ClientRole, binding: { sourceId?: string; partnerId?: string } = {}) =>
     (await apiClients.create(ACTOR, { name: `demo ${name}`, role, ...binding })).apiKey;
 
@@ -136,6 +151,8 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     'Try:',
     `  curl -H "X-API-Key: ${keys[0][1]}" ${baseUrl}/v1/audit/trial-balance`,
     `  curl -H "Authorization: Bearer ${tokens[0][1]}" ${baseUrl}/v1/me/balance`,
+    `  curl ${baseUrl}/v1/catalogue`,
+    `  curl -X POST -H "Authorization: Bearer ${tokens[0][1]}" -H "Idempotency-Key: $(date +%s%N)" -H 'Content-Type: application/json' -d '{"itemId":"coffee-20"}' ${baseUrl}/v1/me/redemptions`,
     '',
     'Serving until Ctrl-C.',
   ];
