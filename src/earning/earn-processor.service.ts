@@ -30,40 +30,49 @@ export class EarnProcessor {
   /** Processes these events if they still wait; returns how many it processed. */
   processBatch(ids: string[]): Promise<number> {
     if (ids.length === 0) return Promise.resolve(0);
-    return this.db.run(async () => {
-      const events = await this.repository.lockReceived(ids);
-      if (events.length === 0) return 0;
-      const rules = await this.rules.byIds(events.map((e) => e.ruleId!));
-      const campaigns = await this.rules.campaigns();
+    return this.db.run(async () => this.process(await this.repository.lockReceived(ids)));
+  }
 
-      const priced = events.map((event) => {
-        const rule = rules.get(event.ruleId!)!;
-        const base = basePoints(rule, event.attributes) ?? new Decimal(0);
-        return { event, rule, points: withCampaigns(base, campaigns, event) };
-      });
-      const granted = await this.applyCaps(priced);
-      const debts = await this.debtsOf(priced.filter((p, i) => granted[i].gt(0) && !isPending(p.event, p.rule)).map((p) => p.event.residentId));
+  /**
+   * Processes up to `limit` events accepted before `olderThan` that nothing processed (their job
+   * was lost); events a live worker holds right now are skipped. Returns how many it processed.
+   */
+  processStale(olderThan: Date, limit: number): Promise<number> {
+    return this.db.run(async () => this.process(await this.repository.lockStaleReceived(olderThan, limit)));
+  }
 
-      const transactions: NewTransaction[] = [];
-      const outcome: ProcessedEvent[] = priced.map(({ event, rule }, i) => {
-        const points = granted[i];
-        if (points.isZero()) return { id: event.id, status: 'rejected', reason: 'cap_reached', points, transactionId: null };
-        const pending = isPending(event, rule);
-        transactions.push({
-          type: EARN_TYPE,
-          pending,
-          postings: pending ? accrual(event.residentId, points, new Decimal(0)) : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
-          description: describe(event, rule),
-          metadata: { sourceId: event.sourceId, externalId: event.externalId, eventType: event.type, ruleId: rule.id },
-        });
-        return { id: event.id, status: pending ? 'pending' : 'posted', reason: null, points, transactionId: null };
-      });
-      const recorded = await this.ledger.recordMany(transactions);
-      let next = 0;
-      for (const o of outcome) if (o.status !== 'rejected') o.transactionId = recorded[next++].id;
-      await this.repository.saveProcessed(outcome);
-      return events.length;
+  private async process(events: EarnEventRecord[]): Promise<number> {
+    if (events.length === 0) return 0;
+    const rules = await this.rules.byIds(events.map((e) => e.ruleId!));
+    const campaigns = await this.rules.campaigns();
+
+    const priced = events.map((event) => {
+      const rule = rules.get(event.ruleId!)!;
+      const base = basePoints(rule, event.attributes) ?? new Decimal(0);
+      return { event, rule, points: withCampaigns(base, campaigns, event) };
     });
+    const granted = await this.applyCaps(priced);
+    const debts = await this.debtsOf(priced.filter((p, i) => granted[i].gt(0) && !isPending(p.event, p.rule)).map((p) => p.event.residentId));
+
+    const transactions: NewTransaction[] = [];
+    const outcome: ProcessedEvent[] = priced.map(({ event, rule }, i) => {
+      const points = granted[i];
+      if (points.isZero()) return { id: event.id, status: 'rejected', reason: 'cap_reached', points, transactionId: null };
+      const pending = isPending(event, rule);
+      transactions.push({
+        type: EARN_TYPE,
+        pending,
+        postings: pending ? accrual(event.residentId, points, new Decimal(0)) : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
+        description: describe(event, rule),
+        metadata: { sourceId: event.sourceId, externalId: event.externalId, eventType: event.type, ruleId: rule.id },
+      });
+      return { id: event.id, status: pending ? 'pending' : 'posted', reason: null, points, transactionId: null };
+    });
+    const recorded = await this.ledger.recordMany(transactions);
+    let next = 0;
+    for (const o of outcome) if (o.status !== 'rejected') o.transactionId = recorded[next++].id;
+    await this.repository.saveProcessed(outcome);
+    return events.length;
   }
 
   /** Grants under each rule's daily and monthly caps (Moscow calendar), in event order. */

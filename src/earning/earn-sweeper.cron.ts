@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { EarnProcessor } from './earn-processor.service';
-import { EarningRepository } from './earning.repository';
 
 const SWEEP_BATCH = 500;
 
@@ -16,7 +15,6 @@ export class EarnSweeper implements OnModuleInit {
   private running = false;
 
   constructor(
-    private readonly repository: EarningRepository,
     private readonly processor: EarnProcessor,
     private readonly scheduler: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -35,11 +33,9 @@ export class EarnSweeper implements OnModuleInit {
     let processed = 0;
     try {
       for (;;) {
-        const ids = await this.repository.staleReceived(olderThan, SWEEP_BATCH);
-        if (ids.length === 0) break;
-        const done = await this.processor.processBatch(ids);
+        const done = await this.processor.processStale(olderThan, SWEEP_BATCH);
+        if (done === 0) break; // none left, or all held by live workers right now
         processed += done;
-        if (done === 0) break; // all held by other workers right now
       }
       if (processed > 0) this.logger.warn(`${processed} accepted earn event(s) processed by the sweeper`);
     } catch (error) {

@@ -110,28 +110,20 @@ export class EarningRepository {
 
   /** Locks the given events that still wait for processing; events another worker holds are skipped. */
   async lockReceived(ids: string[]): Promise<EarnEventRecord[]> {
-    const rows = await this.db.client.$queryRaw<RawEvent[]>`
-      SELECT id::text, source_id, external_id, type, resident_id, occurred_at, requested_status, attributes, status,
-             reason, rule_id, points::text, transaction_id::text, received_at, processed_at
-      FROM earn_events WHERE id = ANY(${ids}::uuid[]) AND status = 'received'
-      ORDER BY seq FOR UPDATE SKIP LOCKED`;
-    return rows.map((r) => ({
-      id: r.id,
-      sourceId: r.source_id,
-      externalId: r.external_id,
-      type: r.type,
-      residentId: r.resident_id,
-      occurredAt: r.occurred_at,
-      requestedStatus: r.requested_status as EarnEventRecord['requestedStatus'],
-      attributes: (r.attributes ?? {}) as Record<string, unknown>,
-      status: r.status as EarnEventStatus,
-      reason: r.reason,
-      ruleId: r.rule_id,
-      points: r.points === null ? null : new Decimal(r.points),
-      transactionId: r.transaction_id,
-      receivedAt: r.received_at,
-      processedAt: r.processed_at,
-    }));
+    return toEvents(
+      await this.db.client.$queryRaw<RawEvent[]>`
+        SELECT ${EVENT_COLUMNS} FROM earn_events WHERE id = ANY(${ids}::uuid[]) AND status = 'received'
+        ORDER BY seq FOR UPDATE SKIP LOCKED`,
+    );
+  }
+
+  /** Locks up to `limit` events accepted before `olderThan` and still unprocessed, skipping locked ones. */
+  async lockStaleReceived(olderThan: Date, limit: number): Promise<EarnEventRecord[]> {
+    return toEvents(
+      await this.db.client.$queryRaw<RawEvent[]>`
+        SELECT ${EVENT_COLUMNS} FROM earn_events WHERE status = 'received' AND received_at < ${olderThan}
+        ORDER BY received_at LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
+    );
   }
 
   async saveProcessed(events: ProcessedEvent[]): Promise<void> {
@@ -146,13 +138,6 @@ export class EarningRepository {
 
   async setStatus(id: string, status: EarnEventStatus, changes: { transactionId?: string; reason?: string } = {}): Promise<void> {
     await this.db.client.earnEvent.update({ where: { id }, data: { status, ...changes } });
-  }
-
-  /** Accepted events still unprocessed after `olderThan`: their job was lost (Redis, a worker). */
-  async staleReceived(olderThan: Date, limit: number): Promise<string[]> {
-    const rows = await this.db.client.$queryRaw<{ id: string }[]>`
-      SELECT id::text FROM earn_events WHERE status = 'received' AND received_at < ${olderThan} ORDER BY received_at LIMIT ${limit}`;
-    return rows.map((r) => r.id);
   }
 
   /** Cap usage rows for these keys, created if missing and locked, in key order. */
@@ -185,6 +170,32 @@ export class EarningRepository {
       WHERE u.resident_id = k.resident_id AND u.rule_id = k.rule_id AND u.period = k.period`;
   }
 }
+
+function toEvents(rows: RawEvent[]): EarnEventRecord[] {
+  return rows.map((r) => ({
+    id: r.id,
+    sourceId: r.source_id,
+    externalId: r.external_id,
+    type: r.type,
+    residentId: r.resident_id,
+    occurredAt: r.occurred_at,
+    requestedStatus: r.requested_status as EarnEventRecord['requestedStatus'],
+    attributes: (r.attributes ?? {}) as Record<string, unknown>,
+    status: r.status as EarnEventStatus,
+    reason: r.reason,
+    ruleId: r.rule_id,
+    points: r.points === null ? null : new Decimal(r.points),
+    transactionId: r.transaction_id,
+    receivedAt: r.received_at,
+    processedAt: r.processed_at,
+  }));
+}
+
+
+const EVENT_COLUMNS = Prisma.raw(
+  'id::text, source_id, external_id, type, resident_id, occurred_at, requested_status, attributes, status, ' +
+    'reason, rule_id, points::text, transaction_id::text, received_at, processed_at',
+);
 
 interface RawEvent {
   id: string;
