@@ -1,5 +1,5 @@
-import { InjectQueue, Process, Processor } from '@nestjs/bull';
-import { Injectable, Logger } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bull';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
 import { EarnProcessor } from './earn-processor.service';
 
@@ -35,8 +35,10 @@ export class BullEarnQueue extends EarnQueue {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('Redis did not answer in time')), ENQUEUE_TIMEOUT_MS);
     });
+    const adding = this.add(ids);
+    adding.catch(() => undefined); // a late failure after the timeout is already reported
     try {
-      await Promise.race([this.add(ids), timeout]);
+      await Promise.race([adding, timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -57,13 +59,23 @@ export class BullEarnQueue extends EarnQueue {
   }
 }
 
-@Processor(EARN_QUEUE)
-export class EarnJobConsumer {
-  constructor(private readonly processor: EarnProcessor) {}
+/**
+ * Consumes the queue in this process. Registered by hand rather than with @Process so that a
+ * Redis that cannot be reached is logged, not an unhandled rejection that ends the process.
+ */
+@Injectable()
+export class EarnJobConsumer implements OnModuleInit {
+  private readonly logger = new Logger('EarnJobConsumer');
 
-  @Process({ name: EARN_BATCH_JOB, concurrency: 3 })
-  handle(job: Job<{ ids: string[] }>): Promise<number> {
-    return this.processor.processBatch(job.data.ids);
+  constructor(
+    @InjectQueue(EARN_QUEUE) private readonly queue: Queue<{ ids: string[] }>,
+    private readonly processor: EarnProcessor,
+  ) {}
+
+  onModuleInit(): void {
+    this.queue
+      .process(EARN_BATCH_JOB, 3, (job: Job<{ ids: string[] }>) => this.processor.processBatch(job.data.ids))
+      .catch((error: Error) => this.logger.error(`earn queue consumer stopped: ${error.message}; the sweeper keeps posting`));
   }
 }
 
