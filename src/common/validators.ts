@@ -1,6 +1,10 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
 import { isDecimalString } from './money';
 
+/** Whole points as a string ("150"): rule points, prices, caps, donation amounts. */
+export const WHOLE_POINTS = /^[1-9]\d{0,14}$/;
+export const WHOLE_POINTS_HINT = 'a whole number of points as a string, such as "150"';
+
 /** A decimal string ("150", "12.50"): never a JSON number, never an exponent. */
 export function IsDecimalString(options: { signed?: boolean } = {}, validation?: ValidationOptions) {
   return (target: object, propertyName: string) =>

@@ -99,13 +99,10 @@ export class EarningRepository {
   }
 
   async findEvent(sourceId: string, externalId: string, lock = false): Promise<EarnEventRecord | null> {
-    const rows = lock
-      ? await this.db.client.$queryRaw<{ id: string }[]>`
-          SELECT id::text FROM earn_events WHERE source_id = ${sourceId} AND external_id = ${externalId} FOR UPDATE`
-      : undefined;
-    if (rows && rows.length === 0) return null;
-    const row = await this.db.client.earnEvent.findUnique({ where: { sourceId_externalId: { sourceId, externalId } } });
-    return row && toEvent(row);
+    const rows = await this.db.client.$queryRaw<RawEvent[]>`
+      SELECT ${EVENT_COLUMNS} FROM earn_events WHERE source_id = ${sourceId} AND external_id = ${externalId}
+      ${lock ? Prisma.sql`FOR UPDATE` : Prisma.empty}`;
+    return toEvents(rows)[0] ?? null;
   }
 
   /** Locks the given events that still wait for processing; events another worker holds are skipped. */
@@ -266,28 +263,3 @@ function toCampaign(c: Omit<Campaign, 'multiplier'> & { multiplier: Dec; created
   };
 }
 
-function toEvent(e: {
-  id: string;
-  sourceId: string;
-  externalId: string;
-  type: string;
-  residentId: string;
-  occurredAt: Date;
-  requestedStatus: string;
-  attributes: unknown;
-  status: string;
-  reason: string | null;
-  ruleId: string | null;
-  points: Dec | null;
-  transactionId: string | null;
-  receivedAt: Date;
-  processedAt: Date | null;
-}): EarnEventRecord {
-  return {
-    ...e,
-    requestedStatus: e.requestedStatus as EarnEventRecord['requestedStatus'],
-    attributes: (e.attributes ?? {}) as Record<string, unknown>,
-    status: e.status as EarnEventStatus,
-    points: decOrNull(e.points),
-  };
-}

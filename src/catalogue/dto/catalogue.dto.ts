@@ -2,9 +2,9 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { formatAmount } from '../../common/money';
+import { WHOLE_POINTS } from '../../common/validators';
 import { CatalogueItem, CODE_SOURCES, CodeSource, ITEM_KINDS, ItemKind } from '../domain/item';
 
-const WHOLE_POINTS = /^[1-9]\d{0,14}$/;
 const POINTS_HINT = 'a whole number of points as a string, such as "100"';
 
 export class CreateCatalogueItemDto {

@@ -16,14 +16,13 @@ import {
 } from 'class-validator';
 import { RESIDENT_ID, RESIDENT_ID_HINT, SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { formatAmount } from '../../common/money';
-import { IsDecimalString, IsSmallJsonObject } from '../../common/validators';
+import { IsDecimalString, IsSmallJsonObject, WHOLE_POINTS } from '../../common/validators';
 import { Campaign, EarnEventStatus, EarningRule } from '../domain/earning';
 import { EarnEventRecord } from '../earning.repository';
 import { MAX_BATCH } from '../earning.service';
 
 const EVENT_TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
 const EVENT_TYPE_HINT = 'lower-case letters, digits, ".", "_" or "-", at most 64, starting with a letter';
-const WHOLE_POINTS = /^[1-9]\d{0,14}$/;
 
 export class EarnEventInputDto {
   @ApiProperty({ example: 'vote-123-anna', description: 'The source’s own id of the event: unique per source' })

@@ -3,6 +3,7 @@ import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator'
 import { RedemptionRecord } from '../../catalogue/catalogue.repository';
 import { SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { Decimal, formatAmount } from '../../common/money';
+import { WHOLE_POINTS, WHOLE_POINTS_HINT } from '../../common/validators';
 import { MAX_QUANTITY } from '../redemption.service';
 
 export class CreateRedemptionDto {
@@ -26,7 +27,7 @@ export class CreateDonationDto {
   itemId: string;
 
   @ApiProperty({ example: '150', description: 'Whole points, between the item’s minPoints and maxPoints' })
-  @Matches(/^[1-9]\d{0,14}$/, { message: 'amount must be a whole number of points as a string, such as "150"' })
+  @Matches(WHOLE_POINTS, { message: `amount must be ${WHOLE_POINTS_HINT}` })
   amount: string;
 }
 
