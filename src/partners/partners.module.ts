@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { CatalogueModule } from '../catalogue/catalogue.module';
+import { FixedWindowThrottlerStorage } from './fixed-window-storage';
 import { PartnerThrottlerGuard } from './partner-throttler.guard';
 import { PartnersController } from './partners.controller';
 import { PartnersService } from './partners.service';
@@ -10,7 +11,10 @@ export class PartnersModule {
   static register({ perMinute }: { perMinute: number }): DynamicModule {
     return {
       module: PartnersModule,
-      imports: [CatalogueModule, ThrottlerModule.forRoot([{ name: 'partner-codes', ttl: 60_000, limit: perMinute }])],
+      imports: [CatalogueModule, ThrottlerModule.forRoot({
+          throttlers: [{ name: 'partner-codes', ttl: 60_000, limit: perMinute }],
+          storage: new FixedWindowThrottlerStorage(),
+        })],
       controllers: [PartnersController],
       providers: [PartnersService, PartnerThrottlerGuard],
     };
