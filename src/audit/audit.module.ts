@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
 import { AdminActionsRepository } from './admin-actions.repository';
+import { ReconciliationController } from './reconciliation.controller';
+import { ReconciliationService } from './reconciliation.service';
 import { TrialBalanceController } from './trial-balance.controller';
 
 @Module({
   imports: [LedgerModule],
-  controllers: [TrialBalanceController],
-  providers: [AdminActionsRepository],
-  exports: [AdminActionsRepository],
+  controllers: [TrialBalanceController, ReconciliationController],
+  providers: [AdminActionsRepository, ReconciliationService],
+  exports: [AdminActionsRepository, ReconciliationService],
 })
 export class AuditModule {}

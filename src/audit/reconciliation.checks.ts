@@ -1,0 +1,123 @@
+import { Prisma } from '../generated/prisma/client';
+
+/**
+ * The reconciliation's checks: each one set-based SQL over the whole books, returning the
+ * offending rows (at most a few, named) so that a failure says where to look.
+ */
+export interface CheckDefinition {
+  name: string;
+  description: string;
+  /** a query returning one row per offence, with a `what` column naming it */
+  sql: Prisma.Sql;
+}
+
+const SAMPLE = 20;
+
+export const STUCK_AFTER_MINUTES = 15;
+export const HOLD_GRACE_MINUTES = 5;
+
+export const CHECKS: CheckDefinition[] = [
+  {
+    name: 'trial_balance_zero',
+    description: 'the posted debits of every asset equal its posted credits',
+    sql: Prisma.sql`
+      SELECT asset || ' off by ' || sum(CASE side WHEN 'D' THEN amount ELSE -amount END)::text AS what
+      FROM ledger_postings WHERE NOT pending GROUP BY asset
+      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`,
+  },
+  {
+    name: 'transactions_balanced',
+    description: 'every transaction is balanced per asset',
+    sql: Prisma.sql`
+      SELECT 'transaction ' || transaction_id::text || ' (' || asset || ')' AS what
+      FROM ledger_postings GROUP BY transaction_id, asset
+      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0
+      LIMIT ${SAMPLE}`,
+  },
+  {
+    name: 'balances_match_postings',
+    description: 'every stored balance equals the sum of its postings (posted and still pending)',
+    sql: Prisma.sql`
+      WITH sums AS (
+        SELECT p.account_id, p.shard,
+          coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0) AS d,
+          coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'C'), 0) AS c,
+          coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'D' AND s.id IS NULL), 0) AS pd,
+          coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'C' AND s.id IS NULL), 0) AS pc
+        FROM ledger_postings p
+        LEFT JOIN ledger_transactions s ON p.pending AND s.pending_id = p.transaction_id
+        GROUP BY p.account_id, p.shard
+      )
+      SELECT coalesce(a.code, 'account ' || coalesce(b.account_id, sums.account_id)::text) || ' row ' || coalesce(b.shard, sums.shard)::text AS what
+      FROM account_balances b
+      FULL JOIN sums ON sums.account_id = b.account_id AND sums.shard = b.shard
+      LEFT JOIN ledger_accounts a ON a.id = coalesce(b.account_id, sums.account_id)
+      WHERE coalesce(b.debits_posted, 0) <> coalesce(sums.d, 0) OR coalesce(b.credits_posted, 0) <> coalesce(sums.c, 0)
+         OR coalesce(b.debits_pending, 0) <> coalesce(sums.pd, 0) OR coalesce(b.credits_pending, 0) <> coalesce(sums.pc, 0)
+      LIMIT ${SAMPLE}`,
+  },
+  {
+    name: 'postings_reference',
+    description: 'every posting names an existing transaction and account, in the account’s asset',
+    sql: Prisma.sql`
+      SELECT 'posting ' || p.id::text AS what
+      FROM ledger_postings p
+      LEFT JOIN ledger_transactions t ON t.id = p.transaction_id
+      LEFT JOIN ledger_accounts a ON a.id = p.account_id
+      WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset
+      LIMIT ${SAMPLE}`,
+  },
+  {
+    name: 'no_negative_balances',
+    description: 'no account that may not go below zero is below zero',
+    sql: Prisma.sql`
+      SELECT a.code AS what FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
+      WHERE b.floor_zero AND CASE b.normal_side
+        WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
+        ELSE b.debits_posted - b.credits_posted - b.credits_pending END < 0
+      LIMIT ${SAMPLE}`,
+  },
+  {
+    name: 'earn_events_processed',
+    description: `every accepted earn event is posted, pending, rejected or revoked (none left unprocessed over ${STUCK_AFTER_MINUTES} minutes), and every accrued one has its transaction`,
+    sql: Prisma.sql`
+      SELECT 'event ' || e.source_id || '/' || e.external_id || ' ' || e.status AS what
+      FROM earn_events e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
+      WHERE (e.status = 'received' AND e.received_at < now() - make_interval(mins => ${STUCK_AFTER_MINUTES}))
+         OR (e.status IN ('posted', 'pending', 'revoked') AND t.id IS NULL)
+      LIMIT ${SAMPLE}`,
+  },
+  {
+    name: 'codes_match_redemptions',
+    description: 'every redemption holds as many codes as it bought, in a state that fits it, and paid its price in the ledger',
+    sql: Prisma.sql`
+      WITH codes AS (
+        SELECT r.id, r.quantity, r.status, r.kind,
+          count(c.id) AS n,
+          count(c.id) FILTER (WHERE c.status = 'cancelled') AS cancelled,
+          count(c.id) FILTER (WHERE c.status IN ('issued', 'redeemed')) AS live
+        FROM redemptions r LEFT JOIN item_codes c ON c.redemption_id = r.id
+        GROUP BY r.id
+      ), paid AS (
+        SELECT r.id, coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0) AS credited
+        FROM redemptions r LEFT JOIN ledger_postings p ON p.transaction_id = r.transaction_id
+        GROUP BY r.id, r.points_spent
+      )
+      SELECT 'redemption ' || codes.id::text AS what
+      FROM codes JOIN paid ON paid.id = codes.id JOIN redemptions r ON r.id = codes.id
+      WHERE (codes.kind <> 'DONATION' AND codes.n <> codes.quantity)
+         OR (codes.status = 'completed' AND codes.cancelled > 0)
+         OR (codes.status = 'cancelled' AND (codes.live > 0 OR r.refund_transaction_id IS NULL))
+         OR paid.credited <> r.points_spent
+      LIMIT ${SAMPLE}`,
+  },
+  {
+    name: 'expired_holds_released',
+    description: `every pending transaction past its expiry has been released (within ${HOLD_GRACE_MINUTES} minutes)`,
+    sql: Prisma.sql`
+      SELECT 'transaction ' || t.id::text AS what FROM ledger_transactions t
+      WHERE t.kind = 'pending' AND t.expires_at < now() - make_interval(mins => ${HOLD_GRACE_MINUTES})
+        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
+      LIMIT ${SAMPLE}`,
+  },
+];

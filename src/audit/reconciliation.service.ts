@@ -1,0 +1,144 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { randomUUID } from 'node:crypto';
+import { notFound } from '../common/errors';
+import { decodeCursor, Page, pageOf } from '../common/pagination';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { Prisma } from '../generated/prisma/client';
+import { isUniqueViolation, PrismaService } from '../infra/database/prisma.service';
+import { CHECKS } from './reconciliation.checks';
+
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  detail: string;
+  offending?: string[];
+}
+
+export interface ReconciliationRun {
+  id: string;
+  status: 'running' | 'passed' | 'failed';
+  trigger: 'scheduled' | 'manual';
+  requestedBy: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+  checks: CheckResult[];
+}
+
+/**
+ * The reconciliation proves the books: every check is set-based SQL over the whole journal. A
+ * run is stored and readable by auditors; a failed one is loud (an error log line and status
+ * failed). Nightly on RECONCILE_CRON (Europe/Moscow): each replica's schedule fires, and the
+ * run's unique `scheduled_for` lets only one of them run it.
+ */
+@Injectable()
+export class ReconciliationService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Reconciliation');
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly scheduler: SchedulerRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const job = CronJob.from({
+      cronTime: this.config.reconcileCron,
+      timeZone: 'Europe/Moscow',
+      onTick: () => void this.runScheduled(new Date()),
+      start: true,
+    });
+    this.scheduler.addCronJob('reconciliation', job);
+  }
+
+  /** Starts a run and returns at once; the run goes on in the background. */
+  async start(requestedBy: string): Promise<ReconciliationRun> {
+    const run = await this.create('manual', requestedBy, null);
+    void this.execute(run.id);
+    return run;
+  }
+
+  /** The schedule's run for one firing: only the replica that records it first runs it. */
+  async runScheduled(firedAt: Date): Promise<ReconciliationRun | null> {
+    const minute = new Date(Math.floor(firedAt.getTime() / 60_000) * 60_000);
+    let run: ReconciliationRun;
+    try {
+      run = await this.create('scheduled', null, minute);
+    } catch (error) {
+      if (isUniqueViolation(error)) return null; // another replica has it
+      throw error;
+    }
+    return this.execute(run.id);
+  }
+
+  async get(id: string): Promise<ReconciliationRun> {
+    const row = await this.prisma.reconciliation.findUnique({ where: { id } });
+    if (!row) throw notFound(`reconciliation ${id}`);
+    return toRun(row);
+  }
+
+  async list(limit: number, cursor?: string): Promise<Page<ReconciliationRun>> {
+    const before = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
+    const rows = await this.prisma.reconciliation.findMany({
+      where: before
+        ? { OR: [{ startedAt: { lt: new Date(before.t) } }, { startedAt: new Date(before.t), id: { lt: before.id } }] }
+        : undefined,
+      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+    });
+    return pageOf(rows.map(toRun), limit, (r) => r, (r) => ({ t: r.startedAt.toISOString(), id: r.id }));
+  }
+
+  /** Runs every check and stores the report. */
+  async execute(id: string): Promise<ReconciliationRun> {
+    const checks: CheckResult[] = [];
+    for (const check of CHECKS) {
+      try {
+        const rows = await this.prisma.$queryRaw<{ what: string }[]>(check.sql);
+        checks.push(
+          rows.length === 0
+            ? { name: check.name, passed: true, detail: check.description }
+            : { name: check.name, passed: false, detail: `${check.description}: ${rows.length} offence(s), e.g. ${rows[0].what}`, offending: rows.map((r) => r.what) },
+        );
+      } catch (error) {
+        checks.push({ name: check.name, passed: false, detail: `the check could not run: ${(error as Error).message}` });
+      }
+    }
+    const passed = checks.every((c) => c.passed);
+    const row = await this.prisma.reconciliation.update({
+      where: { id },
+      data: { status: passed ? 'passed' : 'failed', checks: checks as unknown as Prisma.InputJsonValue, finishedAt: new Date() },
+    });
+    if (passed) this.logger.log(`reconciliation ${id} passed (${checks.length} checks)`);
+    else this.logger.error(`RECONCILIATION FAILED ${id}: ${checks.filter((c) => !c.passed).map((c) => c.detail).join(' | ')}`);
+    return toRun(row);
+  }
+
+  private async create(trigger: 'scheduled' | 'manual', requestedBy: string | null, scheduledFor: Date | null): Promise<ReconciliationRun> {
+    const row = await this.prisma.reconciliation.create({
+      data: { id: randomUUID(), status: 'running', trigger, requestedBy, scheduledFor },
+    });
+    return toRun(row);
+  }
+}
+
+function toRun(row: {
+  id: string;
+  status: string;
+  trigger: string;
+  requestedBy: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+  checks: unknown;
+}): ReconciliationRun {
+  return {
+    id: row.id,
+    status: row.status as ReconciliationRun['status'],
+    trigger: row.trigger as ReconciliationRun['trigger'],
+    requestedBy: row.requestedBy,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    checks: (row.checks ?? []) as CheckResult[],
+  };
+}

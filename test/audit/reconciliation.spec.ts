@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { ReconciliationService } from '../../src/audit/reconciliation.service';
+import { expectProblem, startTestApp, TestApp } from '../support/app';
+import { waitFor } from '../support/wait';
+
+/** The nightly reconciliation proves the books, and fails loudly, naming the rows, when they do not add up. */
+describe('reconciliation', () => {
+  let t: TestApp;
+  let auditor: { 'X-API-Key': string };
+  let grantTx: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    auditor = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey };
+    // a little of everything: a grant, a spend, a hold, a redemption with a code
+    const grant = await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: 'anna', amount: '500', reason: 'opening' }).expect(201);
+    grantTx = grant.body.id;
+    await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'cafe', name: 'Cafe', kind: 'cafe' }).expect(201);
+    await t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: 'tea', kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '50', codeSource: 'GENERATED' }).expect(201);
+    await t.http.post('/v1/me/redemptions').set(t.residentAuth('anna')).set('Idempotency-Key', randomUUID()).send({ itemId: 'tea' }).expect(201);
+    await t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({ type: 'redeem', pending: true, postings: [{ account: 'resident:anna', asset: 'POINTS', debit: '40' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '40' }] })
+      .expect(201);
+  });
+
+  afterAll(() => t.close());
+
+  const run = async () => {
+    const started = await t.http.post('/v1/audit/reconciliations').set(auditor).expect(202);
+    return waitFor(async () => {
+      const r = (await t.http.get(`/v1/audit/reconciliations/${started.body.id}`).set(auditor).expect(200)).body;
+      return r.status === 'running' ? undefined : r;
+    }, 20_000, 'the reconciliation');
+  };
+  const failed = (report: { checks: { name: string; passed: boolean }[] }) => report.checks.filter((c) => !c.passed).map((c) => c.name).sort();
+
+  /** Changes journal rows as an attacker with database access would: with the triggers off. */
+  const tamper = async (sql: string) => {
+    await t.prisma.$transaction([
+      t.prisma.$executeRawUnsafe('ALTER TABLE ledger_postings DISABLE TRIGGER USER'),
+      t.prisma.$executeRawUnsafe(sql),
+      t.prisma.$executeRawUnsafe('ALTER TABLE ledger_postings ENABLE TRIGGER USER'),
+    ]);
+  };
+
+  it('passes on clean books, with every check named, and lists the run', async () => {
+    const report = await run();
+    expect(report).toMatchObject({ status: 'passed', trigger: 'manual', finishedAt: expect.any(String) });
+    expect(report.checks.map((c: { name: string }) => c.name)).toEqual([
+      'trial_balance_zero',
+      'transactions_balanced',
+      'balances_match_postings',
+      'postings_reference',
+      'no_negative_balances',
+      'earn_events_processed',
+      'codes_match_redemptions',
+      'expired_holds_released',
+    ]);
+    const list = (await t.http.get('/v1/audit/reconciliations').set(auditor).expect(200)).body;
+    expect(list.items[0].id).toBe(report.id);
+  });
+
+  it('a posting changed in the database fails the run and names its transaction', async () => {
+    await tamper(`UPDATE ledger_postings SET amount = amount + 1 WHERE transaction_id = '${grantTx}' AND side = 'C'`);
+    try {
+      const report = await run();
+      expect(report.status).toBe('failed');
+      expect(failed(report)).toEqual(['balances_match_postings', 'transactions_balanced', 'trial_balance_zero']);
+      const balanced = report.checks.find((c: { name: string }) => c.name === 'transactions_balanced');
+      expect(balanced.offending).toEqual([`transaction ${grantTx} (POINTS)`]);
+      expect(report.checks.find((c: { name: string }) => c.name === 'balances_match_postings').offending).toEqual(['resident:anna row 0']);
+    } finally {
+      await tamper(`UPDATE ledger_postings SET amount = amount - 1 WHERE transaction_id = '${grantTx}' AND side = 'C'`);
+    }
+    expect((await run()).status).toBe('passed');
+  });
+
+  it('a stored balance changed behind the ledger’s back fails balances_match_postings', async () => {
+    await t.prisma.$executeRawUnsafe(`UPDATE account_balances SET credits_posted = credits_posted + 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`);
+    try {
+      expect(failed(await run())).toEqual(['balances_match_postings']);
+    } finally {
+      await t.prisma.$executeRawUnsafe(`UPDATE account_balances SET credits_posted = credits_posted - 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`);
+    }
+  });
+
+  it('a deleted posting fails postings_reference or the balance checks', async () => {
+    const ids = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(`SELECT id FROM ledger_postings WHERE transaction_id = '${grantTx}' AND side = 'D'`);
+    await tamper(`UPDATE ledger_postings SET account_id = 999999 WHERE id = ${ids[0].id}`);
+    try {
+      const report = await run();
+      expect(failed(report)).toContain('postings_reference');
+      expect(report.checks.find((c: { name: string }) => c.name === 'postings_reference').offending).toEqual([`posting ${ids[0].id}`]);
+    } finally {
+      await tamper(`UPDATE ledger_postings SET account_id = (SELECT id FROM ledger_accounts WHERE code = 'programme:adjustments') WHERE id = ${ids[0].id}`);
+    }
+  });
+
+  it('an accepted earn event left unprocessed fails earn_events_processed', async () => {
+    await t.prisma.source.create({ data: { id: 'votes', name: 'Votes' } });
+    await t.prisma.$executeRawUnsafe(
+      `INSERT INTO earn_events (id, source_id, external_id, type, resident_id, occurred_at, requested_status, status, received_at)
+       VALUES (gen_random_uuid(), 'votes', 'stuck-1', 'vote.cast', 'anna', now(), 'confirmed', 'received', now() - interval '1 hour')`,
+    );
+    try {
+      const report = await run();
+      expect(failed(report)).toEqual(['earn_events_processed']);
+      expect(report.checks.find((c: { name: string }) => c.name === 'earn_events_processed').offending).toEqual(['event votes/stuck-1 received']);
+    } finally {
+      await t.prisma.$executeRawUnsafe(`DELETE FROM earn_events WHERE external_id = 'stuck-1'`);
+    }
+  });
+
+  it('a code that does not fit its redemption fails codes_match_redemptions', async () => {
+    await t.prisma.$executeRawUnsafe(`UPDATE item_codes SET status = 'cancelled'`);
+    try {
+      expect(failed(await run())).toEqual(['codes_match_redemptions']);
+    } finally {
+      await t.prisma.$executeRawUnsafe(`UPDATE item_codes SET status = 'issued'`);
+    }
+  });
+
+  it('the schedule runs once even when several replicas fire at the same moment', async () => {
+    const service = t.app.get(ReconciliationService);
+    const firedAt = new Date();
+    const runs = await Promise.all([service.runScheduled(firedAt), service.runScheduled(firedAt), service.runScheduled(firedAt)]);
+    expect(runs.filter((r) => r !== null)).toHaveLength(1);
+    expect(runs.find((r) => r)!.status).toBe('passed');
+    expect(await t.prisma.reconciliation.count({ where: { trigger: 'scheduled' } })).toBe(1);
+  });
+
+  it('is read by auditors and admins only; an unknown run is 404', async () => {
+    const partner = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'p', role: 'partner', partnerId: 'cafe' }).expect(201)).body.apiKey;
+    expectProblem(await t.http.post('/v1/audit/reconciliations').set('X-API-Key', partner), 403, 'forbidden');
+    expectProblem(await t.http.get(`/v1/audit/reconciliations/${randomUUID()}`).set(auditor), 404, 'not_found');
+  });
+});
