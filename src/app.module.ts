@@ -14,6 +14,7 @@ import { ProgrammeModule } from './programme/programme.module';
 import { AuditModule } from './audit/audit.module';
 import { CatalogueModule } from './catalogue/catalogue.module';
 import { PartnersModule } from './partners/partners.module';
+import { PublicModule } from './public/public.module';
 import { RedemptionModule } from './redemption/redemption.module';
 import { ResidentsModule } from './residents/residents.module';
 
@@ -38,6 +39,7 @@ export class AppModule {
         RedemptionModule,
         PartnersModule.register({ perMinute: config.partnerCodeRatePerMinute }),
         AuditModule,
+        PublicModule,
         ResidentsModule,
       ],
     };
