@@ -1,14 +1,16 @@
 import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
 import { AdminActionsRepository } from './admin-actions.repository';
+import { AuditController } from './audit.controller';
+import { AuditRepository } from './audit.repository';
 import { ReconciliationController } from './reconciliation.controller';
 import { ReconciliationService } from './reconciliation.service';
 import { TrialBalanceController } from './trial-balance.controller';
 
 @Module({
   imports: [LedgerModule],
-  controllers: [TrialBalanceController, ReconciliationController],
-  providers: [AdminActionsRepository, ReconciliationService],
+  controllers: [TrialBalanceController, ReconciliationController, AuditController],
+  providers: [AdminActionsRepository, ReconciliationService, AuditRepository],
   exports: [AdminActionsRepository, ReconciliationService],
 })
 export class AuditModule {}

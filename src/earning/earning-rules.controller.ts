@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsOptional, Matches } from 'class-validator';
 import { Roles } from '../auth/access.decorators';
-import { invalidInput } from '../common/errors';
 import { Decimal } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
@@ -17,6 +17,13 @@ import {
   UpdateEarningRuleDto,
 } from './dto/earning.dto';
 import { decimalOrNull, EarningAdminService } from './earning-admin.service';
+
+export class RuleListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ example: 'active-citizen' })
+  @IsOptional()
+  @Matches(SLUG_ID, { message: 'sourceId is not a source id' })
+  sourceId?: string;
+}
 
 @ApiTags('admin')
 @Roles('admin')
@@ -48,12 +55,10 @@ export class EarningRulesController {
 
   @Get('earning-rules')
   @ApiOperation({ summary: 'List earning rules' })
-  @ApiQuery({ name: 'sourceId', required: false })
   @ApiOkResponse({ type: EarningRulePageDto })
   @ApiProblems('validation_failed')
-  async list(@Query() query: PageQueryDto, @Query('sourceId') sourceId?: string): Promise<EarningRulePageDto> {
-    if (sourceId !== undefined && !SLUG_ID.test(sourceId)) throw invalidInput('sourceId is not a source id');
-    const page = await this.admin.listRules(query.limit, query.cursor, sourceId);
+  async list(@Query() query: RuleListQueryDto): Promise<EarningRulePageDto> {
+    const page = await this.admin.listRules(query.limit, query.cursor, query.sourceId);
     return { items: page.items.map(EarningRuleDto.of), nextCursor: page.nextCursor };
   }
 

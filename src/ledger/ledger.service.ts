@@ -228,6 +228,13 @@ export class LedgerService {
     return { account, asset, ...balanceView(sums, spec.normalSide) };
   }
 
+  /** The account's id and normal side, for read models that page through its journal; null if never used. */
+  async accountRef(account: string, asset: string): Promise<{ id: bigint; normalSide: 'D' | 'C' } | null> {
+    classifyAccount(account);
+    const row = await this.repository.findAccount(account, asset);
+    return row && { id: row.id, normalSide: row.normalSide };
+  }
+
   /** Current balances of several accounts in one query; accounts never used are absent. */
   async balancesOf(accounts: string[], asset: string): Promise<Map<string, AccountBalance>> {
     const specs = new Map(accounts.map((a) => [a, classifyAccount(a)]));

@@ -55,6 +55,12 @@ describe('earning', () => {
     }, 20_000, `event ${externalId}`);
   const balance = async (residentId: string) => (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body;
 
+  it('admins list the rules of a source', async () => {
+    const res = await t.http.get('/v1/admin/earning-rules?sourceId=reports').set(t.admin).expect(200);
+    expect(res.body.items.map((r: { id: string }) => r.id)).toEqual(['bonus-vote', 'report', 'task']);
+    expectProblem(await t.http.get('/v1/admin/earning-rules?sourceId=Not%20A%20Source').set(t.admin), 400, 'validation_failed');
+  });
+
   it('a vote earns its 20 points, exactly once', async () => {
     const anna = resident();
     const e = event(anna, { attributes: { description: 'Vote in poll 123' } });

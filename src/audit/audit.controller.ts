@@ -1,0 +1,210 @@
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { stringify } from 'csv-stringify';
+import type { Request, Response } from 'express';
+import { Roles } from '../auth/access.decorators';
+import { invalidInput } from '../common/errors';
+import { Decimal, formatAmount } from '../common/money';
+import { ApiProblems } from '../common/openapi';
+import { IsISO8601, IsOptional, Matches } from 'class-validator';
+import { decodeCursor, encodeCursor, PageQueryDto } from '../common/pagination';
+import { optionalMoment, UUID_PARAM } from '../common/params';
+import { TransactionDto, TRANSACTION_TYPE } from '../ledger/dto/ledger.dto';
+import { LedgerService } from '../ledger/ledger.service';
+import { AuditRepository, JournalRow } from './audit.repository';
+
+export class JournalPostingDto {
+  @ApiProperty() account: string;
+  @ApiProperty() asset: string;
+  @ApiPropertyOptional() debit?: string;
+  @ApiPropertyOptional() credit?: string;
+  @ApiProperty({ description: 'A reservation of a pending transaction, not part of posted balances' }) pending: boolean;
+}
+
+export class JournalEntryDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: '1042', description: 'Position in the journal' }) seq: string;
+  @ApiProperty() type: string;
+  @ApiProperty({ enum: ['posted', 'pending', 'void'] }) kind: string;
+  @ApiProperty({ type: String, nullable: true }) pendingId: string | null;
+  @ApiProperty({ type: String, nullable: true }) reversesId: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+  @ApiProperty({ type: String, nullable: true }) description: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ type: [JournalPostingDto] }) postings: JournalPostingDto[];
+}
+
+export class JournalPageDto {
+  @ApiProperty({ type: [JournalEntryDto] }) items: JournalEntryDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor: string | null;
+}
+
+export class TracedTransactionDto extends TransactionDto {
+  @ApiPropertyOptional({ description: 'The earn event behind this transaction' }) earnEvent?: { sourceId: string; externalId: string; status: string };
+  @ApiPropertyOptional({ description: 'The redemption or donation behind this transaction' }) redemption?: { id: string; residentId: string; itemId: string; status: string };
+}
+
+export class StatementEntryDto {
+  @ApiProperty({ format: 'uuid' }) transactionId: string;
+  @ApiProperty() type: string;
+  @ApiProperty({ type: String, nullable: true }) description: string | null;
+  @ApiPropertyOptional() debit?: string;
+  @ApiPropertyOptional() credit?: string;
+  @ApiProperty({ description: 'Balance after the entry, in the account’s normal direction' }) balance: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class StatementDto {
+  @ApiProperty() account: string;
+  @ApiProperty() asset: string;
+  @ApiProperty({ format: 'date-time' }) from: string;
+  @ApiProperty({ format: 'date-time' }) to: string;
+  @ApiProperty({ example: '100' }) openingBalance: string;
+  @ApiProperty({ type: [StatementEntryDto] }) entries: StatementEntryDto[];
+  @ApiProperty({ example: '250' }) closingBalance: string;
+}
+
+export class TransactionSearchDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsISO8601({ strict: true }) from?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsISO8601({ strict: true }) to?: string;
+  @ApiPropertyOptional({ example: 'earn' })
+  @IsOptional()
+  @Matches(TRANSACTION_TYPE, { message: 'type is not a transaction type' })
+  type?: string;
+  @ApiPropertyOptional({ example: 'resident:anna' })
+  @IsOptional()
+  @Matches(/^[\x21-\x7e]{3,200}$/, { message: 'account is not an account code' })
+  account?: string;
+}
+
+const PAGE = 5_000;
+
+@ApiTags('audit')
+@Roles('auditor', 'admin')
+@Controller('v1/audit')
+export class AuditController {
+  constructor(
+    private readonly audit: AuditRepository,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  @Get('transactions')
+  @ApiOperation({ summary: 'Search the journal, in journal order' })
+  @ApiOkResponse({ type: JournalPageDto })
+  @ApiProblems('validation_failed')
+  async search(@Query() q: TransactionSearchDto): Promise<JournalPageDto> {
+    const after = decodeCursor<{ s: string }>(q.cursor, ['s']);
+    if (after && !/^\d{1,19}$/.test(after.s)) throw invalidInput('cursor is not one this service issued');
+    const rows = await this.audit.searchTransactions(
+      { from: optionalMoment(q.from, 'from'), to: optionalMoment(q.to, 'to'), type: q.type, account: q.account, afterSeq: after ? BigInt(after.s) : undefined },
+      q.limit + 1,
+    );
+    const scales = await this.ledger.assetScales();
+    const items = rows.slice(0, q.limit).map((r) => journalDto(r, scales));
+    return { items, nextCursor: rows.length > q.limit ? encodeCursor({ s: rows[q.limit - 1].seq.toString() }) : null };
+  }
+
+  @Get('transactions/:id')
+  @ApiOperation({ summary: 'A transaction with its postings and the earn event or redemption behind it' })
+  @ApiOkResponse({ type: TracedTransactionDto })
+  @ApiProblems('validation_failed', 'not_found')
+  async transaction(@Param('id', UUID_PARAM) id: string): Promise<TracedTransactionDto> {
+    const transaction = await this.ledger.getTransaction(id);
+    return { ...TransactionDto.of(transaction, await this.ledger.assetScales()), ...(await this.audit.originOf(id)) };
+  }
+
+  @Get('accounts/:account/statement')
+  @ApiOperation({ summary: 'An account statement: opening balance, entries, closing balance; CSV with Accept: text/csv' })
+  @ApiParam({ name: 'account', example: 'resident:anna' })
+  @ApiQuery({ name: 'from', required: true }) @ApiQuery({ name: 'to', required: false }) @ApiQuery({ name: 'asset', required: false })
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: StatementDto })
+  @ApiProblems('validation_failed')
+  async statement(
+    @Param('account') account: string,
+    @Req() req: Request,
+    @Res() res: Response,
+    @Query('from') fromText?: string,
+    @Query('to') toText?: string,
+    @Query('asset') asset = 'POINTS',
+  ): Promise<void> {
+    const from = optionalMoment(fromText, 'from');
+    if (!from) throw invalidInput('from is required');
+    const to = optionalMoment(toText, 'to') ?? new Date();
+    if (to <= from) throw invalidInput('to must be after from');
+    const scale = await this.ledger.assetScale(asset);
+    const opening = (await this.ledger.balance(account, asset, from)).posted;
+    const ref = await this.ledger.accountRef(account, asset);
+    const fmt = (v: Decimal) => formatAmount(v, scale);
+    const pages = this.entries(ref, from, to);
+
+    if ((req.headers.accept ?? '').includes('text/csv')) {
+      res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+      res.setHeader('Content-Disposition', `attachment; filename="statement-${account.replace(/[^A-Za-z0-9_-]/g, '_')}.csv"`);
+      const csv = stringify({ header: true, columns: ['createdAt', 'transactionId', 'type', 'description', 'debit', 'credit', 'balance'] });
+      csv.pipe(res);
+      let balance = opening;
+      csv.write({ createdAt: from.toISOString(), type: 'opening balance', balance: fmt(balance) });
+      for await (const row of pages) {
+        balance = step(balance, row, ref!.normalSide);
+        if (!csv.write(entryOf(row, balance, fmt))) await new Promise((r) => csv.once('drain', r));
+      }
+      csv.write({ createdAt: to.toISOString(), type: 'closing balance', balance: fmt(balance) });
+      csv.end();
+      return;
+    }
+    const entries: StatementEntryDto[] = [];
+    let balance = opening;
+    for await (const row of pages) {
+      balance = step(balance, row, ref!.normalSide);
+      entries.push(entryOf(row, balance, fmt));
+    }
+    const body: StatementDto = { account, asset, from: from.toISOString(), to: to.toISOString(), openingBalance: fmt(opening), entries, closingBalance: fmt(balance) };
+    res.json(body);
+  }
+
+  /** The statement's entries, read a page at a time so that a long range never sits in memory at once. */
+  private async *entries(ref: { id: bigint } | null, from: Date, to: Date) {
+    if (!ref) return;
+    let after = 0n;
+    for (;;) {
+      const page = await this.audit.statementPage(ref.id, from, to, after, PAGE);
+      yield* page;
+      if (page.length < PAGE) return;
+      after = page[page.length - 1].postingId;
+    }
+  }
+}
+
+function step(balance: Decimal, row: { side: 'D' | 'C'; amount: Decimal }, normal: 'D' | 'C'): Decimal {
+  return row.side === normal ? balance.plus(row.amount) : balance.minus(row.amount);
+}
+
+function entryOf(row: { transactionId: string; type: string; description: string | null; side: 'D' | 'C'; amount: Decimal; createdAt: Date }, balance: Decimal, fmt: (v: Decimal) => string): StatementEntryDto {
+  return {
+    transactionId: row.transactionId,
+    type: row.type,
+    description: row.description,
+    ...(row.side === 'D' ? { debit: fmt(row.amount) } : { credit: fmt(row.amount) }),
+    balance: fmt(balance),
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+function journalDto(r: JournalRow, scales: ReadonlyMap<string, number>): JournalEntryDto {
+  return {
+    id: r.id,
+    seq: r.seq.toString(),
+    type: r.type,
+    kind: r.kind,
+    pendingId: r.pendingId,
+    reversesId: r.reversesId,
+    metadata: r.metadata,
+    description: r.description,
+    createdAt: r.createdAt.toISOString(),
+    postings: r.postings.map((p) => {
+      const amount = formatAmount(p.amount, scales.get(p.asset) ?? 0);
+      return { account: p.account, asset: p.asset, pending: p.pending, ...(p.side === 'D' ? { debit: amount } : { credit: amount }) };
+    }),
+  };
+}
