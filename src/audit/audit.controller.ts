@@ -12,6 +12,7 @@ import { optionalMoment, UUID_PARAM } from '../common/params';
 import { TransactionDto, TRANSACTION_TYPE } from '../ledger/dto/ledger.dto';
 import { LedgerService } from '../ledger/ledger.service';
 import { AuditRepository, JournalRow } from './audit.repository';
+import { Seal, SealService } from './seal.service';
 
 export class JournalPostingDto {
   @ApiProperty() account: string;
@@ -77,6 +78,48 @@ export class TransactionSearchDto extends PageQueryDto {
   account?: string;
 }
 
+export class SealDto {
+  @ApiProperty({ example: '12' }) id: string;
+  @ApiProperty({ format: 'date-time' }) coversFrom: string;
+  @ApiProperty({ format: 'date-time' }) coversTo: string;
+  @ApiProperty() transactions: number;
+  @ApiProperty() merkleRoot: string;
+  @ApiProperty() previousHash: string;
+  @ApiProperty() hash: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class SealPageDto {
+  @ApiProperty({ type: [SealDto] }) items: SealDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor: string | null;
+}
+
+export class ProofStepDto {
+  @ApiProperty() hash: string;
+  @ApiProperty({ enum: ['left', 'right'] }) position: 'left' | 'right';
+}
+
+export class ProofDto {
+  @ApiProperty({ format: 'uuid' }) transactionId: string;
+  @ApiProperty({ description: 'The canonical content that was hashed' }) canonical: string;
+  @ApiProperty({ description: 'sha256 of canonical, hex' }) transactionHash: string;
+  @ApiProperty({ type: SealDto }) seal: SealDto;
+  @ApiProperty({ type: [ProofStepDto], description: 'Siblings from the leaf up to the seal’s Merkle root' }) proof: ProofStepDto[];
+}
+
+function sealDto(s: Seal): SealDto {
+  return {
+    id: s.id.toString(),
+    coversFrom: s.coversFrom.toISOString(),
+    coversTo: s.coversTo.toISOString(),
+    transactions: s.transactions,
+    merkleRoot: s.merkleRoot,
+    previousHash: s.previousHash,
+    hash: s.hash,
+    createdAt: s.createdAt.toISOString(),
+  };
+}
+
 const PAGE = 5_000;
 
 @ApiTags('audit')
@@ -86,7 +129,26 @@ export class AuditController {
   constructor(
     private readonly audit: AuditRepository,
     private readonly ledger: LedgerService,
+    private readonly seals: SealService,
   ) {}
+
+  @Get('seals')
+  @ApiOperation({ summary: 'The journal’s seals, newest first: each chains a window of transactions to the seal before' })
+  @ApiOkResponse({ type: SealPageDto })
+  @ApiProblems('validation_failed')
+  async listSeals(@Query() query: PageQueryDto): Promise<SealPageDto> {
+    const page = await this.seals.list(query.limit, query.cursor);
+    return { items: page.items.map(sealDto), nextCursor: page.nextCursor };
+  }
+
+  @Get('transactions/:id/proof')
+  @ApiOperation({ summary: 'Everything needed to verify a transaction against its seal offline (docs/audit.md)' })
+  @ApiOkResponse({ type: ProofDto })
+  @ApiProblems('validation_failed', 'not_found')
+  async proof(@Param('id', UUID_PARAM) id: string): Promise<ProofDto> {
+    const p = await this.seals.proof(id);
+    return { transactionId: p.transactionId, canonical: p.canonical, transactionHash: p.transactionHash, seal: sealDto(p.seal), proof: p.proof };
+  }
 
   @Get('transactions')
   @ApiOperation({ summary: 'Search the journal, in journal order' })

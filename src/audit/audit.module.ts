@@ -5,12 +5,13 @@ import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { ReconciliationController } from './reconciliation.controller';
 import { ReconciliationService } from './reconciliation.service';
+import { SealService } from './seal.service';
 import { TrialBalanceController } from './trial-balance.controller';
 
 @Module({
   imports: [LedgerModule],
   controllers: [TrialBalanceController, ReconciliationController, AuditController],
-  providers: [AdminActionsRepository, ReconciliationService, AuditRepository],
+  providers: [AdminActionsRepository, ReconciliationService, AuditRepository, SealService],
   exports: [AdminActionsRepository, ReconciliationService],
 })
 export class AuditModule {}

@@ -120,4 +120,18 @@ export const CHECKS: CheckDefinition[] = [
         AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
       LIMIT ${SAMPLE}`,
   },
+  {
+    name: 'seals_match_journal',
+    description: 'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
+    sql: Prisma.sql`
+      SELECT * FROM (
+        SELECT 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text AS what
+        FROM ledger_seal_entries e
+        WHERE ledger_transaction_hash(e.transaction_id) IS DISTINCT FROM e.hash
+        UNION ALL
+        SELECT 'transaction ' || t.id::text || ' missing from seal ' || s.id::text
+        FROM ledger_seals s JOIN ledger_transactions t ON t.created_at >= s.covers_from AND t.created_at < s.covers_to
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_seal_entries e WHERE e.transaction_id = t.id)
+      ) offences LIMIT ${SAMPLE}`,
+  },
 ];

@@ -58,6 +58,8 @@ describe('reconciliation', () => {
       'earn_events_processed',
       'codes_match_redemptions',
       'expired_holds_released',
+      'seals_match_journal',
+      'seal_chain_intact',
     ]);
     const list = (await t.http.get('/v1/audit/reconciliations').set(auditor).expect(200)).body;
     expect(list.items[0].id).toBe(report.id);
