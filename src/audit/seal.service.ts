@@ -31,6 +31,8 @@ export interface TransactionProof {
  */
 export const SEAL_MARGIN_MS = 60_000;
 const SEAL_LOCK = 72707370;
+/** At most this many transactions a seal: each seal is one short database transaction. */
+export const MAX_PER_SEAL = 20_000;
 
 @Injectable()
 export class SealService {
@@ -47,30 +49,54 @@ export class SealService {
     }
   }
 
-  /** Seals the transactions created since the last seal and before `until`; null when there were none. */
+  /**
+   * Seals the transactions created since the last seal and before `until`, in seals of at most
+   * MAX_PER_SEAL transactions (a backlog after downtime is caught up seal by seal, each in a short
+   * database transaction). Returns the last seal made, or null when there was nothing to seal.
+   */
   async seal(until = new Date(Date.now() - SEAL_MARGIN_MS)): Promise<Seal | null> {
-    return this.prisma.$transaction(async (tx) => {
-      // one sealer at a time, across replicas
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${SEAL_LOCK})`;
-      const last = await tx.ledgerSeal.findFirst({ orderBy: { id: 'desc' } });
-      const from = last?.coversTo ?? new Date(0);
-      if (until <= from) return null;
-      const rows = await tx.$queryRaw<{ id: string; hash: string }[]>`
-        SELECT id::text, ledger_transaction_hash(id) AS hash FROM ledger_transactions
-        WHERE created_at >= ${from} AND created_at < ${until} ORDER BY created_at, id`;
-      if (rows.length === 0) return null;
-      const previousHash = last?.hash ?? GENESIS_HASH;
-      const root = merkleRoot(rows.map((r) => r.hash));
-      const id = (last?.id ?? 0n) + 1n;
-      const seal = { id, coversFrom: from, coversTo: until, transactions: rows.length, merkleRoot: root, previousHash };
-      const created = await tx.ledgerSeal.create({ data: { ...seal, hash: sealHash(seal) } });
-      await tx.$executeRaw`
-        INSERT INTO ledger_seal_entries (seal_id, position, transaction_id, hash)
-        SELECT ${id}, e.n - 1, e.id, e.hash FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.hash)}::text[])
-          WITH ORDINALITY AS e(id, hash, n)`;
-      this.logger.log(`seal ${id}: ${rows.length} transaction(s) up to ${until.toISOString()}`);
-      return created;
-    });
+    let latest: Seal | null = null;
+    for (;;) {
+      const made = await this.sealOnce(until);
+      if (!made) return latest;
+      latest = made;
+    }
+  }
+
+  private sealOnce(until: Date): Promise<Seal | null> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        // one sealer at a time, across replicas
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(${SEAL_LOCK})`;
+        const last = await tx.ledgerSeal.findFirst({ orderBy: { id: 'desc' } });
+        const from = last?.coversTo ?? new Date(0);
+        if (until <= from) return null;
+        let rows = await tx.$queryRaw<{ id: string; created_at: Date }[]>`
+          SELECT id::text, created_at FROM ledger_transactions
+          WHERE created_at >= ${from} AND created_at < ${until} ORDER BY created_at, id LIMIT ${MAX_PER_SEAL + 1}`;
+        if (rows.length === 0) return null;
+        let coversTo = until;
+        if (rows.length > MAX_PER_SEAL) {
+          // a full seal ends where the next transaction begins; its peers of the same instant wait too
+          coversTo = rows[MAX_PER_SEAL].created_at;
+          rows = rows.filter((r) => r.created_at < coversTo);
+        }
+        const hashes = await tx.$queryRaw<{ hash: string }[]>`
+          SELECT ledger_transaction_hash(t.id) AS hash FROM unnest(${rows.map((r) => r.id)}::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n`;
+        const leaves = hashes.map((h) => h.hash);
+        const previousHash = last?.hash ?? GENESIS_HASH;
+        const id = (last?.id ?? 0n) + 1n;
+        const seal = { id, coversFrom: from, coversTo, transactions: rows.length, merkleRoot: merkleRoot(leaves), previousHash };
+        const created = await tx.ledgerSeal.create({ data: { ...seal, hash: sealHash(seal) } });
+        await tx.$executeRaw`
+          INSERT INTO ledger_seal_entries (seal_id, position, transaction_id, hash)
+          SELECT ${id}, e.n - 1, e.id, e.hash FROM unnest(${rows.map((r) => r.id)}::uuid[], ${leaves}::text[])
+            WITH ORDINALITY AS e(id, hash, n)`;
+        this.logger.log(`seal ${id}: ${rows.length} transaction(s) up to ${coversTo.toISOString()}`);
+        return created;
+      },
+      { maxWait: 15_000, timeout: 120_000 },
+    );
   }
 
   async list(limit: number, cursor?: string): Promise<Page<Seal>> {

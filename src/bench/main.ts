@@ -12,6 +12,8 @@ import { AppModule } from '../app.module';
 import { Decimal } from '../common/money';
 import { loadConfig, processArgs } from '../config/config';
 import { LedgerService } from '../ledger/ledger.service';
+import { ReconciliationService } from '../audit/reconciliation.service';
+import { SealService } from '../audit/seal.service';
 import { measure, percentile, RunResult } from './stats';
 
 /**
@@ -36,6 +38,7 @@ const EARN_BATCH = 1000;
 const REDIS = option('redis', 'redis://127.0.0.1:6379');
 const REDEMPTIONS = Number(option('redemptions', '3000'));
 const VALIDATIONS = Number(option('validations', '20000'));
+const RECONCILE_POSTINGS = Number(option('reconcile', '1000000'));
 
 async function main(): Promise<void> {
   const url = new URL(SERVER_URL);
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
   const ingest = await earnIngest(service_);
   const { redemptions, validations } = await catalogue(service_);
   await service_.app.close();
+  const reconcile = RECONCILE_POSTINGS > 0 ? await reconciliation(url.toString()) : undefined;
   await dropDatabase();
 
   const rows: [string, RunResult][] = [
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     ['redemptions: HTTP, 64 residents at once', redemptions],
     ['partner validations: HTTP, 32 tills at once', validations],
     ['floor: plain SQL, one transfer per transaction', floor],
+    ...(reconcile ? ([[`reconciliation of ${RECONCILE_POSTINGS} postings (one run)`, reconcile]] as [string, RunResult][]) : []),
   ];
   console.log(table(rows));
   console.log(`\nratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
@@ -270,6 +275,48 @@ function loadFromClient(base: string, requests: ClientRequest[], concurrency: nu
 
 async function waitUntil(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * A reconciliation over a journal of RECONCILE_POSTINGS postings (earns for 100,000 residents),
+ * written straight into the tables by set-based SQL with balances to match, then sealed (not
+ * timed: sealing happens every minute in production), then one full run, timed.
+ */
+async function reconciliation(url: string): Promise<RunResult> {
+  await recreateDatabase();
+  const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error' });
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error'] });
+  const pool = new Pool({ connectionString: url, max: 1 });
+  const n = Math.floor(RECONCILE_POSTINGS / 2);
+  await pool.query(`
+    INSERT INTO ledger_accounts (code, asset, normal_side, floor_zero, shards)
+      SELECT 'resident:r' || g, 'POINTS', 'C', true, 1 FROM generate_series(1, 100000) g;
+    INSERT INTO ledger_accounts (code, asset, normal_side, floor_zero, shards) VALUES ('programme:issued', 'POINTS', 'D', false, 16);
+    SET session_replication_role = replica;
+    INSERT INTO ledger_transactions (id, type, kind, metadata, effective_at, created_at)
+      SELECT md5('t' || g)::uuid, 'earn', 'posted', '{}', now() - interval '1 hour', now() - interval '1 hour' + g * interval '1 microsecond'
+      FROM generate_series(1, ${n}) g;
+    INSERT INTO ledger_postings (transaction_id, account_id, shard, asset, side, amount, pending, created_at)
+      SELECT md5('t' || g)::uuid, 100001, g % 16, 'POINTS', 'D', 20, false, now() - interval '1 hour' FROM generate_series(1, ${n}) g
+      UNION ALL
+      SELECT md5('t' || g)::uuid, 1 + g % 100000, 0, 'POINTS', 'C', 20, false, now() - interval '1 hour' FROM generate_series(1, ${n}) g;
+    SET session_replication_role = origin;
+    INSERT INTO account_balances (account_id, shard, normal_side, floor_zero, debits_posted, credits_posted)
+      SELECT a.id, s.shard, a.normal_side, a.floor_zero,
+             coalesce((SELECT sum(amount) FROM ledger_postings p WHERE p.account_id = a.id AND p.shard = s.shard AND p.side = 'D'), 0),
+             coalesce((SELECT sum(amount) FROM ledger_postings p WHERE p.account_id = a.id AND p.shard = s.shard AND p.side = 'C'), 0)
+      FROM ledger_accounts a, generate_series(0, a.shards - 1) AS s(shard);
+    ANALYZE;`);
+  await pool.end();
+  await app.get(SealService).seal();
+  const service = app.get(ReconciliationService);
+  const run = await app.get(PrismaService).reconciliation.create({ data: { id: randomUUID(), status: 'running', trigger: 'manual' } });
+  const started = process.hrtime.bigint();
+  const report = await service.execute(run.id);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await app.close();
+  if (report.status !== 'passed') throw new Error(`the benchmark's books did not reconcile: ${JSON.stringify(report.checks.filter((c) => !c.passed))}`);
+  return { operations: RECONCILE_POSTINGS, seconds, perSecond: RECONCILE_POSTINGS / seconds, p50: seconds * 1000, p99: seconds * 1000 };
 }
 
 function earn(ledger: LedgerService, i: number, amount: Decimal) {
