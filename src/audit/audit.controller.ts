@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiProperty, ApiPro
 import { stringify } from 'csv-stringify';
 import type { Request, Response } from 'express';
 import { Roles } from '../auth/access.decorators';
+import { SLUG_ID } from '../common/identifiers';
 import { invalidInput } from '../common/errors';
 import { Decimal, formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
@@ -76,6 +77,14 @@ export class TransactionSearchDto extends PageQueryDto {
   @IsOptional()
   @Matches(/^[\x21-\x7e]{3,200}$/, { message: 'account is not an account code' })
   account?: string;
+  @ApiPropertyOptional({ example: 'active-citizen', description: 'Accruals from this participation service' })
+  @IsOptional()
+  @Matches(SLUG_ID, { message: 'source is not a source id' })
+  source?: string;
+  @ApiPropertyOptional({ example: 'coffee-chain', description: 'Transactions that moved points to or from this partner or fund' })
+  @IsOptional()
+  @Matches(SLUG_ID, { message: 'partner is not a partner id' })
+  partner?: string;
 }
 
 export class SealDto {
@@ -158,7 +167,7 @@ export class AuditController {
     const after = decodeCursor<{ s: string }>(q.cursor, ['s']);
     if (after && !/^\d{1,19}$/.test(after.s)) throw invalidInput('cursor is not one this service issued');
     const rows = await this.audit.searchTransactions(
-      { from: optionalMoment(q.from, 'from'), to: optionalMoment(q.to, 'to'), type: q.type, account: q.account, afterSeq: after ? BigInt(after.s) : undefined },
+      { from: optionalMoment(q.from, 'from'), to: optionalMoment(q.to, 'to'), type: q.type, account: q.account, source: q.source, partner: q.partner, afterSeq: after ? BigInt(after.s) : undefined },
       q.limit + 1,
     );
     const scales = await this.ledger.assetScales();

@@ -32,7 +32,7 @@ export class AuditRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async searchTransactions(
-    filter: { from?: Date; to?: Date; type?: string; account?: string; afterSeq?: bigint },
+    filter: { from?: Date; to?: Date; type?: string; account?: string; source?: string; partner?: string; afterSeq?: bigint },
     take: number,
   ): Promise<JournalRow[]> {
     const where: Prisma.Sql[] = [Prisma.sql`TRUE`];
@@ -40,6 +40,11 @@ export class AuditRepository {
     if (filter.to) where.push(Prisma.sql`t.created_at < ${filter.to}`);
     if (filter.type) where.push(Prisma.sql`t.type = ${filter.type}`);
     if (filter.afterSeq !== undefined) where.push(Prisma.sql`t.seq > ${filter.afterSeq}`);
+    if (filter.source) where.push(Prisma.sql`t.metadata->>'sourceId' = ${filter.source}`);
+    if (filter.partner) {
+      where.push(Prisma.sql`EXISTS (SELECT 1 FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                    WHERE p.transaction_id = t.id AND (a.code LIKE ${`partner:${filter.partner}:%`} OR a.code = ${`charity:${filter.partner}`}))`);
+    }
     if (filter.account) {
       where.push(Prisma.sql`EXISTS (SELECT 1 FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
                                     WHERE p.transaction_id = t.id AND a.code = ${filter.account})`);

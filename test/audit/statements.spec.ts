@@ -66,7 +66,11 @@ describe('audit reads: statements, the journal, tracing a point', () => {
       { account: 'resident:anna', asset: 'POINTS', debit: '30', pending: false },
       { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '30', pending: false },
     ]);
+    const byPartner = (await t.http.get('/v1/audit/transactions?partner=cafe').set(auditor).expect(200)).body;
+    expect(byPartner.items.map((i: { id: string }) => i.id)).toEqual(cafe.items.map((i: { id: string }) => i.id));
+    expect((await t.http.get('/v1/audit/transactions?source=votes').set(auditor).expect(200)).body.items).toEqual([]);
     expectProblem(await t.http.get('/v1/audit/transactions?from=yesterday').set(auditor), 400, 'validation_failed');
+    expectProblem(await t.http.get('/v1/audit/transactions?partner=Bad%20Id').set(auditor), 400, 'validation_failed');
   });
 
   it('auditors read but never write', async () => {
