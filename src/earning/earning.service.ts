@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { invalidInput, notFound } from '../common/errors';
+import { DomainError, invalidInput, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
@@ -144,14 +144,21 @@ export class EarningService {
       const accrualTx = await this.ledger.getTransaction(event.transactionId!);
       const toResident = creditTo(accrualTx.postings, residentAccount(event.residentId));
       const toDebt = creditTo(accrualTx.postings, residentDebtAccount(event.residentId));
-      const total = toResident.plus(toDebt);
-      const { available } = await this.ledger.lockedBalance(residentAccount(event.residentId), 'POINTS');
-      const takeBack = Decimal.min(toResident, Decimal.max(available, 0));
-      const newDebt = total.minus(takeBack);
-      const postings: Posting[] = [{ account: ISSUED_ACCOUNT, asset: 'POINTS', side: 'C', amount: total }];
-      if (takeBack.gt(0)) postings.push({ account: residentAccount(event.residentId), asset: 'POINTS', side: 'D', amount: takeBack });
-      if (newDebt.gt(0)) postings.push({ account: residentDebtAccount(event.residentId), asset: 'POINTS', side: 'D', amount: newDebt });
-      await this.ledger.reverseWith(event.transactionId!, postings, { externalId, action: 'revoke', debt: newDebt.toFixed() }, 'earn.revoked');
+      // No lock is taken before the ledger's own (it locks rows in its one order, so revokes and
+      // earn batches never deadlock): if the resident spends between the read and the write, the
+      // ledger refuses and the revoke tries again with the new balance.
+      for (let attempt = 1; ; attempt++) {
+        const { available } = await this.ledger.balance(residentAccount(event.residentId), 'POINTS');
+        const postings = revocation(event.residentId, toResident, toDebt, available);
+        try {
+          await this.db.withSavepoint('revoke_attempt', () =>
+            this.ledger.reverseWith(event.transactionId!, postings, { externalId, action: 'revoke', debt: debtOf(postings) }, 'earn.revoked'),
+          );
+          break;
+        } catch (error) {
+          if (!(error instanceof DomainError && error.code === 'insufficient_points') || attempt >= 5) throw error;
+        }
+      }
       await this.releaseCaps(event);
       await this.repository.setStatus(event.id, 'revoked');
       return (await this.repository.findEvent(sourceId, externalId))!;
@@ -183,6 +190,24 @@ export class EarningService {
     for (const k of keys) changed.set(capKey(k), Decimal.max(0, usage.get(capKey(k))!.minus(event.points)));
     await this.repository.saveCapUsage(changed);
   }
+}
+
+/**
+ * The reversal of an accrual: programme:issued gets back all of it; the resident gives back what
+ * they still have of it, and the rest (with any debt the accrual had repaid) becomes debt.
+ */
+function revocation(residentId: string, toResident: Decimal, toDebt: Decimal, available: Decimal): Posting[] {
+  const total = toResident.plus(toDebt);
+  const takeBack = Decimal.min(toResident, Decimal.max(available, 0));
+  const newDebt = total.minus(takeBack);
+  const postings: Posting[] = [{ account: ISSUED_ACCOUNT, asset: 'POINTS', side: 'C', amount: total }];
+  if (takeBack.gt(0)) postings.push({ account: residentAccount(residentId), asset: 'POINTS', side: 'D', amount: takeBack });
+  if (newDebt.gt(0)) postings.push({ account: residentDebtAccount(residentId), asset: 'POINTS', side: 'D', amount: newDebt });
+  return postings;
+}
+
+function debtOf(postings: Posting[]): string {
+  return postings.filter((p) => p.account.endsWith(':debt')).reduce((sum, p) => sum.plus(p.amount), new Decimal(0)).toFixed();
 }
 
 function creditTo(postings: Posting[], account: string): Decimal {

@@ -190,12 +190,6 @@ export class LedgerRepository {
     return new Map(rows.map((r) => [r.id, r.created_at]));
   }
 
-  /** Locks an account's balance rows until the transaction ends (read, decide, then write). */
-  async lockBalance(accountId: bigint): Promise<BalanceSums> {
-    await this.db.client.$queryRaw`SELECT 1 FROM account_balances WHERE account_id = ${accountId} ORDER BY shard FOR UPDATE`;
-    return this.balanceSums(accountId);
-  }
-
   async findTransaction(id: string): Promise<JournalEntry | null> {
     const row = await this.db.client.ledgerTransaction.findUnique({
       where: { id },

@@ -184,17 +184,6 @@ export class LedgerService {
     return this.write({ type, kind: 'posted', reversesId: id, postings, effects: [{ effect: 'post', postings }], metadata });
   }
 
-  /**
-   * An account's balance, with its rows locked until the current database transaction ends:
-   * for a decision that depends on it (how much of a revoked accrual a resident still has).
-   */
-  async lockedBalance(account: string, asset: string): Promise<AccountBalance> {
-    const spec = classifyAccount(account);
-    const rows = await this.repository.ensureAccounts([{ spec, asset }]);
-    const sums = await this.repository.lockBalance(rows.get(`${account}\u0000${asset}`)!.id);
-    return { account, asset, ...balanceView(sums, spec.normalSide) };
-  }
-
   /** Voids every hold whose expiry has passed; returns how many. Safe to run on many replicas at once. */
   async expireHolds(now: Date = new Date(), batch = 500): Promise<number> {
     let expired = 0;

@@ -147,9 +147,10 @@ export class RedemptionService {
       }
       const statuses = await this.catalogue.lockCodesOf(id);
       if (statuses.some((s) => s !== 'issued')) throw invalidState('a code of this redemption was already redeemed by the partner');
+      // rows in the order a redemption takes them (count, balances, item), so the two never deadlock
+      if (item.perResidentLimit !== null) await this.catalogue.uncountForResident(residentId, item.id, redemption.quantity);
       const refund = await this.ledger.reverse(redemption.transactionId, { redemptionId: id, action: 'cancel' }, 'redeem.cancelled');
       await this.catalogue.markCancelled(id, refund.id);
-      if (item.perResidentLimit !== null) await this.catalogue.uncountForResident(residentId, item.id, redemption.quantity);
       if (item.stock !== null) await this.catalogue.returnStock(item.id, redemption.quantity);
       return this.result(id, residentId);
     });

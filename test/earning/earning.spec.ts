@@ -224,6 +224,27 @@ describe('earning', () => {
     });
   });
 
+  it('a revoke racing the resident’s own spending leaves balance, spending and debt adding up', async () => {
+    const kira = resident();
+    await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: kira, amount: '100', reason: 'opening' }).expect(201);
+    const e = event(kira);
+    await post(votes, [e]).expect(202);
+    await settled(votes, e.externalId);
+    const spend = () =>
+      t.http
+        .post('/v1/ledger/transactions')
+        .set(t.admin)
+        .set('Idempotency-Key', randomUUID())
+        .send({ type: 'redeem', postings: [{ account: `resident:${kira}`, asset: 'POINTS', debit: '20' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '20' }] });
+    const [revoked, ...spends] = await Promise.all([t.http.post(`/v1/earn-events/${e.externalId}/revoke`).set(votes), ...Array.from({ length: 6 }, spend)]);
+    expect(revoked.status).toBe(200);
+    const spent = spends.filter((s) => s.status === 201).length * 20;
+    const after = await balance(kira);
+    // 120 in, 20 revoked: what is left plus what was spent, less what is owed, is 100
+    expect(Number(after.available) + spent - Number(after.debt)).toBe(100);
+    expect(Number(after.available)).toBeGreaterThanOrEqual(0);
+  });
+
   describe('bad input changes nothing', () => {
     const count = () => t.prisma.earnEvent.count();
 
