@@ -7,6 +7,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './infra/database/database.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
 import { HealthModule } from './infra/health/health.module';
+import { MetricsModule } from './infra/metrics/metrics.module';
 import { QueueModule } from './infra/queue/queue.module';
 import { EarningModule } from './earning/earning.module';
 import { LedgerModule } from './ledger/ledger.module';
@@ -30,6 +31,7 @@ export class AppModule {
         QueueModule,
         IdempotencyModule,
         HealthModule,
+        MetricsModule,
         AuthModule,
         ProgrammeModule,
         ...(config.redisUrl ? [BullModule.forRoot({ url: config.redisUrl, prefix: config.queuePrefix })] : []),

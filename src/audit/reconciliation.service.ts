@@ -7,6 +7,7 @@ import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Prisma } from '../generated/prisma/client';
 import { isUniqueViolation, PrismaService } from '../infra/database/prisma.service';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { CHECKS } from './reconciliation.checks';
 import { SealService } from './seal.service';
 
@@ -41,6 +42,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
     private readonly prisma: PrismaService,
     private readonly scheduler: SchedulerRegistry,
     private readonly seals: SealService,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -123,6 +125,9 @@ export class ReconciliationService implements OnApplicationBootstrap {
       where: { id },
       data: { status: passed ? 'passed' : 'failed', checks: checks as unknown as Prisma.InputJsonValue, finishedAt: new Date() },
     });
+    this.metrics.reconciliationFailed.set(passed ? 0 : 1);
+    this.metrics.reconciliationLastRun.set(row.finishedAt!.getTime() / 1000);
+    this.metrics.reconciliationDuration.observe((row.finishedAt!.getTime() - row.startedAt.getTime()) / 1000);
     if (passed) this.logger.log(`reconciliation ${id} passed (${checks.length} checks)`);
     else this.logger.error(`RECONCILIATION FAILED ${id}: ${checks.filter((c) => !c.passed).map((c) => c.detail).join(' | ')}`);
     return toRun(row);

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
 import { Posting } from '../ledger/domain/transaction';
 import { LedgerService, NewTransaction } from '../ledger/ledger.service';
@@ -25,6 +26,7 @@ export class EarnProcessor {
     private readonly repository: EarningRepository,
     private readonly rules: RuleBook,
     private readonly ledger: LedgerService,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** Processes these events if they still wait; returns how many it processed. */
@@ -72,6 +74,8 @@ export class EarnProcessor {
     let next = 0;
     for (const o of outcome) if (o.status !== 'rejected') o.transactionId = recorded[next++].id;
     await this.repository.saveProcessed(outcome);
+    // counted once committed: a batch that rolls back is processed again later
+    this.db.afterCommit(() => outcome.forEach((o) => this.metrics.earnEvents.inc({ stage: 'processed', outcome: o.status })));
     return events.length;
   }
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
 import { invalidState } from '../ledger/domain/errors';
 import { Posting } from '../ledger/domain/transaction';
@@ -44,6 +45,7 @@ export class EarningService {
     private readonly queue: EarnQueue,
     private readonly processor: EarnProcessor,
     private readonly ledger: LedgerService,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -93,6 +95,7 @@ export class EarningService {
         delete r.reason;
       }
     }
+    for (const r of results) this.metrics.earnEvents.inc({ stage: 'intake', outcome: r.status });
     const accepted = rows.filter((r) => r.status === 'received' && inserted.has(r.externalId)).map((r) => r.id);
     if (accepted.length > 0) {
       await this.queue.enqueue(accepted).catch((error: Error) => {

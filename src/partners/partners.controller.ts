@@ -6,6 +6,7 @@ import { invalidInput } from '../common/errors';
 import { formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { optionalMoment } from '../common/params';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { PartnerThrottlerGuard } from './partner-throttler.guard';
 import { PartnerCodeView, PartnersService } from './partners.service';
 
@@ -44,7 +45,10 @@ const CODE = /^[\x21-\x7e]{1,64}$/;
 @Roles('partner')
 @Controller('v1/partner')
 export class PartnersController {
-  constructor(private readonly partners: PartnersService) {}
+  constructor(
+    private readonly partners: PartnersService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   @Get('codes/:code')
   @UseGuards(PartnerThrottlerGuard)
@@ -52,7 +56,9 @@ export class PartnersController {
   @ApiOkResponse({ type: PartnerCodeDto })
   @ApiProblems('not_found', 'rate_limited')
   async lookup(@CurrentClient() partner: ClientPrincipal, @Param('code') code: string): Promise<PartnerCodeDto> {
-    return PartnerCodeDto.of(await this.partners.lookup(partner.partnerId!, checked(code)));
+    return PartnerCodeDto.of(
+      await this.metrics.outcome(this.metrics.partnerCodes, { action: 'validate' }, () => this.partners.lookup(partner.partnerId!, checked(code))),
+    );
   }
 
   @Post('codes/:code/redeem')
@@ -62,7 +68,9 @@ export class PartnersController {
   @ApiOkResponse({ type: PartnerCodeDto })
   @ApiProblems('not_found', 'code_already_redeemed', 'invalid_state', 'code_expired', 'rate_limited')
   async redeem(@CurrentClient() partner: ClientPrincipal, @Param('code') code: string): Promise<PartnerCodeDto> {
-    return PartnerCodeDto.of(await this.partners.redeem(partner.partnerId!, checked(code)));
+    return PartnerCodeDto.of(
+      await this.metrics.outcome(this.metrics.partnerCodes, { action: 'redeem' }, () => this.partners.redeem(partner.partnerId!, checked(code))),
+    );
   }
 
   @Get('settlements')

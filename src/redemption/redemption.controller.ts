@@ -7,6 +7,7 @@ import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { UUID_PARAM } from '../common/params';
 import { Idempotent } from '../idempotency/idempotent.decorator';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { CreateDonationDto, CreateRedemptionDto, RedemptionDto, RedemptionPageDto } from './dto/redemption.dto';
 import { RedemptionService } from './redemption.service';
 
@@ -14,7 +15,10 @@ import { RedemptionService } from './redemption.service';
 @ResidentOnly()
 @Controller('v1/me')
 export class RedemptionController {
-  constructor(private readonly redemptions: RedemptionService) {}
+  constructor(
+    private readonly redemptions: RedemptionService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   @Post('redemptions')
   @Idempotent()
@@ -22,7 +26,9 @@ export class RedemptionController {
   @ApiCreatedResponse({ type: RedemptionDto })
   @ApiProblems('validation_failed', 'not_found', 'insufficient_points', 'out_of_stock', 'limit_exceeded')
   async redeem(@CurrentResident() me: ResidentPrincipal, @Body() body: CreateRedemptionDto): Promise<RedemptionDto> {
-    const r = await this.redemptions.redeem(me.residentId, body.itemId, body.quantity ?? 1);
+    const r = await this.metrics.outcome(this.metrics.redemptions, { kind: 'redemption' }, () =>
+      this.redemptions.redeem(me.residentId, body.itemId, body.quantity ?? 1),
+    );
     return RedemptionDto.of(r, r.balanceAfter);
   }
 
@@ -32,7 +38,9 @@ export class RedemptionController {
   @ApiCreatedResponse({ type: RedemptionDto })
   @ApiProblems('validation_failed', 'not_found', 'insufficient_points', 'limit_exceeded')
   async donate(@CurrentResident() me: ResidentPrincipal, @Body() body: CreateDonationDto): Promise<RedemptionDto> {
-    const r = await this.redemptions.donate(me.residentId, body.itemId, new Decimal(body.amount));
+    const r = await this.metrics.outcome(this.metrics.redemptions, { kind: 'donation' }, () =>
+      this.redemptions.donate(me.residentId, body.itemId, new Decimal(body.amount)),
+    );
     return RedemptionDto.of(r, r.balanceAfter);
   }
 

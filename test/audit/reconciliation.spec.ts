@@ -74,10 +74,13 @@ describe('reconciliation', () => {
       const balanced = report.checks.find((c: { name: string }) => c.name === 'transactions_balanced');
       expect(balanced.offending).toEqual([`transaction ${grantTx} (POINTS)`]);
       expect(report.checks.find((c: { name: string }) => c.name === 'balances_match_postings').offending).toEqual(['resident:anna row 0']);
+      // loud: the metric an operator alerts on
+      expect((await t.http.get('/metrics').expect(200)).text).toMatch(/^civic_reconciliation_failed 1$/m);
     } finally {
       await tamper(`UPDATE ledger_postings SET amount = amount - 1 WHERE transaction_id = '${grantTx}' AND side = 'C'`);
     }
     expect((await run()).status).toBe('passed');
+    expect((await t.http.get('/metrics').expect(200)).text).toMatch(/^civic_reconciliation_failed 0$/m);
   });
 
   it('a stored balance changed behind the ledger’s back fails balances_match_postings', async () => {

@@ -101,6 +101,8 @@ describe('catalogue, redemption and partners', () => {
     expect(answers.filter((a) => a.status === 201)).toHaveLength(2);
     expect(answers.filter((a) => a.status === 409 && a.body.code === 'insufficient_points')).toHaveLength(8);
     expect(await balance(vera)).toBe('50');
+    const metrics = (await t.http.get('/metrics').expect(200)).text;
+    expect(metrics).toMatch(/civic_redemptions_total\{kind="redemption",outcome="insufficient_points"\} ([89]|\d\d)/);
   });
 
   it('perResidentLimit 1 with 5 concurrent requests of one resident: exactly 1', async () => {

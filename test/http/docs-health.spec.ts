@@ -40,6 +40,14 @@ describe('docs and health', () => {
     }
   });
 
+  it('serves Prometheus metrics: the process’s and the programme’s series', async () => {
+    const res = await t.http.get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toContain('process_cpu_user_seconds_total');
+    expect(res.text).toContain('# TYPE civic_earn_events_total counter');
+    expect(res.text).toContain('# TYPE civic_reconciliation_failed gauge');
+  });
+
   it('is live, and ready when the database and Redis answer', async () => {
     await t.http.get('/health/live').expect(200, { status: 'ok' });
     const res = await t.http.get('/health/ready').expect(200);
