@@ -123,11 +123,20 @@ export const CHECKS: CheckDefinition[] = [
   {
     name: 'seals_match_journal',
     description: 'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
+    // the whole journal hashed in one pass (the same canonical definition as the seals use)
     sql: Prisma.sql`
+      WITH posting_texts AS (
+        SELECT p.transaction_id, string_agg(ledger_posting_text(a.code, p), ';' ORDER BY p.id) AS postings
+        FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+        GROUP BY p.transaction_id
+      ), hashes AS (
+        SELECT t.id, encode(sha256(convert_to(ledger_canonical(t, pt.postings), 'UTF8')), 'hex') AS hash
+        FROM ledger_transactions t LEFT JOIN posting_texts pt ON pt.transaction_id = t.id
+      )
       SELECT * FROM (
         SELECT 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text AS what
-        FROM ledger_seal_entries e
-        WHERE ledger_transaction_hash(e.transaction_id) IS DISTINCT FROM e.hash
+        FROM ledger_seal_entries e LEFT JOIN hashes h ON h.id = e.transaction_id
+        WHERE h.hash IS DISTINCT FROM e.hash
         UNION ALL
         SELECT 'transaction ' || t.id::text || ' missing from seal ' || s.id::text
         FROM ledger_seals s JOIN ledger_transactions t ON t.created_at >= s.covers_from AND t.created_at < s.covers_to

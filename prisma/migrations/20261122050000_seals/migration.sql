@@ -5,14 +5,28 @@
 -- sealed row changes a recomputed hash; changing a seal breaks the chain. Both are append-only.
 
 -- The canonical content of a transaction: its fields and its postings in order, as text.
-CREATE FUNCTION ledger_transaction_canonical(p_id UUID) RETURNS TEXT
-LANGUAGE sql STABLE AS $$
+-- ledger_canonical() builds it from a row and its postings' text, so that the reconciliation
+-- can hash the whole journal in one pass (set-based) with the very same definition.
+CREATE FUNCTION ledger_canonical(t ledger_transactions, postings TEXT) RETURNS TEXT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT t.id::text || '|' || t.type || '|' || t.kind || '|' || coalesce(t.pending_id::text, '') || '|' ||
     coalesce(t.reverses_id::text, '') || '|' || t.metadata::text || '|' || coalesce(t.description, '') || '|' ||
-    to_char(t.effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '|' ||
-    to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '|' ||
-    coalesce((SELECT string_agg(a.code || ':' || p.asset || ':' || p.side || ':' || p.amount::text || ':' || p.pending::text, ';' ORDER BY p.id)
-              FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transaction_id = t.id), '')
+    -- times as microseconds since the Unix epoch (UTC)
+    (extract(epoch FROM t.effective_at) * 1000000)::bigint::text || '|' ||
+    (extract(epoch FROM t.created_at) * 1000000)::bigint::text || '|' || coalesce(postings, '')
+$$;
+
+-- A posting as it appears in the canonical content.
+CREATE FUNCTION ledger_posting_text(code TEXT, p ledger_postings) RETURNS TEXT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT code || ':' || p.asset || ':' || p.side || ':' || p.amount::text || ':' || p.pending::text
+$$;
+
+CREATE FUNCTION ledger_transaction_canonical(p_id UUID) RETURNS TEXT
+LANGUAGE sql STABLE AS $$
+  SELECT ledger_canonical(t, (
+    SELECT string_agg(ledger_posting_text(a.code, p), ';' ORDER BY p.id)
+    FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transaction_id = t.id))
   FROM ledger_transactions t WHERE t.id = p_id
 $$;
 
