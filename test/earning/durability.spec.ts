@@ -13,10 +13,11 @@ import { waitFor } from '../support/wait';
 
 /**
  * Accepted means durable: losing Redis or a worker between acceptance and posting loses
- * nothing and doubles nothing. These tests use a Redis database of their own (index 7), so
- * that wiping it (FLUSHDB: for this service the same as FLUSHALL) disturbs no other test.
+ * nothing and doubles nothing. These tests use a Redis database of their own (index 7, or
+ * TEST_REDIS_OWN_DB when two checkouts test at once), so that wiping it (FLUSHDB: for this
+ * service the same as FLUSHALL) disturbs no other test.
  */
-const OWN_REDIS = `${REDIS_URL.replace(/\/\d*$/, '')}/7`;
+const OWN_REDIS = `${REDIS_URL.replace(/\/\d*$/, '')}/${process.env.TEST_REDIS_OWN_DB ?? '7'}`;
 
 describe('durability of accepted earn events', () => {
   let t: TestApp;

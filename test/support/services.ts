@@ -48,13 +48,29 @@ export async function dropTestDatabase(name: string): Promise<void> {
   await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
-/** Databases left behind by runs that were killed. */
+/**
+ * Databases left behind by runs that were killed: those whose creating process is gone.
+ * A database of a run still going on (another checkout testing at the same time) is left alone.
+ */
 export async function dropStaleTestDatabases(): Promise<void> {
   await withAdmin(async (c) => {
     const { rows } = await c.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE datname LIKE $1`,
       [`${TEST_DATABASE_PREFIX}%`],
     );
-    for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    for (const { datname } of rows) {
+      const pid = Number(/^[a-z_]+?_(\d+)_[0-9a-f]+$/.exec(datname)?.[1]);
+      if (Number.isInteger(pid) && processAlive(pid)) continue;
+      await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    }
   });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
