@@ -9,7 +9,7 @@ import { invalidState } from '../ledger/domain/errors';
 import { Posting } from '../ledger/domain/transaction';
 import { LedgerService } from '../ledger/ledger.service';
 import { basePoints, capPeriods, RejectReason, ruleFor } from './domain/earning';
-import { EarnProcessor, ISSUED_ACCOUNT } from './earn-processor.service';
+import { accrual, EARN_TYPE, EarnProcessor, ISSUED_ACCOUNT } from './earn-processor.service';
 import { EarnQueue } from './earn-queue';
 import { capKey, EarningRepository, EarnEventRecord, NewEarnEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
@@ -32,6 +32,8 @@ export interface IntakeResult {
 /** How far in the future an event may say it happened (clocks differ a little). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 export const MAX_BATCH = 1000;
+/** The type of the void of a hold that was confirmed as a new accrual paying a debt. */
+export const CONFIRMED_WITH_DEBT = 'earn.confirmed';
 
 /** The earning side: intake of earn events from participation services, and their lifecycle. */
 @Injectable()
@@ -112,13 +114,41 @@ export class EarningService {
     return event;
   }
 
-  /** pending → posted: the pending points become spendable. */
+  /**
+   * pending → posted: the pending points become spendable. A resident in debt pays it off
+   * first, as with any accrual: then the hold is voided and the accrual recorded anew with the
+   * debt's share (the event then points at that new transaction).
+   */
   confirm(sourceId: string, externalId: string): Promise<EarnEventRecord> {
     return this.db.run(async () => {
       const event = await this.lockProcessed(sourceId, externalId);
       if (event.status !== 'pending') throw invalidState(`earn event ${externalId} is ${event.status}, not pending`);
-      const posted = await this.ledger.post(event.transactionId!, undefined, { externalId, action: 'confirm' });
-      await this.repository.setStatus(event.id, 'posted', { transactionId: posted.id });
+      const holdId = event.transactionId!;
+      const metadata = { externalId, action: 'confirm' };
+      let transactionId: string | undefined;
+      // the debt is read without a lock (the ledger locks in its one order); if an earn batch
+      // pays it off meanwhile, the ledger refuses to take the debt below zero and this tries again
+      for (let attempt = 1; !transactionId; attempt++) {
+        const debt = await this.debtOf(event.residentId);
+        try {
+          transactionId = await this.db.withSavepoint('confirm_attempt', async () => {
+            if (debt.isZero()) return (await this.ledger.post(holdId, undefined, metadata)).id;
+            const hold = await this.ledger.getTransaction(holdId);
+            const points = creditTo(hold.postings, residentAccount(event.residentId));
+            await this.ledger.void(holdId, CONFIRMED_WITH_DEBT, metadata);
+            const accrued = await this.ledger.record({
+              type: EARN_TYPE,
+              postings: accrual(event.residentId, points, Decimal.min(debt, points)),
+              description: hold.description ?? undefined,
+              metadata: { ...hold.metadata, confirms: holdId },
+            });
+            return accrued.id;
+          });
+        } catch (error) {
+          if (!(error instanceof DomainError && error.code === 'insufficient_points') || attempt >= 5) throw error;
+        }
+      }
+      await this.repository.setStatus(event.id, 'posted', { transactionId });
       return (await this.repository.findEvent(sourceId, externalId))!;
     });
   }
@@ -128,8 +158,9 @@ export class EarningService {
     return this.db.run(async () => {
       const event = await this.lockProcessed(sourceId, externalId);
       if (event.status !== 'pending') throw invalidState(`earn event ${externalId} is ${event.status}, not pending`);
-      await this.ledger.void(event.transactionId!, 'earn.rejected', { externalId });
+      // caps before balances, the order in which earn batches lock them: no deadlock
       await this.releaseCaps(event);
+      await this.ledger.void(event.transactionId!, 'earn.rejected', { externalId });
       await this.repository.setStatus(event.id, 'rejected', { reason: 'rejected_by_source' });
       return (await this.repository.findEvent(sourceId, externalId))!;
     });
@@ -147,9 +178,10 @@ export class EarningService {
       const accrualTx = await this.ledger.getTransaction(event.transactionId!);
       const toResident = creditTo(accrualTx.postings, residentAccount(event.residentId));
       const toDebt = creditTo(accrualTx.postings, residentDebtAccount(event.residentId));
-      // No lock is taken before the ledger's own (it locks rows in its one order, so revokes and
-      // earn batches never deadlock): if the resident spends between the read and the write, the
-      // ledger refuses and the revoke tries again with the new balance.
+      // Caps are locked before balances, the order in which earn batches lock them, so revokes
+      // and batches never deadlock. The balance is read without a lock: if the resident spends
+      // between the read and the write, the ledger refuses and the revoke tries again.
+      await this.releaseCaps(event);
       for (let attempt = 1; ; attempt++) {
         const { available } = await this.ledger.balance(residentAccount(event.residentId), 'POINTS');
         const postings = revocation(event.residentId, toResident, toDebt, available);
@@ -162,7 +194,6 @@ export class EarningService {
           if (!(error instanceof DomainError && error.code === 'insufficient_points') || attempt >= 5) throw error;
         }
       }
-      await this.releaseCaps(event);
       await this.repository.setStatus(event.id, 'revoked');
       return (await this.repository.findEvent(sourceId, externalId))!;
     });
@@ -177,6 +208,12 @@ export class EarningService {
       event = (await this.repository.findEvent(sourceId, externalId, true))!;
     }
     return event;
+  }
+
+  private async debtOf(residentId: string): Promise<Decimal> {
+    const debt = await this.ledger.balancesOf([residentDebtAccount(residentId)], 'POINTS');
+    const posted = debt.get(residentDebtAccount(residentId))?.posted;
+    return posted && posted.gt(0) ? posted : new Decimal(0);
   }
 
   private async releaseCaps(event: EarnEventRecord): Promise<void> {

@@ -222,6 +222,53 @@ describe('earning', () => {
         { account: `resident:${ivan}`, asset: 'POINTS', credit: '5' },
       ]);
     });
+
+    it('a pending accrual confirmed while the resident is in debt repays the debt first', async () => {
+      const lev = resident();
+      const vote = event(lev);
+      await post(votes, [vote]).expect(202);
+      await settled(votes, vote.externalId);
+      const report = event(lev, { type: 'report.confirmed' });
+      await post(reports, [report]).expect(202);
+      expect(await settled(reports, report.externalId)).toMatchObject({ status: 'pending' });
+      await spend(lev, '20');
+      await t.http.post(`/v1/earn-events/${vote.externalId}/revoke`).set(votes).expect(200);
+      expect(await balance(lev)).toEqual({ residentId: lev, available: '0', pending: '50', debt: '20' });
+
+      const confirmed = await t.http.post(`/v1/earn-events/${report.externalId}/confirm`).set(reports).expect(200);
+      expect(confirmed.body).toMatchObject({ status: 'posted', points: '50' });
+      // 50 confirmed: 20 repay the debt, 30 reach the balance
+      expect(await balance(lev)).toEqual({ residentId: lev, available: '30', pending: '0', debt: '0' });
+      const tx = await t.http.get(`/v1/ledger/transactions/${confirmed.body.transactionId}`).set(t.admin).expect(200);
+      expect(tx.body.postings).toEqual([
+        { account: 'programme:issued', asset: 'POINTS', debit: '50' },
+        { account: `resident:${lev}:debt`, asset: 'POINTS', credit: '20' },
+        { account: `resident:${lev}`, asset: 'POINTS', credit: '30' },
+      ]);
+      expectProblem(await t.http.post(`/v1/earn-events/${report.externalId}/confirm`).set(reports), 409, 'invalid_state');
+    });
+
+    it('revokes and rejects racing earn batches of the same capped rule finish without deadlock', async () => {
+      const mila = resident();
+      // novelty is capped (7 a day): batches lock cap rows, then balances; revoke and reject too
+      const early = Array.from({ length: 4 }, (_, i) => event(mila, { type: 'novelty.rated', occurredAt: new Date(Date.now() - (i + 1) * 1000).toISOString(), status: i % 2 ? 'pending' : 'confirmed' }));
+      await post(votes, early).expect(202);
+      for (const e of early) await settled(votes, e.externalId);
+      const later = Array.from({ length: 6 }, () => [event(mila, { type: 'novelty.rated' }), event(mila)]);
+      const results = await Promise.all([
+        ...early.map(async (e) => {
+          const state = (await status(votes, e.externalId)).status;
+          if (state === 'posted') return t.http.post(`/v1/earn-events/${e.externalId}/revoke`).set(votes);
+          if (state === 'pending') return t.http.post(`/v1/earn-events/${e.externalId}/reject`).set(votes);
+          return { status: 200 };
+        }),
+        ...later.map((batch) => post(votes, batch)),
+      ]);
+      expect(results.map((r) => r.status).every((s) => s === 200 || s === 202)).toBe(true);
+      for (const batch of later) for (const e of batch) await settled(votes, e.externalId);
+      const after = await balance(mila);
+      expect(Number(after.available)).toBeGreaterThanOrEqual(0);
+    });
   });
 
   it('a revoke racing the resident’s own spending leaves balance, spending and debt adding up', async () => {
