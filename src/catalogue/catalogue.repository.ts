@@ -33,16 +33,19 @@ export interface RedemptionRecord {
   refundTransactionId: string | null;
   createdAt: Date;
   cancelledAt: Date | null;
+  /** whether it took from the item's stock and counted against the resident's limit: a cancel gives back just that */
+  stockCounted: boolean;
+  limitCounted: boolean;
   codes: (IssuedCode & { status: CodeStatus })[];
 }
 
-/** Items, their codes, redemptions and per-resident counts: the catalogue's tables. */
-/** How long a redemption may see an item as it was (price, window, limits); stock is always read live. */
-const ITEM_CACHE_MS = 2_000;
+/** How long the public catalogue may show a pool's available count as it was. */
+const POOL_COUNT_CACHE_MS = 2_000;
 
+/** Items, their codes, redemptions and per-resident counts: the catalogue's tables. */
 @Injectable()
 export class CatalogueRepository {
-  private readonly items = new Map<string, { item: CatalogueItem; at: number }>();
+  private readonly poolCounts = new Map<string, { n: number; at: number }>();
 
   constructor(private readonly db: TransactionHost) {}
 
@@ -51,7 +54,6 @@ export class CatalogueRepository {
   }
 
   async updateItem(id: string, changes: Partial<Omit<CatalogueItem, 'id' | 'sold' | 'kind'>>): Promise<CatalogueItem> {
-    this.forgetItem(id);
     return toItem(await this.db.client.catalogueItem.update({ where: { id }, data: { ...changes, updatedAt: new Date() } }));
   }
 
@@ -75,21 +77,60 @@ export class CatalogueRepository {
     return rows.map(toItem);
   }
 
-  /** How many codes of each pool item are still available. */
+  /**
+   * How many codes of each pool item are still available, as counted at most a couple of
+   * seconds ago: the public catalogue is read by everyone, and counting a large pool on every
+   * read would let anyone load the database. Redemptions never rely on this count.
+   */
   async poolAvailable(itemIds: string[]): Promise<Map<string, number>> {
-    if (itemIds.length === 0) return new Map();
+    const now = Date.now();
+    const counts = new Map<string, number>();
+    const missing: string[] = [];
+    for (const id of itemIds) {
+      const hit = this.poolCounts.get(id);
+      if (hit && now - hit.at < POOL_COUNT_CACHE_MS) counts.set(id, hit.n);
+      else missing.push(id);
+    }
+    if (missing.length === 0) return counts;
     const rows = await this.db.client.$queryRaw<{ item_id: string; n: number }[]>`
-      SELECT item_id, count(*)::int AS n FROM item_codes WHERE status = 'available' AND item_id = ANY(${itemIds}::text[]) GROUP BY item_id`;
-    return new Map(rows.map((r) => [r.item_id, r.n]));
+      SELECT item_id, count(*)::int AS n FROM item_codes WHERE status = 'available' AND item_id = ANY(${missing}::text[]) GROUP BY item_id`;
+    const found = new Map(rows.map((r) => [r.item_id, r.n]));
+    for (const id of missing) {
+      counts.set(id, found.get(id) ?? 0);
+      this.poolCounts.set(id, { n: found.get(id) ?? 0, at: now });
+    }
+    if (this.poolCounts.size > 10_000) this.poolCounts.clear();
+    return counts;
   }
 
-  /** Adds codes to a pool; returns how many were new (the rest existed already). */
-  async addCodes(itemId: string, codes: string[]): Promise<number> {
+  /** Forgets the counted pool of an item (its codes changed here). */
+  forgetPoolCount(itemId: string): void {
+    this.poolCounts.delete(itemId);
+  }
+
+  /**
+   * Uploads of one partner wait for each other (until the transaction ends), so that a code is
+   * never in two of its items at once.
+   */
+  async lockPartnerCodes(partnerId: string): Promise<void> {
+    await this.db.client.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`item_codes:${partnerId}`}, 0))`;
+  }
+
+  /**
+   * Adds codes to a pool; returns how many were new. A code already in this item, or in another
+   * item of the same partner, is skipped. Another partner's codes are not looked at: codes are
+   * unique per item, and nothing an upload answers tells one partner of another's codes.
+   */
+  async addCodes(itemId: string, partnerId: string, codes: string[]): Promise<number> {
     if (codes.length === 0) return 0;
+    this.forgetPoolCount(itemId);
     return this.db.client.$executeRaw`
       INSERT INTO item_codes (item_id, code, status)
       SELECT ${itemId}, c, 'available' FROM unnest(${codes}::text[]) AS c
-      ON CONFLICT (code) DO NOTHING`;
+      WHERE NOT EXISTS (
+        SELECT 1 FROM item_codes o JOIN catalogue_items i ON i.id = o.item_id
+        WHERE o.code = c AND i.partner_id = ${partnerId})
+      ON CONFLICT (item_id, code) DO NOTHING`;
   }
 
   /** Counts a sale against a limited stock; false when it would exceed the stock. */
@@ -128,9 +169,11 @@ export class CatalogueRepository {
     codes: { generated: string[] } | { pool: number } | null,
     validUntil: Date | null,
   ): Promise<{ createdAt: Date; codes: IssuedCode[] }> {
+    if (codes !== null && 'pool' in codes) this.forgetPoolCount(r.itemId);
     const insert = Prisma.sql`
-      INSERT INTO redemptions (id, resident_id, item_id, kind, quantity, points_spent, status, transaction_id)
-      VALUES (${r.id}::uuid, ${r.residentId}, ${r.itemId}, ${r.kind}, ${r.quantity}, ${r.pointsSpent.toFixed()}::numeric, ${r.status}, ${r.transactionId}::uuid)
+      INSERT INTO redemptions (id, resident_id, item_id, kind, quantity, points_spent, status, transaction_id, stock_counted, limit_counted)
+      VALUES (${r.id}::uuid, ${r.residentId}, ${r.itemId}, ${r.kind}, ${r.quantity}, ${r.pointsSpent.toFixed()}::numeric, ${r.status},
+              ${r.transactionId}::uuid, ${r.stockCounted}, ${r.limitCounted})
       RETURNING id, created_at`;
     type Row = { created_at: Date; code: string | null; valid_until: Date | null };
     let rows: Row[];
@@ -157,19 +200,6 @@ export class CatalogueRepository {
       createdAt: rows[0].created_at,
       codes: rows.filter((row) => row.code !== null).map((row) => ({ code: row.code!, validUntil: row.valid_until })),
     };
-  }
-
-  /** An item as it was at most a couple of seconds ago: the hot path of redemptions reads it so. */
-  async findItemCached(id: string): Promise<CatalogueItem | null> {
-    const hit = this.items.get(id);
-    if (hit && Date.now() - hit.at < ITEM_CACHE_MS) return hit.item;
-    const item = await this.findItem(id);
-    if (item) this.items.set(id, { item, at: Date.now() });
-    return item;
-  }
-
-  forgetItem(id: string): void {
-    this.items.delete(id);
   }
 
   async findRedemption(id: string, lock = false): Promise<RedemptionRecord | null> {
@@ -203,12 +233,14 @@ export class CatalogueRepository {
     await this.db.client.itemCode.updateMany({ where: { redemptionId: id, status: 'issued' }, data: { status: 'cancelled' } });
   }
 
-  async findCode(code: string): Promise<CodeRecord | null> {
+  /** A code of this partner's items (codes are unique per item; a partner's, per partner). */
+  async findCode(code: string, partnerId: string): Promise<CodeRecord | null> {
     const rows = await this.db.client.$queryRaw<
       { code: string; status: CodeStatus; item_id: string; partner_id: string; valid_until: Date | null; redeemed_at: Date | null; redemption_id: string | null }[]
     >`
       SELECT c.code, c.status, c.item_id, i.partner_id, c.valid_until, c.redeemed_at, c.redemption_id::text
-      FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id WHERE c.code = ${code}`;
+      FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id WHERE c.code = ${code} AND i.partner_id = ${partnerId}
+      ORDER BY c.id LIMIT 1`;
     const r = rows[0];
     return r
       ? { code: r.code, status: r.status, itemId: r.item_id, partnerId: r.partner_id, validUntil: r.valid_until, redeemedAt: r.redeemed_at, redemptionId: r.redemption_id }
@@ -300,6 +332,8 @@ function toRedemption(r: {
   refundTransactionId: string | null;
   createdAt: Date;
   cancelledAt: Date | null;
+  stockCounted: boolean;
+  limitCounted: boolean;
   codes: { code: string; validUntil: Date | null; status: string }[];
 }): RedemptionRecord {
   return {

@@ -71,13 +71,14 @@ export class CatalogueService {
       const item = await this.repository.findItem(itemId);
       if (!item || (partnerId !== undefined && item.partnerId !== partnerId)) throw notFound(`catalogue item ${itemId}`);
       if (item.codeSource !== 'POOL') throw new DomainError('invalid_state', `catalogue item ${itemId} does not take a code pool`);
+      await this.repository.lockPartnerCodes(item.partnerId);
       const seen = new Set<string>();
       let chunk: string[] = [];
       let added = 0;
       let duplicates = 0;
       let line = 0;
       const flush = async () => {
-        added += await this.repository.addCodes(itemId, chunk);
+        added += await this.repository.addCodes(itemId, item.partnerId, chunk);
         chunk = [];
       };
       for await (const raw of lines) {

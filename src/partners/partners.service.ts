@@ -49,7 +49,7 @@ export class PartnersService {
 
   /** A code of this partner; anyone else's, an unknown one or one not yet issued is simply not found. */
   private async own(partnerId: string, code: string): Promise<CodeRecord> {
-    const found = await this.catalogue.findCode(code);
+    const found = await this.catalogue.findCode(code, partnerId);
     if (!found || found.partnerId !== partnerId || found.status === 'available') throw notFound('code');
     return found;
   }

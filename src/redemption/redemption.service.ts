@@ -52,7 +52,18 @@ export class RedemptionService {
       });
       const validUntil = item.codeValidDays ? new Date(Date.now() + item.codeValidDays * DAY_MS) : null;
       const created = await this.catalogue.createRedemption(
-        { id, residentId, itemId, kind: item.kind, quantity, pointsSpent: price, status: 'completed', transactionId: transaction.id },
+        {
+          id,
+          residentId,
+          itemId,
+          kind: item.kind,
+          quantity,
+          pointsSpent: price,
+          status: 'completed',
+          transactionId: transaction.id,
+          stockCounted: item.stock !== null,
+          limitCounted: item.perResidentLimit !== null,
+        },
         item.codeSource === 'POOL' ? { pool: quantity } : { generated: Array.from({ length: quantity }, generateCode) },
         validUntil,
       );
@@ -71,6 +82,8 @@ export class RedemptionService {
         refundTransactionId: null,
         createdAt: created.createdAt,
         cancelledAt: null,
+        stockCounted: item.stock !== null,
+        limitCounted: item.perResidentLimit !== null,
         codes: created.codes.map((c) => ({ ...c, status: 'issued' as const })),
         balanceAfter: transaction.availableAfter!.get(residentAccount(residentId))!,
       };
@@ -96,7 +109,18 @@ export class RedemptionService {
         description: item.title,
       });
       const created = await this.catalogue.createRedemption(
-        { id, residentId, itemId, kind: 'DONATION', quantity: 1, pointsSpent: amount, status: 'completed', transactionId: transaction.id },
+        {
+          id,
+          residentId,
+          itemId,
+          kind: 'DONATION',
+          quantity: 1,
+          pointsSpent: amount,
+          status: 'completed',
+          transactionId: transaction.id,
+          stockCounted: false,
+          limitCounted: item.perResidentLimit !== null,
+        },
         null,
         null,
       );
@@ -112,6 +136,8 @@ export class RedemptionService {
         refundTransactionId: null,
         createdAt: created.createdAt,
         cancelledAt: null,
+        stockCounted: false,
+        limitCounted: item.perResidentLimit !== null,
         codes: [],
         balanceAfter: transaction.availableAfter!.get(residentAccount(residentId))!,
       };
@@ -148,16 +174,18 @@ export class RedemptionService {
       const statuses = await this.catalogue.lockCodesOf(id);
       if (statuses.some((s) => s !== 'issued')) throw invalidState('a code of this redemption was already redeemed by the partner');
       // rows in the order a redemption takes them (count, balances, item), so the two never deadlock
-      if (item.perResidentLimit !== null) await this.catalogue.uncountForResident(residentId, item.id, redemption.quantity);
+      // what the redemption counted is given back, whatever the item says now
+      if (redemption.limitCounted) await this.catalogue.uncountForResident(residentId, item.id, redemption.quantity);
       const refund = await this.ledger.reverse(redemption.transactionId, { redemptionId: id, action: 'cancel' }, 'redeem.cancelled');
       await this.catalogue.markCancelled(id, refund.id);
-      if (item.stock !== null) await this.catalogue.returnStock(item.id, redemption.quantity);
+      if (redemption.stockCounted) await this.catalogue.returnStock(item.id, redemption.quantity);
       return this.result(id, residentId);
     });
   }
 
+  /** The item as it is now, read inside the redemption's transaction: price, window, stock and limit. */
   private async activeItem(itemId: string): Promise<CatalogueItem> {
-    const item = await this.catalogue.findItemCached(itemId);
+    const item = await this.catalogue.findItem(itemId);
     if (!item || !isActive(item, new Date())) throw notFound(`catalogue item ${itemId}`);
     return item;
   }

@@ -154,7 +154,7 @@ describe('catalogue, redemption and partners', () => {
 
     it('an expired code is 410; a cancelled one is 409 invalid_state', async () => {
       const r = await redeem(egor, { itemId: id }).expect(201);
-      await t.prisma.itemCode.update({ where: { code: r.body.codes[0].code }, data: { validUntil: new Date(Date.now() - 60_000) } });
+      await t.prisma.itemCode.updateMany({ where: { code: r.body.codes[0].code }, data: { validUntil: new Date(Date.now() - 60_000) } });
       expect((await t.http.get(`/v1/partner/codes/${r.body.codes[0].code}`).set(partnerKeys.cafe).expect(200)).body.status).toBe('expired');
       expectProblem(await t.http.post(`/v1/partner/codes/${r.body.codes[0].code}/redeem`).set(partnerKeys.cafe), 410, 'code_expired');
 
@@ -192,6 +192,25 @@ describe('catalogue, redemption and partners', () => {
       expect(c.body).toMatchObject({ status: 'cancelled', balanceAfter: '25' });
       // stock and the per-resident count were given back
       await redeem(fedor, { itemId: id }).expect(201);
+    });
+
+    it('gives back what the redemption counted, even when the item changed since', async () => {
+      const id = itemId('changed');
+      await item({ id, kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' });
+      const hanna = resident();
+      await grant(hanna, '30');
+      // bought while the stock was unlimited and without a limit: nothing was counted
+      const r = await redeem(hanna, { itemId: id }).expect(201);
+      // the admin limits the item at once: the very next redemption sees it, in any process
+      await t.http.patch(`/v1/admin/catalogue-items/${id}`).set(t.admin).send({ stock: 1, perResidentLimit: 1 }).expect(200);
+      await redeem(hanna, { itemId: id }).expect(201);
+      expectProblem(await redeem(hanna, { itemId: id }), 409, 'limit_exceeded');
+      // cancelling the first gives back no stock and no count it never took
+      await t.http.post(`/v1/me/redemptions/${r.body.id}/cancel`).set(t.residentAuth(hanna)).expect(200);
+      const now = (await t.http.get(`/v1/admin/catalogue-items/${id}`).set(t.admin).expect(200)).body;
+      expect(now).toMatchObject({ stock: 1, sold: 1 });
+      expectProblem(await redeem(hanna, { itemId: id }), 409, 'limit_exceeded');
+      expect(await balance(hanna)).toBe('20');
     });
 
     it('after the cancel window: 409 invalid_state', async () => {
@@ -258,6 +277,31 @@ describe('catalogue, redemption and partners', () => {
       expectProblem(await t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).set('Content-Type', 'application/xml').send('<x/>'), 415, 'unsupported_media_type');
       expect(await t.prisma.itemCode.count({ where: { itemId: id } })).toBe(before);
       expectProblem(await t.http.post(`/v1/partner/items/${id}/codes`).set(partnerKeys.cafe).send({ codes: ['ZZZZ-1'] }), 404, 'not_found');
+    });
+
+    it('a code another partner holds is simply added: an upload tells nothing of other partners’ codes', async () => {
+      const mine = itemId('mine');
+      const theirs = itemId('theirs');
+      const again = itemId('again');
+      await item({ id: mine, kind: 'PROMO_CODE', title: 'Mine', partnerId: 'cafe', pricePoints: '5', codeSource: 'POOL' });
+      await item({ id: theirs, kind: 'PROMO_CODE', title: 'Theirs', partnerId: 'other', pricePoints: '5', codeSource: 'POOL' });
+      await item({ id: again, kind: 'PROMO_CODE', title: 'Mine too', partnerId: 'cafe', pricePoints: '5', codeSource: 'POOL' });
+      const secret = `SHARED-${randomUUID().slice(0, 8)}`;
+      const up = (id: string, partner: string) =>
+        t.http.post(`/v1/partner/items/${id}/codes`).set(partnerKeys[partner]).send({ codes: [secret] }).expect(200);
+      expect((await up(mine, 'cafe')).body).toEqual({ added: 1, duplicates: 0 });
+      expect((await up(theirs, 'other')).body).toEqual({ added: 1, duplicates: 0 });
+      // within one partner a code stays unique across its items
+      expect((await up(again, 'cafe')).body).toEqual({ added: 0, duplicates: 1 });
+      // each partner redeems only its own copy
+      const olga = resident();
+      await grant(olga, '10');
+      const a = await redeem(olga, { itemId: mine }).expect(201);
+      expect(a.body.codes[0].code).toBe(secret);
+      expect((await t.http.get(`/v1/partner/codes/${secret}`).set(partnerKeys.cafe).expect(200)).body).toMatchObject({ itemId: mine, status: 'issued' });
+      expectProblem(await t.http.get(`/v1/partner/codes/${secret}`).set(partnerKeys.other), 404, 'not_found');
+      await t.http.post(`/v1/partner/codes/${secret}/redeem`).set(partnerKeys.cafe).expect(200);
+      expectProblem(await t.http.post(`/v1/partner/codes/${secret}/redeem`).set(partnerKeys.other), 404, 'not_found');
     });
 
     it('a large CSV pool is streamed in: 20,000 codes', async () => {
