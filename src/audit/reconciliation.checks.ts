@@ -7,11 +7,60 @@ import { Prisma } from '../generated/prisma/client';
 export interface CheckDefinition {
   name: string;
   description: string;
-  /** a query returning one row per offence, with a `what` column naming it */
-  sql: Prisma.Sql;
+  /** queries returning one row per offence, with a `what` column naming it (a large check is split in parts that run side by side) */
+  parts: Prisma.Sql[];
+  /**
+   * Run each part in its own transaction with PostgreSQL's own parallel workers off: the part
+   * relies on rows reaching an aggregate in the order a subquery sorted them, which a parallel
+   * partial aggregate would not keep.
+   */
+  serial?: boolean;
 }
 
 const SAMPLE = 20;
+/** At most this many offences are named per check. */
+export const OFFENCES_SHOWN = SAMPLE;
+
+/**
+ * The journal is re-hashed in this many parts, by ranges of transaction id (random UUIDs, so
+ * the parts are even), that run side by side on their own connections.
+ */
+export const HASH_PARTS = 4;
+
+function idRanges(parts: number): [string, string | null][] {
+  const bounds = Array.from({ length: parts }, (_, i) => (i === 0 ? '00000000-0000-0000-0000-000000000000' : `${Math.floor((i * 0x100000000) / parts).toString(16).padStart(8, '0')}-0000-0000-0000-000000000000`));
+  return bounds.map((from, i) => [from, bounds[i + 1] ?? null]);
+}
+
+/**
+ * Every sealed transaction in [from, to) of ids hashed again and compared with its seal entry.
+ * The postings' text is concatenated in posting order by feeding the aggregate a sorted
+ * subquery (string_agg's own ORDER BY sorts each transaction's postings apart: a third slower);
+ * run serially (see `serial`).
+ */
+function sealedHashesPart(from: string, to: string | null): Prisma.Sql {
+  const inRange = (column: Prisma.Sql) =>
+    to === null ? Prisma.sql`${column} >= ${from}::uuid` : Prisma.sql`${column} >= ${from}::uuid AND ${column} < ${to}::uuid`;
+  return Prisma.sql`
+      WITH posting_texts AS (
+        SELECT transaction_id, string_agg(text, ';') AS postings
+        FROM (
+          SELECT p.transaction_id, ledger_posting_text(a.code, p) AS text
+          FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+          WHERE ${inRange(Prisma.sql`p.transaction_id`)}
+          ORDER BY p.transaction_id, p.id
+        ) in_order
+        GROUP BY transaction_id
+      ), hashes AS (
+        SELECT t.id, encode(sha256(convert_to(ledger_canonical(t, pt.postings), 'UTF8')), 'hex') AS hash
+        FROM ledger_transactions t LEFT JOIN posting_texts pt ON pt.transaction_id = t.id
+        WHERE ${inRange(Prisma.sql`t.id`)}
+      )
+      SELECT 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text AS what
+      FROM ledger_seal_entries e LEFT JOIN hashes h ON h.id = e.transaction_id
+      WHERE ${inRange(Prisma.sql`e.transaction_id`)} AND h.hash IS DISTINCT FROM e.hash
+      LIMIT ${SAMPLE}`;
+}
 
 export const STUCK_AFTER_MINUTES = 15;
 export const HOLD_GRACE_MINUTES = 5;
@@ -20,24 +69,24 @@ export const CHECKS: CheckDefinition[] = [
   {
     name: 'trial_balance_zero',
     description: 'the posted debits of every asset equal its posted credits',
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       SELECT asset || ' off by ' || sum(CASE side WHEN 'D' THEN amount ELSE -amount END)::text AS what
       FROM ledger_postings WHERE NOT pending GROUP BY asset
-      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`,
+      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`],
   },
   {
     name: 'transactions_balanced',
     description: 'every transaction is balanced per asset',
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       SELECT 'transaction ' || transaction_id::text || ' (' || asset || ')' AS what
       FROM ledger_postings GROUP BY transaction_id, asset
       HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0
-      LIMIT ${SAMPLE}`,
+      LIMIT ${SAMPLE}`],
   },
   {
     name: 'balances_match_postings',
     description: 'every stored balance equals the sum of its postings (posted and still pending)',
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       WITH sums AS (
         SELECT p.account_id, p.shard,
           coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0) AS d,
@@ -54,43 +103,43 @@ export const CHECKS: CheckDefinition[] = [
       LEFT JOIN ledger_accounts a ON a.id = coalesce(b.account_id, sums.account_id)
       WHERE coalesce(b.debits_posted, 0) <> coalesce(sums.d, 0) OR coalesce(b.credits_posted, 0) <> coalesce(sums.c, 0)
          OR coalesce(b.debits_pending, 0) <> coalesce(sums.pd, 0) OR coalesce(b.credits_pending, 0) <> coalesce(sums.pc, 0)
-      LIMIT ${SAMPLE}`,
+      LIMIT ${SAMPLE}`],
   },
   {
     name: 'postings_reference',
     description: 'every posting names an existing transaction and account, in the account’s asset',
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       SELECT 'posting ' || p.id::text AS what
       FROM ledger_postings p
       LEFT JOIN ledger_transactions t ON t.id = p.transaction_id
       LEFT JOIN ledger_accounts a ON a.id = p.account_id
       WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset
-      LIMIT ${SAMPLE}`,
+      LIMIT ${SAMPLE}`],
   },
   {
     name: 'no_negative_balances',
     description: 'no account that may not go below zero is below zero',
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       SELECT a.code AS what FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
       WHERE b.floor_zero AND CASE b.normal_side
         WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
         ELSE b.debits_posted - b.credits_posted - b.credits_pending END < 0
-      LIMIT ${SAMPLE}`,
+      LIMIT ${SAMPLE}`],
   },
   {
     name: 'earn_events_processed',
     description: `every accepted earn event is posted, pending, rejected or revoked (none left unprocessed over ${STUCK_AFTER_MINUTES} minutes), and every accrued one has its transaction`,
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       SELECT 'event ' || e.source_id || '/' || e.external_id || ' ' || e.status AS what
       FROM earn_events e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
       WHERE (e.status = 'received' AND e.received_at < now() - make_interval(mins => ${STUCK_AFTER_MINUTES}))
          OR (e.status IN ('posted', 'pending', 'revoked') AND t.id IS NULL)
-      LIMIT ${SAMPLE}`,
+      LIMIT ${SAMPLE}`],
   },
   {
     name: 'codes_match_redemptions',
     description: 'every redemption holds as many codes as it bought, in a state that fits it, and paid its price in the ledger',
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       WITH codes AS (
         SELECT r.id, r.quantity, r.status, r.kind,
           count(c.id) AS n,
@@ -109,38 +158,29 @@ export const CHECKS: CheckDefinition[] = [
          OR (codes.status = 'completed' AND codes.cancelled > 0)
          OR (codes.status = 'cancelled' AND (codes.live > 0 OR r.refund_transaction_id IS NULL))
          OR paid.credited <> r.points_spent
-      LIMIT ${SAMPLE}`,
+      LIMIT ${SAMPLE}`],
   },
   {
     name: 'expired_holds_released',
     description: `every pending transaction past its expiry has been released (within ${HOLD_GRACE_MINUTES} minutes)`,
-    sql: Prisma.sql`
+    parts: [Prisma.sql`
       SELECT 'transaction ' || t.id::text AS what FROM ledger_transactions t
       WHERE t.kind = 'pending' AND t.expires_at < now() - make_interval(mins => ${HOLD_GRACE_MINUTES})
         AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
-      LIMIT ${SAMPLE}`,
+      LIMIT ${SAMPLE}`],
   },
   {
     name: 'seals_match_journal',
     description: 'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
-    // the whole journal hashed in one pass (the same canonical definition as the seals use)
-    sql: Prisma.sql`
-      WITH posting_texts AS (
-        SELECT p.transaction_id, string_agg(ledger_posting_text(a.code, p), ';' ORDER BY p.id) AS postings
-        FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-        GROUP BY p.transaction_id
-      ), hashes AS (
-        SELECT t.id, encode(sha256(convert_to(ledger_canonical(t, pt.postings), 'UTF8')), 'hex') AS hash
-        FROM ledger_transactions t LEFT JOIN posting_texts pt ON pt.transaction_id = t.id
-      )
-      SELECT * FROM (
-        SELECT 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text AS what
-        FROM ledger_seal_entries e LEFT JOIN hashes h ON h.id = e.transaction_id
-        WHERE h.hash IS DISTINCT FROM e.hash
-        UNION ALL
-        SELECT 'transaction ' || t.id::text || ' missing from seal ' || s.id::text
+    // the whole journal hashed set-based with the seals' own canonical definition, in parts
+    serial: true,
+    parts: [
+      ...idRanges(HASH_PARTS).map(([from, to]) => sealedHashesPart(from, to)),
+      Prisma.sql`
+        SELECT 'transaction ' || t.id::text || ' missing from seal ' || s.id::text AS what
         FROM ledger_seals s JOIN ledger_transactions t ON t.created_at >= s.covers_from AND t.created_at < s.covers_to
         WHERE NOT EXISTS (SELECT 1 FROM ledger_seal_entries e WHERE e.transaction_id = t.id)
-      ) offences LIMIT ${SAMPLE}`,
+        LIMIT ${SAMPLE}`,
+    ],
   },
 ];

@@ -39,12 +39,20 @@ const REDIS = option('redis', 'redis://127.0.0.1:6379');
 const REDEMPTIONS = Number(option('redemptions', '3000'));
 const VALIDATIONS = Number(option('validations', '20000'));
 const RECONCILE_POSTINGS = Number(option('reconcile', '1000000'));
+/** `--only reconcile`: just the reconciliation (its journal is large; the other scenarios take a while) */
+const ONLY = option('only', 'all');
 
 async function main(): Promise<void> {
   const url = new URL(SERVER_URL);
   url.pathname = `/${BENCH_DB}`;
   await recreateDatabase();
 
+  if (ONLY === 'reconcile') {
+    const reconcile = await reconciliation(url.toString());
+    if (!args.includes('--keep')) await dropDatabase();
+    console.log(table([[`reconciliation of ${RECONCILE_POSTINGS} postings (one run)`, reconcile]]));
+    return;
+  }
   console.log(`Civic points ledger benchmark: ${TRANSFERS} transfers, ${WORKERS} concurrent workers, PostgreSQL at ${url.host}\n`);
   const floor = await rowAtATimeFloor(url.toString());
   const service = await ledgerService(url.toString());
@@ -315,6 +323,7 @@ async function reconciliation(url: string): Promise<RunResult> {
   const report = await service.execute(run.id);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await app.close();
+  console.log(`reconciliation checks (ms, side by side): ${report.checks.map((c) => `${c.name} ${c.durationMs ?? '-'}`).join(', ')}`);
   if (report.status !== 'passed') throw new Error(`the benchmark's books did not reconcile: ${JSON.stringify(report.checks.filter((c) => !c.passed))}`);
   return { operations: RECONCILE_POSTINGS, seconds, perSecond: RECONCILE_POSTINGS / seconds, p50: seconds * 1000, p99: seconds * 1000 };
 }
