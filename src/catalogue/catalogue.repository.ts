@@ -235,15 +235,23 @@ export class CatalogueRepository {
 
   /** A code of this partner's items (codes are unique per item; a partner's, per partner). */
   async findCode(code: string, partnerId: string): Promise<CodeRecord | null> {
-    const rows = await this.db.client.$queryRaw<
-      { code: string; status: CodeStatus; item_id: string; partner_id: string; valid_until: Date | null; redeemed_at: Date | null; redemption_id: string | null }[]
-    >`
-      SELECT c.code, c.status, c.item_id, i.partner_id, c.valid_until, c.redeemed_at, c.redemption_id::text
-      FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id WHERE c.code = ${code} AND i.partner_id = ${partnerId}
-      ORDER BY c.id LIMIT 1`;
+    const rows = await this.db.read<{
+      code: string;
+      status: CodeStatus;
+      item_id: string;
+      valid_until: Date | null;
+      redeemed_at: Date | null;
+      redemption_id: string | null;
+    }>(
+      'partner_find_code',
+      `SELECT c.code, c.status, c.item_id, c.valid_until, c.redeemed_at, c.redemption_id::text
+       FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id WHERE c.code = $1 AND i.partner_id = $2
+       ORDER BY c.id LIMIT 1`,
+      [code, partnerId],
+    );
     const r = rows[0];
     return r
-      ? { code: r.code, status: r.status, itemId: r.item_id, partnerId: r.partner_id, validUntil: r.valid_until, redeemedAt: r.redeemed_at, redemptionId: r.redemption_id }
+      ? { code: r.code, status: r.status, itemId: r.item_id, partnerId, validUntil: r.valid_until, redeemedAt: r.redeemed_at, redemptionId: r.redemption_id }
       : null;
   }
 

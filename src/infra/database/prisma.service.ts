@@ -5,7 +5,7 @@ import type { Database } from './database';
 /** The Prisma client over whichever database the service runs on. Only repositories use it. */
 @Injectable()
 export class PrismaService extends PrismaClient {
-  constructor(database: Database) {
+  constructor(readonly database: Database) {
     super({ adapter: database.adapter });
   }
 }

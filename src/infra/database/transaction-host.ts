@@ -31,6 +31,16 @@ export class TransactionHost {
     return this.storage.getStore() !== undefined;
   }
 
+  /**
+   * A plain read: straight on the driver as a prepared statement when no transaction is open
+   * (the hot path), or through the open transaction so that it sees what that wrote.
+   */
+  read<T>(name: string, sql: string, params: unknown[]): Promise<T[]> {
+    const unit = this.storage.getStore();
+    if (unit) return unit.tx.$queryRawUnsafe<T[]>(sql, ...params);
+    return this.prisma.database.read<T>(name, sql, params);
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.inTransaction) return work();
     const afterCommit: (() => void)[] = [];
