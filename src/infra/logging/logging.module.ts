@@ -27,6 +27,8 @@ export function pinoHttpOptions(config: AppConfig): Options {
     // lines logged while handling a request carry its id only, not the whole request again
     quietReqLogger: true,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    // the answer's status is what matters; its headers are the same security headers every time
+    serializers: { res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
     autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.has((req.url ?? '').split('?')[0]) },
     customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
       error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
