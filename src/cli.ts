@@ -26,6 +26,8 @@ import { LedgerService } from './ledger/ledger.service';
  * command boots the service without HTTP, with the same configuration (DATABASE_URL …), calls
  * the same services the API does, and exits: 0 done, 1 refused or failed, 2 the books or seals
  * do not hold. Output goes to stdout, log lines (JSON, warnings unless LOG_LEVEL) to stderr.
+ * On the embedded database (no DATABASE_URL) the service must be stopped first: PGlite serves
+ * one process at a time.
  */
 const ACTOR = 'cli';
 const EXIT_DISCREPANCY = 2;
