@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm start` / `npm run demo` / `npm run bench`: builds the service when dist/ is missing or
-// older than src/, then runs it with the given arguments (the service applies pending
+// `npm start` / `npm run demo` / `npm run bench` / `npm run cli`: builds the service when dist/ is
+// missing or older than src/, then runs it with the given arguments (the service applies pending
 // migrations at start). `--bench` runs the benchmark (dist/bench/main.js) instead, `--worker`
-// the queue worker (dist/worker.js); `--build-only` only builds.
+// the queue worker (dist/worker.js), `--cli` the command-line tool (dist/cli.js); `--build-only`
+// only builds.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -10,9 +11,11 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const bench = process.argv.includes('--bench');
 const worker = process.argv.includes('--worker');
-const entry = path.join(root, 'dist', bench ? path.join('bench', 'main.js') : worker ? 'worker.js' : 'main.js');
+const cli = process.argv[2] === '--cli';
+const entry = path.join(root, 'dist', bench ? path.join('bench', 'main.js') : worker ? 'worker.js' : cli ? 'cli.js' : 'main.js');
 const buildOnly = process.argv.includes('--build-only');
-const args = process.argv.slice(2).filter((a) => !['--bench', '--worker', '--build-only'].includes(a));
+// the CLI's own arguments pass through untouched
+const args = cli ? process.argv.slice(3) : process.argv.slice(2).filter((a) => !['--bench', '--worker', '--build-only'].includes(a));
 
 function newestMtime(dir) {
   let newest = 0;
@@ -30,7 +33,8 @@ function needsBuild() {
 }
 
 if (needsBuild()) {
-  console.log('Building the service...');
+  // on stderr: the CLI's stdout may be a statement being exported
+  console.error('Building the service...');
   const build = spawnSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], {
     cwd: root,
     stdio: 'inherit',

@@ -7,6 +7,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './infra/database/database.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
 import { HealthModule } from './infra/health/health.module';
+import { LoggingModule, LoggingOptions } from './infra/logging/logging.module';
 import { MetricsModule } from './infra/metrics/metrics.module';
 import { QueueModule } from './infra/queue/queue.module';
 import { EarningModule } from './earning/earning.module';
@@ -21,11 +22,12 @@ import { ResidentsModule } from './residents/residents.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, logging: LoggingOptions = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule.forRoot(config, logging),
         ScheduleModule.forRoot(),
         DatabaseModule,
         QueueModule,

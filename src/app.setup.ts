@@ -1,43 +1,53 @@
-import { INestApplication, Logger, LogLevel } from '@nestjs/common';
+import { INestApplication, INestApplicationContext, Logger } from '@nestjs/common';
+import { getQueueToken } from '@nestjs/bull';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
+import type { Queue } from 'bull';
+import type { Express, NextFunction, Request, Response } from 'express';
 import { json } from 'express';
 import helmet from 'helmet';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { ApiClientsService } from './auth/api-clients.service';
 import { problemOf, writeProblem } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config';
+import { EARN_QUEUE } from './earning/earn-queue';
 import { mountDocs } from './infra/docs/openapi';
-
-const NEST_LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
-  silent: false,
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
+import { LoggingOptions } from './infra/logging/logging.module';
+import { requestIdMiddleware } from './infra/logging/request-id';
+import { mountQueueBoard } from './infra/queue/queue-board';
 
 /** Builds the HTTP application, fully configured but not listening (tests use it as it is). */
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+export async function createApp(config: AppConfig, logging: LoggingOptions = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logging), {
     bodyParser: false,
-    logger: NEST_LOG_LEVELS[config.logLevel],
+    bufferLogs: true,
   });
+  app.useLogger(app.get(PinoLogger));
   configureHttp(app, config);
   app.enableShutdownHooks();
   await app.init();
   return app;
 }
 
+/** The service without HTTP (worker, CLI): the same modules, configuration and logs. */
+export async function createAppContext(config: AppConfig, logging: LoggingOptions = {}): Promise<INestApplicationContext> {
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logging), { bufferLogs: true });
+  app.useLogger(app.get(PinoLogger));
+  app.enableShutdownHooks();
+  return app;
+}
+
 function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(requestIdMiddleware);
   app.use(helmet());
   app.use(jsonBody(config.bodyLimit));
+  const queues = config.redisUrl ? [app.get<Queue>(getQueueToken(EARN_QUEUE))] : null;
+  mountQueueBoard(app.getHttpAdapter().getInstance() as Express, queues, app.get(ApiClientsService));
   app.useGlobalFilters(new ProblemFilter());
   app.useGlobalPipes(createValidationPipe());
   mountDocs(app);

@@ -7,20 +7,23 @@ import { applyMigrations } from './infra/database/migrator';
 
 /**
  * The API entry point. `node dist/main.js` serves; `--migrate` applies pending migrations and
- * exits; `--demo` seeds the demo programme (embedded database unless DATABASE_URL is set) and serves.
+ * exits; `--demo` seeds the demo programme (embedded database unless DATABASE_URL is set), plays a day
+ * of the city (`--events N`, default 5000), reconciles, prints a summary and serves.
  */
 async function main(): Promise<void> {
   const args = processArgs();
   const demo = args.includes('--demo');
   const config = demo ? loadDemoConfig() : loadConfig();
   if (args.includes('--migrate')) return migrateOnly(config);
+  // the demo's code is loaded only for the demo, its options checked before anything starts
+  const demoModule = demo ? await import('./demo/demo') : null;
+  const demoOptions = demoModule?.demoOptionsOf(args);
 
   const app = await createApp(config);
   await app.listen(config.port);
   const url = `http://localhost:${config.port}`;
-  if (demo) {
-    const { seedDemo } = await import('./demo/demo');
-    await seedDemo(app, config, url);
+  if (demoModule && demoOptions) {
+    await demoModule.seedDemo(app, config, url, demoOptions);
   } else {
     new Logger('Main').log(`Civic points ledger serving on ${url} (API docs at ${url}/docs)`);
   }

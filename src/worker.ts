@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
+import { createAppContext } from './app.setup';
 import { ConfigError, loadConfig } from './config/config';
 
 /**
@@ -11,8 +10,7 @@ import { ConfigError, loadConfig } from './config/config';
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.redisUrl) throw new ConfigError(['REDIS_URL: a worker needs Redis (without it the API processes jobs itself)']);
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['fatal', 'error', 'warn', 'log'] });
-  app.enableShutdownHooks();
+  await createAppContext(config);
   new Logger('Worker').log('Civic points ledger worker started');
 }
 

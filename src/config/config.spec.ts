@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, loadDemoConfig } from './config';
+import { ConfigError, loadCliConfig, loadConfig, loadDemoConfig } from './config';
 
 describe('configuration', () => {
   it('starts with the documented defaults when nothing is set', () => {
@@ -70,6 +70,19 @@ describe('configuration', () => {
   it('gives the demo a resident token secret when none is configured, and keeps a configured one', () => {
     expect(loadDemoConfig({}).residentJwtSecret).toHaveLength(43);
     expect(loadDemoConfig({ RESIDENT_JWT_SECRET: 'k'.repeat(32) }).residentJwtSecret).toBe('k'.repeat(32));
+  });
+
+  it('keeps the demo’s and the CLI’s output readable: warnings only unless LOG_LEVEL is set', () => {
+    expect(loadDemoConfig({}).logLevel).toBe('warn');
+    expect(loadDemoConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(loadCliConfig({}).logLevel).toBe('warn');
+    expect(loadCliConfig({ LOG_LEVEL: 'info' }).logLevel).toBe('info');
+  });
+
+  it('gives the CLI the same database but no queue: a command never takes jobs from the workers', () => {
+    const config = loadCliConfig({ DATABASE_URL: 'postgres://db/ledger', REDIS_URL: 'redis://queue:6379' });
+    expect(config.database.url).toBe('postgres://db/ledger');
+    expect(config.redisUrl).toBeUndefined();
   });
 
   it('is frozen: nothing can change it after boot', () => {

@@ -128,7 +128,18 @@ export function loadDemoConfig(env: Env = process.env): AppConfig {
   return loadConfig({
     ...env,
     RESIDENT_JWT_SECRET: env.RESIDENT_JWT_SECRET || randomBytes(32).toString('base64url'),
+    // the demo's own output (progress, summary, keys) is what a newcomer reads: warnings only, unless asked
+    LOG_LEVEL: env.LOG_LEVEL || 'warn',
   });
+}
+
+/**
+ * The command-line tool: the same configuration (DATABASE_URL …), but no queue (commands never
+ * enqueue, and a short-lived process must not take jobs from the workers) and, unless LOG_LEVEL
+ * says otherwise, only warnings in the log (which goes to stderr, beside the command's output).
+ */
+export function loadCliConfig(env: Env = process.env): AppConfig {
+  return loadConfig({ ...env, REDIS_URL: '', LOG_LEVEL: env.LOG_LEVEL || 'warn' });
 }
 
 /** Command-line arguments of the entry point, kept here so that process access stays in config. */

@@ -1,4 +1,6 @@
 import { INestApplication } from '@nestjs/common';
+import type { Writable } from 'node:stream';
+import { ReconciliationRun, ReconciliationService } from '../audit/reconciliation.service';
 import { ApiClientsService } from '../auth/api-clients.service';
 import { ClientRole } from '../auth/domain/principal';
 import { signResidentToken } from '../auth/domain/resident-token';
@@ -14,6 +16,9 @@ import { EarningAdminService } from '../earning/earning-admin.service';
 import { EarningService } from '../earning/earning.service';
 import { EarnSweeper } from '../earning/earn-sweeper.cron';
 import { CatalogueService } from '../catalogue/catalogue.service';
+import { Progress, progressBar } from '../cli/progress';
+import { PublicStatsService } from '../public/public-stats.service';
+import { DayReport, playDay } from './day';
 
 const ACTOR = 'demo';
 
@@ -48,21 +53,111 @@ export const DEMO_RESIDENTS: [string, number][] = [
   ['vera', 1200],
 ];
 
-/** Seeds the demo programme (idempotent), issues fresh keys and prints where to start. */
-export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl: string): Promise<void> {
-  const programme = app.get(ProgrammeService);
+/** The autumn season: votes on city projects earn half as much again. */
+const DEMO_CAMPAIGN = { id: 'autumn-votes', name: 'Autumn of city projects: votes x1.5', sourceId: 'active-citizen', eventType: 'vote.cast', multiplier: '1.5' };
+
+export interface DemoOptions {
+  /** earn events in the day of the city (default 5000) */
+  events: number;
+  /** where the summary goes (stdout) */
+  out?: Writable;
+  /** progress bars (on stderr when it is a terminal) */
+  progress?: (title: string, total: number, unit?: string) => Progress;
+  /** a fixed seed plays the same day */
+  seed?: number;
+}
+
+/** `--events N` on the demo's command line. */
+export function demoOptionsOf(args: string[]): DemoOptions {
+  const at = args.indexOf('--events');
+  const events = at >= 0 ? Number(args[at + 1]) : 5000;
+  if (!Number.isInteger(events) || events < 10 || events > 1_000_000) throw new Error('--events must be a whole number from 10 to 1000000');
+  return { events };
+}
+
+/**
+ * The demo: seeds the programme (idempotent: a restart keeps what the embedded database holds),
+ * plays a day of the city, runs a reconciliation, issues fresh keys and prints a summary with
+ * where to start. Returns the reconciliation run.
+ */
+export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl: string, options: DemoOptions): Promise<ReconciliationRun> {
+  const out = options.out ?? process.stdout;
+  const progress = options.progress ?? progressBar;
+  const ledger = app.get(LedgerService);
+
+  const residents = await seedProgramme(app, Math.max(20, Math.round(options.events / 20)), progress);
+  const day = await playDay(app, residents, { events: options.events, progress, seed: options.seed });
+
+  const reconciliation = app.get(ReconciliationService);
+  let run = await reconciliation.start(ACTOR);
+  while (run.status === 'running') {
+    await new Promise((r) => setTimeout(r, 200));
+    run = await reconciliation.get(run.id);
+  }
+
   const apiClients = app.get(ApiClientsService);
+  const issue = async (name: string, role: ClientRole, binding: { sourceId?: string; partnerId?: string } = {}) =>
+    (await apiClients.create(ACTOR, { name: `demo ${name}`, role, ...binding })).apiKey;
+  const keys: [string, string][] = [
+    ['admin', await issue('admin', 'admin')],
+    ['auditor', await issue('auditor', 'auditor')],
+    ...(await Promise.all(
+      DEMO_SOURCES.map(async (s): Promise<[string, string]> => [`source ${s.id}`, await issue(s.id, 'source', { sourceId: s.id })]),
+    )),
+    ...(await Promise.all(
+      DEMO_PARTNERS.map(async (p): Promise<[string, string]> => [`partner ${p.id}`, await issue(p.id, 'partner', { partnerId: p.id })]),
+    )),
+  ];
+  const named = await ledger.balancesOf(DEMO_RESIDENTS.map(([id]) => residentAccount(id)), 'POINTS');
+  const tokens = DEMO_RESIDENTS.map(([id]) => [
+    `${id} (${named.get(residentAccount(id))?.available.toFixed() ?? '0'} points)`,
+    signResidentToken(id, config.residentJwtSecret!, 24 * 3600),
+  ]);
+  const unusedCode = day.codes.find((c) => !c.used);
+
+  const lines = [
+    '',
+    ...(await summaryOf(app, day, run)),
+    '',
+    'Civic points ledger: demo programme ready',
+    `  database      ${config.database.url ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.database.dataDir}`}`,
+    `  queue         ${config.redisUrl ? 'Bull on Redis' : 'in-process (no Redis)'}`,
+    '',
+    `  API docs      ${baseUrl}/docs`,
+    `  OpenAPI       ${baseUrl}/docs/openapi.json`,
+    `  health        ${baseUrl}/health/ready`,
+    `  metrics       ${baseUrl}/metrics`,
+    `  queues        ${config.redisUrl ? `${baseUrl}/admin/queues (user admin, password: the admin key)` : 'Bull Board needs Redis (REDIS_URL)'}`,
+    `  statistics    ${baseUrl}/v1/public/stats`,
+    '',
+    'API keys (X-API-Key header; shown once, made afresh at each start):',
+    ...keys.map(([who, key]) => `  ${who.padEnd(24)} ${key}`),
+    '',
+    'Resident tokens (Authorization: Bearer ..., valid 24 hours):',
+    ...tokens.map(([who, token]) => `  ${who.padEnd(20)} ${token}`),
+    '',
+    'Try:',
+    `  curl ${baseUrl}/v1/catalogue`,
+    `  curl -H "Authorization: Bearer ${tokens[0][1]}" ${baseUrl}/v1/me/balance`,
+    `  curl -X POST -H "Authorization: Bearer ${tokens[0][1]}" -H "Idempotency-Key: $(date +%s%N)" -H 'Content-Type: application/json' -d '{"itemId":"coffee-20"}' ${baseUrl}/v1/me/redemptions`,
+    `  curl -H "X-API-Key: ${keys[1][1]}" ${baseUrl}/v1/audit/trial-balance`,
+    `  curl -H "X-API-Key: ${keys[1][1]}" ${baseUrl}/v1/audit/reconciliations/${run.id}`,
+    ...(unusedCode ? [`  curl -H "X-API-Key: ${keys.find(([who]) => who === `partner ${unusedCode.partnerId}`)![1]}" ${baseUrl}/v1/partner/codes/${unusedCode.code}`] : []),
+    '',
+    'Serving until Ctrl-C.',
+  ];
+  out.write(lines.join('\n') + '\n');
+  return run;
+}
+
+/** Sources, partners, rules, the season's campaign, the catalogue with its code pools, residents. */
+async function seedProgramme(app: INestApplication, generatedResidents: number, progress: typeof progressBar): Promise<string[]> {
+  const programme = app.get(ProgrammeService);
   const ledger = app.get(LedgerService);
   const adjustments = app.get(AdjustmentsService);
-
   for (const source of DEMO_SOURCES) await ignoreExisting(() => programme.createSource(ACTOR, source));
   for (const partner of DEMO_PARTNERS) await ignoreExisting(() => programme.createPartner(ACTOR, partner));
 
-  // residents start with some points (once: a restarted demo keeps what they have)
-  for (const [id, points] of DEMO_RESIDENTS) {
-    const balance = await ledger.balance(residentAccount(id), 'POINTS');
-    if (balance.posted.isZero()) await adjustments.adjust(ACTOR, id, new Decimal(points), 'demo welcome points');
-  }
   const earningAdmin = app.get(EarningAdminService);
   for (const r of DEMO_RULES) {
     await ignoreExisting(() =>
@@ -82,81 +177,65 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
       }),
     );
   }
-  // a few events of the day (duplicates on a restart: the ledger accrues each once)
-  const earning = app.get(EarningService);
-  const at = new Date().toISOString().slice(0, 10);
-  await earning.accept('active-citizen', [
-    { externalId: `demo-${at}-vote-anna`, type: 'vote.cast', residentId: 'anna', occurredAt: new Date(), attributes: { description: 'Vote in poll 123' } },
-    { externalId: `demo-${at}-vote-boris`, type: 'vote.cast', residentId: 'boris', occurredAt: new Date() },
-    { externalId: `demo-${at}-novelty-vera`, type: 'novelty.rated', residentId: 'vera', occurredAt: new Date() },
-  ]);
-  await earning.accept('our-city', [
-    { externalId: `demo-${at}-report-anna`, type: 'report.confirmed', residentId: 'anna', occurredAt: new Date(), attributes: { description: 'Broken street lamp, report 42' } },
-  ]);
-  await earning.accept('city-tasks', [
-    { externalId: `demo-${at}-task-vera`, type: 'task.done', residentId: 'vera', occurredAt: new Date(), attributes: { points: '700', description: 'Park clean-up task' } },
-  ]);
-  await app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
-
-  // the catalogue: a cafe's promo codes from a pool, museum tickets, a charity donation
-  const catalogue = app.get(CatalogueService);
-  const none = { stock: null, perResidentLimit: null, codeValidDays: null, activeFrom: null, activeTo: null, minPoints: null, maxPoints: null, cancelWindowHours: 24 };
+  const day = 24 * 3600_000;
   await ignoreExisting(() =>
-    catalogue.createItem({ ...none, id: 'coffee-20', kind: 'PROMO_CODE', title: '20% off any coffee', partnerId: 'coffee-chain', pricePoints: new Decimal(100), codeSource: 'POOL', codeValidDays: 30, perResidentLimit: 2 }),
-  );
-  await catalogue.uploadCodes('coffee-20', Array.from({ length: 20 }, (_, i) => `COFFEE-${String(i + 1).padStart(4, '0')}`));
-  await ignoreExisting(() =>
-    catalogue.createItem({ ...none, id: 'museum-night', kind: 'TICKET', title: 'Night at the City Museum', partnerId: 'city-museum', pricePoints: new Decimal(300), codeSource: 'GENERATED', stock: 100, codeValidDays: 14 }),
-  );
-  await ignoreExisting(() =>
-    catalogue.createItem({ ...none, id: 'shelter', kind: 'DONATION', title: 'Help the animal shelter', partnerId: 'animal-shelter', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000) }),
-  );
-
-  const issue = async (name: string, role: ClientRole, binding: { sourceId?: string; partnerId?: string } = {}) =>
-    (await apiClients.create(ACTOR, { name: `demo ${name}`, role, ...binding })).apiKey;
-
-  const keys: [string, string][] = [
-    ['admin', await issue('admin', 'admin')],
-    ['auditor', await issue('auditor', 'auditor')],
-    ...(await Promise.all(
-      DEMO_SOURCES.map(async (s): Promise<[string, string]> => [`source ${s.id}`, await issue(s.id, 'source', { sourceId: s.id })]),
-    )),
-    ...(await Promise.all(
-      DEMO_PARTNERS.map(async (p): Promise<[string, string]> => [`partner ${p.id}`, await issue(p.id, 'partner', { partnerId: p.id })]),
-    )),
-  ];
-  const tokens = await Promise.all(
-    DEMO_RESIDENTS.map(async ([id]) => {
-      const { available } = await ledger.balance(residentAccount(id), 'POINTS');
-      return [`${id} (${available.toFixed()} points)`, signResidentToken(id, config.residentJwtSecret!, 24 * 3600)];
+    earningAdmin.createCampaign({
+      ...DEMO_CAMPAIGN,
+      multiplier: new Decimal(DEMO_CAMPAIGN.multiplier),
+      validFrom: new Date(Date.now() - 7 * day),
+      validTo: new Date(Date.now() + 60 * day),
     }),
   );
 
-  const lines = [
-    '',
-    'Civic points ledger: demo programme ready',
-    `  database   ${config.database.url ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.database.dataDir}`}`,
-    `  queue      ${config.redisUrl ? 'Bull on Redis' : 'in-process'}`,
-    '',
-    `  API docs   ${baseUrl}/docs`,
-    `  OpenAPI    ${baseUrl}/docs/openapi.json`,
-    `  health     ${baseUrl}/health/ready`,
-    '',
-    'API keys (X-API-Key header; shown once, made afresh at each start):',
-    ...keys.map(([who, key]) => `  ${who.padEnd(24)} ${key}`),
-    '',
-    'Resident tokens (Authorization: Bearer ..., valid 24 hours):',
-    ...tokens.map(([who, token]) => `  ${who.padEnd(20)} ${token}`),
-    '',
-    'Try:',
-    `  curl -H "X-API-Key: ${keys[0][1]}" ${baseUrl}/v1/audit/trial-balance`,
-    `  curl -H "Authorization: Bearer ${tokens[0][1]}" ${baseUrl}/v1/me/balance`,
-    `  curl ${baseUrl}/v1/catalogue`,
-    `  curl -X POST -H "Authorization: Bearer ${tokens[0][1]}" -H "Idempotency-Key: $(date +%s%N)" -H 'Content-Type: application/json' -d '{"itemId":"coffee-20"}' ${baseUrl}/v1/me/redemptions`,
-    '',
-    'Serving until Ctrl-C.',
+  // the catalogue: promo codes from partners' pools, tickets with generated codes, two funds
+  const catalogue = app.get(CatalogueService);
+  const none = { stock: null, perResidentLimit: null, codeValidDays: null, activeFrom: null, activeTo: null, minPoints: null, maxPoints: null, cancelWindowHours: 24 };
+  const items = [
+    { ...none, id: 'coffee-20', kind: 'PROMO_CODE' as const, title: '20% off any coffee', partnerId: 'coffee-chain', pricePoints: new Decimal(100), codeSource: 'POOL' as const, codeValidDays: 30, perResidentLimit: 2 },
+    { ...none, id: 'book-10', kind: 'PROMO_CODE' as const, title: '10% off any book', partnerId: 'book-shop', pricePoints: new Decimal(150), codeSource: 'POOL' as const, codeValidDays: 60 },
+    { ...none, id: 'museum-night', kind: 'TICKET' as const, title: 'Night at the City Museum', partnerId: 'city-museum', pricePoints: new Decimal(300), codeSource: 'GENERATED' as const, stock: 100, codeValidDays: 14 },
+    { ...none, id: 'park-day', kind: 'TICKET' as const, title: 'A day at Central Park’s attractions', partnerId: 'central-park', pricePoints: new Decimal(200), codeSource: 'GENERATED' as const, codeValidDays: 30, perResidentLimit: 4 },
+    { ...none, id: 'shelter', kind: 'DONATION' as const, title: 'Help the animal shelter', partnerId: 'animal-shelter', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000) },
+    { ...none, id: 'children', kind: 'DONATION' as const, title: 'Books for children’s hospitals', partnerId: 'children-fund', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000) },
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  for (const item of items) await ignoreExisting(() => catalogue.createItem(item));
+  const pool = Math.max(50, generatedResidents);
+  await catalogue.uploadCodes('coffee-20', Array.from({ length: pool }, (_, i) => `COFFEE-${String(i + 1).padStart(5, '0')}`));
+  await catalogue.uploadCodes('book-10', Array.from({ length: pool }, (_, i) => `BOOK-${String(i + 1).padStart(5, '0')}`));
+
+  // residents start with some points (once: a restarted demo keeps what they have)
+  const residents = [...DEMO_RESIDENTS.map(([id]) => id), ...Array.from({ length: generatedResidents }, (_, i) => `resident-${String(i + 1).padStart(4, '0')}`)];
+  const welcome = new Map(DEMO_RESIDENTS);
+  const balances = await ledger.balancesOf(residents.map(residentAccount), 'POINTS');
+  const bar = progress('welcome points', residents.length, 'residents');
+  for (const id of residents) {
+    if (!balances.get(residentAccount(id))?.posted.gt(0)) await adjustments.adjust(ACTOR, id, new Decimal(welcome.get(id) ?? 100), 'demo welcome points');
+    bar.tick();
+  }
+  bar.stop();
+  return residents;
+}
+
+/** Who earned what, what was spent where, and whether the books hold. */
+async function summaryOf(app: INestApplication, day: DayReport, run: ReconciliationRun): Promise<string[]> {
+  const ledger = app.get(LedgerService);
+  const stats = await app.get(PublicStatsService).stats();
+  const balances = [...(await ledger.balancesOf(day.residents.map(residentAccount), 'POINTS')).values()].sort((a, b) => b.available.comparedTo(a.available));
+  const list = (bag: Record<string, number>) => Object.entries(bag).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const failed = run.checks.filter((c) => !c.passed);
+  return [
+    `A day of the city (${day.run})`,
+    `  earn events     ${day.sent} sent: ${list(day.intake)}`,
+    `  by source       ${list(day.bySource)}`,
+    `  processed       ${list(day.outcomes)}; reports confirmed ${day.confirmed}, rejected ${day.rejectedReports}`,
+    `  revoked vote    ${day.revoked ? `${day.revoked.externalId} of ${day.revoked.residentId} (annulled; its accrual reversed)` : 'none'}`,
+    `  top residents   ${balances.slice(0, 5).map((b) => `${b.account.replace(/^resident:/, '')} ${b.available.toFixed()}`).join(', ')}`,
+    `  redemptions     ${list(day.redemptions)}; refused: ${list(day.refusals)}`,
+    `  at the tills    ${day.tillRedemptions} code(s) redeemed by partners; refused: ${list(day.tillRefusals)}`,
+    `  donations       ${day.donations.map((d) => `${d.fundId} ${d.points.toFixed()}`).join(', ') || 'none'}`,
+    `  programme       issued ${stats.issued.toFixed()}, redeemed ${stats.redeemed.toFixed()}, donated ${stats.donated.reduce((s, d) => s.plus(d.points), new Decimal(0)).toFixed()}, outstanding ${stats.outstanding.toFixed()} points; ${stats.residentsWithBalance} residents hold points`,
+    `  reconciliation  ${run.id}: ${run.status}, ${run.checks.length - failed.length} of ${run.checks.length} checks passed${failed.length ? ` (FAILED: ${failed.map((c) => c.name).join(', ')})` : ''}`,
+  ];
 }
 
 async function ignoreExisting(create: () => Promise<unknown>): Promise<void> {

@@ -6,6 +6,7 @@ import { createApp } from '../../src/app.setup';
 import { signResidentToken } from '../../src/auth/domain/resident-token';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { PrismaService } from '../../src/infra/database/prisma.service';
+import { LoggingOptions } from '../../src/infra/logging/logging.module';
 import { assertTestDatabase, createTestDatabase, dropTestDatabase, REDIS_URL } from './services';
 
 export const ADMIN_KEY = `admin-${randomBytes(24).toString('base64url')}`;
@@ -23,12 +24,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real service on a fresh PostgreSQL database of its own, with a real Redis. */
-export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+/**
+ * The real service on a fresh PostgreSQL database of its own, with a real Redis. `logging` sends
+ * its log lines somewhere to read (they are off unless `env` sets LOG_LEVEL).
+ */
+export async function startTestApp(env: Record<string, string | undefined> = {}, logging: LoggingOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = testConfig({ DATABASE_URL: database.url, ...env });
   assertTestDatabase(config.database.url!);
-  const app = await createApp(config);
+  const app = await createApp(config, logging);
   // a real listening socket: concurrent requests arrive as they would in production
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();

@@ -1,0 +1,74 @@
+import { DEMO_PARTNERS, DEMO_SOURCES, seedDemo } from '../../src/demo/demo';
+import { ReconciliationRun } from '../../src/audit/reconciliation.service';
+import { startTestApp, TestApp } from '../support/app';
+import { ledgerViolations } from '../support/ledger-invariants';
+
+describe('npm run demo: a small day of the city on PostgreSQL', () => {
+  let t: TestApp;
+  let run: ReconciliationRun;
+  let summary = '';
+  const steps: string[] = [];
+
+  beforeAll(async () => {
+    // as the demo runs on a fresh machine: no Redis, batches processed in-process
+    t = await startTestApp({ REDIS_URL: '' });
+    run = await seedDemo(t.app, t.config, 'http://localhost:3000', {
+      events: 400,
+      seed: 42,
+      out: { write: (text: string) => (summary += text) } as never,
+      progress: (title) => {
+        steps.push(title);
+        return { tick: () => undefined, stop: () => undefined };
+      },
+    });
+  }, 120_000);
+
+  afterAll(() => t.close());
+
+  it('seeds the programme: sources, partners, rules, a campaign, the catalogue with code pools', async () => {
+    const sources = (await t.http.get('/v1/admin/sources').set(t.admin).expect(200)).body.items.map((s: { id: string }) => s.id);
+    expect(sources).toEqual(expect.arrayContaining(DEMO_SOURCES.map((s) => s.id)));
+    const partners = (await t.http.get('/v1/admin/partners').set(t.admin).expect(200)).body.items;
+    expect(partners.map((p: { id: string }) => p.id)).toEqual(expect.arrayContaining(DEMO_PARTNERS.map((p) => p.id)));
+    expect(partners.filter((p: { kind: string }) => p.kind === 'charity')).toHaveLength(2);
+    const campaigns = (await t.http.get('/v1/admin/campaigns').set(t.admin).expect(200)).body.items;
+    expect(campaigns).toEqual([expect.objectContaining({ id: 'autumn-votes', multiplier: '1.5' })]);
+    const catalogue = (await t.http.get('/v1/catalogue').expect(200)).body.items.map((i: { id: string }) => i.id);
+    expect(catalogue).toEqual(expect.arrayContaining(['coffee-20', 'book-10', 'museum-night', 'park-day', 'shelter', 'children']));
+  });
+
+  it('plays the day: events posted with the campaign’s bonus, reports confirmed, one vote revoked, codes redeemed at tills, donations', async () => {
+    const vote = await t.prisma.earnEvent.findFirstOrThrow({ where: { type: 'vote.cast', status: 'posted' } });
+    expect(vote.points!.toString()).toBe('30'); // 20 points x1.5
+    const byStatus = Object.fromEntries(
+      (await t.prisma.earnEvent.groupBy({ by: ['status'], _count: true })).map((g) => [g.status, g._count]),
+    );
+    expect(byStatus).toMatchObject({ posted: expect.any(Number), rejected: expect.any(Number), revoked: 1 });
+    expect(byStatus.received).toBeUndefined();
+    expect(await t.prisma.redemption.count({ where: { kind: 'DONATION' } })).toBeGreaterThan(0);
+    expect(await t.prisma.redemption.count({ where: { kind: { not: 'DONATION' } } })).toBeGreaterThan(0);
+    const stats = (await t.http.get('/v1/public/stats').expect(200)).body;
+    expect(Number(stats.redeemed)).toBeGreaterThan(0);
+    expect(await ledgerViolations(t.prisma)).toEqual([]);
+    expect(steps).toEqual(expect.arrayContaining(['earn events sent', 'earn events processed', 'reports answered', 'redemptions', 'codes redeemed at tills']));
+  });
+
+  it('reconciles the books: every check passes', () => {
+    expect(run.status).toBe('passed');
+    expect(run.checks.every((c) => c.passed)).toBe(true);
+  });
+
+  it('prints the summary, the URLs and working keys', async () => {
+    expect(summary).toMatch(/earn events +\d+ sent: accepted \d+, duplicate 25, rejected \d+/);
+    expect(summary).toMatch(/revoked vote +day-\w+-\d+ of /);
+    expect(summary).toMatch(/at the tills +\d+ code\(s\) redeemed by partners; refused: code_already_redeemed 1/);
+    expect(summary).toMatch(/donations +\S+ \d+/);
+    expect(summary).toContain(`reconciliation  ${run.id}: passed, 10 of 10 checks passed`);
+    expect(summary).toContain('http://localhost:3000/docs');
+    expect(summary).toContain('Bull Board needs Redis');
+    const auditorKey = /^ {2}auditor +(\S+)$/m.exec(summary)![1];
+    await t.http.get('/v1/audit/trial-balance').set('X-API-Key', auditorKey).expect(200);
+    const annaToken = /^ {2}anna \(\d+ points\) +(\S+)$/m.exec(summary)![1];
+    await t.http.get('/v1/me/balance').set('Authorization', `Bearer ${annaToken}`).expect(200);
+  });
+});
