@@ -8,7 +8,6 @@ import type { Writable } from 'node:stream';
 import pino from 'pino';
 import { createAppContext } from './app.setup';
 import { AuditRepository } from './audit/audit.repository';
-import { CHECKS } from './audit/reconciliation.checks';
 import { ReconciliationRun, ReconciliationService } from './audit/reconciliation.service';
 import { SealService } from './audit/seal.service';
 import { ApiClientsService } from './auth/api-clients.service';
@@ -18,7 +17,6 @@ import { progressBar } from './cli/progress';
 import { writeStatement } from './cli/statement';
 import { DomainError } from './common/errors';
 import { ConfigError, loadCliConfig, processArgs } from './config/config';
-import { PrismaService } from './infra/database/prisma.service';
 import { LedgerService } from './ledger/ledger.service';
 
 /**
@@ -89,11 +87,8 @@ async function verifySeals(app: INestApplicationContext): Promise<number> {
 
 /** The reconciliation's own check that every sealed entry still hashes to the journal's transaction. */
 async function sealsMatchJournal(app: INestApplicationContext): Promise<{ passed: boolean; detail: string }> {
-  const check = CHECKS.find((c) => c.name === 'seals_match_journal')!;
-  const rows = await app.get(PrismaService).$queryRaw<{ what: string }[]>(check.sql);
-  return rows.length === 0
-    ? { passed: true, detail: check.description }
-    : { passed: false, detail: `${check.description}: ${rows.length} offence(s), e.g. ${rows.map((r) => r.what).join('; ')}` };
+  const result = await app.get(ReconciliationService).check('seals_match_journal');
+  return { passed: result.passed, detail: result.passed ? result.detail : `${result.detail}${result.offending ? ` (${result.offending.join('; ')})` : ''}` };
 }
 
 async function importCodes(app: INestApplicationContext, itemId: string, file: string): Promise<void> {

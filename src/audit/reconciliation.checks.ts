@@ -7,7 +7,13 @@ import { Prisma } from '../generated/prisma/client';
 export interface CheckDefinition {
   name: string;
   description: string;
-  /** queries returning one row per offence, with a `what` column naming it (a large check is split in parts that run side by side) */
+  /**
+   * Queries returning one row per offence, with a `what` column naming it (a large check is
+   * split in parts that run side by side). They carry no LIMIT: the service materialises them
+   * and takes the first few, so that PostgreSQL plans for reading everything (a LIMIT makes it
+   * pick index scans meant to find the first rows fast, which on a clean ledger, where there are
+   * none, visit the whole journal in random order).
+   */
   parts: Prisma.Sql[];
   /**
    * Run each part in its own transaction with PostgreSQL's own parallel workers off: the part
@@ -58,8 +64,7 @@ function sealedHashesPart(from: string, to: string | null): Prisma.Sql {
       )
       SELECT 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text AS what
       FROM ledger_seal_entries e LEFT JOIN hashes h ON h.id = e.transaction_id
-      WHERE ${inRange(Prisma.sql`e.transaction_id`)} AND h.hash IS DISTINCT FROM e.hash
-      LIMIT ${SAMPLE}`;
+      WHERE ${inRange(Prisma.sql`e.transaction_id`)} AND h.hash IS DISTINCT FROM e.hash`;
 }
 
 export const STUCK_AFTER_MINUTES = 15;
@@ -80,8 +85,7 @@ export const CHECKS: CheckDefinition[] = [
     parts: [Prisma.sql`
       SELECT 'transaction ' || transaction_id::text || ' (' || asset || ')' AS what
       FROM ledger_postings GROUP BY transaction_id, asset
-      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0
-      LIMIT ${SAMPLE}`],
+      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`],
   },
   {
     name: 'balances_match_postings',
@@ -102,8 +106,7 @@ export const CHECKS: CheckDefinition[] = [
       FULL JOIN sums ON sums.account_id = b.account_id AND sums.shard = b.shard
       LEFT JOIN ledger_accounts a ON a.id = coalesce(b.account_id, sums.account_id)
       WHERE coalesce(b.debits_posted, 0) <> coalesce(sums.d, 0) OR coalesce(b.credits_posted, 0) <> coalesce(sums.c, 0)
-         OR coalesce(b.debits_pending, 0) <> coalesce(sums.pd, 0) OR coalesce(b.credits_pending, 0) <> coalesce(sums.pc, 0)
-      LIMIT ${SAMPLE}`],
+         OR coalesce(b.debits_pending, 0) <> coalesce(sums.pd, 0) OR coalesce(b.credits_pending, 0) <> coalesce(sums.pc, 0)`],
   },
   {
     name: 'postings_reference',
@@ -113,8 +116,7 @@ export const CHECKS: CheckDefinition[] = [
       FROM ledger_postings p
       LEFT JOIN ledger_transactions t ON t.id = p.transaction_id
       LEFT JOIN ledger_accounts a ON a.id = p.account_id
-      WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset
-      LIMIT ${SAMPLE}`],
+      WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset`],
   },
   {
     name: 'no_negative_balances',
@@ -123,8 +125,7 @@ export const CHECKS: CheckDefinition[] = [
       SELECT a.code AS what FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
       WHERE b.floor_zero AND CASE b.normal_side
         WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
-        ELSE b.debits_posted - b.credits_posted - b.credits_pending END < 0
-      LIMIT ${SAMPLE}`],
+        ELSE b.debits_posted - b.credits_posted - b.credits_pending END < 0`],
   },
   {
     name: 'earn_events_processed',
@@ -133,8 +134,7 @@ export const CHECKS: CheckDefinition[] = [
       SELECT 'event ' || e.source_id || '/' || e.external_id || ' ' || e.status AS what
       FROM earn_events e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
       WHERE (e.status = 'received' AND e.received_at < now() - make_interval(mins => ${STUCK_AFTER_MINUTES}))
-         OR (e.status IN ('posted', 'pending', 'revoked') AND t.id IS NULL)
-      LIMIT ${SAMPLE}`],
+         OR (e.status IN ('posted', 'pending', 'revoked') AND t.id IS NULL)`],
   },
   {
     name: 'codes_match_redemptions',
@@ -157,8 +157,7 @@ export const CHECKS: CheckDefinition[] = [
       WHERE (codes.kind <> 'DONATION' AND codes.n <> codes.quantity)
          OR (codes.status = 'completed' AND codes.cancelled > 0)
          OR (codes.status = 'cancelled' AND (codes.live > 0 OR r.refund_transaction_id IS NULL))
-         OR paid.credited <> r.points_spent
-      LIMIT ${SAMPLE}`],
+         OR paid.credited <> r.points_spent`],
   },
   {
     name: 'expired_holds_released',
@@ -166,8 +165,7 @@ export const CHECKS: CheckDefinition[] = [
     parts: [Prisma.sql`
       SELECT 'transaction ' || t.id::text AS what FROM ledger_transactions t
       WHERE t.kind = 'pending' AND t.expires_at < now() - make_interval(mins => ${HOLD_GRACE_MINUTES})
-        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
-      LIMIT ${SAMPLE}`],
+        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)`],
   },
   {
     name: 'seals_match_journal',
@@ -179,8 +177,7 @@ export const CHECKS: CheckDefinition[] = [
       Prisma.sql`
         SELECT 'transaction ' || t.id::text || ' missing from seal ' || s.id::text AS what
         FROM ledger_seals s JOIN ledger_transactions t ON t.created_at >= s.covers_from AND t.created_at < s.covers_to
-        WHERE NOT EXISTS (SELECT 1 FROM ledger_seal_entries e WHERE e.transaction_id = t.id)
-        LIMIT ${SAMPLE}`,
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_seal_entries e WHERE e.transaction_id = t.id)`,
     ],
   },
 ];
