@@ -92,3 +92,19 @@ export async function booksSnapshot(t: TestApp): Promise<Record<string, unknown>
 }
 
 export const idempotencyKey = () => ({ 'Idempotency-Key': randomUUID() });
+
+/** Runs a reconciliation through the API, as an auditor would, and waits for its report. */
+export async function reconcile(t: TestApp): Promise<{ status: string; checks: { name: string; passed: boolean; detail: string }[] }> {
+  const started = await t.http.post('/v1/audit/reconciliations').set(t.admin).expect(202);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const report = (await t.http.get(`/v1/audit/reconciliations/${started.body.id}`).set(t.admin).expect(200)).body;
+    if (report.status !== 'running') return report;
+    if (Date.now() > deadline) throw new Error('the reconciliation did not finish');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The names of the checks a reconciliation report failed. */
+export const failedChecks = (report: { checks: { name: string; passed: boolean; detail: string }[] }) =>
+  report.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
