@@ -11,6 +11,7 @@ import { AppModule } from './app.module';
 import { ApiClientsService } from './auth/api-clients.service';
 import { problemOf, writeProblem } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
+import { unsafeContent } from './common/unsafe-input';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config';
 import { EARN_QUEUE } from './earning/earn-queue';
@@ -62,9 +63,12 @@ function jsonBody(limit: string) {
   const logger = new Logger('HTTP');
   return (req: Request, res: Response, next: NextFunction) =>
     parse(req, res, (error?: unknown) => {
-      if (!error) return next();
-      const type = (error as { type?: string }).type;
       const instance = req.originalUrl.split('?')[0];
+      if (!error) {
+        const unsafe = unsafeContent(req.body);
+        return unsafe ? writeProblem(res, problemOf('validation_failed', unsafe, instance)) : next();
+      }
+      const type = (error as { type?: string }).type;
       if (type === 'entity.too.large') {
         return writeProblem(res, problemOf('payload_too_large', `Request body is larger than ${limit}`, instance));
       }
