@@ -38,10 +38,35 @@ export interface ReconciliationRun {
  */
 /** Memory each of the reconciliation's queries may use to hash and sort (it runs at night). */
 const RECONCILE_WORK_MEM = '256MB';
+/** At most this many of the pool's connections work for a reconciliation at once: the rest serve requests. */
+const RECONCILE_CONNECTIONS = 3;
+
+/** Runs at most `size` tasks at once, in the order they come. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
 
 @Injectable()
 export class ReconciliationService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Reconciliation');
+  private readonly slots = new Slots(RECONCILE_CONNECTIONS);
 
   constructor(
     private readonly prisma: PrismaService,
@@ -107,8 +132,9 @@ export class ReconciliationService implements OnApplicationBootstrap {
     } catch (error) {
       checks.push({ name: 'sealing', passed: false, detail: `new transactions could not be sealed: ${(error as Error).message}` });
     }
-    // The checks are independent set-based queries: they run side by side on the pool's
-    // connections (a large check split in parts), so that every core works on the books.
+    // The checks are independent set-based queries: they run side by side on a few of the
+    // pool's connections (a large check split in parts), so that every core works on the books
+    // while requests keep connections of their own.
     const results = await Promise.all([
       ...CHECKS.map((check) => this.runCheck(check)),
       timed(async (): Promise<Omit<CheckResult, 'durationMs'>> => {
@@ -142,7 +168,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
   private runCheck(check: CheckDefinition): Promise<CheckResult> {
     return timed(async () => {
       try {
-        const parts = await Promise.all(check.parts.map((sql) => this.offences(sql, check.serial === true)));
+        const parts = await Promise.all(check.parts.map((sql) => this.offences(sql)));
         const rows = parts.flat().slice(0, OFFENCES_SHOWN);
         return rows.length === 0
           ? { name: check.name, passed: true, detail: check.description }
@@ -155,18 +181,19 @@ export class ReconciliationService implements OnApplicationBootstrap {
 
   /**
    * The first offences a check's query finds, in a transaction of its own with room to hash and
-   * sort the journal in memory (RECONCILE_WORK_MEM) and, for a `serial` part, PostgreSQL's
-   * parallel workers off.
+   * sort the journal in memory (RECONCILE_WORK_MEM) and PostgreSQL's parallel workers off.
    */
-  private offences(sql: Prisma.Sql, serial: boolean): Promise<{ what: string }[]> {
-    return this.prisma.$transaction(
+  private offences(sql: Prisma.Sql): Promise<{ what: string }[]> {
+    return this.slots.run(() => this.prisma.$transaction(
       async (tx) => {
         await tx.$executeRawUnsafe(`SET LOCAL work_mem = '${RECONCILE_WORK_MEM}'`);
-        if (serial) await tx.$executeRawUnsafe('SET LOCAL max_parallel_workers_per_gather = 0');
+        // the checks already run side by side on every core: PostgreSQL's own workers would only
+        // build the same hash tables again; and a `serial` part must not have them at all
+        await tx.$executeRawUnsafe('SET LOCAL max_parallel_workers_per_gather = 0');
         return tx.$queryRaw<{ what: string }[]>(Prisma.sql`WITH offences AS MATERIALIZED (${sql}) SELECT what FROM offences LIMIT ${OFFENCES_SHOWN}`);
       },
       { timeout: 60 * 60_000, maxWait: 10 * 60_000 },
-    );
+    ));
   }
 
   private async create(trigger: 'scheduled' | 'manual', requestedBy: string | null, scheduledFor: Date | null): Promise<ReconciliationRun> {
