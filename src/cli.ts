@@ -14,7 +14,7 @@ import { ApiClientsService } from './auth/api-clients.service';
 import { CLIENT_ROLES, ClientRole } from './auth/domain/principal';
 import { CatalogueService } from './catalogue/catalogue.service';
 import { progressBar } from './cli/progress';
-import { writeStatement } from './cli/statement';
+import { writeStatement } from './audit/statement-writer';
 import { DomainError } from './common/errors';
 import { ConfigError, loadCliConfig, processArgs } from './config/config';
 import { LedgerService } from './ledger/ledger.service';
@@ -118,7 +118,7 @@ async function exportStatement(
   const to = o.to ?? new Date();
   if (to <= o.from) throw new DomainError('validation_failed', '--to must be after --from');
   const out: Writable = o.out ? createWriteStream(o.out) : process.stdout;
-  const summary = await writeStatement(app.get(LedgerService), app.get(AuditRepository), { account: o.account, asset: o.asset, from: o.from, to, csv: Boolean(o.csv) }, out);
+  const summary = await writeStatement(app.get(LedgerService), app.get(AuditRepository), { account: o.account, asset: o.asset, from: o.from, to, csv: Boolean(o.csv), unknownAccount: 'not_found' }, out);
   if (o.out) {
     out.end();
     await once(out, 'finish');

@@ -1,11 +1,11 @@
+import { writeStatement } from './statement-writer';
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { stringify } from 'csv-stringify';
 import type { Request, Response } from 'express';
 import { Roles } from '../auth/access.decorators';
 import { SLUG_ID } from '../common/identifiers';
 import { invalidInput } from '../common/errors';
-import { Decimal, formatAmount } from '../common/money';
+import { formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { IsISO8601, IsOptional, Matches } from 'class-validator';
 import { decodeCursor, encodeCursor, PageQueryDto } from '../common/pagination';
@@ -129,8 +129,6 @@ function sealDto(s: Seal): SealDto {
   };
 }
 
-const PAGE = 5_000;
-
 @ApiTags('audit')
 @Roles('auditor', 'admin')
 @Controller('v1/audit')
@@ -203,63 +201,17 @@ export class AuditController {
     if (!from) throw invalidInput('from is required');
     const to = optionalMoment(toText, 'to') ?? new Date();
     if (to <= from) throw invalidInput('to must be after from');
-    const scale = await this.ledger.assetScale(asset);
-    const opening = (await this.ledger.balance(account, asset, from)).posted;
-    const ref = await this.ledger.accountRef(account, asset);
-    const fmt = (v: Decimal) => formatAmount(v, scale);
-    const pages = this.entries(ref, from, to);
-
-    if ((req.headers.accept ?? '').includes('text/csv')) {
+    const csv = (req.headers.accept ?? '').includes('text/csv');
+    if (csv) {
       res.setHeader('Content-Type', 'text/csv; charset=utf-8');
       res.setHeader('Content-Disposition', `attachment; filename="statement-${account.replace(/[^A-Za-z0-9_-]/g, '_')}.csv"`);
-      const csv = stringify({ header: true, columns: ['createdAt', 'transactionId', 'type', 'description', 'debit', 'credit', 'balance'] });
-      csv.pipe(res);
-      let balance = opening;
-      csv.write({ createdAt: from.toISOString(), type: 'opening balance', balance: fmt(balance) });
-      for await (const row of pages) {
-        balance = step(balance, row, ref!.normalSide);
-        if (!csv.write(entryOf(row, balance, fmt))) await new Promise((r) => csv.once('drain', r));
-      }
-      csv.write({ createdAt: to.toISOString(), type: 'closing balance', balance: fmt(balance) });
-      csv.end();
-      return;
+    } else {
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
     }
-    const entries: StatementEntryDto[] = [];
-    let balance = opening;
-    for await (const row of pages) {
-      balance = step(balance, row, ref!.normalSide);
-      entries.push(entryOf(row, balance, fmt));
-    }
-    const body: StatementDto = { account, asset, from: from.toISOString(), to: to.toISOString(), openingBalance: fmt(opening), entries, closingBalance: fmt(balance) };
-    res.json(body);
+    // streamed a page of postings at a time, JSON or CSV alike
+    await writeStatement(this.ledger, this.audit, { account, asset, from, to, csv, unknownAccount: 'empty' }, res);
+    res.end();
   }
-
-  /** The statement's entries, read a page at a time so that a long range never sits in memory at once. */
-  private async *entries(ref: { id: bigint } | null, from: Date, to: Date) {
-    if (!ref) return;
-    let after = 0n;
-    for (;;) {
-      const page = await this.audit.statementPage(ref.id, from, to, after, PAGE);
-      yield* page;
-      if (page.length < PAGE) return;
-      after = page[page.length - 1].postingId;
-    }
-  }
-}
-
-function step(balance: Decimal, row: { side: 'D' | 'C'; amount: Decimal }, normal: 'D' | 'C'): Decimal {
-  return row.side === normal ? balance.plus(row.amount) : balance.minus(row.amount);
-}
-
-function entryOf(row: { transactionId: string; type: string; description: string | null; side: 'D' | 'C'; amount: Decimal; createdAt: Date }, balance: Decimal, fmt: (v: Decimal) => string): StatementEntryDto {
-  return {
-    transactionId: row.transactionId,
-    type: row.type,
-    description: row.description,
-    ...(row.side === 'D' ? { debit: fmt(row.amount) } : { credit: fmt(row.amount) }),
-    balance: fmt(balance),
-    createdAt: row.createdAt.toISOString(),
-  };
 }
 
 function journalDto(r: JournalRow, scales: ReadonlyMap<string, number>): JournalEntryDto {

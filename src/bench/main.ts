@@ -39,7 +39,7 @@ const REDIS = option('redis', 'redis://127.0.0.1:6379');
 const REDEMPTIONS = Number(option('redemptions', '3000'));
 const VALIDATIONS = Number(option('validations', '20000'));
 const RECONCILE_POSTINGS = Number(option('reconcile', '1000000'));
-/** `--only reconcile`: just the reconciliation (its journal is large; the other scenarios take a while) */
+/** `--only reconcile` or `--only catalogue`: just those scenarios (while working on one) */
 const ONLY = option('only', 'all');
 
 async function main(): Promise<void> {
@@ -51,6 +51,14 @@ async function main(): Promise<void> {
     const reconcile = await reconciliation(url.toString());
     if (!args.includes('--keep')) await dropDatabase();
     console.log(table([[`reconciliation of ${RECONCILE_POSTINGS} postings (one run)`, reconcile]]));
+    return;
+  }
+  if (ONLY === 'catalogue') {
+    const service_ = await startService(url.toString());
+    const { redemptions, validations } = await catalogue(service_);
+    await service_.app.close();
+    await dropDatabase();
+    console.log(table([['redemptions: HTTP, 64 residents at once', redemptions], ['partner validations: HTTP, 32 tills at once', validations]]));
     return;
   }
   console.log(`Civic points ledger benchmark: ${TRANSFERS} transfers, ${WORKERS} concurrent workers, PostgreSQL at ${url.host}\n`);

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { AuditRepository, StatementRow } from '../audit/audit.repository';
+import { AuditRepository, StatementRow } from './audit.repository';
 import { notFound } from '../common/errors';
 import { Decimal, formatAmount } from '../common/money';
 import { LedgerService } from '../ledger/ledger.service';
@@ -14,12 +14,15 @@ export interface StatementRequest {
   from: Date;
   to: Date;
   csv: boolean;
+  /** an account the ledger never saw: an empty statement (the API), or not found (the CLI) */
+  unknownAccount?: 'empty' | 'not_found';
 }
 
 /**
  * An account statement written to a stream, as JSON (the shape of
- * GET /v1/audit/accounts/{account}/statement) or CSV (its text/csv form), a page of postings at
- * a time so that a year of a busy account never sits in memory.
+ * GET /v1/audit/accounts/{account}/statement) or CSV (its text/csv form, written with
+ * csv-stringify), a page of postings at a time so that a year of a busy account never sits in
+ * memory. The API and the CLI both write statements through here.
  */
 export async function writeStatement(
   ledger: LedgerService,
@@ -28,22 +31,22 @@ export async function writeStatement(
   out: Writable,
 ): Promise<{ entries: number; openingBalance: string; closingBalance: string }> {
   const ref = await ledger.accountRef(q.account, q.asset);
-  if (!ref) throw notFound(`account ${q.account} (${q.asset})`);
+  if (!ref && q.unknownAccount === 'not_found') throw notFound(`account ${q.account} (${q.asset})`);
   const scale = await ledger.assetScale(q.asset);
   const fmt = (v: Decimal) => formatAmount(v, scale);
   const opening = (await ledger.balance(q.account, q.asset, q.from)).posted;
   let balance = opening;
   let entries = 0;
   const entryOf = (row: StatementRow) => {
-    balance = row.side === ref.normalSide ? balance.plus(row.amount) : balance.minus(row.amount);
+    balance = row.side === ref!.normalSide ? balance.plus(row.amount) : balance.minus(row.amount);
     entries++;
     return {
-      createdAt: row.createdAt.toISOString(),
       transactionId: row.transactionId,
       type: row.type,
       description: row.description,
       ...(row.side === 'D' ? { debit: fmt(row.amount) } : { credit: fmt(row.amount) }),
       balance: fmt(balance),
+      createdAt: row.createdAt.toISOString(),
     };
   };
 
@@ -54,7 +57,7 @@ export async function writeStatement(
       if (!csv.write(record)) await once(csv, 'drain');
     };
     await write({ createdAt: q.from.toISOString(), type: 'opening balance', balance: fmt(opening) });
-    for await (const row of pages(audit, ref.id, q.from, q.to)) await write(entryOf(row));
+    for await (const row of pages(audit, ref?.id, q.from, q.to)) await write(entryOf(row));
     await write({ createdAt: q.to.toISOString(), type: 'closing balance', balance: fmt(balance) });
     csv.end();
     await once(csv, 'end');
@@ -64,13 +67,14 @@ export async function writeStatement(
     };
     const head = { account: q.account, asset: q.asset, from: q.from.toISOString(), to: q.to.toISOString(), openingBalance: fmt(opening) };
     await write(`${JSON.stringify(head).slice(0, -1)},"entries":[`);
-    for await (const row of pages(audit, ref.id, q.from, q.to)) await write(`${entries > 0 ? ',' : ''}\n  ${JSON.stringify(entryOf(row))}`);
+    for await (const row of pages(audit, ref?.id, q.from, q.to)) await write(`${entries > 0 ? ',' : ''}\n  ${JSON.stringify(entryOf(row))}`);
     await write(`\n],"closingBalance":${JSON.stringify(fmt(balance))}}\n`);
   }
   return { entries, openingBalance: fmt(opening), closingBalance: fmt(balance) };
 }
 
-async function* pages(audit: AuditRepository, accountId: bigint, from: Date, to: Date): AsyncIterable<StatementRow> {
+async function* pages(audit: AuditRepository, accountId: bigint | undefined, from: Date, to: Date): AsyncIterable<StatementRow> {
+  if (accountId === undefined) return;
   let after = 0n;
   for (;;) {
     const page = await audit.statementPage(accountId, from, to, after, PAGE);
