@@ -22,11 +22,16 @@ interface CacheEntry {
 }
 
 /**
- * API clients and their keys. Authentication hashes the presented key once and looks the hash
- * up by index; recent answers are cached for API_KEY_CACHE_SECONDS so that hot paths (partner
- * validation at the till) do not touch the database. A revocation clears this process's cache at
- * once; other processes stop accepting the key within the cache lifetime.
+ * API clients and their keys. Authentication hashes a presented key it does not know and looks
+ * the hash up by index; keys that proved valid are remembered (in this process's memory only,
+ * never stored or logged) for API_KEY_CACHE_SECONDS, so that hot paths (partner validation at
+ * the till) neither hash nor touch the database. Keys that fail are not remembered. A revocation
+ * clears this process's cache at once; other processes stop accepting the key within the cache
+ * lifetime.
  */
+/** Valid keys remembered at most (a process sees a few hundred: one per till, source, clerk). */
+const MAX_CACHED_KEYS = 10_000;
+
 @Injectable()
 export class ApiClientsService {
   private readonly cache = new Map<string, CacheEntry>();
@@ -43,21 +48,20 @@ export class ApiClientsService {
 
   async authenticate(apiKey: string): Promise<ClientPrincipal> {
     if (apiKey.length === 0 || apiKey.length > MAX_API_KEY_LENGTH) throw unauthorized();
+    const cached = this.cache.get(apiKey);
+    if (cached && cached.expiresAt > Date.now()) return cached.principal;
+    this.cache.delete(apiKey);
+
     const hash = hashApiKey(apiKey);
     if (this.bootstrapHash && sameDigest(hash, this.bootstrapHash)) {
       return { kind: 'client', clientId: null, name: 'bootstrap admin', role: 'admin', sourceId: null, partnerId: null };
     }
-    const cached = this.cache.get(hash);
-    if (cached && cached.expiresAt > Date.now()) return cached.principal;
-
     const record = await this.repository.findByHash(hash);
-    if (!record || record.revokedAt || !sameDigest(hash, record.keyHash)) {
-      this.cache.delete(hash);
-      throw unauthorized();
-    }
+    if (!record || record.revokedAt || !sameDigest(hash, record.keyHash)) throw unauthorized();
     const principal = principalOf(record);
     if (this.config.apiKeyCacheSeconds > 0) {
-      this.cache.set(hash, { principal, expiresAt: Date.now() + this.config.apiKeyCacheSeconds * 1000 });
+      if (this.cache.size >= MAX_CACHED_KEYS) this.cache.clear();
+      this.cache.set(apiKey, { principal, expiresAt: Date.now() + this.config.apiKeyCacheSeconds * 1000 });
     }
     return principal;
   }
@@ -103,7 +107,7 @@ export class ApiClientsService {
       }
       return (await this.repository.findById(tx, id))!;
     });
-    this.cache.delete(client.keyHash);
+    for (const [key, entry] of this.cache) if (entry.principal.clientId === client.id) this.cache.delete(key);
     return client;
   }
 

@@ -11,7 +11,7 @@ import { PrismaService } from '../infra/database/prisma.service';
 import { AppModule } from '../app.module';
 import { Decimal } from '../common/money';
 import { loadConfig, processArgs } from '../config/config';
-import { LedgerService } from '../ledger/ledger.service';
+import { LedgerService, NewTransaction } from '../ledger/ledger.service';
 import { ReconciliationService } from '../audit/reconciliation.service';
 import { SealService } from '../audit/seal.service';
 import { measure, percentile, RunResult } from './stats';
@@ -41,6 +41,10 @@ const VALIDATIONS = Number(option('validations', '20000'));
 const RECONCILE_POSTINGS = Number(option('reconcile', '1000000'));
 /** `--only reconcile` or `--only catalogue`: just those scenarios (while working on one) */
 const ONLY = option('only', 'all');
+/** history entries of the heavy resident in the reads scenario */
+const HISTORY = Number(option('history', '100000'));
+/** `--soak N`: N seconds of steady mixed load after the scenarios, RSS sampled as it goes (0: none) */
+const SOAK_SECONDS = Number(option('soak', '0'));
 
 async function main(): Promise<void> {
   const url = new URL(SERVER_URL);
@@ -63,10 +67,15 @@ async function main(): Promise<void> {
   }
   console.log(`Civic points ledger benchmark: ${TRANSFERS} transfers, ${WORKERS} concurrent workers, PostgreSQL at ${url.host}\n`);
   const floor = await rowAtATimeFloor(url.toString());
+  const ceiling = await batchedCeiling(url.toString());
   const service = await ledgerService(url.toString());
   const service_ = await startService(url.toString());
+  const rssStart = process.memoryUsage().rss;
   const ingest = await earnIngest(service_);
   const { redemptions, validations } = await catalogue(service_);
+  const reads = await readScenarios(service_);
+  const soak = SOAK_SECONDS > 0 ? await soakLoad(service_, SOAK_SECONDS) : undefined;
+  const rssEnd = process.memoryUsage().rss;
   await service_.app.close();
   const reconcile = RECONCILE_POSTINGS > 0 ? await reconciliation(url.toString()) : undefined;
   await dropDatabase();
@@ -76,7 +85,9 @@ async function main(): Promise<void> {
     ['ledger service: one earn per call', service],
     ['redemptions: HTTP, 64 residents at once', redemptions],
     ['partner validations: HTTP, 32 tills at once', validations],
+    ...reads.rows,
     ['floor: plain SQL, one transfer per transaction', floor],
+    ['ceiling: plain SQL, 1000 transfers per statement', ceiling],
     ...(reconcile ? ([[`reconciliation of ${RECONCILE_POSTINGS} postings (one run)`, reconcile]] as [string, RunResult][]) : []),
   ];
   console.log(table(rows));
@@ -84,6 +95,135 @@ async function main(): Promise<void> {
   console.log(`ratio earn ingest / row-at-a-time floor:    ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
   console.log(`ratio redemptions / row-at-a-time floor:    ${(redemptions.perSecond / floor.perSecond).toFixed(2)}x (target 0.5x)`);
   console.log(`partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000)`);
+  console.log(`ratio earn ingest / batched plain-SQL ceiling: ${(ingest.perSecond / ceiling.perSecond).toFixed(2)}x`);
+  console.log(`balance read, ${HISTORY} history entries vs one: p50 ${reads.heavyP50.toFixed(2)} ms vs ${reads.lightP50.toFixed(2)} ms (${(reads.heavyP50 / reads.lightP50).toFixed(2)}x; target: independent of history length)`);
+  const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
+  console.log(`RSS of the process serving (and loading) it: ${mb(rssStart)} at the start of the HTTP scenarios, ${mb(rssEnd)} at the end`);
+  if (soak) console.log(`soak, ${SOAK_SECONDS} s of mixed load at ${soak.perSecond.toFixed(0)} requests/s: RSS ${soak.samples.map(mb).join(' → ')}`);
+}
+
+/**
+ * The same transfers as the floor, written as plainly but as set-based as SQL allows: 1000
+ * transfers a statement pair (the balances moved by their sums, the postings inserted from a
+ * series), one database transaction each: the ceiling any batching could approach.
+ */
+async function batchedCeiling(url: string): Promise<RunResult> {
+  const pool = new Pool({ connectionString: url, max: 4 });
+  await pool.query(`
+    CREATE TABLE ceiling_balances (account TEXT PRIMARY KEY, balance NUMERIC NOT NULL DEFAULT 0);
+    CREATE TABLE ceiling_postings (id BIGSERIAL PRIMARY KEY, transfer BIGINT NOT NULL, account TEXT NOT NULL, amount NUMERIC NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now());
+    INSERT INTO ceiling_balances (account) SELECT 'resident:b' || g FROM generate_series(0, ${RESIDENTS - 1}) g;
+    INSERT INTO ceiling_balances (account) VALUES ('programme:issued');`);
+  const batch = 1000;
+  const batches = Math.ceil((TRANSFERS * 5) / batch);
+  const result = await measure(batches, 4, async (b) => {
+    const client = await pool.connect();
+    try {
+      const first = b * batch;
+      await client.query('BEGIN');
+      await client.query(
+        `UPDATE ceiling_balances c SET balance = c.balance + d.delta
+         FROM (SELECT 'resident:b' || (g % ${RESIDENTS}) AS account, 10 * count(*) AS delta FROM generate_series($1::bigint, $1::bigint + $2 - 1) g GROUP BY 1
+               UNION ALL SELECT 'programme:issued', -10 * $2) d
+         WHERE c.account = d.account`,
+        [first, batch],
+      );
+      await client.query(
+        `INSERT INTO ceiling_postings (transfer, account, amount)
+         SELECT g, 'programme:issued', -10 FROM generate_series($1::bigint, $1::bigint + $2 - 1) g
+         UNION ALL SELECT g, 'resident:b' || (g % ${RESIDENTS}), 10 FROM generate_series($1::bigint, $1::bigint + $2 - 1) g`,
+        [first, batch],
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  });
+  await pool.end();
+  // per transfer, as the other rows count them
+  const transfers = batches * batch;
+  return { operations: transfers, seconds: result.seconds, perSecond: transfers / result.seconds, p50: result.p50, p99: result.p99 };
+}
+
+/**
+ * Reads over HTTP: a resident's balance with HISTORY entries behind it and with one (the
+ * balance must not depend on history length), history pages (first and deep, by cursor), and
+ * the trial balance now and as of a past moment.
+ */
+async function readScenarios({ app, base, adminKey }: BenchApp): Promise<{ rows: [string, RunResult][]; heavyP50: number; lightP50: number }> {
+  const ledger = app.get(LedgerService);
+  const config = app.get<AppConfig>(APP_CONFIG);
+  const one = new Decimal(1);
+  const accrual = (resident: string): NewTransaction => ({
+    type: 'earn',
+    description: 'Vote in a city poll',
+    postings: [
+      { account: 'programme:issued', asset: 'POINTS', side: 'D', amount: one },
+      { account: `resident:${resident}`, asset: 'POINTS', side: 'C', amount: one },
+    ],
+  });
+  for (let written = 0; written < HISTORY; written += 1000) {
+    await ledger.recordMany(Array.from({ length: Math.min(1000, HISTORY - written) }, () => accrual('heavy')));
+  }
+  await ledger.record(accrual('light'));
+  const past = new Date(Date.now() - 1000).toISOString();
+  const token = (r: string) => `Bearer ${signResidentToken(r, config.residentJwtSecret!, 3600)}`;
+  const get = (path: string, headers: Record<string, string>, n: number): ClientRequest[] =>
+    Array.from({ length: n }, () => ({ method: 'GET' as const, path, headers, expect: 200 }));
+  const run = async (requests: ClientRequest[], concurrency: number): Promise<RunResult> => {
+    const started = process.hrtime.bigint();
+    const latencies = await loadFromClient(base, requests, concurrency);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { operations: requests.length, seconds, perSecond: requests.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  };
+  const heavy = await run(get('/v1/me/balance', { Authorization: token('heavy') }, 4000), 16);
+  const light = await run(get('/v1/me/balance', { Authorization: token('light') }, 4000), 16);
+  // a deep page: the cursor of an entry half-way down the heavy resident's history
+  const deep = await fetch(`${base}/v1/me/history?limit=100`, { headers: { Authorization: token('heavy') } }).then((r) => r.json() as Promise<{ nextCursor: string | null }>);
+  let cursor = deep.nextCursor;
+  for (let i = 0; i < 5 && cursor; i++) {
+    const page = await fetch(`${base}/v1/me/history?limit=100&cursor=${encodeURIComponent(cursor)}`, { headers: { Authorization: token('heavy') } }).then((r) => r.json() as Promise<{ nextCursor: string | null }>);
+    cursor = page.nextCursor;
+  }
+  const firstPage = await run(get('/v1/me/history?limit=50', { Authorization: token('heavy') }, 2000), 16);
+  const deepPage = cursor ? await run(get(`/v1/me/history?limit=50&cursor=${encodeURIComponent(cursor)}`, { Authorization: token('heavy') }, 2000), 16) : firstPage;
+  const trialNow = await run(get('/v1/audit/trial-balance', { 'X-API-Key': adminKey }, 200), 4);
+  const trialPast = await run(get(`/v1/audit/trial-balance?asOf=${encodeURIComponent(past)}`, { 'X-API-Key': adminKey }, 50), 4);
+  return {
+    rows: [
+      [`balance read: resident with ${HISTORY} history entries`, heavy],
+      ['balance read: resident with one entry', light],
+      ['history: first page of 50 (heavy resident)', firstPage],
+      ['history: a page of 50 past the first 600 (by cursor)', deepPage],
+      ['trial balance now (all accounts)', trialNow],
+      ['trial balance as of a past moment', trialPast],
+    ],
+    heavyP50: heavy.p50,
+    lightP50: light.p50,
+  };
+}
+
+/** Steady mixed reads for `seconds` (balances, histories, the catalogue), RSS sampled every tenth. */
+async function soakLoad({ base, app }: BenchApp, seconds: number): Promise<{ perSecond: number; samples: number[] }> {
+  const config = app.get<AppConfig>(APP_CONFIG);
+  const token = `Bearer ${signResidentToken('heavy', config.residentJwtSecret!, 3600 + seconds)}`;
+  const mix: ClientRequest[] = [
+    { method: 'GET', path: '/v1/me/balance', headers: { Authorization: token }, expect: 200 },
+    { method: 'GET', path: '/v1/me/history?limit=20', headers: { Authorization: token }, expect: 200 },
+    { method: 'GET', path: '/v1/catalogue', headers: {}, expect: 200 },
+  ];
+  const samples = [process.memoryUsage().rss];
+  const started = Date.now();
+  let requests = 0;
+  for (let slice = 1; slice <= 10; slice++) {
+    while (Date.now() - started < (seconds * 1000 * slice) / 10) {
+      const chunk = Array.from({ length: 3000 }, (_, i) => mix[i % mix.length]);
+      await loadFromClient(base, chunk, 16);
+      requests += chunk.length;
+    }
+    samples.push(process.memoryUsage().rss);
+  }
+  return { perSecond: requests / ((Date.now() - started) / 1000), samples };
 }
 
 /**
