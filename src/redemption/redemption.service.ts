@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { CatalogueRepository, RedemptionRecord } from '../catalogue/catalogue.repository';
+import { CatalogueRepository, IssuedCode, RedemptionRecord } from '../catalogue/catalogue.repository';
 import { generateCode } from '../catalogue/domain/codes';
 import { CatalogueItem, isActive, payeeAccount } from '../catalogue/domain/item';
 import { DomainError, invalidInput, notFound } from '../common/errors';
@@ -51,42 +51,27 @@ export class RedemptionService {
         description: `${item.title}${quantity > 1 ? ` × ${quantity}` : ''}`,
       });
       const validUntil = item.codeValidDays ? new Date(Date.now() + item.codeValidDays * DAY_MS) : null;
-      const created = await this.catalogue.createRedemption(
-        {
-          id,
-          residentId,
-          itemId,
-          kind: item.kind,
-          quantity,
-          pointsSpent: price,
-          status: 'completed',
-          transactionId: transaction.id,
-          stockCounted: item.stock !== null,
-          limitCounted: item.perResidentLimit !== null,
-        },
-        item.codeSource === 'POOL' ? { pool: quantity } : { generated: Array.from({ length: quantity }, generateCode) },
-        validUntil,
-      );
-      if (created.codes.length < quantity) throw outOfStock(itemId);
-      // a limited stock is counted last: the item's row stays locked only until the commit that follows
-      if (item.stock !== null && !(await this.catalogue.takeStock(itemId, quantity))) throw outOfStock(itemId);
-      return {
+      const record = {
         id,
         residentId,
         itemId,
         kind: item.kind,
         quantity,
         pointsSpent: price,
-        status: 'completed',
+        status: 'completed' as const,
         transactionId: transaction.id,
-        refundTransactionId: null,
-        createdAt: created.createdAt,
-        cancelledAt: null,
         stockCounted: item.stock !== null,
         limitCounted: item.perResidentLimit !== null,
-        codes: created.codes.map((c) => ({ ...c, status: 'issued' as const })),
-        balanceAfter: transaction.availableAfter!.get(residentAccount(residentId))!,
       };
+      const created = await this.catalogue.createRedemption(
+        record,
+        item.codeSource === 'POOL' ? { pool: quantity } : { generated: Array.from({ length: quantity }, generateCode) },
+        validUntil,
+      );
+      if (created.codes.length < quantity) throw outOfStock(itemId);
+      // a limited stock is counted last: the item's row stays locked only until the commit that follows
+      if (item.stock !== null && !(await this.catalogue.takeStock(itemId, quantity))) throw outOfStock(itemId);
+      return completed(record, created, transaction.availableAfter!.get(residentAccount(residentId))!);
     });
   }
 
@@ -108,39 +93,20 @@ export class RedemptionService {
         metadata: { redemptionId: id, itemId, residentId },
         description: item.title,
       });
-      const created = await this.catalogue.createRedemption(
-        {
-          id,
-          residentId,
-          itemId,
-          kind: 'DONATION',
-          quantity: 1,
-          pointsSpent: amount,
-          status: 'completed',
-          transactionId: transaction.id,
-          stockCounted: false,
-          limitCounted: item.perResidentLimit !== null,
-        },
-        null,
-        null,
-      );
-      return {
+      const record = {
         id,
         residentId,
         itemId,
-        kind: 'DONATION',
+        kind: 'DONATION' as const,
         quantity: 1,
         pointsSpent: amount,
-        status: 'completed',
+        status: 'completed' as const,
         transactionId: transaction.id,
-        refundTransactionId: null,
-        createdAt: created.createdAt,
-        cancelledAt: null,
         stockCounted: false,
         limitCounted: item.perResidentLimit !== null,
-        codes: [],
-        balanceAfter: transaction.availableAfter!.get(residentAccount(residentId))!,
       };
+      const created = await this.catalogue.createRedemption(record, null, null);
+      return completed(record, created, transaction.availableAfter!.get(residentAccount(residentId))!);
     });
   }
 
@@ -202,6 +168,22 @@ export class RedemptionService {
     const { available } = await this.ledger.balance(residentAccount(residentId), 'POINTS');
     return { ...redemption, balanceAfter: available };
   }
+}
+
+/** A redemption just made: what was recorded, with its codes (issued) and the resident's balance after it. */
+function completed(
+  record: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId'>,
+  created: { createdAt: Date; codes: IssuedCode[] },
+  balanceAfter: Decimal,
+): RedemptionResult {
+  return {
+    ...record,
+    refundTransactionId: null,
+    createdAt: created.createdAt,
+    cancelledAt: null,
+    codes: created.codes.map((c) => ({ ...c, status: 'issued' as const })),
+    balanceAfter,
+  };
 }
 
 function outOfStock(itemId: string): DomainError {

@@ -1,6 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import Redis from 'ioredis';
@@ -11,6 +10,7 @@ import { startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
 import { REDIS_URL } from '../support/services';
 import { waitFor } from '../support/wait';
+import { startWorker } from '../support/worker';
 import { Answer, baseUrlOf, failedChecks, INTERNALS, reconcile, send } from './support';
 
 /**
@@ -61,7 +61,7 @@ describe('faults under load', () => {
   it('a killed worker, a wiped Redis and dropped database connections lose nothing accepted and double nothing', async () => {
     const queue = t.app.get<Queue>(getQueueToken(EARN_QUEUE));
     await queue.pause(true); // the worker process does the processing, until it is killed
-    worker = startWorker(t);
+    worker = startWorker(t, OWN_REDIS);
     await new Promise((r) => setTimeout(r, 2500)); // let it boot and connect
 
     // --- the load: earn batches, redemptions and transfers, each remembered with what answered it
@@ -220,21 +220,4 @@ describe('faults under load', () => {
     );
     expect(faults.length).toBeGreaterThanOrEqual(6);
   });
-
-  function startWorker(app: TestApp): ChildProcess {
-    const root = join(__dirname, '..', '..');
-    return spawn(process.execPath, [join(root, 'dist', 'worker.js')], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        DATABASE_URL: app.databaseUrl,
-        REDIS_URL: OWN_REDIS,
-        QUEUE_PREFIX: app.config.queuePrefix,
-        EARN_SWEEP_SECONDS: '3600',
-        LOG_LEVEL: 'error',
-        NODE_ENV: 'test',
-      },
-      stdio: 'ignore',
-    });
-  }
 });

@@ -1,5 +1,3 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import Redis from 'ioredis';
@@ -10,6 +8,7 @@ import { startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
 import { REDIS_URL } from '../support/services';
 import { waitFor } from '../support/wait';
+import { startWorker } from '../support/worker';
 
 /**
  * Accepted means durable: losing Redis or a worker between acceptance and posting loses
@@ -98,7 +97,7 @@ describe('durability of accepted earn events', () => {
 
   it('a worker process killed in the middle of its batches: nothing lost, nothing posted twice', async () => {
     await queue.pause(true); // only the separate worker process consumes
-    const worker = startWorker(t);
+    const worker = startWorker(t, OWN_REDIS);
     try {
       await new Promise((r) => setTimeout(r, 2500)); // let it boot and connect
       const events = batch('kill', 6000, 300);
@@ -124,23 +123,6 @@ describe('durability of accepted earn events', () => {
     await expectAccruedOnce('kill', 6000, 300);
     await queue.resume(true);
   });
-
-  function startWorker(app: TestApp): ChildProcess {
-    const root = join(__dirname, '..', '..');
-    return spawn(process.execPath, [join(root, 'dist', 'worker.js')], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        DATABASE_URL: app.databaseUrl,
-        REDIS_URL: OWN_REDIS,
-        QUEUE_PREFIX: app.config.queuePrefix,
-        EARN_SWEEP_SECONDS: '3600',
-        LOG_LEVEL: 'error',
-        NODE_ENV: 'test',
-      },
-      stdio: 'ignore',
-    });
-  }
 });
 
 
