@@ -28,14 +28,19 @@ const SAMPLE = 20;
 export const OFFENCES_SHOWN = SAMPLE;
 
 /**
- * The journal is re-hashed in this many parts, by ranges of transaction id (random UUIDs, so
- * the parts are even), that run side by side on their own connections.
+ * The journal is re-hashed (and its transactions summed) in this many parts, by ranges of
+ * transaction id (random UUIDs, so the parts are even), that run side by side.
  */
 export const HASH_PARTS = 8;
 
 function idRanges(parts: number): [string, string | null][] {
   const bounds = Array.from({ length: parts }, (_, i) => (i === 0 ? '00000000-0000-0000-0000-000000000000' : `${Math.floor((i * 0x100000000) / parts).toString(16).padStart(8, '0')}-0000-0000-0000-000000000000`));
   return bounds.map((from, i) => [from, bounds[i + 1] ?? null]);
+}
+
+/** `column` (a transaction id) in [from, to); `to` null: no upper bound. */
+function idBetween(column: Prisma.Sql, from: string, to: string | null): Prisma.Sql {
+  return to === null ? Prisma.sql`${column} >= ${from}::uuid` : Prisma.sql`${column} >= ${from}::uuid AND ${column} < ${to}::uuid`;
 }
 
 /**
@@ -45,8 +50,7 @@ function idRanges(parts: number): [string, string | null][] {
  * run serially (see `serial`).
  */
 function sealedHashesPart(from: string, to: string | null): Prisma.Sql {
-  const inRange = (column: Prisma.Sql) =>
-    to === null ? Prisma.sql`${column} >= ${from}::uuid` : Prisma.sql`${column} >= ${from}::uuid AND ${column} < ${to}::uuid`;
+  const inRange = (column: Prisma.Sql) => idBetween(column, from, to);
   return Prisma.sql`
       WITH posting_texts AS (
         SELECT transaction_id, string_agg(text, ';') AS postings
@@ -82,10 +86,14 @@ export const CHECKS: CheckDefinition[] = [
   {
     name: 'transactions_balanced',
     description: 'every transaction is balanced per asset',
-    parts: [Prisma.sql`
-      SELECT 'transaction ' || transaction_id::text || ' (' || asset || ')' AS what
-      FROM ledger_postings GROUP BY transaction_id, asset
-      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`],
+    // in parts by transaction id, so that each part's groups fit in memory (one pass, no spill)
+    parts: idRanges(HASH_PARTS).map(
+      ([from, to]) => Prisma.sql`
+        SELECT 'transaction ' || transaction_id::text || ' (' || asset || ')' AS what
+        FROM ledger_postings WHERE ${idBetween(Prisma.sql`transaction_id`, from, to)}
+        GROUP BY transaction_id, asset
+        HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`,
+    ),
   },
   {
     name: 'balances_match_postings',

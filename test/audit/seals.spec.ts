@@ -97,6 +97,30 @@ describe('sealed journal', () => {
     expect((await reconcile()).status).toBe('passed');
   });
 
+  it('a transaction slipped into a sealed window fails the next reconciliation, naming it', async () => {
+    const seal = await t.prisma.ledgerSeal.findUniqueOrThrow({ where: { id: 1n } });
+    const slipped = randomUUID();
+    const inside = new Date((seal.coversFrom.getTime() + seal.coversTo.getTime()) / 2);
+    await t.prisma.$executeRaw`
+      INSERT INTO ledger_transactions (id, type, kind, metadata, effective_at, created_at)
+      VALUES (${slipped}::uuid, 'earn', 'posted', '{}', ${inside}, ${inside})`;
+    try {
+      const report = await reconcile();
+      expect(report.status).toBe('failed');
+      expect(report.checks.find((c: { name: string }) => c.name === 'seals_match_journal')).toMatchObject({
+        passed: false,
+        offending: [`transaction ${slipped} missing from seal 1`],
+      });
+    } finally {
+      await t.prisma.$transaction([
+        t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions DISABLE TRIGGER USER'),
+        t.prisma.$executeRawUnsafe(`DELETE FROM ledger_transactions WHERE id = '${slipped}'`),
+        t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions ENABLE TRIGGER USER'),
+      ]);
+    }
+    expect((await reconcile()).status).toBe('passed');
+  });
+
   it('a forged seal breaks the chain', async () => {
     const change = (sql: string) =>
       t.prisma.$transaction([
