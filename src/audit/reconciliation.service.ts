@@ -188,7 +188,8 @@ export class ReconciliationService implements OnApplicationBootstrap {
       async (tx) => {
         await tx.$executeRawUnsafe(`SET LOCAL work_mem = '${RECONCILE_WORK_MEM}'`);
         // the checks already run side by side on every core: PostgreSQL's own workers would only
-        // build the same hash tables again; and a `serial` part must not have them at all
+        // build the same hash tables again; and the journal re-hash must not have them at all
+        // (it relies on rows reaching string_agg in the order a subquery sorted them)
         await tx.$executeRawUnsafe('SET LOCAL max_parallel_workers_per_gather = 0');
         return tx.$queryRaw<{ what: string }[]>(Prisma.sql`WITH offences AS MATERIALIZED (${sql}) SELECT what FROM offences LIMIT ${OFFENCES_SHOWN}`);
       },
