@@ -39,6 +39,9 @@ export interface RedemptionRecord {
   codes: (IssuedCode & { status: CodeStatus })[];
 }
 
+/** Raised by catalogue_redeem() when the general path must take the redemption (everything rolled back). */
+const SQLSTATE_GENERAL_PATH = 'CL100';
+
 /** How long the public catalogue may show a pool's available count as it was. */
 const POOL_COUNT_CACHE_MS = 2_000;
 
@@ -200,6 +203,38 @@ export class CatalogueRepository {
       createdAt: rows[0].created_at,
       codes: rows.filter((row) => row.code !== null).map((row) => ({ code: row.code!, validUntil: row.valid_until })),
     };
+  }
+
+  /**
+   * A whole redemption under an idempotency key in one statement (catalogue_redeem): the key,
+   * the resident's count, the points, the redemption, its codes, the stock and the stored answer.
+   * Null when it rolled back for the general path (a refusal, or something not set up yet);
+   * the key's row when the key was used before.
+   */
+  async redeemInOneStatement(r: {
+    scope: string;
+    key: string;
+    hash: string;
+    redemptionId: string;
+    transactionId: string;
+    residentId: string;
+    residentAccountId: bigint;
+    itemId: string;
+    quantity: number;
+    generatedCodes: string[];
+  }): Promise<{ outcome: 'new' | 'replay'; requestHash: string; status: number | null; body: unknown } | null> {
+    this.forgetPoolCount(r.itemId);
+    try {
+      const [row] = await this.db.statement<{ outcome: 'new' | 'replay'; request_hash: string; status: number | null; response: unknown }>(
+        'catalogue_redeem',
+        'SELECT outcome, request_hash, status, response FROM catalogue_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+        [r.scope, r.key, r.hash, r.redemptionId, r.transactionId, r.residentId, r.residentAccountId.toString(), r.itemId, r.quantity, r.generatedCodes],
+      );
+      return { outcome: row.outcome, requestHash: row.request_hash, status: row.status, body: row.response };
+    } catch (error) {
+      if ((error as { code?: unknown }).code === SQLSTATE_GENERAL_PATH) return null;
+      throw error;
+    }
   }
 
   async findRedemption(id: string, lock = false): Promise<RedemptionRecord | null> {

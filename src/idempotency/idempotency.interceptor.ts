@@ -1,42 +1,71 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { from, lastValueFrom, Observable } from 'rxjs';
+import { from, lastValueFrom, map, Observable } from 'rxjs';
 import { AuthenticatedRequest } from '../auth/access.decorators';
 import { actorOf } from '../auth/domain/principal';
 import { invalidInput } from '../common/errors';
 import { ProblemAnswer, ProblemDocument } from '../common/problem';
-import { IdempotencyService } from './idempotency.service';
+import { IdempotencyContext, IdempotencyService, StoredAnswer } from './idempotency.service';
 import { requestHash } from './request-hash';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+/** Handlers marked so run the key's unit of work themselves (see `idempotencyOf`) and return its StoredAnswer. */
+export const IDEMPOTENT_IN_HANDLER = 'idempotent:in-handler';
+export const IdempotentInHandler = () => SetMetadata(IDEMPOTENT_IN_HANDLER, true);
+
+type IdempotentRequest = Request & AuthenticatedRequest & { idempotency?: IdempotencyContext };
+
+/** The idempotency context of a request to a handler marked `IdempotentInHandler`. */
+export function idempotencyOf(req: Request): IdempotencyContext {
+  const context = (req as IdempotentRequest).idempotency;
+  if (!context) throw new Error('no idempotency context: is the handler @Idempotent({ inHandler: true })?');
+  return context;
+}
+
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(private readonly idempotency: IdempotencyService) {}
+  constructor(
+    private readonly idempotency: IdempotencyService,
+    private readonly reflector: Reflector,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
-    const req = http.getRequest<Request & AuthenticatedRequest>();
+    const req = http.getRequest<IdempotentRequest>();
     const res = http.getResponse<Response>();
     const key = req.header('idempotency-key');
     if (key === undefined) throw invalidInput('Idempotency-Key header is required for this request');
     if (!KEY_PATTERN.test(key)) throw invalidInput('Idempotency-Key must be 1 to 255 printable ASCII characters');
 
-    const path = req.originalUrl.split('?')[0];
-    const scope = actorOf(req.principal!);
-    const hash = requestHash(req.method, req.originalUrl, req.body);
+    const idempotency: IdempotencyContext = {
+      scope: actorOf(req.principal!),
+      key,
+      hash: requestHash(req.method, req.originalUrl, req.body),
+      instance: req.originalUrl.split('?')[0],
+    };
+    if (this.reflector.get<boolean>(IDEMPOTENT_IN_HANDLER, context.getHandler())) {
+      req.idempotency = idempotency;
+      return next.handle().pipe(map((answer) => send(res, answer as StoredAnswer)));
+    }
     return from(
       this.idempotency
-        .run(scope, key, hash, path, async () => {
+        .run(idempotency.scope, key, idempotency.hash, idempotency.instance, async () => {
           const body = await lastValueFrom(next.handle());
           return { status: res.statusCode, body };
         })
-        .then((answer) => {
-          if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
-          // an error answer (first time or replayed) goes out through the problem filter
-          if (answer.status >= 400) throw new ProblemAnswer(answer.body as ProblemDocument);
-          return answer.body;
-        }),
+        .then((answer) => send(res, answer)),
     );
   }
+}
+
+/**
+ * The answer (first time or replayed) as the response, with the route's own status (a success is
+ * stored with it); an error answer goes out through the problem filter.
+ */
+function send(res: Response, answer: StoredAnswer): unknown {
+  if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  if (answer.status >= 400) throw new ProblemAnswer(answer.body as ProblemDocument);
+  return answer.body;
 }

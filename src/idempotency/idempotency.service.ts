@@ -10,6 +10,21 @@ export interface StoredAnswer {
   replayed: boolean;
 }
 
+/** An idempotent request: who sent it (scope), its key, its hash and where it was sent. */
+export interface IdempotencyContext {
+  scope: string;
+  key: string;
+  hash: string;
+  instance: string;
+}
+
+/**
+ * A whole unit of work in one statement that also claims the key and stores the answer: what
+ * it did ('new'), or the key's row when it was used before ('replay'); null when it could not
+ * finish and rolled everything back, key included, for the general path to take over.
+ */
+export type OneStatement = () => Promise<{ outcome: 'new' | 'replay'; requestHash: string; status: number | null; body: unknown } | null>;
+
 /**
  * Runs a unit of work at most once per (scope, key). The key's row is claimed, the work done
  * and the answer stored in one database transaction: a concurrent request with the same key
@@ -51,16 +66,34 @@ export class IdempotencyService {
     });
   }
 
-  private async replay(scope: string, key: string, hash: string): Promise<StoredAnswer> {
-    const row = await this.db.client.idempotencyKey.findUniqueOrThrow({ where: { scope_key: { scope, key } } });
-    if (row.requestHash !== hash) {
-      throw new DomainError(
-        'idempotency_conflict',
-        `Idempotency-Key ${JSON.stringify(key)} was already used with a different request`,
-      );
+  /**
+   * As `run`, trying `oneStatement` first: the common case costs one round trip, and anything
+   * it leaves (a refusal, say) goes through `run`, which records it as the key's answer.
+   */
+  async runFast(
+    context: IdempotencyContext,
+    oneStatement: OneStatement,
+    work: () => Promise<{ status: number; body: unknown }>,
+  ): Promise<StoredAnswer> {
+    const fast = await oneStatement();
+    if (fast?.outcome === 'new') return { status: fast.status!, body: fast.body, replayed: false };
+    if (fast?.outcome === 'replay' && fast.status !== null) {
+      return replayOf(context.key, context.hash, { requestHash: fast.requestHash, status: fast.status, response: fast.body });
     }
-    return { status: row.status!, body: row.response, replayed: true };
+    return this.run(context.scope, context.key, context.hash, context.instance, work);
   }
+
+  private async replay(scope: string, key: string, hash: string): Promise<StoredAnswer> {
+    return replayOf(key, hash, await this.db.client.idempotencyKey.findUniqueOrThrow({ where: { scope_key: { scope, key } } }));
+  }
+}
+
+/** The answer stored under a key, for a request with this hash: the same request, or a conflict. */
+function replayOf(key: string, hash: string, row: { requestHash: string; status: number | null; response: unknown }): StoredAnswer {
+  if (row.requestHash !== hash) {
+    throw new DomainError('idempotency_conflict', `Idempotency-Key ${JSON.stringify(key)} was already used with a different request`);
+  }
+  return { status: row.status!, body: row.response, replayed: true };
 }
 
 function isClientError(error: DomainError): boolean {

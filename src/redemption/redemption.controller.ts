@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentResident, ResidentOnly } from '../auth/access.decorators';
 import { ResidentPrincipal } from '../auth/domain/principal';
@@ -7,6 +8,8 @@ import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { UUID_PARAM } from '../common/params';
 import { Idempotent } from '../idempotency/idempotent.decorator';
+import { idempotencyOf } from '../idempotency/idempotency.interceptor';
+import { StoredAnswer } from '../idempotency/idempotency.service';
 import { MetricsService } from '../infra/metrics/metrics.service';
 import { CreateDonationDto, CreateRedemptionDto, RedemptionDto, RedemptionPageDto } from './dto/redemption.dto';
 import { RedemptionService } from './redemption.service';
@@ -21,15 +24,23 @@ export class RedemptionController {
   ) {}
 
   @Post('redemptions')
-  @Idempotent()
+  @Idempotent({ inHandler: true })
   @ApiOperation({ summary: 'Spend points on a catalogue item: the code(s) come back at once' })
   @ApiCreatedResponse({ type: RedemptionDto })
   @ApiProblems('validation_failed', 'not_found', 'insufficient_points', 'out_of_stock', 'limit_exceeded')
-  async redeem(@CurrentResident() me: ResidentPrincipal, @Body() body: CreateRedemptionDto): Promise<RedemptionDto> {
-    const r = await this.metrics.outcome(this.metrics.redemptions, { kind: 'redemption' }, () =>
-      this.redemptions.redeem(me.residentId, body.itemId, body.quantity ?? 1),
-    );
-    return RedemptionDto.of(r, r.balanceAfter);
+  async redeem(@CurrentResident() me: ResidentPrincipal, @Body() body: CreateRedemptionDto, @Req() req: Request): Promise<StoredAnswer> {
+    const count = (outcome: string) => this.metrics.redemptions.inc({ kind: 'redemption', outcome });
+    try {
+      const answer = await this.redemptions.redeemOnce(idempotencyOf(req), me.residentId, body.itemId, body.quantity ?? 1, (r) =>
+        RedemptionDto.of(r, r.balanceAfter),
+      );
+      if (!answer.replayed) count(answer.status < 400 ? 'ok' : problemCode(answer.body));
+      return answer;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      count(typeof code === 'string' ? code : 'error');
+      throw error;
+    }
   }
 
   @Post('donations')
@@ -70,4 +81,10 @@ export class RedemptionController {
     const r = await this.redemptions.cancel(me.residentId, id);
     return RedemptionDto.of(r, r.balanceAfter);
   }
+}
+
+/** The stable code of a stored problem answer. */
+function problemCode(body: unknown): string {
+  const code = (body as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'error';
 }

@@ -10,6 +10,7 @@ import { TransactionHost } from '../infra/database/transaction-host';
 import { residentAccount } from '../ledger/domain/account';
 import { invalidState } from '../ledger/domain/errors';
 import { LedgerService } from '../ledger/ledger.service';
+import { IdempotencyContext, IdempotencyService, OneStatement, StoredAnswer } from '../idempotency/idempotency.service';
 
 export const MAX_QUANTITY = 10;
 const DAY_MS = 24 * 3600_000;
@@ -28,7 +29,40 @@ export class RedemptionService {
     private readonly db: TransactionHost,
     private readonly catalogue: CatalogueRepository,
     private readonly ledger: LedgerService,
+    private readonly idempotency: IdempotencyService,
   ) {}
+
+  /**
+   * A redemption under an Idempotency-Key, in one statement when it can (catalogue_redeem: the
+   * common case, one round trip), else by `redeem` under IdempotencyService.run, which also
+   * records a refusal as the key's answer. `render` turns a result into the answer's body; the
+   * one-statement path stores the same body (see the migration).
+   */
+  async redeemOnce(
+    context: IdempotencyContext,
+    residentId: string,
+    itemId: string,
+    quantity: number,
+    render: (r: RedemptionResult) => unknown,
+  ): Promise<StoredAnswer> {
+    const oneStatement: OneStatement = async () => {
+      if (!this.db.standalone || !Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) return null;
+      const account = await this.ledger.accountRef(residentAccount(residentId), 'POINTS');
+      // no account yet: nothing to spend, and the general path says so
+      if (!account) return null;
+      return this.catalogue.redeemInOneStatement({
+        ...context,
+        redemptionId: randomUUID(),
+        transactionId: randomUUID(),
+        residentId,
+        residentAccountId: account.id,
+        itemId,
+        quantity,
+        generatedCodes: Array.from({ length: quantity }, generateCode),
+      });
+    };
+    return this.idempotency.runFast(context, oneStatement, async () => ({ status: 201, body: render(await this.redeem(residentId, itemId, quantity)) }));
+  }
 
   redeem(residentId: string, itemId: string, quantity = 1): Promise<RedemptionResult> {
     if (!Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) {

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
+import { CatalogueRepository } from '../../src/catalogue/catalogue.repository';
+import { RedemptionDto } from '../../src/redemption/dto/redemption.dto';
+import { RedemptionService } from '../../src/redemption/redemption.service';
 
 /** Residents spend points; partners honour what was bought. */
 describe('catalogue, redemption and partners', () => {
@@ -118,6 +121,77 @@ describe('catalogue, redemption and partners', () => {
     const dina = resident();
     await grant(dina, '1');
     await redeem(dina, { itemId: id }).expect(201);
+  });
+
+  describe('one statement and the general path', () => {
+    // a redemption is done in one statement (catalogue_redeem) when it can, else by the service's general path
+    const oneStatement = () => jest.spyOn(t.app.get(CatalogueRepository), 'redeemInOneStatement');
+    afterEach(() => jest.restoreAllMocks());
+
+    it('give the same answer and write the same journal entry', async () => {
+      const id = itemId('same');
+      await item({ id, kind: 'TICKET', title: 'Zoo day', partnerId: 'museum', pricePoints: '30', codeSource: 'GENERATED', codeValidDays: 2, stock: 10, perResidentLimit: 5 });
+      const lev = resident();
+      await grant(lev, '200');
+      const spy = oneStatement();
+      const fast = await redeem(lev, { itemId: id, quantity: 2 }).expect(201);
+      expect(await spy.mock.results[0].value).toMatchObject({ outcome: 'new', status: 201 });
+      const general = await t.app.get(RedemptionService).redeem(lev, id, 2);
+      const generalBody = JSON.parse(JSON.stringify(RedemptionDto.of(general, general.balanceAfter)));
+
+      const shape = (b: Record<string, unknown>) => ({ ...b, id: 'x', transactionId: 'x', createdAt: 'x', balanceAfter: 'x', codes: 'x' });
+      expect(shape(fast.body)).toEqual(shape(generalBody));
+      expect(Object.keys(fast.body).sort()).toEqual(Object.keys(generalBody).sort());
+      expect(fast.body.balanceAfter).toBe('140');
+      expect(generalBody.balanceAfter).toBe('80');
+      // the answer is what the redemption reads as afterwards, codes and times to the millisecond
+      const read = (await t.http.get(`/v1/me/redemptions/${fast.body.id}`).set(t.residentAuth(lev)).expect(200)).body;
+      expect({ ...fast.body, balanceAfter: undefined }).toEqual({ ...read, balanceAfter: undefined });
+      expect(Date.parse(fast.body.codes[0].validUntil) - Date.parse(fast.body.createdAt)).toBe(2 * 24 * 3600_000);
+
+      const entry = async (txId: string) => {
+        const tx = (await t.http.get(`/v1/ledger/transactions/${txId}`).set(t.admin).expect(200)).body;
+        return { type: tx.type, status: tx.status, description: tx.description, postings: tx.postings, metadata: { ...tx.metadata, redemptionId: 'x' } };
+      };
+      expect(await entry(fast.body.transactionId)).toEqual(await entry(general.transactionId));
+      expect((await entry(fast.body.transactionId)).description).toBe('Zoo day × 2');
+      const sold = await t.prisma.catalogueItem.findUniqueOrThrow({ where: { id } });
+      expect(sold.sold).toBe(4);
+      expect((await t.prisma.residentItemCount.findFirstOrThrow({ where: { residentId: lev, itemId: id } })).quantity).toBe(4);
+    });
+
+    it('a refusal goes the general way and is stored as the key’s answer', async () => {
+      const id = itemId('refused');
+      await item({ id, kind: 'PROMO_CODE', title: 'Pie', partnerId: 'cafe', pricePoints: '50', codeSource: 'GENERATED' });
+      const mila = resident();
+      await grant(mila, '10');
+      const spy = oneStatement();
+      const k = key();
+      expectProblem(await redeem(mila, { itemId: id }, k), 409, 'insufficient_points');
+      expect(await spy.mock.results[0].value).toBeNull();
+      // the refusal is the key's answer even once the points are there
+      await grant(mila, '100');
+      const replay = await redeem(mila, { itemId: id }, k);
+      expectProblem(replay, 409, 'insufficient_points');
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(await spy.mock.results[1].value).toMatchObject({ outcome: 'replay', status: 409 });
+      expect(await balance(mila)).toBe('110');
+      expect(await t.prisma.redemption.count({ where: { residentId: mila } })).toBe(0);
+    });
+
+    it('one key sent 10 times at once: one redemption, ten equal answers', async () => {
+      const id = itemId('samekey');
+      await item({ id, kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '20', codeSource: 'GENERATED' });
+      const oleg = resident();
+      await grant(oleg, '100');
+      const k = key();
+      const answers = await Promise.all(Array.from({ length: 10 }, () => redeem(oleg, { itemId: id }, k)));
+      expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
+      for (const a of answers) expect(a.body).toEqual(answers[0].body);
+      expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(9);
+      expect(await balance(oleg)).toBe('80');
+      expect(await t.prisma.redemption.count({ where: { residentId: oleg } })).toBe(1);
+    });
   });
 
   describe('partners at the till', () => {

@@ -15,10 +15,11 @@ export interface Database {
   readonly kind: 'postgres' | 'embedded';
   readonly adapter: PrismaPg | PrismaPGlite;
   /**
-   * A read on its own, outside any transaction, as a named prepared statement straight on the
-   * driver: the hot reads (a partner validating a code at the till) skip Prisma's per-query work.
+   * A statement on its own, outside any transaction, as a named prepared statement straight on
+   * the driver: the hot paths (a partner validating a code at the till, a redemption in one
+   * statement) skip Prisma's per-query work.
    */
-  read<T>(name: string, sql: string, params: unknown[]): Promise<T[]>;
+  query<T>(name: string, sql: string, params: unknown[]): Promise<T[]>;
   /** Runs `fn` on one dedicated connection (migrations, advisory locks). */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -36,7 +37,7 @@ export function openPostgres({ url, poolSize = 10 }: PostgresOptions): Database 
   return {
     kind: 'postgres',
     adapter: new PrismaPg(pool),
-    read: async <T>(name: string, sql: string, params: unknown[]) => (await pool.query({ name, text: sql, values: params })).rows as T[],
+    query: async <T>(name: string, sql: string, params: unknown[]) => (await pool.query({ name, text: sql, values: params })).rows as T[],
     async withSession(fn) {
       const client = await pool.connect();
       try {
@@ -61,7 +62,7 @@ export async function openEmbedded(dataDir: string): Promise<Database> {
   return {
     kind: 'embedded',
     adapter: new PrismaPGlite(pglite),
-    read: async <T>(_name: string, sql: string, params: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    query: async <T>(_name: string, sql: string, params: unknown[]) => (await pglite.query<T>(sql, params)).rows,
     withSession: (fn) =>
       fn({
         query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,

@@ -38,7 +38,22 @@ export class TransactionHost {
   read<T>(name: string, sql: string, params: unknown[]): Promise<T[]> {
     const unit = this.storage.getStore();
     if (unit) return unit.tx.$queryRawUnsafe<T[]>(sql, ...params);
-    return this.prisma.database.read<T>(name, sql, params);
+    return this.prisma.database.query<T>(name, sql, params);
+  }
+
+  /**
+   * Whether a whole unit of work may be sent as one statement of its own (`statement`): no
+   * transaction is open here, and the database is a PostgreSQL server (the embedded one serves
+   * one session, which Prisma's transactions share).
+   */
+  get standalone(): boolean {
+    return !this.inTransaction && this.prisma.database.kind === 'postgres';
+  }
+
+  /** One statement, its own transaction, as a named prepared statement straight on the driver. */
+  statement<T>(name: string, sql: string, params: unknown[]): Promise<T[]> {
+    if (!this.standalone) throw new Error('a standalone statement needs a PostgreSQL server and no open transaction');
+    return this.prisma.database.query<T>(name, sql, params);
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
