@@ -34,6 +34,20 @@ describe('errors are RFC 9457 problem+json and bad input changes nothing', () =>
     expect(await sourceCount()).toBe(before);
   });
 
+  it('a small body nested 20,000 deep is a 400 for anyone, and the service goes on', async () => {
+    // 40 kB of brackets: once a stack overflow that took the process down, before any key was checked
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    for (const path of ['/v1/admin/sources', '/v1/earn-events']) {
+      const res = await t.http.post(path).set('Content-Type', 'application/json').send(deep);
+      expectProblem(res, 400, 'validation_failed');
+      expect(res.body.detail).toMatch(/nested deeper than 32 levels/);
+    }
+    const nested = (depth: number): unknown => (depth === 0 ? 'x' : { a: nested(depth - 1) });
+    expectProblem(await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'deep', name: 'x', extra: nested(40) }), 400, 'validation_failed');
+    await t.http.get('/health/live').expect(200);
+    expect(await t.prisma.source.count({ where: { id: 'deep' } })).toBe(0);
+  });
+
   it('unknown fields are refused, with every field error listed', async () => {
     const res = await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'Not A Slug', name: 42, isAdmin: true });
     expectProblem(res, 400, 'validation_failed');
