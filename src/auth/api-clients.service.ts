@@ -35,6 +35,8 @@ const MAX_CACHED_KEYS = 10_000;
 @Injectable()
 export class ApiClientsService {
   private readonly cache = new Map<string, CacheEntry>();
+  /** Revokes done by this process: a look-up that overlapped one does not remember what it read. */
+  private revocations = 0;
   private readonly bootstrapHash?: string;
 
   constructor(
@@ -56,10 +58,12 @@ export class ApiClientsService {
     if (this.bootstrapHash && sameDigest(hash, this.bootstrapHash)) {
       return { kind: 'client', clientId: null, name: 'bootstrap admin', role: 'admin', sourceId: null, partnerId: null };
     }
+    const revocations = this.revocations;
     const record = await this.repository.findByHash(hash);
     if (!record || record.revokedAt || !sameDigest(hash, record.keyHash)) throw unauthorized();
     const principal = principalOf(record);
-    if (this.config.apiKeyCacheSeconds > 0) {
+    // a revoke that committed while the row was being read must not be undone by remembering it
+    if (this.config.apiKeyCacheSeconds > 0 && revocations === this.revocations) {
       if (this.cache.size >= MAX_CACHED_KEYS) this.cache.clear();
       this.cache.set(apiKey, { principal, expiresAt: Date.now() + this.config.apiKeyCacheSeconds * 1000 });
     }
@@ -107,6 +111,7 @@ export class ApiClientsService {
       }
       return (await this.repository.findById(tx, id))!;
     });
+    this.revocations++;
     for (const [key, entry] of this.cache) if (entry.principal.clientId === client.id) this.cache.delete(key);
     return client;
   }

@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { generateApiKey, hashApiKey } from '../../src/auth/domain/api-key';
 import { signResidentToken } from '../../src/auth/domain/resident-token';
+import { ApiClientsRepository } from '../../src/auth/api-clients.repository';
 import { expectProblem, JWT_SECRET, startTestApp, TestApp } from '../support/app';
+import { waitFor } from '../support/wait';
 
 describe('authentication and roles', () => {
   let t: TestApp;
@@ -68,6 +70,27 @@ describe('authentication and roles', () => {
       // revoking again changes nothing and records nothing more
       await t.http.delete(`/v1/admin/api-clients/${id}`).set(t.admin).expect(200);
       expect(await t.prisma.adminAction.count({ where: { action: 'api-client.revoked', subject: `api-client:${id}` } })).toBe(1);
+    });
+
+    it('a key read just before its revoke committed is not remembered past the revoke', async () => {
+      const { id, apiKey } = await createKey({ name: 'overlapping', role: 'admin' });
+      const repository = t.app.get(ApiClientsRepository);
+      const find = repository.findByHash.bind(repository);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      // the look-up reads the row while it is still valid, then waits until the revoke is done
+      const spy = jest.spyOn(repository, 'findByHash').mockImplementationOnce(async (hash) => {
+        const row = await find(hash);
+        await held;
+        return row;
+      });
+      const overlapping = t.http.get('/v1/admin/sources').set('X-API-Key', apiKey).then((r) => r);
+      await waitFor(async () => spy.mock.calls.length > 0, 5000, 'the look-up to start');
+      await t.http.delete(`/v1/admin/api-clients/${id}`).set(t.admin).expect(200);
+      release();
+      expect((await overlapping).status).toBe(200);
+      spy.mockRestore();
+      expectProblem(await t.http.get('/v1/admin/sources').set('X-API-Key', apiKey), 401, 'unauthorized');
     });
 
     it('keys are stored only as hashes and never shown again', async () => {

@@ -67,4 +67,15 @@ describe('structured logs', () => {
     expect(all).not.toContain(token.slice('Bearer '.length));
     expect(all).not.toContain('wrong-key-0123456789abcdef');
   });
+
+  it('masks the code a partner validates or redeems: the line names the route, not the code', async () => {
+    await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'logcafe', name: 'Cafe', kind: 'cafe' }).expect(201);
+    const till = await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'till', role: 'partner', partnerId: 'logcafe' }).expect(201);
+    await t.http.get('/v1/partner/codes/SECRET-CODE-7731').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-code').expect(404);
+    await t.http.post('/v1/partner/codes/SECRET-CODE-7732/redeem').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-redeem').expect(404);
+    const line = await waitFor(async () => log.lines.find((l) => l.requestId === 'till-code' && l.req), 5000, 'the look-up line');
+    await waitFor(async () => log.lines.some((l) => l.requestId === 'till-redeem' && l.req), 5000, 'the redeem line');
+    expect((line.req as { url: string }).url).toBe('/v1/partner/codes/[code]');
+    expect(log.raw.join('')).not.toMatch(/SECRET-CODE-773/);
+  });
 });

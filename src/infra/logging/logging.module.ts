@@ -15,6 +15,15 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
+/** A code in a partner's path (`/v1/partner/codes/{code}[/redeem]`): a secret of the resident who holds it. */
+const CODE_IN_PATH = /^(\/v1\/partner\/codes\/)[^/?]+/;
+
+/** The request as logged: a code at the till is masked in its URL, and its route parameters (the code again) left out. */
+export function loggedRequest<T extends { url?: string; params?: unknown }>(req: T): T {
+  if (!req.url || !CODE_IN_PATH.test(req.url)) return req;
+  return { ...req, url: req.url.replace(CODE_IN_PATH, '$1[code]'), params: undefined };
+}
+
 /** Probes and scrapes, many a minute, would drown the lines that matter. */
 const QUIET_PATHS = new Set(['/health/live', '/health/ready', '/metrics']);
 
@@ -28,7 +37,7 @@ export function pinoHttpOptions(config: AppConfig): Options {
     quietReqLogger: true,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     // the answer's status is what matters; its headers are the same security headers every time
-    serializers: { res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+    serializers: { req: loggedRequest, res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
     autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.has((req.url ?? '').split('?')[0]) },
     customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
       error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
