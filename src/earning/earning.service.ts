@@ -136,9 +136,15 @@ export class EarningService {
             const hold = await this.ledger.getTransaction(holdId);
             const points = creditTo(hold.postings, residentAccount(event.residentId));
             await this.ledger.void(holdId, CONFIRMED_WITH_DEBT, metadata);
+            // the accrual takes the issued account on the very balance row the void just locked
+            // (a posting that names its row keeps it): a random other row, locked after the
+            // resident's, could deadlock with an earn batch that locks that row first
+            const issuedRow = hold.postings.find((p) => p.account === ISSUED_ACCOUNT)!;
+            const postings = accrual(event.residentId, points, Decimal.min(debt, points));
+            postings[0] = { ...issuedRow, amount: points };
             const accrued = await this.ledger.record({
               type: EARN_TYPE,
-              postings: accrual(event.residentId, points, Decimal.min(debt, points)),
+              postings,
               description: hold.description ?? undefined,
               metadata: { ...hold.metadata, confirms: holdId },
             });

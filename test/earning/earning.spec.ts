@@ -245,6 +245,15 @@ describe('earning', () => {
         { account: `resident:${lev}:debt`, asset: 'POINTS', credit: '20' },
         { account: `resident:${lev}`, asset: 'POINTS', credit: '30' },
       ]);
+      // the accrual takes the issued account on the row the hold (and its void) used: the locks
+      // come in the order earn batches take them, so the two cannot deadlock (a random row of
+      // the 16 would match by chance one time in 16)
+      const issuedRow = (txId: string) =>
+        t.prisma.$queryRaw<{ shard: number }[]>`
+          SELECT p.shard FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+          WHERE p.transaction_id = ${txId}::uuid AND a.code = 'programme:issued'`;
+      expect(tx.body.metadata.confirms).toEqual(expect.any(String));
+      expect(await issuedRow(confirmed.body.transactionId)).toEqual(await issuedRow(tx.body.metadata.confirms));
       expectProblem(await t.http.post(`/v1/earn-events/${report.externalId}/confirm`).set(reports), 409, 'invalid_state');
     });
 
