@@ -8,6 +8,8 @@ import { PrismaService } from '../database/prisma.service';
 import { MetricsService } from './metrics.service';
 
 const SCRAPE_TIMEOUT_MS = 1_000;
+/** How long one reading serves further scrapes: /metrics is public, and this reading queries the database. */
+const READING_TTL_MS = 5_000;
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 /**
@@ -19,6 +21,8 @@ const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 @Injectable()
 export class QueueLagCollector implements OnModuleInit {
   private queue: Queue | null = null;
+  /** the last reading of the backlog, shared by both gauges and by scrapes within its lifetime (one query at a time) */
+  private reading?: { at: number; value: Promise<{ count: number; oldestAgeSeconds: number } | null> };
 
   constructor(
     private readonly metrics: MetricsService,
@@ -48,7 +52,7 @@ export class QueueLagCollector implements OnModuleInit {
 
     new Gauge({
       name: 'civic_earn_events_unprocessed',
-      help: 'Earn events accepted and not yet processed',
+      help: 'Earn events accepted and not yet processed (read at most 5 s ago)',
       registers,
       async collect() {
         const lag = await collector.unprocessed();
@@ -71,7 +75,12 @@ export class QueueLagCollector implements OnModuleInit {
     return withTimeout(this.queue.getJobCounts() as unknown as Promise<Record<string, number>>).catch(() => null);
   }
 
-  private async unprocessed(): Promise<{ count: number; oldestAgeSeconds: number } | null> {
+  private unprocessed(): Promise<{ count: number; oldestAgeSeconds: number } | null> {
+    if (!this.reading || Date.now() - this.reading.at >= READING_TTL_MS) this.reading = { at: Date.now(), value: this.readBacklog() };
+    return this.reading.value;
+  }
+
+  private async readBacklog(): Promise<{ count: number; oldestAgeSeconds: number } | null> {
     const rows = await withTimeout(
       this.prisma.$queryRaw<{ count: number; age: number | null }[]>`
         SELECT count(*)::int AS count, extract(epoch FROM now() - min(received_at))::float8 AS age
