@@ -6,6 +6,7 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import pino from 'pino';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { createAppContext } from './app.setup';
 import { AuditRepository } from './audit/audit.repository';
 import { ReconciliationRun, ReconciliationService } from './audit/reconciliation.service';
@@ -33,11 +34,19 @@ const EXIT_DISCREPANCY = 2;
 async function withService(work: (app: INestApplicationContext) => Promise<number | void>): Promise<void> {
   const config = loadCliConfig();
   const app = await createAppContext(config, { destination: pino.destination({ dest: 2, sync: true }) });
+  // a command does its one thing: sealing, sweeping and the nightly run stay with the service
+  stopScheduledJobs(app.get(SchedulerRegistry));
   try {
     process.exitCode = (await work(app)) ?? 0;
   } finally {
     await app.close();
   }
+}
+
+function stopScheduledJobs(scheduler: SchedulerRegistry): void {
+  for (const job of scheduler.getCronJobs().values()) void job.stop();
+  for (const name of scheduler.getIntervals()) scheduler.deleteInterval(name);
+  for (const name of scheduler.getTimeouts()) scheduler.deleteTimeout(name);
 }
 
 function say(line = ''): void {
