@@ -143,8 +143,12 @@ export class CatalogueRepository {
     return n === 1;
   }
 
+  /**
+   * Gives a cancelled sale back to the stock. Never below zero: a redemption from before sales
+   * were recorded per redemption may be marked as counted from what the item says now.
+   */
   async returnStock(itemId: string, quantity: number): Promise<void> {
-    await this.db.client.$executeRaw`UPDATE catalogue_items SET sold = sold - ${quantity} WHERE id = ${itemId}`;
+    await this.db.client.$executeRaw`UPDATE catalogue_items SET sold = greatest(0, sold - ${quantity}) WHERE id = ${itemId}`;
   }
 
   /** Counts a purchase against a per-resident limit; false when it would exceed it. */
