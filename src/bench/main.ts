@@ -39,7 +39,7 @@ const REDIS = option('redis', 'redis://127.0.0.1:6379');
 const REDEMPTIONS = Number(option('redemptions', '3000'));
 const VALIDATIONS = Number(option('validations', '20000'));
 const RECONCILE_POSTINGS = Number(option('reconcile', '1000000'));
-/** `--only reconcile` or `--only catalogue`: just those scenarios (while working on one) */
+/** `--only reconcile`, `--only catalogue` or `--only earn`: just those scenarios (while working on one) */
 const ONLY = option('only', 'all');
 /** history entries of the heavy resident in the reads scenario */
 const HISTORY = Number(option('history', '100000'));
@@ -55,6 +55,16 @@ async function main(): Promise<void> {
     const reconcile = await reconciliation(url.toString());
     if (!args.includes('--keep')) await dropDatabase();
     console.log(table([[`reconciliation of ${RECONCILE_POSTINGS} postings (one run)`, reconcile]]));
+    return;
+  }
+  if (ONLY === 'earn') {
+    const floor = await rowAtATimeFloor(url.toString());
+    const service_ = await startService(url.toString());
+    const ingest = await earnIngest(service_);
+    await service_.app.close();
+    await dropDatabase();
+    console.log(table([[`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest], ['floor: plain SQL, one transfer per transaction', floor]]));
+    console.log(`ratio earn ingest / row-at-a-time floor: ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
     return;
   }
   if (ONLY === 'catalogue') {

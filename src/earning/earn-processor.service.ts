@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { MetricsService } from '../infra/metrics/metrics.service';
@@ -56,24 +57,27 @@ export class EarnProcessor {
     const granted = await this.applyCaps(priced);
     const debts = await this.debtsOf(priced.filter((p, i) => granted[i].gt(0) && !isPending(p.event, p.rule)).map((p) => p.event.residentId));
 
-    const transactions: NewTransaction[] = [];
+    const transactions: (NewTransaction & { id: string })[] = [];
     const outcome: ProcessedEvent[] = priced.map(({ event, rule }, i) => {
       const points = granted[i];
       if (points.isZero()) return { id: event.id, status: 'rejected', reason: 'cap_reached', points, transactionId: null };
       const pending = isPending(event, rule);
+      const id = randomUUID();
       transactions.push({
+        id,
         type: EARN_TYPE,
         pending,
         postings: pending ? accrual(event.residentId, points, new Decimal(0)) : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
         description: describe(event, rule),
         metadata: { sourceId: event.sourceId, externalId: event.externalId, eventType: event.type, ruleId: rule.id },
       });
-      return { id: event.id, status: pending ? 'pending' : 'posted', reason: null, points, transactionId: null };
+      return { id: event.id, status: pending ? 'pending' : 'posted', reason: null, points, transactionId: id };
     });
-    const recorded = await this.ledger.recordMany(transactions);
-    let next = 0;
-    for (const o of outcome) if (o.status !== 'rejected') o.transactionId = recorded[next++].id;
+    // the events' new status first (they point at their transactions: the reference is checked
+    // at commit), the ledger last: the balance rows, which concurrent batches of the same
+    // residents wait for, stay locked only from the ledger statement to the commit
     await this.repository.saveProcessed(outcome);
+    await this.ledger.recordMany(transactions);
     // counted once committed: a batch that rolls back is processed again later
     this.db.afterCommit(() => outcome.forEach((o) => this.metrics.earnEvents.inc({ stage: 'processed', outcome: o.status })));
     return events.length;

@@ -84,9 +84,9 @@ export class LedgerService {
   /**
    * Records many transactions in one statement: the accruals of a batch of earn events. Within
    * the batch an account that must not go below zero only ever moves one way, so summing its
-   * changes cannot hide an overdraft.
+   * changes cannot hide an overdraft. Ids given in the inputs are used, others made here.
    */
-  async recordMany(inputs: NewTransaction[]): Promise<{ id: string; createdAt: Date }[]> {
+  async recordMany(inputs: (NewTransaction & { id?: string })[]): Promise<{ id: string; createdAt: Date }[]> {
     if (inputs.length === 0) return [];
     const scales = await this.repository.assetScales();
     for (const input of inputs) {
@@ -101,7 +101,8 @@ export class LedgerService {
     // change is checked exactly as each change would be on its own
     const direction = new Map<bigint, string>();
     const entries = inputs.map((input) => ({
-      id: randomUUID(),
+      // the caller may name the transactions, to write what points at them before them
+      id: input.id ?? randomUUID(),
       type: input.type,
       kind: (input.pending ? 'pending' : 'posted') as TransactionKind,
       metadata: input.metadata ?? {},
