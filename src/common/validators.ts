@@ -22,6 +22,10 @@ export function IsDecimalString(options: { signed?: boolean } = {}, validation?:
     });
 }
 
+export function isSmallJsonObject(value: unknown, maxBytes: number): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Buffer.byteLength(JSON.stringify(value)) <= maxBytes;
+}
+
 /** A JSON object whose serialised form stays under a size limit. */
 export function IsSmallJsonObject(maxBytes: number, validation?: ValidationOptions) {
   return (target: object, propertyName: string) =>
@@ -31,11 +35,7 @@ export function IsSmallJsonObject(maxBytes: number, validation?: ValidationOptio
       propertyName,
       options: { message: `${propertyName} must be a JSON object of at most ${maxBytes} bytes`, ...validation },
       validator: {
-        validate: (value: unknown) =>
-          typeof value === 'object' &&
-          value !== null &&
-          !Array.isArray(value) &&
-          Buffer.byteLength(JSON.stringify(value)) <= maxBytes,
+        validate: (value: unknown) => isSmallJsonObject(value, maxBytes),
       },
     });
 }

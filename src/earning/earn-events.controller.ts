@@ -1,13 +1,28 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ArgumentMetadata, Body, Controller, Get, HttpCode, Injectable, Param, PipeTransform, Post } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CurrentClient, Roles } from '../auth/access.decorators';
 import { ClientPrincipal } from '../auth/domain/principal';
 import { invalidInput } from '../common/errors';
 import { ApiProblems } from '../common/openapi';
-import { EarnEventDto, EarnEventsBatchDto, IntakeResponseDto } from './dto/earning.dto';
+import { createValidationPipe } from '../common/validation';
+import { EarnEventDto, EarnEventsBatchDto, IntakeResponseDto, isValidBatch } from './dto/earning.dto';
 import { EarningService } from './earning.service';
 
 const EXTERNAL_ID = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * The batch's body: a valid batch is checked by `isValidBatch` (the DTO's own predicates, no
+ * instance per event); any other goes through the validation pipe, which names every error.
+ */
+@Injectable()
+export class EarnBatchPipe implements PipeTransform<unknown, Promise<EarnEventsBatchDto>> {
+  private readonly pipe = createValidationPipe();
+
+  async transform(value: unknown, metadata: ArgumentMetadata): Promise<EarnEventsBatchDto> {
+    if (isValidBatch(value)) return value;
+    return (await this.pipe.transform(value, { ...metadata, metatype: EarnEventsBatchDto })) as EarnEventsBatchDto;
+  }
+}
 
 /** Participation services post their events here; the source is always the key's, never the body's. */
 @ApiTags('earning')
@@ -19,9 +34,12 @@ export class EarnEventsController {
   @Post()
   @HttpCode(202)
   @ApiOperation({ summary: 'Post 1 to 1000 earn events; each is accepted, a duplicate or rejected' })
+  @ApiBody({ type: EarnEventsBatchDto })
   @ApiAcceptedResponse({ type: IntakeResponseDto })
   @ApiProblems('validation_failed', 'payload_too_large')
-  async post(@CurrentClient() client: ClientPrincipal, @Body() body: EarnEventsBatchDto): Promise<IntakeResponseDto> {
+  // typed `unknown` for the global pipe, which then leaves the body to EarnBatchPipe
+  async post(@CurrentClient() client: ClientPrincipal, @Body(EarnBatchPipe) batch: unknown): Promise<IntakeResponseDto> {
+    const body = batch as EarnEventsBatchDto;
     const results = await this.earning.accept(
       client.sourceId!,
       body.events.map((e) => ({ ...e, occurredAt: new Date(e.occurredAt) })),
