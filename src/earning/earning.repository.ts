@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Decimal } from '../common/money';
 import { Prisma } from '../generated/prisma/client';
+import { arrayLiteral } from '../infra/database/array-literal';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { Campaign, EarnEventStatus, EarningRule } from './domain/earning';
 
@@ -88,10 +89,10 @@ export class EarningRepository {
       INSERT INTO earn_events (id, source_id, external_id, type, resident_id, occurred_at, requested_status, attributes, status, reason, rule_id, processed_at)
       SELECT e.id, e.source_id, e.external_id, e.type, e.resident_id, e.occurred_at, e.requested_status, e.attributes, e.status, e.reason, e.rule_id,
              CASE WHEN e.status = 'received' THEN NULL ELSE now() END
-      FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.sourceId)}::text[], ${events.map((e) => e.externalId)}::text[],
-                  ${events.map((e) => e.type)}::text[], ${events.map((e) => e.residentId)}::text[], ${events.map((e) => e.occurredAt)}::timestamptz[],
-                  ${events.map((e) => e.requestedStatus)}::text[], ${events.map((e) => JSON.stringify(e.attributes))}::jsonb[],
-                  ${events.map((e) => e.status)}::text[], ${events.map((e) => e.reason)}::text[], ${events.map((e) => e.ruleId)}::text[])
+      FROM unnest(${arrayLiteral(events.map((e) => e.id))}::uuid[], ${arrayLiteral(events.map((e) => e.sourceId))}::text[], ${arrayLiteral(events.map((e) => e.externalId))}::text[],
+                  ${arrayLiteral(events.map((e) => e.type))}::text[], ${arrayLiteral(events.map((e) => e.residentId))}::text[], ${arrayLiteral(events.map((e) => e.occurredAt.toISOString()))}::timestamptz[],
+                  ${arrayLiteral(events.map((e) => e.requestedStatus))}::text[], ${arrayLiteral(events.map((e) => JSON.stringify(e.attributes)))}::jsonb[],
+                  ${arrayLiteral(events.map((e) => e.status))}::text[], ${arrayLiteral(events.map((e) => e.reason))}::text[], ${arrayLiteral(events.map((e) => e.ruleId))}::text[])
         AS e(id, source_id, external_id, type, resident_id, occurred_at, requested_status, attributes, status, reason, rule_id)
       ON CONFLICT (source_id, external_id) DO NOTHING
       RETURNING external_id`;
@@ -127,8 +128,8 @@ export class EarningRepository {
     if (events.length === 0) return;
     await this.db.client.$executeRaw`
       UPDATE earn_events e SET status = u.status, reason = u.reason, points = u.points, transaction_id = u.transaction_id, processed_at = now()
-      FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.status)}::text[], ${events.map((e) => e.reason)}::text[],
-                  ${events.map((e) => e.points.toFixed())}::numeric[], ${events.map((e) => e.transactionId)}::uuid[])
+      FROM unnest(${arrayLiteral(events.map((e) => e.id))}::uuid[], ${arrayLiteral(events.map((e) => e.status))}::text[], ${arrayLiteral(events.map((e) => e.reason))}::text[],
+                  ${arrayLiteral(events.map((e) => e.points.toFixed()))}::numeric[], ${arrayLiteral(events.map((e) => e.transactionId))}::uuid[])
         AS u(id, status, reason, points, transaction_id)
       WHERE e.id = u.id`;
   }

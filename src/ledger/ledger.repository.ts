@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Decimal } from '../common/money';
+import { arrayLiteral } from '../infra/database/array-literal';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { AccountSpec, Side } from './domain/account';
 import { BalanceDelta, BalanceSums } from './domain/balance';
@@ -180,13 +181,13 @@ export class LedgerRepository {
     const d = deltas;
     const rows = await this.db.client.$queryRaw<{ id: string; created_at: Date }[]>`
       SELECT id::text, created_at FROM ledger_record_many(
-        ${entries.map((e) => e.id)}::uuid[], ${entries.map((e) => e.type)}::text[], ${entries.map((e) => e.kind)}::text[],
-        ${entries.map((e) => JSON.stringify(e.metadata))}::jsonb[], ${entries.map((e) => e.description ?? null)}::text[],
-        ${p.map((x) => x.tx)}::int[], ${p.map((x) => x.accountId)}::bigint[], ${p.map((x) => x.shard)}::smallint[],
-        ${p.map((x) => x.asset)}::text[], ${p.map((x) => x.side)}::text[], ${p.map((x) => x.amount.toFixed())}::numeric[],
-        ${d.map((x) => x.accountId)}::bigint[], ${d.map((x) => x.shard)}::smallint[],
-        ${d.map((x) => x.debits.toFixed())}::numeric[], ${d.map((x) => x.credits.toFixed())}::numeric[],
-        ${d.map((x) => x.debitsPending.toFixed())}::numeric[], ${d.map((x) => x.creditsPending.toFixed())}::numeric[])`;
+        ${arrayLiteral(entries.map((e) => e.id))}::uuid[], ${arrayLiteral(entries.map((e) => e.type))}::text[], ${arrayLiteral(entries.map((e) => e.kind))}::text[],
+        ${arrayLiteral(entries.map((e) => JSON.stringify(e.metadata)))}::jsonb[], ${arrayLiteral(entries.map((e) => e.description ?? null))}::text[],
+        ${arrayLiteral(p.map((x) => x.tx))}::int[], ${arrayLiteral(p.map((x) => x.accountId))}::bigint[], ${arrayLiteral(p.map((x) => x.shard))}::smallint[],
+        ${arrayLiteral(p.map((x) => x.asset))}::text[], ${arrayLiteral(p.map((x) => x.side))}::text[], ${arrayLiteral(p.map((x) => x.amount.toFixed()))}::numeric[],
+        ${arrayLiteral(d.map((x) => x.accountId))}::bigint[], ${arrayLiteral(d.map((x) => x.shard))}::smallint[],
+        ${arrayLiteral(d.map((x) => x.debits.toFixed()))}::numeric[], ${arrayLiteral(d.map((x) => x.credits.toFixed()))}::numeric[],
+        ${arrayLiteral(d.map((x) => x.debitsPending.toFixed()))}::numeric[], ${arrayLiteral(d.map((x) => x.creditsPending.toFixed()))}::numeric[])`;
     return new Map(rows.map((r) => [r.id, r.created_at]));
   }
 
