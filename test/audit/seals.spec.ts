@@ -113,6 +113,9 @@ describe('sealed journal', () => {
       });
     } finally {
       await t.prisma.$transaction([
+        // the earn events' reference to transactions is checked at commit: here, at once, so
+        // that nothing is pending when the triggers are switched back on
+        t.prisma.$executeRawUnsafe('SET CONSTRAINTS ALL IMMEDIATE'),
         t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions DISABLE TRIGGER USER'),
         t.prisma.$executeRawUnsafe(`DELETE FROM ledger_transactions WHERE id = '${slipped}'`),
         t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions ENABLE TRIGGER USER'),
