@@ -43,6 +43,8 @@ export async function createAppContext(config: AppConfig, logging: LoggingOption
 
 function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
+  // no ETag on API answers: hashing every body costs each request, and no client makes conditional requests
+  app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use(requestIdMiddleware);
   app.use(helmet());

@@ -69,10 +69,16 @@ async function main(): Promise<void> {
   }
   if (ONLY === 'catalogue') {
     const service_ = await startService(url.toString());
-    const { redemptions, validations } = await catalogue(service_);
+    const { redemptions, validations, httpBaseline } = await catalogue(service_);
     await service_.app.close();
     await dropDatabase();
-    console.log(table([['redemptions: HTTP, 64 residents at once', redemptions], ['partner validations: HTTP, 32 tills at once', validations]]));
+    console.log(
+      table([
+        ['redemptions: HTTP, 64 residents at once', redemptions],
+        ['partner validations: HTTP, 32 tills at once', validations],
+        ['HTTP baseline: GET /health/live, 32 clients (no database)', httpBaseline],
+      ]),
+    );
     return;
   }
   console.log(`Civic points ledger benchmark: ${TRANSFERS} transfers, ${WORKERS} concurrent workers, PostgreSQL at ${url.host}\n`);
@@ -82,7 +88,7 @@ async function main(): Promise<void> {
   const service_ = await startService(url.toString());
   const rssStart = process.memoryUsage().rss;
   const ingest = await earnIngest(service_);
-  const { redemptions, validations } = await catalogue(service_);
+  const { redemptions, validations, httpBaseline } = await catalogue(service_);
   const reads = await readScenarios(service_);
   const soak = SOAK_SECONDS > 0 ? await soakLoad(service_, SOAK_SECONDS) : undefined;
   const rssEnd = process.memoryUsage().rss;
@@ -95,6 +101,7 @@ async function main(): Promise<void> {
     ['ledger service: one earn per call', service],
     ['redemptions: HTTP, 64 residents at once', redemptions],
     ['partner validations: HTTP, 32 tills at once', validations],
+    ['HTTP baseline: GET /health/live, 32 clients (no database)', httpBaseline],
     ...reads.rows,
     ['floor: plain SQL, one transfer per transaction', floor],
     ['ceiling: plain SQL, 1000 transfers per statement', ceiling],
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
   console.log(`\nratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
   console.log(`ratio earn ingest / row-at-a-time floor:    ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
   console.log(`ratio redemptions / row-at-a-time floor:    ${(redemptions.perSecond / floor.perSecond).toFixed(2)}x (target 0.5x)`);
-  console.log(`partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000)`);
+  console.log(`partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000; ${(validations.perSecond / httpBaseline.perSecond).toFixed(2)}x the HTTP baseline)`);
   console.log(`ratio earn ingest / batched plain-SQL ceiling: ${(ingest.perSecond / ceiling.perSecond).toFixed(2)}x`);
   console.log(`balance read, ${HISTORY} history entries vs one: p50 ${reads.heavyP50.toFixed(2)} ms vs ${reads.lightP50.toFixed(2)} ms (${(reads.heavyP50 / reads.lightP50).toFixed(2)}x; target: independent of history length)`);
   const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
@@ -354,7 +361,7 @@ async function earnIngest({ app, base, adminKey, call }: BenchApp): Promise<RunR
  * Redemptions by 64 concurrent residents (each their own) against a few popular items, through
  * HTTP with idempotency keys; then partner validations of the codes they got.
  */
-async function catalogue({ app, base, adminKey, call }: BenchApp): Promise<{ redemptions: RunResult; validations: RunResult }> {
+async function catalogue({ app, base, adminKey, call }: BenchApp): Promise<{ redemptions: RunResult; validations: RunResult; httpBaseline: RunResult }> {
   const ledger = app.get(LedgerService);
   const config = app.get<AppConfig>(APP_CONFIG);
   await call('/v1/admin/partners', { id: 'cafe', name: 'Cafe', kind: 'cafe' }, adminKey);
@@ -399,7 +406,14 @@ async function catalogue({ app, base, adminKey, call }: BenchApp): Promise<{ red
   const vLatencies = await loadFromClient(base, lookups, 32);
   const vSeconds = Number(process.hrtime.bigint() - vStarted) / 1e9;
   const validations = { operations: VALIDATIONS, seconds: vSeconds, perSecond: VALIDATIONS / vSeconds, p50: percentile(vLatencies, 50), p99: percentile(vLatencies, 99) };
-  return { redemptions, validations };
+
+  // the HTTP baseline: the cheapest route through the same stack (middleware, Nest, logging), no database
+  const live: ClientRequest[] = Array.from({ length: VALIDATIONS }, () => ({ method: 'GET', path: '/health/live', headers: {}, expect: 200 }));
+  const hStarted = process.hrtime.bigint();
+  const hLatencies = await loadFromClient(base, live, 32);
+  const hSeconds = Number(process.hrtime.bigint() - hStarted) / 1e9;
+  const httpBaseline = { operations: VALIDATIONS, seconds: hSeconds, perSecond: VALIDATIONS / hSeconds, p50: percentile(hLatencies, 50), p99: percentile(hLatencies, 99) };
+  return { redemptions, validations, httpBaseline };
 }
 
 interface ClientRequest {
