@@ -6,13 +6,16 @@
  * own work in Node. Strings are quoted and escaped; null is NULL.
  */
 export function arrayLiteral(values: readonly (string | number | bigint | null | undefined)[]): string {
-  let out = '{';
+  const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += ',';
     const v = values[i];
-    if (v === null || v === undefined) out += 'NULL';
-    else if (typeof v === 'string') out += `"${v.replace(/[\\"]/g, '\\$&')}"`;
-    else out += String(v);
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else if (typeof v !== 'string') parts[i] = String(v);
+    // most strings (ids, codes, amounts) have nothing to escape: no copy for them
+    else parts[i] = NEEDS_ESCAPE.test(v) ? `"${v.replace(ESCAPED, '\\$&')}"` : `"${v}"`;
   }
-  return out + '}';
+  return `{${parts.join(',')}}`;
 }
+
+const NEEDS_ESCAPE = /[\\"]/;
+const ESCAPED = /[\\"]/g;
