@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
+import { waitFor } from '../support/wait';
 import { CatalogueRepository } from '../../src/catalogue/catalogue.repository';
 import { RedemptionDto } from '../../src/redemption/dto/redemption.dto';
 import { RedemptionService } from '../../src/redemption/redemption.service';
@@ -133,6 +135,7 @@ describe('catalogue, redemption and partners', () => {
       await item({ id, kind: 'TICKET', title: 'Zoo day', partnerId: 'museum', pricePoints: '30', codeSource: 'GENERATED', codeValidDays: 2, stock: 10, perResidentLimit: 5 });
       const lev = resident();
       await grant(lev, '200');
+      await t.app.get(RedemptionService).redeem(lev, id, 1); // the partner's account exists from here on
       const spy = oneStatement();
       const fast = await redeem(lev, { itemId: id, quantity: 2 }).expect(201);
       expect(await spy.mock.results[0].value).toMatchObject({ outcome: 'new', status: 201 });
@@ -142,8 +145,8 @@ describe('catalogue, redemption and partners', () => {
       const shape = (b: Record<string, unknown>) => ({ ...b, id: 'x', transactionId: 'x', createdAt: 'x', balanceAfter: 'x', codes: 'x' });
       expect(shape(fast.body)).toEqual(shape(generalBody));
       expect(Object.keys(fast.body).sort()).toEqual(Object.keys(generalBody).sort());
-      expect(fast.body.balanceAfter).toBe('140');
-      expect(generalBody.balanceAfter).toBe('80');
+      expect(fast.body.balanceAfter).toBe('110');
+      expect(generalBody.balanceAfter).toBe('50');
       // the answer is what the redemption reads as afterwards, codes and times to the millisecond
       const read = (await t.http.get(`/v1/me/redemptions/${fast.body.id}`).set(t.residentAuth(lev)).expect(200)).body;
       expect({ ...fast.body, balanceAfter: undefined }).toEqual({ ...read, balanceAfter: undefined });
@@ -156,8 +159,8 @@ describe('catalogue, redemption and partners', () => {
       expect(await entry(fast.body.transactionId)).toEqual(await entry(general.transactionId));
       expect((await entry(fast.body.transactionId)).description).toBe('Zoo day × 2');
       const sold = await t.prisma.catalogueItem.findUniqueOrThrow({ where: { id } });
-      expect(sold.sold).toBe(4);
-      expect((await t.prisma.residentItemCount.findFirstOrThrow({ where: { residentId: lev, itemId: id } })).quantity).toBe(4);
+      expect(sold.sold).toBe(5);
+      expect((await t.prisma.residentItemCount.findFirstOrThrow({ where: { residentId: lev, itemId: id } })).quantity).toBe(5);
     });
 
     it('a refusal goes the general way and is stored as the key’s answer', async () => {
@@ -177,6 +180,57 @@ describe('catalogue, redemption and partners', () => {
       expect(await spy.mock.results[1].value).toMatchObject({ outcome: 'replay', status: 409 });
       expect(await balance(mila)).toBe('110');
       expect(await t.prisma.redemption.count({ where: { residentId: mila } })).toBe(0);
+    });
+
+    it('lock the balance rows in the ledger’s order (account id, then shard), not the resident’s first', async () => {
+      const id = itemId('order');
+      await item({ id, kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' });
+      const warm = resident();
+      await grant(warm, '100');
+      await redeem(warm, { itemId: id }).expect(201); // the partner's account exists now
+      const vera = resident();
+      await grant(vera, '100');
+      const ids = await t.prisma.$queryRaw<{ code: string; id: bigint }[]>`
+        SELECT code, id FROM ledger_accounts WHERE code IN (${`resident:${vera}`}, 'partner:cafe:redeemed')`;
+      const account = Object.fromEntries(ids.map((r) => [r.code, r.id]));
+      // the partner is older than the resident, so its rows come first in the lock order
+      expect(account['partner:cafe:redeemed'] < account[`resident:${vera}`]).toBe(true);
+
+      const other = new Client({ connectionString: t.databaseUrl });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account['partner:cafe:redeemed'].toString()]);
+        const spy = oneStatement();
+        const pending = redeem(vera, { itemId: id }).then((r) => r);
+        // the redemption now waits for the partner's rows; it must not hold the resident's meanwhile
+        await waitFor(async () => (await t.prisma.$queryRaw<{ n: bigint }[]>`
+          SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%catalogue_redeem%'`)[0].n === 1n);
+        await other.query("SET LOCAL lock_timeout = '3s'");
+        await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account[`resident:${vera}`].toString()]);
+        await other.query('COMMIT');
+        const res = await pending;
+        expect(res.status).toBe(201);
+        expect(res.body.balanceAfter).toBe('90');
+        expect(await spy.mock.results[0].value).toMatchObject({ outcome: 'new', status: 201 });
+      } finally {
+        await other.end();
+      }
+    });
+
+    it('refuse in one statement a resident account that is not the resident’s', async () => {
+      const id = itemId('mine');
+      await item({ id, kind: 'PROMO_CODE', title: 'Bun', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' });
+      const [rich, poor] = [resident(), resident()];
+      await grant(rich, '100');
+      await grant(poor, '100');
+      const [richAccount] = await t.prisma.$queryRaw<{ id: bigint }[]>`SELECT id FROM ledger_accounts WHERE code = ${`resident:${rich}`}`;
+      const answer = await t.app.get(CatalogueRepository).redeemInOneStatement({
+        scope: `resident:${poor}`, key: randomUUID(), hash: 'h'.repeat(64), redemptionId: randomUUID(), transactionId: randomUUID(),
+        residentId: poor, residentAccountId: richAccount.id, itemId: id, quantity: 1, generatedCodes: ['TESTCODE1'],
+      });
+      expect(answer).toBeNull(); // the general path, which finds the resident's own account
+      expect([await balance(rich), await balance(poor)]).toEqual(['100', '100']);
     });
 
     it('one key sent 10 times at once: one redemption, ten equal answers', async () => {
