@@ -1,10 +1,10 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { from, lastValueFrom, map, Observable } from 'rxjs';
+import { catchError, from, lastValueFrom, map, Observable } from 'rxjs';
 import { AuthenticatedRequest } from '../auth/access.decorators';
 import { actorOf } from '../auth/domain/principal';
-import { invalidInput } from '../common/errors';
+import { DomainError, invalidInput } from '../common/errors';
 import { ProblemAnswer, ProblemDocument } from '../common/problem';
 import { IdempotencyContext, IdempotencyService, StoredAnswer } from './idempotency.service';
 import { requestHash } from './request-hash';
@@ -15,12 +15,13 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 export const IDEMPOTENT_IN_HANDLER = 'idempotent:in-handler';
 export const IdempotentInHandler = () => SetMetadata(IDEMPOTENT_IN_HANDLER, true);
 
-type IdempotentRequest = Request & AuthenticatedRequest & { idempotency?: IdempotencyContext };
+type IdempotentRequest = Request & AuthenticatedRequest & { idempotency?: IdempotencyContext & { taken?: boolean } };
 
 /** The idempotency context of a request to a handler marked `IdempotentInHandler`. */
 export function idempotencyOf(req: Request): IdempotencyContext {
   const context = (req as IdempotentRequest).idempotency;
   if (!context) throw new Error('no idempotency context: is the handler @Idempotent({ inHandler: true })?');
+  context.taken = true;
   return context;
 }
 
@@ -46,8 +47,17 @@ export class IdempotencyInterceptor implements NestInterceptor {
       instance: req.originalUrl.split('?')[0],
     };
     if (this.reflector.get<boolean>(IDEMPOTENT_IN_HANDLER, context.getHandler())) {
-      req.idempotency = idempotency;
-      return next.handle().pipe(map((answer) => send(res, answer as StoredAnswer)));
+      const context: IdempotencyContext & { taken?: boolean } = idempotency;
+      req.idempotency = context;
+      return next.handle().pipe(
+        catchError((error: unknown) => {
+          // refused before the handler took the key (the body's validation, say): stored as the
+          // key's answer, as every other idempotent route stores its refusals
+          if (context.taken || !(error instanceof DomainError)) throw error;
+          return from(this.idempotency.run(context.scope, key, context.hash, context.instance, () => Promise.reject(error)));
+        }),
+        map((answer) => send(res, answer as StoredAnswer)),
+      );
     }
     return from(
       this.idempotency

@@ -10,7 +10,7 @@ import { UUID_PARAM } from '../common/params';
 import { Idempotent } from '../idempotency/idempotent.decorator';
 import { idempotencyOf } from '../idempotency/idempotency.interceptor';
 import { StoredAnswer } from '../idempotency/idempotency.service';
-import { MetricsService } from '../infra/metrics/metrics.service';
+import { MetricsService, outcomeOf } from '../infra/metrics/metrics.service';
 import { CreateDonationDto, CreateRedemptionDto, RedemptionDto, RedemptionPageDto } from './dto/redemption.dto';
 import { RedemptionService } from './redemption.service';
 
@@ -37,8 +37,7 @@ export class RedemptionController {
       if (!answer.replayed) count(answer.status < 400 ? 'ok' : problemCode(answer.body));
       return answer;
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      count(typeof code === 'string' ? code : 'error');
+      count(outcomeOf(error));
       throw error;
     }
   }

@@ -233,6 +233,23 @@ describe('catalogue, redemption and partners', () => {
       expect([await balance(rich), await balance(poor)]).toEqual(['100', '100']);
     });
 
+    it('a body refused as invalid is the key’s answer too, as on every idempotent route', async () => {
+      const id = itemId('invalid');
+      await item({ id, kind: 'PROMO_CODE', title: 'Jam', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' });
+      const zoe = resident();
+      await grant(zoe, '100');
+      const k = key();
+      expectProblem(await redeem(zoe, { itemId: id, quantity: 0 }, k), 400, 'validation_failed');
+      const again = await redeem(zoe, { itemId: id, quantity: 0 }, k);
+      expectProblem(again, 400, 'validation_failed');
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expectProblem(await redeem(zoe, { itemId: id }, k), 409, 'idempotency_conflict');
+      expect(await balance(zoe)).toBe('100');
+      // a refusal before the key is read (a missing key) stores nothing
+      expectProblem(await t.http.post('/v1/me/redemptions').set(t.residentAuth(zoe)).send({ itemId: id }), 400, 'validation_failed');
+      await redeem(zoe, { itemId: id }).expect(201);
+    });
+
     it('one key sent 10 times at once: one redemption, ten equal answers', async () => {
       const id = itemId('samekey');
       await item({ id, kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '20', codeSource: 'GENERATED' });

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DomainError } from '../../common/errors';
 
 /**
  * The programme's Prometheus series, beside the process's default ones. One registry per
@@ -60,9 +61,13 @@ export class MetricsService {
       counter.inc({ ...labels, outcome: 'ok' } as Record<L, string>);
       return result;
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      counter.inc({ ...labels, outcome: typeof code === 'string' ? code : 'error' } as Record<L, string>);
+      counter.inc({ ...labels, outcome: outcomeOf(error) } as Record<L, string>);
       throw error;
     }
   }
+}
+
+/** An outcome label: the stable code of a refusal, else 'error' (driver codes would make endless series). */
+export function outcomeOf(error: unknown): string {
+  return error instanceof DomainError ? error.code : 'error';
 }
