@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Request, Response } from 'express';
 import { DomainError, ErrorCode } from './errors';
 import { ProblemAnswer, problemOf, ProblemDocument, writeProblem } from './problem';
+import { maskedUrl } from '../infra/logging/logging.module';
 
 const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: 'validation_failed',
@@ -49,7 +50,7 @@ export class ProblemFilter implements ExceptionFilter {
       return problemOf(code, detail, instance, extensions);
     }
     this.logger.error(
-      `Unhandled error on ${instance ?? '?'}: ${(exception as Error)?.message ?? String(exception)}`,
+      `Unhandled error on ${instance === undefined ? '?' : maskedUrl(instance)}: ${(exception as Error)?.message ?? String(exception)}`,
       (exception as Error)?.stack,
     );
     return problemOf('internal_error', 'The request could not be completed', instance);

@@ -74,7 +74,9 @@ describe('structured logs', () => {
     await t.http.get('/v1/partner/codes/SECRET-CODE-7731').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-code').expect(404);
     await t.http.post('/v1/partner/codes/SECRET-CODE-7732/redeem').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-redeem').expect(404);
     const line = await waitFor(async () => log.lines.find((l) => l.requestId === 'till-code' && l.req), 5000, 'the look-up line');
+    await t.http.get('/V1/Partner/Codes/SECRET-CODE-7733').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-case').expect(404);
     await waitFor(async () => log.lines.some((l) => l.requestId === 'till-redeem' && l.req), 5000, 'the redeem line');
+    await waitFor(async () => log.lines.some((l) => l.requestId === 'till-case' && l.req), 5000, 'the line of a path in other case');
     expect((line.req as { url: string }).url).toBe('/v1/partner/codes/[code]');
     expect(log.raw.join('')).not.toMatch(/SECRET-CODE-773/);
   });

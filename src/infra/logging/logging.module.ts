@@ -15,13 +15,21 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
-/** A code in a partner's path (`/v1/partner/codes/{code}[/redeem]`): a secret of the resident who holds it. */
-const CODE_IN_PATH = /^(\/v1\/partner\/codes\/)[^/?]+/;
+/**
+ * A code in a partner's path (`/v1/partner/codes/{code}[/redeem]`): a secret of the resident who
+ * holds it. Routes match whatever the letters' case, so the mask does too.
+ */
+const CODE_IN_PATH = /^(\/v1\/partner\/codes\/)[^/?]+/i;
+
+/** A URL as it may be logged: a code at the till masked. */
+export function maskedUrl(url: string): string {
+  return url.replace(CODE_IN_PATH, '$1[code]');
+}
 
 /** The request as logged: a code at the till is masked in its URL, and its route parameters (the code again) left out. */
 export function loggedRequest<T extends { url?: string; params?: unknown }>(req: T): T {
   if (!req.url || !CODE_IN_PATH.test(req.url)) return req;
-  return { ...req, url: req.url.replace(CODE_IN_PATH, '$1[code]'), params: undefined };
+  return { ...req, url: maskedUrl(req.url), params: undefined };
 }
 
 /** Probes and scrapes, many a minute, would drown the lines that matter. */
