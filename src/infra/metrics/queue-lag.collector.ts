@@ -12,6 +12,11 @@ const SCRAPE_TIMEOUT_MS = 1_000;
 const READING_TTL_MS = 5_000;
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
+interface Backlog {
+  count: number;
+  oldestAgeSeconds: number;
+}
+
 /**
  * How far processing lags behind intake, read when Prometheus scrapes: the earn queue's jobs by
  * state (with Redis), and the accepted events not yet processed with the age of the oldest,
@@ -22,7 +27,9 @@ const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 export class QueueLagCollector implements OnModuleInit {
   private queue: Queue | null = null;
   /** the last reading of the backlog, shared by both gauges and by scrapes within its lifetime (one query at a time) */
-  private reading?: { at: number; value: Promise<{ count: number; oldestAgeSeconds: number } | null> };
+  private reading?: { at: number; value: Promise<Backlog | null> };
+  /** the backlog query while it runs: a slow one is waited for again, never started a second time beside it */
+  private query?: Promise<Backlog>;
 
   constructor(
     private readonly metrics: MetricsService,
@@ -75,18 +82,19 @@ export class QueueLagCollector implements OnModuleInit {
     return withTimeout(this.queue.getJobCounts() as unknown as Promise<Record<string, number>>).catch(() => null);
   }
 
-  private unprocessed(): Promise<{ count: number; oldestAgeSeconds: number } | null> {
-    if (!this.reading || Date.now() - this.reading.at >= READING_TTL_MS) this.reading = { at: Date.now(), value: this.readBacklog() };
+  private unprocessed(): Promise<Backlog | null> {
+    if (!this.reading || Date.now() - this.reading.at >= READING_TTL_MS) {
+      this.query ??= this.readBacklog().finally(() => (this.query = undefined));
+      this.reading = { at: Date.now(), value: withTimeout(this.query).catch(() => null) };
+    }
     return this.reading.value;
   }
 
-  private async readBacklog(): Promise<{ count: number; oldestAgeSeconds: number } | null> {
-    const rows = await withTimeout(
-      this.prisma.$queryRaw<{ count: number; age: number | null }[]>`
-        SELECT count(*)::int AS count, extract(epoch FROM now() - min(received_at))::float8 AS age
-        FROM earn_events WHERE status = 'received'`,
-    ).catch(() => null);
-    return rows ? { count: rows[0].count, oldestAgeSeconds: Math.max(0, rows[0].age ?? 0) } : null;
+  private async readBacklog(): Promise<Backlog> {
+    const rows = await this.prisma.$queryRaw<{ count: number; age: number | null }[]>`
+      SELECT count(*)::int AS count, extract(epoch FROM now() - min(received_at))::float8 AS age
+      FROM earn_events WHERE status = 'received'`;
+    return { count: rows[0].count, oldestAgeSeconds: Math.max(0, rows[0].age ?? 0) };
   }
 }
 
