@@ -75,7 +75,8 @@ export class EarnProcessor {
     });
     // the events' new status first (they point at their transactions: the reference is checked
     // at commit), the ledger last: the balance rows, which concurrent batches of the same
-    // residents wait for, stay locked only from the ledger statement to the commit
+    // residents wait for, stay locked only from the ledger statement to the commit (which then
+    // also runs the deferred reference checks: one index probe per event, under those locks)
     await this.repository.saveProcessed(outcome);
     await this.ledger.recordMany(transactions);
     // counted once committed: a batch that rolls back is processed again later
