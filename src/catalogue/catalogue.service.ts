@@ -3,9 +3,10 @@ import { DomainError, invalidInput, notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { isForeignKeyViolation, isUniqueViolation } from '../infra/database/prisma.service';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { LedgerService } from '../ledger/ledger.service';
 import { CatalogueRepository } from './catalogue.repository';
 import { POOL_CODE } from './domain/codes';
-import { availableOf, CatalogueItem, isActive } from './domain/item';
+import { availableOf, CatalogueItem, isActive, payeeAccount } from './domain/item';
 
 export type NewItem = Omit<CatalogueItem, 'sold'>;
 
@@ -18,12 +19,19 @@ export class CatalogueService {
   constructor(
     private readonly db: TransactionHost,
     private readonly repository: CatalogueRepository,
+    private readonly ledger: LedgerService,
   ) {}
 
   async createItem(item: NewItem): Promise<CatalogueItem> {
     checkShape(item);
     try {
-      return await this.repository.createItem(item);
+      return await this.db.run(async () => {
+        const created = await this.repository.createItem(item);
+        // the account its sales are paid to, open before the first sale: a redemption then goes
+        // in one statement from the start instead of many waiting to create it together
+        await this.ledger.open([payeeAccount(created)], 'POINTS');
+        return created;
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new DomainError('already_exists', `catalogue item ${item.id} already exists`);
       if (isForeignKeyViolation(error)) throw notFound(`partner ${item.partnerId}`);
@@ -38,7 +46,9 @@ export class CatalogueService {
       const next = { ...item, ...changes };
       checkShape(next);
       if (next.stock !== null && next.stock < item.sold) throw invalidInput(`stock cannot go below the ${item.sold} already sold`);
-      return this.repository.updateItem(id, changes);
+      const updated = await this.repository.updateItem(id, changes);
+      await this.ledger.open([payeeAccount(updated)], 'POINTS'); // a new partner's, say
+      return updated;
     });
   }
 

@@ -218,6 +218,14 @@ export class LedgerService {
     return { account, asset, ...balanceView(sums, spec.normalSide) };
   }
 
+  /**
+   * Opens these accounts (with their balance rows) unless they are open: accounts about to take
+   * postings, so that the first of them does not have to create them (and wait for that).
+   */
+  async open(accounts: string[], asset: string): Promise<void> {
+    await this.repository.ensureAccounts(accounts.map((account) => ({ spec: classifyAccount(account), asset })));
+  }
+
   /** The account's id and normal side, for read models that page through its journal; null if never used. */
   async accountRef(account: string, asset: string): Promise<{ id: bigint; normalSide: 'D' | 'C' } | null> {
     classifyAccount(account);

@@ -135,7 +135,7 @@ describe('catalogue, redemption and partners', () => {
       await item({ id, kind: 'TICKET', title: 'Zoo day', partnerId: 'museum', pricePoints: '30', codeSource: 'GENERATED', codeValidDays: 2, stock: 10, perResidentLimit: 5 });
       const lev = resident();
       await grant(lev, '200');
-      await t.app.get(RedemptionService).redeem(lev, id, 1); // the partner's account exists from here on
+      await t.app.get(RedemptionService).redeem(lev, id, 1);
       const spy = oneStatement();
       const fast = await redeem(lev, { itemId: id, quantity: 2 }).expect(201);
       expect(await spy.mock.results[0].value).toMatchObject({ outcome: 'new', status: 201 });
@@ -187,7 +187,7 @@ describe('catalogue, redemption and partners', () => {
       await item({ id, kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' });
       const warm = resident();
       await grant(warm, '100');
-      await redeem(warm, { itemId: id }).expect(201); // the partner's account exists now
+      await redeem(warm, { itemId: id }).expect(201);
       const vera = resident();
       await grant(vera, '100');
       const ids = await t.prisma.$queryRaw<{ code: string; id: bigint }[]>`
@@ -231,6 +231,21 @@ describe('catalogue, redemption and partners', () => {
       });
       expect(answer).toBeNull(); // the general path, which finds the resident's own account
       expect([await balance(rich), await balance(poor)]).toEqual(['100', '100']);
+    });
+
+    it('the first sale of a new partner’s item goes in one statement: the item opened the account it is paid to', async () => {
+      await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'newshop', name: 'New shop', kind: 'shop' }).expect(201);
+      const id = itemId('first');
+      await item({ id, kind: 'PROMO_CODE', title: 'Pen', partnerId: 'newshop', pricePoints: '10', codeSource: 'GENERATED' });
+      const [account] = await t.prisma.$queryRaw<{ shards: number; rows: bigint }[]>`
+        SELECT a.shards, (SELECT count(*) FROM account_balances b WHERE b.account_id = a.id) AS rows
+        FROM ledger_accounts a WHERE a.code = 'partner:newshop:redeemed'`;
+      expect(account.rows).toBe(BigInt(account.shards));
+      const ira = resident();
+      await grant(ira, '50');
+      const spy = oneStatement();
+      expect((await redeem(ira, { itemId: id }).expect(201)).body.balanceAfter).toBe('40');
+      expect(await spy.mock.results[0].value).toMatchObject({ outcome: 'new', status: 201 });
     });
 
     it('a body refused as invalid is the key’s answer too, as on every idempotent route', async () => {
