@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { Client, Pool } from 'pg';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
   }
   if (ONLY === 'catalogue') {
     const service_ = await startService(url.toString());
-    const { redemptions, validations, httpBaseline } = await catalogue(service_);
+    const { redemptions, validations, httpBaseline, plainValidations } = await catalogue(service_);
     await service_.app.close();
     await dropDatabase();
     console.log(
@@ -77,7 +79,11 @@ async function main(): Promise<void> {
         ['redemptions: HTTP, 64 residents at once', redemptions],
         ['partner validations: HTTP, 32 tills at once', validations],
         ['HTTP baseline: GET /health/live, 32 clients (no database)', httpBaseline],
+        ['plain validations: bare node:http + the same SQL, 32 tills', plainValidations],
       ]),
+    );
+    console.log(
+      `partner validations per second: ${validations.perSecond.toFixed(0)} (target 5000; ${(validations.perSecond / plainValidations.perSecond).toFixed(2)}x the plain server)`,
     );
     return;
   }
@@ -88,7 +94,7 @@ async function main(): Promise<void> {
   const service_ = await startService(url.toString());
   const rssStart = process.memoryUsage().rss;
   const ingest = await earnIngest(service_);
-  const { redemptions, validations, httpBaseline } = await catalogue(service_);
+  const { redemptions, validations, httpBaseline, plainValidations } = await catalogue(service_);
   const reads = await readScenarios(service_);
   const soak = SOAK_SECONDS > 0 ? await soakLoad(service_, SOAK_SECONDS) : undefined;
   const rssEnd = process.memoryUsage().rss;
@@ -102,6 +108,7 @@ async function main(): Promise<void> {
     ['redemptions: HTTP, 64 residents at once', redemptions],
     ['partner validations: HTTP, 32 tills at once', validations],
     ['HTTP baseline: GET /health/live, 32 clients (no database)', httpBaseline],
+    ['plain validations: bare node:http + the same SQL, 32 tills', plainValidations],
     ...reads.rows,
     ['floor: plain SQL, one transfer per transaction', floor],
     ['ceiling: plain SQL, 1000 transfers per statement', ceiling],
@@ -111,7 +118,7 @@ async function main(): Promise<void> {
   console.log(`\nratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
   console.log(`ratio earn ingest / row-at-a-time floor:    ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
   console.log(`ratio redemptions / row-at-a-time floor:    ${(redemptions.perSecond / floor.perSecond).toFixed(2)}x (target 0.5x)`);
-  console.log(`partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000; ${(validations.perSecond / httpBaseline.perSecond).toFixed(2)}x the HTTP baseline)`);
+  console.log(`partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000; ${(validations.perSecond / httpBaseline.perSecond).toFixed(2)}x the HTTP baseline, ${(validations.perSecond / plainValidations.perSecond).toFixed(2)}x the plain server)`);
   console.log(`ratio earn ingest / batched plain-SQL ceiling: ${(ingest.perSecond / ceiling.perSecond).toFixed(2)}x`);
   console.log(`balance read, ${HISTORY} history entries vs one: p50 ${reads.heavyP50.toFixed(2)} ms vs ${reads.lightP50.toFixed(2)} ms (${(reads.heavyP50 / reads.lightP50).toFixed(2)}x; target: independent of history length)`);
   const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
@@ -361,7 +368,7 @@ async function earnIngest({ app, base, adminKey, call }: BenchApp): Promise<RunR
  * Redemptions by 64 concurrent residents (each their own) against a few popular items, through
  * HTTP with idempotency keys; then partner validations of the codes they got.
  */
-async function catalogue({ app, base, adminKey, call }: BenchApp): Promise<{ redemptions: RunResult; validations: RunResult; httpBaseline: RunResult }> {
+async function catalogue({ app, base, adminKey, call }: BenchApp): Promise<{ redemptions: RunResult; validations: RunResult; httpBaseline: RunResult; plainValidations: RunResult }> {
   const ledger = app.get(LedgerService);
   const config = app.get<AppConfig>(APP_CONFIG);
   await call('/v1/admin/partners', { id: 'cafe', name: 'Cafe', kind: 'cafe' }, adminKey);
@@ -413,7 +420,45 @@ async function catalogue({ app, base, adminKey, call }: BenchApp): Promise<{ red
   const hLatencies = await loadFromClient(base, live, 32);
   const hSeconds = Number(process.hrtime.bigint() - hStarted) / 1e9;
   const httpBaseline = { operations: VALIDATIONS, seconds: hSeconds, perSecond: VALIDATIONS / hSeconds, p50: percentile(hLatencies, 50), p99: percentile(hLatencies, 99) };
-  return { redemptions, validations, httpBaseline };
+  const plainValidations = await plainValidationServer(app.get<AppConfig>(APP_CONFIG), partnerKey, lookups);
+  return { redemptions, validations, httpBaseline, plainValidations };
+}
+
+/**
+ * The same validations served as plainly as Node allows: a bare node:http server, the key
+ * compared with one string, the same SQL on a pg pool of the service's size, the row written
+ * as JSON. No framework, guard, rate limit, logging or security headers: what the HTTP stack
+ * and the service's own work cost is the ratio to this.
+ */
+async function plainValidationServer(config: AppConfig, partnerKey: string, lookups: ClientRequest[]): Promise<RunResult> {
+  const pool = new Pool({ connectionString: config.database.url, max: config.database.poolSize });
+  const server = createServer((req, res) => {
+    const code = decodeURIComponent((req.url ?? '').slice('/v1/partner/codes/'.length));
+    if (req.headers['x-api-key'] !== partnerKey) return void res.writeHead(401).end();
+    pool
+      .query({
+        name: 'plain_find_code',
+        text: `SELECT c.code, c.status, c.item_id, c.valid_until, c.redeemed_at FROM item_codes c
+               JOIN catalogue_items i ON i.id = c.item_id WHERE c.code = $1 AND i.partner_id = $2 ORDER BY c.id LIMIT 1`,
+        values: [code, 'cafe'],
+      })
+      .then(({ rows: [row] }) => {
+        const body = JSON.stringify(row);
+        res.writeHead(row ? 200 : 404, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body ?? '') }).end(body);
+      })
+      .catch(() => res.writeHead(500).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const started = process.hrtime.bigint();
+    const latencies = await loadFromClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, lookups, 32);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { operations: lookups.length, seconds, perSecond: lookups.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await pool.end();
+  }
 }
 
 interface ClientRequest {
