@@ -46,9 +46,10 @@ export class CatalogueService {
       const next = { ...item, ...changes };
       checkShape(next);
       if (next.stock !== null && next.stock < item.sold) throw invalidInput(`stock cannot go below the ${item.sold} already sold`);
-      const updated = await this.repository.updateItem(id, changes);
-      await this.ledger.open([payeeAccount(updated)], 'POINTS'); // a new partner's, say
-      return updated;
+      // an item made before items opened their payee account opens it here, before its row is
+      // locked: a first sale creating the account and then taking stock waits in the other order
+      await this.ledger.open([payeeAccount(item)], 'POINTS');
+      return this.repository.updateItem(id, changes);
     });
   }
 

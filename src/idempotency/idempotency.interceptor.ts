@@ -47,14 +47,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
       instance: req.originalUrl.split('?')[0],
     };
     if (this.reflector.get<boolean>(IDEMPOTENT_IN_HANDLER, context.getHandler())) {
-      const context: IdempotencyContext & { taken?: boolean } = idempotency;
-      req.idempotency = context;
+      const held: IdempotencyContext & { taken?: boolean } = idempotency;
+      req.idempotency = held;
       return next.handle().pipe(
         catchError((error: unknown) => {
           // refused before the handler took the key (the body's validation, say): stored as the
           // key's answer, as every other idempotent route stores its refusals
-          if (context.taken || !(error instanceof DomainError)) throw error;
-          return from(this.idempotency.run(context.scope, key, context.hash, context.instance, () => Promise.reject(error)));
+          if (held.taken || !(error instanceof DomainError)) throw error;
+          return from(this.idempotency.run(held.scope, key, held.hash, held.instance, () => Promise.reject(error)));
         }),
         map((answer) => send(res, answer as StoredAnswer)),
       );

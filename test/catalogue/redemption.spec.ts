@@ -204,8 +204,10 @@ describe('catalogue, redemption and partners', () => {
         const spy = oneStatement();
         const pending = redeem(vera, { itemId: id }).then((r) => r);
         // the redemption now waits for the partner's rows; it must not hold the resident's meanwhile
+        const blocker = (other as unknown as { processID: number }).processID;
         await waitFor(async () => (await t.prisma.$queryRaw<{ n: bigint }[]>`
-          SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%catalogue_redeem%'`)[0].n === 1n);
+          SELECT count(*) AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%catalogue_redeem%'`)[0].n === 1n);
         await other.query("SET LOCAL lock_timeout = '3s'");
         await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account[`resident:${vera}`].toString()]);
         await other.query('COMMIT');

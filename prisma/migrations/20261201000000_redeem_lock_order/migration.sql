@@ -59,7 +59,8 @@ BEGIN
     RAISE EXCEPTION 'general path: payee account' USING ERRCODE = 'CL100';
   END IF;
   -- the account the service named is this resident's (a wrong one would spend someone else's points)
-  PERFORM 1 FROM ledger_accounts a WHERE a.id = p_resident_account AND a.code = 'resident:' || p_resident_id AND a.asset = 'POINTS';
+  PERFORM 1 FROM ledger_accounts a
+    WHERE a.id = p_resident_account AND a.code = 'resident:' || p_resident_id AND a.asset = 'POINTS' AND a.floor_zero;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'general path: resident account' USING ERRCODE = 'CL100';
   END IF;

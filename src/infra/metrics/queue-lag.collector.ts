@@ -59,7 +59,7 @@ export class QueueLagCollector implements OnModuleInit {
 
     new Gauge({
       name: 'civic_earn_events_unprocessed',
-      help: 'Earn events accepted and not yet processed (read at most 5 s ago)',
+      help: 'Earn events accepted and not yet processed (one reading serves 5 s of scrapes; a scrape the database does not answer within 1 s keeps the last value)',
       registers,
       async collect() {
         const lag = await collector.unprocessed();
