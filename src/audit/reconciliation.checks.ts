@@ -15,6 +15,11 @@ export interface CheckDefinition {
    * none, visit the whole journal in random order).
    */
   parts: Prisma.Sql[];
+  /**
+   * The check also takes the offences named for it by a pass that several checks share: the
+   * journal is read once for the re-hash and the per-transaction sums together.
+   */
+  pass?: 'journal';
 }
 
 const SAMPLE = 20;
@@ -38,33 +43,57 @@ function idBetween(column: Prisma.Sql, from: string, to: string | null): Prisma.
 }
 
 /**
- * Every sealed transaction in [from, to) of ids hashed again and compared with its seal entry.
- * The postings' text is concatenated in posting order by feeding the aggregate a sorted
- * subquery (string_agg's own ORDER BY sorts each transaction's postings apart: a third slower).
- * That order holds only without parallel workers (a parallel partial aggregate would combine
- * pieces of a group in any order): the service runs every check with them off.
+ * One part of the journal pass: every transaction in [from, to) of ids read once, for two checks.
+ * Its postings are summed per transaction (transactions_balanced) and their text concatenated in
+ * posting order for the transaction's hash, which is compared with its seal entry, if any
+ * (seals_match_journal). Rows: `check` (the check offended) and `what`.
+ *
+ * The text is concatenated by feeding the aggregate a sorted subquery (string_agg's own ORDER BY
+ * sorts each transaction's postings apart: a third slower). That order holds only without
+ * parallel workers (a parallel partial aggregate would combine pieces of a group in any order):
+ * the service runs every check with them off. A transaction in one asset (nearly all) is
+ * balanced when its signed sum is zero; one in several assets is summed per asset apart, by its
+ * id (CASE runs that subquery only for those).
  */
-function sealedHashesPart(from: string, to: string | null): Prisma.Sql {
+function journalPassPart(from: string, to: string | null): Prisma.Sql {
   const inRange = (column: Prisma.Sql) => idBetween(column, from, to);
   return Prisma.sql`
-      WITH posting_texts AS (
-        SELECT transaction_id, string_agg(text, ';') AS postings
+      WITH per_transaction AS (
+        SELECT transaction_id, string_agg(text, ';') AS postings, sum(net) AS net, min(asset) AS first_asset, max(asset) AS last_asset
         FROM (
-          SELECT p.transaction_id, ledger_posting_text(a.code, p) AS text
-          FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+          SELECT p.transaction_id, ledger_posting_text(a.code, p) AS text, p.asset,
+                 CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END AS net
+          FROM ledger_postings p LEFT JOIN ledger_accounts a ON a.id = p.account_id
           WHERE ${inRange(Prisma.sql`p.transaction_id`)}
           ORDER BY p.transaction_id, p.id
         ) in_order
         GROUP BY transaction_id
-      ), hashes AS (
-        SELECT t.id, encode(sha256(convert_to(ledger_canonical(t, pt.postings), 'UTF8')), 'hex') AS hash
-        FROM ledger_transactions t LEFT JOIN posting_texts pt ON pt.transaction_id = t.id
+      ), journal AS (
+        SELECT t.id, encode(sha256(convert_to(ledger_canonical(t, pt.postings), 'UTF8')), 'hex') AS hash,
+               pt.net, pt.first_asset, pt.last_asset
+        FROM ledger_transactions t LEFT JOIN per_transaction pt ON pt.transaction_id = t.id
         WHERE ${inRange(Prisma.sql`t.id`)}
       )
-      SELECT 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text AS what
-      FROM ledger_seal_entries e LEFT JOIN hashes h ON h.id = e.transaction_id
-      WHERE ${inRange(Prisma.sql`e.transaction_id`)} AND h.hash IS DISTINCT FROM e.hash`;
+      SELECT o.check_name AS "check", o.what
+      FROM journal j
+      FULL JOIN (SELECT transaction_id, seal_id, hash FROM ledger_seal_entries WHERE ${inRange(Prisma.sql`transaction_id`)}) e
+        ON e.transaction_id = j.id
+      CROSS JOIN LATERAL (VALUES
+        ('seals_match_journal', CASE WHEN e.transaction_id IS NOT NULL AND j.hash IS DISTINCT FROM e.hash
+          THEN 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text END),
+        ('transactions_balanced', CASE
+          WHEN j.first_asset = j.last_asset THEN CASE WHEN j.net <> 0 THEN 'transaction ' || j.id::text || ' (' || j.first_asset || ')' END
+          WHEN j.first_asset <> j.last_asset THEN (
+            SELECT 'transaction ' || j.id::text || ' (' || string_agg(u.asset, ', ' ORDER BY u.asset) || ')'
+            FROM (SELECT p.asset FROM ledger_postings p WHERE p.transaction_id = j.id GROUP BY p.asset
+                  HAVING sum(CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) <> 0) u)
+        END)
+      ) AS o(check_name, what)
+      WHERE o.what IS NOT NULL`;
 }
+
+/** The parts of the pass over the journal that transactions_balanced and seals_match_journal share. */
+export const JOURNAL_PASS: Prisma.Sql[] = idRanges(HASH_PARTS).map(([from, to]) => journalPassPart(from, to));
 
 export const STUCK_AFTER_MINUTES = 15;
 export const HOLD_GRACE_MINUTES = 5;
@@ -81,14 +110,9 @@ export const CHECKS: CheckDefinition[] = [
   {
     name: 'transactions_balanced',
     description: 'every transaction is balanced per asset',
-    // in parts by transaction id, so that each part's groups fit in memory (one pass, no spill)
-    parts: idRanges(HASH_PARTS).map(
-      ([from, to]) => Prisma.sql`
-        SELECT 'transaction ' || transaction_id::text || ' (' || asset || ')' AS what
-        FROM ledger_postings WHERE ${idBetween(Prisma.sql`transaction_id`, from, to)}
-        GROUP BY transaction_id, asset
-        HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`,
-    ),
+    // summed in the journal pass, in parts by transaction id, with the re-hash
+    parts: [],
+    pass: 'journal',
   },
   {
     name: 'balances_match_postings',
@@ -173,9 +197,10 @@ export const CHECKS: CheckDefinition[] = [
   {
     name: 'seals_match_journal',
     description: 'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
-    // the whole journal hashed set-based with the seals' own canonical definition, in parts
+    // the whole journal hashed set-based with the seals' own canonical definition, in the
+    // journal pass (in parts by transaction id)
+    pass: 'journal',
     parts: [
-      ...idRanges(HASH_PARTS).map(([from, to]) => sealedHashesPart(from, to)),
       // a seal whose window now holds more transactions than it sealed (counted on the index of
       // creation times), then the ones it lacks; every entry's own transaction is checked above
       Prisma.sql`

@@ -83,6 +83,36 @@ describe('reconciliation', () => {
     expect((await t.http.get('/metrics').expect(200)).text).toMatch(/^civic_reconciliation_failed 0$/m);
   });
 
+  it('a transaction in two assets is balanced per asset: amounts moved between its assets are named', async () => {
+    const both = await t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({
+        type: 'transfer',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '7' },
+          { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '7' },
+          { account: 'programme:issued', asset: 'RUB', debit: '10.50' },
+          { account: 'partner:cafe:redeemed', asset: 'RUB', credit: '10.50' },
+        ],
+      })
+      .expect(201);
+    expect((await run()).status).toBe('passed');
+    // the transaction's signed sum stays zero: only a per-asset sum sees this
+    const shift = (d: number) => `UPDATE ledger_postings SET amount = amount + CASE asset WHEN 'POINTS' THEN ${d} ELSE ${-d} END
+      WHERE transaction_id = '${both.body.id}' AND side = 'C'`;
+    await tamper(shift(1));
+    try {
+      const report = await run();
+      expect(failed(report)).toEqual(['balances_match_postings', 'transactions_balanced', 'trial_balance_zero']);
+      expect(report.checks.find((c: { name: string }) => c.name === 'transactions_balanced').offending).toEqual([`transaction ${both.body.id} (POINTS, RUB)`]);
+    } finally {
+      await tamper(shift(-1));
+    }
+    expect((await run()).status).toBe('passed');
+  });
+
   it('a stored balance changed behind the ledger’s back fails balances_match_postings', async () => {
     await t.prisma.$executeRawUnsafe(`UPDATE account_balances SET credits_posted = credits_posted + 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`);
     try {
