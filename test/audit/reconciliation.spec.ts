@@ -134,6 +134,35 @@ describe('reconciliation', () => {
     }
   });
 
+  it('postings whose transaction row was deleted fail postings_reference, which names them', async () => {
+    const gone = await t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({ type: 'transfer', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '3' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '3' }] })
+      .expect(201);
+    const postings = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(`SELECT id FROM ledger_postings WHERE transaction_id = '${gone.body.id}' ORDER BY id`);
+    const rows = (sql: string) =>
+      t.prisma.$transaction([
+        // the reference from earn events is checked at commit: checked at once, ALTER TABLE may follow
+        t.prisma.$executeRawUnsafe('SET CONSTRAINTS ALL IMMEDIATE'),
+        t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions DISABLE TRIGGER USER'),
+        t.prisma.$executeRawUnsafe(sql),
+        t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions ENABLE TRIGGER USER'),
+      ]);
+    await t.prisma.$executeRawUnsafe(`CREATE TABLE deleted_transaction AS SELECT * FROM ledger_transactions WHERE id = '${gone.body.id}'`);
+    await rows(`DELETE FROM ledger_transactions WHERE id = '${gone.body.id}'`);
+    try {
+      const report = await run();
+      expect(failed(report)).toContain('postings_reference');
+      expect(report.checks.find((c: { name: string }) => c.name === 'postings_reference').offending.sort()).toEqual(postings.map((p) => `posting ${p.id}`).sort());
+    } finally {
+      await rows(`INSERT INTO ledger_transactions OVERRIDING SYSTEM VALUE SELECT * FROM deleted_transaction`);
+      await t.prisma.$executeRawUnsafe('DROP TABLE deleted_transaction');
+    }
+    expect((await run()).status).toBe('passed');
+  });
+
   it('an accepted earn event left unprocessed fails earn_events_processed', async () => {
     await t.prisma.source.create({ data: { id: 'votes', name: 'Votes' } });
     await t.prisma.$executeRawUnsafe(
