@@ -11,6 +11,9 @@ import { MetricsService } from '../infra/metrics/metrics.service';
 import { CheckDefinition, CHECKS, JOURNAL_PASS, OFFENCES_SHOWN } from './reconciliation.checks';
 import { SealService } from './seal.service';
 
+/** An offence found by a pass several checks share, with the check it belongs to. */
+type PassOffence = { check: string; what: string };
+
 export interface CheckResult {
   name: string;
   passed: boolean;
@@ -170,12 +173,12 @@ export class ReconciliationService implements OnApplicationBootstrap {
    * The pass over the journal that several checks share (see JOURNAL_PASS): started by the first
    * check that asks for it, its offences each naming the check they belong to.
    */
-  private journalPass(): () => Promise<{ check: string; what: string }[]> {
-    let rows: Promise<{ check: string; what: string }[]> | undefined;
-    return () => (rows ??= Promise.all(JOURNAL_PASS.map((sql) => this.offences<{ check: string; what: string }>(sql, true))).then((parts) => parts.flat()));
+  private journalPass(): () => Promise<PassOffence[]> {
+    let rows: Promise<PassOffence[]> | undefined;
+    return () => (rows ??= Promise.all(JOURNAL_PASS.map((sql) => this.offences<PassOffence>(sql, true))).then((parts) => parts.flat()));
   }
 
-  private runCheck(check: CheckDefinition, journal: () => Promise<{ check: string; what: string }[]>): Promise<CheckResult> {
+  private runCheck(check: CheckDefinition, journal: () => Promise<PassOffence[]>): Promise<CheckResult> {
     return timed(async () => {
       try {
         const parts = await Promise.all([
