@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,16 +6,11 @@ import { BrowserContext, chromium } from 'playwright-core';
 export const CHROMIUM = '/usr/bin/chromium';
 
 /**
- * Debian's chromium, installed here when missing (as root; playwright's own browser downloads
- * cannot be fetched on these machines). CI installs it beforehand (.ci/run).
+ * Debian's chromium (playwright's own browser downloads cannot be fetched on these machines):
+ * the global setup's scripts/test-services.js installs it when missing.
  */
-export function ensureChromium(): void {
-  if (existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: install it with apt-get install -y chromium (as root)`);
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
-    const step = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (step.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed`);
-  }
+function assertChromium(): void {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run node scripts/test-services.js chromium (it says how to install it)`);
 }
 
 /**
@@ -24,7 +18,7 @@ export function ensureChromium(): void {
  * (the closed network refuses a browser that tries).
  */
 export async function launchBrowser(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  ensureChromium();
+  assertChromium();
   const profile = mkdtempSync(join(tmpdir(), 'civic-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 
 /**
@@ -72,5 +73,38 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const HOW = 'Run `node scripts/test-services.js` (README, Tests), or point the tests elsewhere with';
+
+/** The suite's check that PostgreSQL answers (and drops the databases of killed runs). */
+export async function checkPostgres(): Promise<void> {
+  try {
+    await dropStaleTestDatabases();
+  } catch (error) {
+    throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL} (${(error as Error).message}). ${HOW} TEST_DATABASE_URL.`);
+  }
+}
+
+/** The suite's check that Redis answers. */
+export async function checkRedis(url = REDIS_URL): Promise<void> {
+  // ioredis' own connectTimeout leaves a socket timer behind a refused connection, holding the
+  // process open: an unref'd timer of ours bounds the wait instead
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref();
+  });
+  try {
+    await Promise.race([redis.connect().then(() => redis.ping()).then((pong) => {
+      if (pong !== 'PONG') throw new Error('PING got no PONG');
+    }), timeout]);
+  } catch (error) {
+    throw new Error(`Redis is not reachable at ${url} (${(error as Error).message}). ${HOW} TEST_REDIS_URL.`);
+  } finally {
+    clearTimeout(timer);
+    redis.disconnect();
   }
 }
