@@ -37,9 +37,29 @@ describe('operations metrics', () => {
     expect(sample(text, 'civic_earn_oldest_unprocessed_age_seconds')).toBe(0);
   });
 
-  it('counts partner validations and times reconciliations', async () => {
+  it('counts partner code validations and redemptions by outcome', async () => {
+    await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'cafe', name: 'Cafe', kind: 'cafe' }).expect(201);
+    const partner = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'till', role: 'partner', partnerId: 'cafe' }).expect(201)).body.apiKey };
+    await t.http.post('/v1/admin/catalogue-items').set(t.admin)
+      .send({ id: 'coffee', kind: 'PROMO_CODE', title: 'Coffee', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' }).expect(201);
+    await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', 'metrics-grant').send({ residentId: 'anna', amount: '10', reason: 'opening' }).expect(201);
+    const bought = await t.http.post('/v1/me/redemptions').set(t.residentAuth('anna')).set('Idempotency-Key', 'metrics-buy').send({ itemId: 'coffee' }).expect(201);
+    const code = bought.body.codes[0].code;
+
+    await t.http.get(`/v1/partner/codes/${code}`).set(partner).expect(200);
+    await t.http.get('/v1/partner/codes/NOSUCHCODE234').set(partner).expect(404);
+    await t.http.get('/v1/partner/codes/NOSUCHCODE567').set(partner).expect(404);
+    await t.http.post(`/v1/partner/codes/${code}/redeem`).set(partner).expect(200);
+    await t.http.post(`/v1/partner/codes/${code}/redeem`).set(partner).expect(409);
+
     const text = (await t.http.get('/metrics').expect(200)).text;
-    expect(text).toContain('# TYPE civic_partner_code_requests_total counter');
+    expect(sample(text, 'civic_partner_code_requests_total{action="validate",outcome="ok"}')).toBe(1);
+    expect(sample(text, 'civic_partner_code_requests_total{action="validate",outcome="not_found"}')).toBe(2);
+    expect(sample(text, 'civic_partner_code_requests_total{action="redeem",outcome="ok"}')).toBe(1);
+    expect(sample(text, 'civic_partner_code_requests_total{action="redeem",outcome="code_already_redeemed"}')).toBe(1);
+  });
+
+  it('times reconciliations and shows whether the last one passed', async () => {
     const run = await t.http.post('/v1/audit/reconciliations').set(t.admin).expect(202);
     await waitFor(async () => (await t.http.get(`/v1/audit/reconciliations/${run.body.id}`).set(t.admin)).body.status !== 'running', 20_000, 'the run');
     const after = (await t.http.get('/metrics').expect(200)).text;

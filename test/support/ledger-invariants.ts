@@ -11,10 +11,13 @@ import { PrismaService } from '../../src/infra/database/prisma.service';
 export async function ledgerViolations(prisma: PrismaService): Promise<string[]> {
   const violations: string[] = [];
 
+  // coalesce: an asset with postings on one side only has a NULL sum on the other, and a NULL
+  // difference must not read as zero
   const trial = await prisma.$queryRawUnsafe<{ asset: string; diff: string }[]>(`
-    SELECT asset, (sum(amount) FILTER (WHERE side = 'D') - sum(amount) FILTER (WHERE side = 'C'))::text AS diff
-    FROM ledger_postings WHERE NOT pending GROUP BY asset`);
-  for (const row of trial) if (Number(row.diff) !== 0) violations.push(`trial balance of ${row.asset} off by ${row.diff}`);
+    SELECT asset, (coalesce(sum(amount) FILTER (WHERE side = 'D'), 0) - coalesce(sum(amount) FILTER (WHERE side = 'C'), 0))::text AS diff
+    FROM ledger_postings WHERE NOT pending GROUP BY asset
+    HAVING coalesce(sum(amount) FILTER (WHERE side = 'D'), 0) <> coalesce(sum(amount) FILTER (WHERE side = 'C'), 0)`);
+  for (const row of trial) violations.push(`trial balance of ${row.asset} off by ${row.diff}`);
 
   const unbalanced = await prisma.$queryRawUnsafe<{ transaction_id: string }[]>(`
     SELECT transaction_id::text FROM ledger_postings
