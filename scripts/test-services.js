@@ -26,7 +26,9 @@ const log = (line) => console.log(`[test-services] ${line}`);
 
 class NeedsUser extends Error {
   constructor(what, commands) {
-    super(`${what}. Run:\n${commands.map((c) => `  ${c}`).join('\n')}\nor point the tests elsewhere (TEST_DATABASE_URL, TEST_REDIS_URL; README, Tests).`);
+    super(
+      `${what}. Run:\n${commands.map((c) => `  ${c}`).join('\n')}\nor point the tests elsewhere (TEST_DATABASE_URL, TEST_REDIS_URL; README, Tests).`,
+    );
   }
 }
 
@@ -58,7 +60,10 @@ const hasCommand = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { std
 /** Installs Debian packages when allowed, else stops with the commands a person would run. */
 function aptInstall(packages, why, then = []) {
   const sudo = process.getuid?.() === 0 ? '' : 'sudo ';
-  const commands = [`${sudo}apt-get update && ${sudo}apt-get install -y ${packages.join(' ')}`, ...then.map((c) => c.replace(/^sudo /, sudo))];
+  const commands = [
+    `${sudo}apt-get update && ${sudo}apt-get install -y ${packages.join(' ')}`,
+    ...then.map((c) => c.replace(/^sudo /, sudo)),
+  ];
   if (!rootAccess() || !hasCommand('apt-get')) throw new NeedsUser(why, commands);
   log(`${why}: installing ${packages.join(', ')} from Debian's packages (apt-get install, as root)`);
   run('apt-get', ['update', '-qq'], { asRoot: true, quiet: true });
@@ -100,7 +105,9 @@ async function ensurePostgres() {
   if (!rootAccess()) throw new NeedsUser(`PostgreSQL ${version} is installed but not running`, [`sudo ${start.join(' ')}`]);
   log(`PostgreSQL ${version} is installed but not running: starting it (${start.join(' ')})`);
   // "already running" (e.g. listening elsewhere) is not an error worth stopping for: the wait below decides
-  spawnSync(process.getuid?.() === 0 ? start[0] : 'sudo', process.getuid?.() === 0 ? start.slice(1) : ['-n', ...start], { stdio: 'inherit' });
+  spawnSync(process.getuid?.() === 0 ? start[0] : 'sudo', process.getuid?.() === 0 ? start.slice(1) : ['-n', ...start], {
+    stdio: 'inherit',
+  });
   if (installedNow) {
     // a fresh cluster's postgres role has no password; the tests log in with postgres/postgres
     log('setting the password of the new cluster\'s postgres role to "postgres" (the tests\' default)');
@@ -111,7 +118,14 @@ async function ensurePostgres() {
 }
 
 async function redisAnswers() {
-  const redis = new Redis({ host: '127.0.0.1', port: REDIS_PORT, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  const redis = new Redis({
+    host: '127.0.0.1',
+    port: REDIS_PORT,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -136,7 +150,19 @@ async function ensureRedis() {
 const shown = (argv) => argv.map((a) => (a === '' ? '""' : a)).join(' ');
 
 // a throwaway Redis for queues: nothing is persisted
-const redisStart = () => ['redis-server', '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no'];
+const redisStart = () => [
+  'redis-server',
+  '--daemonize',
+  'yes',
+  '--bind',
+  '127.0.0.1',
+  '--port',
+  String(REDIS_PORT),
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+];
 
 // the browser test drives Debian's chromium (playwright's browser downloads do not reach these machines)
 function ensureChromium() {

@@ -15,11 +15,14 @@ const parent = (l, r) => sha256(Buffer.concat([Buffer.from(l, 'hex'), Buffer.fro
 
 function verify(p, previous) {
   const failures = [];
-  if (sha256(Buffer.from(p.canonical, 'utf8')) !== p.transactionHash) failures.push('the canonical content does not hash to transactionHash');
+  if (sha256(Buffer.from(p.canonical, 'utf8')) !== p.transactionHash)
+    failures.push('the canonical content does not hash to transactionHash');
   const root = p.proof.reduce((node, s) => (s.position === 'left' ? parent(s.hash, node) : parent(node, s.hash)), p.transactionHash);
   if (root !== p.seal.merkleRoot) failures.push('the proof does not lead to the seal’s Merkle root');
   const s = p.seal;
-  const sealHash = sha256(`${s.previousHash}|${s.merkleRoot}|${new Date(s.coversFrom).toISOString()}|${new Date(s.coversTo).toISOString()}|${s.transactions}`);
+  const sealHash = sha256(
+    `${s.previousHash}|${s.merkleRoot}|${new Date(s.coversFrom).toISOString()}|${new Date(s.coversTo).toISOString()}|${s.transactions}`,
+  );
   if (sealHash !== s.hash) failures.push('the seal’s hash does not recompute');
   if (previous && previous.hash !== s.previousHash) failures.push('the seal does not chain to the previous seal given');
   return failures;

@@ -10,7 +10,8 @@ export const CHROMIUM = '/usr/bin/chromium';
  * the global setup's scripts/test-services.js installs it when missing.
  */
 function assertChromium(): void {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run node scripts/test-services.js chromium (it says how to install it)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: run node scripts/test-services.js chromium (it says how to install it)`);
 }
 
 /**

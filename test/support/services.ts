@@ -55,10 +55,9 @@ export async function dropTestDatabase(name: string): Promise<void> {
  */
 export async function dropStaleTestDatabases(): Promise<void> {
   await withAdmin(async (c) => {
-    const { rows } = await c.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE $1`,
-      [`${TEST_DATABASE_PREFIX}%`],
-    );
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [
+      `${TEST_DATABASE_PREFIX}%`,
+    ]);
     for (const { datname } of rows) {
       const pid = Number(/^[a-z_]+?_(\d+)_[0-9a-f]+$/.exec(datname)?.[1]);
       if (Number.isInteger(pid) && processAlive(pid)) continue;
@@ -83,7 +82,9 @@ export async function checkPostgres(): Promise<void> {
   try {
     await dropStaleTestDatabases();
   } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL} (${(error as Error).message}). ${HOW} TEST_DATABASE_URL.`);
+    throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL} (${(error as Error).message}). ${HOW} TEST_DATABASE_URL.`, {
+      cause: error,
+    });
   }
 }
 
@@ -98,11 +99,17 @@ export async function checkRedis(url = REDIS_URL): Promise<void> {
     timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref();
   });
   try {
-    await Promise.race([redis.connect().then(() => redis.ping()).then((pong) => {
-      if (pong !== 'PONG') throw new Error('PING got no PONG');
-    }), timeout]);
+    await Promise.race([
+      redis
+        .connect()
+        .then(() => redis.ping())
+        .then((pong) => {
+          if (pong !== 'PONG') throw new Error('PING got no PONG');
+        }),
+      timeout,
+    ]);
   } catch (error) {
-    throw new Error(`Redis is not reachable at ${url} (${(error as Error).message}). ${HOW} TEST_REDIS_URL.`);
+    throw new Error(`Redis is not reachable at ${url} (${(error as Error).message}). ${HOW} TEST_REDIS_URL.`, { cause: error });
   } finally {
     clearTimeout(timer);
     redis.disconnect();

@@ -20,7 +20,10 @@ function runScript(port: number, env: Record<string, string> = {}) {
   const base = { ...process.env };
   delete base.TEST_REDIS_URL;
   delete base.TEST_SERVICES;
-  const result = spawnSync(process.execPath, [SCRIPT, 'redis'], { env: { ...base, TEST_SERVICES_REDIS_PORT: String(port), ...env }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [SCRIPT, 'redis'], {
+    env: { ...base, TEST_SERVICES_REDIS_PORT: String(port), ...env },
+    encoding: 'utf8',
+  });
   return { status: result.status, output: result.stdout + result.stderr };
 }
 
@@ -54,7 +57,7 @@ describe('npm test makes its services ready (scripts/test-services.js)', () => {
     await expect(checkRedis(url)).rejects.toThrow(/not reachable/);
   });
 
-  it('starts a stopped Redis, and the suite\'s connection check then passes', async () => {
+  it("starts a stopped Redis, and the suite's connection check then passes", async () => {
     const first = runScript(port);
     expect(first).toMatchObject({ status: 0 });
     expect(first.output).toContain(`Redis is not running on 127.0.0.1:${port}: starting it`);

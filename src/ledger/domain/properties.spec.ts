@@ -37,8 +37,12 @@ const transfer = fc
     ]),
   );
 // an account debited in one transfer and credited in another is refused: keep one direction per account and asset
-const oneWay = (postings: Posting[]) => new Set(postings.map((p) => `${p.account}/${p.asset}`)).size === new Set(postings.map((p) => `${p.account}/${p.asset}/${p.side}`)).size;
-const balanced = fc.array(transfer, { minLength: 1, maxLength: 5 }).map((ts) => ts.flat()).filter(oneWay);
+const oneWay = (postings: Posting[]) =>
+  new Set(postings.map((p) => `${p.account}/${p.asset}`)).size === new Set(postings.map((p) => `${p.account}/${p.asset}/${p.side}`)).size;
+const balanced = fc
+  .array(transfer, { minLength: 1, maxLength: 5 })
+  .map((ts) => ts.flat())
+  .filter(oneWay);
 
 describe('postings validation', () => {
   it('accepts every balanced transaction of known accounts and exact amounts', () => {
@@ -78,7 +82,12 @@ describe('postings validation', () => {
 
 describe('balance deltas', () => {
   const resolved = (postings: Posting[]): ResolvedPosting[] =>
-    postings.map((p) => ({ accountId: BigInt(ACCOUNTS.indexOf(p.account) + 1), shard: p.account.startsWith('resident:') ? 0 : 3, side: p.side, amount: p.amount }));
+    postings.map((p) => ({
+      accountId: BigInt(ACCOUNTS.indexOf(p.account) + 1),
+      shard: p.account.startsWith('resident:') ? 0 : 3,
+      side: p.side,
+      amount: p.amount,
+    }));
   const pointsOnly = balanced.map((ps) => ps.filter((p) => p.asset === 'POINTS')).filter((ps) => ps.length > 0);
   const sum = (values: Decimal[]) => values.reduce((a, b) => a.plus(b), new Decimal(0));
 
@@ -90,7 +99,9 @@ describe('balance deltas', () => {
         expect(keys).toEqual([...keys].sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : a[0] < b[0] ? -1 : 1)));
         expect(new Set(keys.map((k) => k.join(':'))).size).toBe(rows.length);
         const [debit, credit, other1, other2] =
-          effect === 'post' ? (['debits', 'credits', 'debitsPending', 'creditsPending'] as const) : (['debitsPending', 'creditsPending', 'debits', 'credits'] as const);
+          effect === 'post'
+            ? (['debits', 'credits', 'debitsPending', 'creditsPending'] as const)
+            : (['debitsPending', 'creditsPending', 'debits', 'credits'] as const);
         expect(sum(rows.map((r) => r[debit])).toFixed()).toBe(sum(postings.filter((p) => p.side === 'D').map((p) => p.amount)).toFixed());
         expect(sum(rows.map((r) => r[credit])).toFixed()).toBe(sum(postings.filter((p) => p.side === 'C').map((p) => p.amount)).toFixed());
         for (const r of rows) expect([r[other1].toFixed(), r[other2].toFixed()]).toEqual(['0', '0']);
@@ -110,12 +121,13 @@ describe('balance deltas', () => {
           { effect: 'hold', postings: resolved(postings) },
           { effect: 'release', postings: resolved(postings) },
         ]);
-        for (const r of rows) expect([r.debits, r.credits, r.debitsPending, r.creditsPending].map((d) => d.toFixed())).toEqual(['0', '0', '0', '0']);
+        for (const r of rows)
+          expect([r.debits, r.credits, r.debitsPending, r.creditsPending].map((d) => d.toFixed())).toEqual(['0', '0', '0', '0']);
       }),
     );
   });
 
-  it('a balance is available = posted − pending out, in the account\'s normal direction', () => {
+  it("a balance is available = posted − pending out, in the account's normal direction", () => {
     const amount = fc.bigInt({ min: 0n, max: 10n ** 9n }).map((n) => new Decimal(n.toString()));
     fc.assert(
       fc.property(amount, amount, amount, amount, fc.constantFrom<Side>('D', 'C'), (d, c, dp, cp, side) => {
@@ -123,7 +135,9 @@ describe('balance deltas', () => {
         const flipped = balanceView({ debitsPosted: c, creditsPosted: d, debitsPending: cp, creditsPending: dp }, side === 'D' ? 'C' : 'D');
         expect(v.posted.toFixed()).toBe((side === 'C' ? c.minus(d) : d.minus(c)).toFixed());
         expect(v.available.toFixed()).toBe(v.posted.minus(v.pendingOut).toFixed());
-        expect([v.pendingIn.toFixed(), v.pendingOut.toFixed()]).toEqual(side === 'C' ? [cp.toFixed(), dp.toFixed()] : [dp.toFixed(), cp.toFixed()]);
+        expect([v.pendingIn.toFixed(), v.pendingOut.toFixed()]).toEqual(
+          side === 'C' ? [cp.toFixed(), dp.toFixed()] : [dp.toFixed(), cp.toFixed()],
+        );
         expect(flipped).toEqual(v);
       }),
     );
@@ -131,20 +145,27 @@ describe('balance deltas', () => {
 });
 
 describe('partial settlement', () => {
-  const hold = fc.tuple(fc.constantFrom('POINTS', 'RUB'), fc.nat({ max: ACCOUNTS.length - 1 }), fc.integer({ min: 1, max: ACCOUNTS.length - 1 })).chain(([asset, from, offset]) =>
-    amountOf(asset).map((amount): Posting[] => [
-      { account: ACCOUNTS[from], asset, side: 'D', amount },
-      { account: ACCOUNTS[(from + offset) % ACCOUNTS.length], asset, side: 'C', amount },
-    ]),
-  );
+  const hold = fc
+    .tuple(fc.constantFrom('POINTS', 'RUB'), fc.nat({ max: ACCOUNTS.length - 1 }), fc.integer({ min: 1, max: ACCOUNTS.length - 1 }))
+    .chain(([asset, from, offset]) =>
+      amountOf(asset).map((amount): Posting[] => [
+        { account: ACCOUNTS[from], asset, side: 'D', amount },
+        { account: ACCOUNTS[(from + offset) % ACCOUNTS.length], asset, side: 'C', amount },
+      ]),
+    );
 
   it('settles any part from the smallest unit to the whole, still balanced, on the same accounts', () => {
     fc.assert(
       fc.property(hold, fc.double({ min: 0, max: 1, noNaN: true }), (postings, fraction) => {
         const unit = new Decimal(1).div(10 ** scales.get(postings[0].asset)!);
-        const part = Decimal.max(unit, postings[0].amount.times(fraction).toDecimalPlaces(scales.get(postings[0].asset)!, Decimal.ROUND_DOWN));
+        const part = Decimal.max(
+          unit,
+          postings[0].amount.times(fraction).toDecimalPlaces(scales.get(postings[0].asset)!, Decimal.ROUND_DOWN),
+        );
         const settled = partOfHold(postings, part, scales);
-        expect(settled.map((p) => [p.account, p.side, p.amount.toFixed()])).toEqual(postings.map((p) => [p.account, p.side, part.toFixed()]));
+        expect(settled.map((p) => [p.account, p.side, p.amount.toFixed()])).toEqual(
+          postings.map((p) => [p.account, p.side, part.toFixed()]),
+        );
         expect(refusalCode(() => validatePostings(settled, scales))).toBeNull();
       }),
     );
