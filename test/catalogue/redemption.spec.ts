@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
 import { waitFor } from '../support/wait';
-import { CatalogueRepository } from '../../src/catalogue/catalogue.repository';
+import { RedemptionRepository } from '../../src/redemption/redemption.repository';
 import { RedemptionDto } from '../../src/redemption/dto/redemption.dto';
 import { RedemptionService } from '../../src/redemption/redemption.service';
 
@@ -127,7 +127,7 @@ describe('catalogue, redemption and partners', () => {
 
   describe('one statement and the general path', () => {
     // a redemption is done in one statement (catalogue_redeem) when it can, else by the service's general path
-    const oneStatement = () => jest.spyOn(t.app.get(CatalogueRepository), 'redeemInOneStatement');
+    const oneStatement = () => jest.spyOn(t.app.get(RedemptionRepository), 'redeemInOneStatement');
     afterEach(() => jest.restoreAllMocks());
 
     it('give the same answer and write the same journal entry', async () => {
@@ -227,7 +227,7 @@ describe('catalogue, redemption and partners', () => {
       await grant(rich, '100');
       await grant(poor, '100');
       const [richAccount] = await t.prisma.$queryRaw<{ id: bigint }[]>`SELECT id FROM ledger_accounts WHERE code = ${`resident:${rich}`}`;
-      const answer = await t.app.get(CatalogueRepository).redeemInOneStatement({
+      const answer = await t.app.get(RedemptionRepository).redeemInOneStatement({
         scope: `resident:${poor}`, key: randomUUID(), hash: 'h'.repeat(64), redemptionId: randomUUID(), transactionId: randomUUID(),
         residentId: poor, residentAccountId: richAccount.id, itemId: id, quantity: 1, generatedCodes: ['TESTCODE1'],
       });
