@@ -32,7 +32,8 @@ export interface NewJournalEntry {
   metadata: Record<string, unknown>;
   description?: string;
   effectiveAt?: Date;
-  postings: { accountId: bigint; asset: string; side: Side; amount: Decimal }[];
+  /** `shard`: the balance row, when the write must use one it already holds (else the door picks) */
+  postings: { accountId: bigint; shard?: number; asset: string; side: Side; amount: Decimal }[];
 }
 
 export interface JournalEntry {
@@ -190,7 +191,7 @@ export class LedgerRepository {
         ${arrayLiteral(entries.map((e) => JSON.stringify(e.metadata)))}::jsonb[], ${arrayLiteral(entries.map((e) => e.description))}::text[],
         ${arrayLiteral(entries.map((e) => iso(e.effectiveAt)))}::timestamptz[],
         ${arrayLiteral(p.map((x) => x.tx))}::int[], ${arrayLiteral(p.map((x) => x.accountId))}::bigint[],
-        ${arrayLiteral(p.map((x) => x.asset))}::text[], ${arrayLiteral(p.map((x) => x.side))}::text[],
+        ${arrayLiteral(p.map((x) => x.shard))}::smallint[], ${arrayLiteral(p.map((x) => x.asset))}::text[], ${arrayLiteral(p.map((x) => x.side))}::text[],
         ${arrayLiteral(p.map((x) => x.amount.toFixed()))}::numeric[])`;
     const availableAfter = new Map(row.floor_accounts.map((id, i) => [BigInt(id), new Decimal(row.available_after[i])]));
     return { createdAt: row.created_at, availableAfter };

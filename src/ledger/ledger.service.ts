@@ -299,6 +299,9 @@ export class LedgerService {
           effectiveAt: r.effectiveAt,
           postings: r.postings.map((p) => ({
             accountId: accounts.get(`${p.account}\u0000${p.asset}`)!.id,
+            // a posting that names its balance row keeps it (a reversal, or a write reusing the
+            // row it already holds); the door picks the others
+            shard: 'shard' in p && typeof p.shard === 'number' ? p.shard : undefined,
             asset: p.asset,
             side: p.side,
             amount: p.amount,

@@ -53,7 +53,7 @@ describe('holds that expire', () => {
   it('at its expiry a hold no longer reduces available and cannot be posted; the sweeper only records the release', async () => {
     const zoya = `z${randomUUID().slice(0, 8)}`;
     await grant(zoya, '100');
-    const h = await hold(zoya, '100', 1000);
+    const h = await hold(zoya, '100', 4000);
     expect(await balance(zoya)).toMatchObject({ posted: '100', available: '0', pendingOut: '100' });
     await until(h.expiresAt);
 
@@ -73,7 +73,7 @@ describe('holds that expire', () => {
   it('the points of an expired hold can be spent before the sweep: the ledger records the release first', async () => {
     const ivan = `i${randomUUID().slice(0, 8)}`;
     await grant(ivan, '100');
-    const h = await hold(ivan, '80', 800);
+    const h = await hold(ivan, '80', 4000);
     // before the expiry the hold still holds: 80 of 100 are reserved
     expectProblem(
       await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: ivan, amount: '-50', reason: 'too early' }),
@@ -102,7 +102,7 @@ describe('holds that expire', () => {
   it('the ledger’s door itself refuses to post a hold past its expiry (not only the service’s check)', async () => {
     const olga = `o${randomUUID().slice(0, 8)}`;
     await grant(olga, '30');
-    const h = await hold(olga, '30', 600);
+    const h = await hold(olga, '30', 4000);
     await until(h.expiresAt);
     const ledger = t.app.get(LedgerRepository);
     const [resident, museum] = await Promise.all([ledger.findAccount(`resident:${olga}`, 'POINTS'), ledger.findAccount('partner:museum:redeemed', 'POINTS')]);
@@ -128,7 +128,7 @@ describe('holds that expire', () => {
   it('the balance as of a moment after the expiry no longer counts the hold', async () => {
     const pavel = `p${randomUUID().slice(0, 8)}`;
     await grant(pavel, '40');
-    const h = await hold(pavel, '40', 600);
+    const h = await hold(pavel, '40', 4000);
     const during = new Date().toISOString();
     await until(h.expiresAt);
     const after = new Date().toISOString();

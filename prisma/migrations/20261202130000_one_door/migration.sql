@@ -4,7 +4,7 @@
 --   a batch: it takes postings (and, for a settlement, the hold it settles) and derives every
 --   balance change itself; it checks that each transaction balances per asset and that no
 --   floor-zero account goes below zero, and it locks balance rows in the ledger's order (account
---   id, then shard). The callers no longer pass deltas (nor shards): the old ledger_record and
+--   id, then shard). The callers no longer pass deltas: the old ledger_record and
 --   ledger_record_many, which trusted the deltas they were given, are dropped.
 -- * A pending transaction stops holding at its expires_at. ledger_open_holds lists the postings
 --   of the open holds that expire, so that a balance read subtracts an expired hold at once,
@@ -59,8 +59,10 @@ DROP FUNCTION ledger_record_many(UUID[], TEXT[], TEXT[], JSONB[], TEXT[],
 --     every transaction balances per asset and has two postings or more (a void: none), and that
 --     each settlement names an open hold (a post: before its expiry, postings within the hold's);
 --  2. finds the expired open holds of every floor-zero account it will change, to release them;
---  3. picks each posting's balance row (one at random for a sharded account, the hold's row for
---     a settlement) and locks every row it will change in the ledger's order: account, shard;
+--  3. picks each posting's balance row (the row the caller names, if any: a write that must
+--     reuse a row it already holds, such as a reversal; else the hold's row for a settlement;
+--     else one at random for a sharded account) and locks every row it will change in the
+--     ledger's order: account, shard;
 --  4. derives the balance changes: posted, held (a pending transaction) and released (the holds
 --     it settles); a floor-zero row that would end below zero raises CL001 and nothing remains.
 --     Within a batch a floor-zero account must move one way only, so that the summed change is
@@ -71,7 +73,7 @@ DROP FUNCTION ledger_record_many(UUID[], TEXT[], TEXT[], JSONB[], TEXT[],
 CREATE FUNCTION ledger_record(
   t_ids UUID[], t_types TEXT[], t_kinds TEXT[], t_pending_ids UUID[], t_reverses_ids UUID[],
   t_expires_at TIMESTAMPTZ[], t_metadata JSONB[], t_descriptions TEXT[], t_effective_at TIMESTAMPTZ[],
-  p_tx INT[], p_accounts BIGINT[], p_assets TEXT[], p_sides TEXT[], p_amounts NUMERIC[]
+  p_tx INT[], p_accounts BIGINT[], p_shards SMALLINT[], p_assets TEXT[], p_sides TEXT[], p_amounts NUMERIC[]
 ) RETURNS TABLE (created_at TIMESTAMPTZ, floor_accounts BIGINT[], available_after NUMERIC[])
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -100,7 +102,8 @@ BEGIN
   IF v_n = 0 OR cardinality(t_types) <> v_n OR cardinality(t_kinds) <> v_n OR cardinality(t_pending_ids) <> v_n
      OR cardinality(t_reverses_ids) <> v_n OR cardinality(t_expires_at) <> v_n OR cardinality(t_metadata) <> v_n
      OR cardinality(t_descriptions) <> v_n OR cardinality(t_effective_at) <> v_n
-     OR coalesce(cardinality(p_accounts), 0) <> v_np OR coalesce(cardinality(p_assets), 0) <> v_np
+     OR coalesce(cardinality(p_accounts), 0) <> v_np OR coalesce(cardinality(p_shards), 0) <> v_np
+     OR coalesce(cardinality(p_assets), 0) <> v_np
      OR coalesce(cardinality(p_sides), 0) <> v_np OR coalesce(cardinality(p_amounts), 0) <> v_np THEN
     RAISE EXCEPTION 'ledger_record: arrays of different lengths' USING ERRCODE = 'CL002';
   END IF;
@@ -111,10 +114,11 @@ BEGIN
       WHEN p.tx IS NULL OR p.tx < 1 OR p.tx > v_n THEN format('posting %s names no transaction of this call', p.n)
       WHEN a.id IS NULL THEN format('posting %s: no ledger account %s', p.n, p.account_id)
       WHEN a.asset IS DISTINCT FROM p.asset THEN format('posting %s: account %s holds %s, not %s', p.n, a.code, a.asset, p.asset)
+      WHEN p.shard IS NOT NULL AND (p.shard < 0 OR p.shard >= a.shards) THEN format('posting %s: account %s has no balance row %s', p.n, a.code, p.shard)
       WHEN p.side IS NULL OR p.side NOT IN ('D', 'C') THEN format('posting %s: side must be D or C', p.n)
       WHEN p.amount IS NULL OR p.amount <= 0 THEN format('posting %s: amount must be positive', p.n)
     END AS problem
-    FROM unnest(p_tx, p_accounts, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, asset, side, amount, n)
+    FROM unnest(p_tx, p_accounts, p_shards, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, shard, asset, side, amount, n)
     LEFT JOIN ledger_accounts a ON a.id = p.account_id
   ) x WHERE problem IS NOT NULL LIMIT 1;
   IF v_problem IS NULL THEN
@@ -183,15 +187,15 @@ BEGIN
   WHERE h.account_id IN (SELECT a.id FROM ledger_accounts a WHERE a.id = ANY (p_accounts) AND a.floor_zero)
     AND h.expires_at <= v_created AND NOT (h.transaction_id = ANY (v_settles));
 
-  -- 3. each posting's balance row: a settlement's on the hold's row, else one row of the account
+  -- 3. each posting's balance row: the one named, a settlement's on the hold's row, else one of the account's
   IF cardinality(v_settles) = 0 THEN
-    SELECT array_agg(r.shard ORDER BY p.n) INTO v_shards
-    FROM unnest(p_accounts) WITH ORDINALITY AS p(account_id, n)
+    SELECT array_agg(coalesce(p.shard, r.shard) ORDER BY p.n) INTO v_shards
+    FROM unnest(p_accounts, p_shards) WITH ORDINALITY AS p(account_id, shard, n)
     JOIN (SELECT a.id, CASE WHEN a.shards = 1 THEN 0 ELSE floor(random() * a.shards) END::smallint AS shard
           FROM ledger_accounts a WHERE a.id = ANY (p_accounts)) r ON r.id = p.account_id;
   ELSE
-    SELECT array_agg(coalesce(hs.shard, r.shard) ORDER BY p.n) INTO v_shards
-    FROM unnest(p_tx, p_accounts) WITH ORDINALITY AS p(tx, account_id, n)
+    SELECT array_agg(coalesce(p.shard, hs.shard, r.shard) ORDER BY p.n) INTO v_shards
+    FROM unnest(p_tx, p_accounts, p_shards) WITH ORDINALITY AS p(tx, account_id, shard, n)
     JOIN (SELECT a.id, CASE WHEN a.shards = 1 THEN 0 ELSE floor(random() * a.shards) END::smallint AS shard
           FROM ledger_accounts a WHERE a.id = ANY (p_accounts)) r ON r.id = p.account_id
     JOIN unnest(t_pending_ids) WITH ORDINALITY AS t(pending_id, n) ON t.n = p.tx
@@ -395,7 +399,8 @@ BEGIN
       ARRAY[jsonb_build_object('redemptionId', p_redemption_id, 'itemId', p_item_id, 'quantity', p_quantity, 'residentId', p_resident_id)],
       ARRAY[v_item.title || CASE WHEN p_quantity > 1 THEN ' × ' || p_quantity ELSE '' END],
       ARRAY[NULL]::timestamptz[],
-      ARRAY[1, 1], ARRAY[p_resident_account, v_payee], ARRAY['POINTS', 'POINTS'], ARRAY['D', 'C'], ARRAY[v_price, v_price]) r;
+      ARRAY[1, 1], ARRAY[p_resident_account, v_payee], ARRAY[NULL, NULL]::smallint[], ARRAY['POINTS', 'POINTS'], ARRAY['D', 'C'],
+      ARRAY[v_price, v_price]) r;
   EXCEPTION WHEN SQLSTATE 'CL001' THEN
     RAISE EXCEPTION 'general path: balance' USING ERRCODE = 'CL100';
   END;
