@@ -8,6 +8,6 @@ import { CatalogueService } from './catalogue.service';
   imports: [LedgerModule],
   controllers: [CatalogueAdminController, PartnerCodeUploadController, PublicCatalogueController],
   providers: [CatalogueRepository, CatalogueService],
-  exports: [CatalogueRepository, CatalogueService],
+  exports: [CatalogueService],
 })
 export class CatalogueModule {}

@@ -53,6 +53,26 @@ export class CatalogueService {
     });
   }
 
+  /** The item as it is now, or null; inside a redemption's transaction, what it reads its price and limits from. */
+  findItem(id: string): Promise<CatalogueItem | null> {
+    return this.repository.findItem(id);
+  }
+
+  /** Counts a sale against a limited stock; false when it would exceed the stock. */
+  takeStock(itemId: string, quantity: number): Promise<boolean> {
+    return this.repository.takeStock(itemId, quantity);
+  }
+
+  /** Gives a cancelled sale back to the stock. */
+  returnStock(itemId: string, quantity: number): Promise<void> {
+    return this.repository.returnStock(itemId, quantity);
+  }
+
+  /** Forgets the counted pool of an item whose codes a redemption is taking. */
+  forgetPoolCount(itemId: string): void {
+    this.repository.forgetPoolCount(itemId);
+  }
+
   async getItem(id: string): Promise<CatalogueItem> {
     const item = await this.repository.findItem(id);
     if (!item) throw notFound(`catalogue item ${id}`);

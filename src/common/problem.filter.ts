@@ -29,6 +29,7 @@ export class ProblemFilter implements ExceptionFilter {
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
     if (res.headersSent) return;
+    if (exception instanceof ProblemAnswer && exception.text !== undefined) return writeProblem(res, exception.problem, exception.text);
     writeProblem(res, this.toProblem(exception, req.originalUrl?.split('?')[0]));
   }
 

@@ -33,15 +33,22 @@ export function problemOf(
 export function writeProblem(
   res: { status(code: number): unknown; setHeader(name: string, value: string): unknown; end(body: string): unknown },
   problem: ProblemDocument,
+  text: string = JSON.stringify(problem),
 ): void {
   res.status(problem.status);
   res.setHeader('Content-Type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
-  res.end(JSON.stringify(problem));
+  res.end(text);
 }
 
-/** A problem document decided earlier (e.g. a replayed idempotent answer), sent as it is. */
+/**
+ * A problem document decided earlier (e.g. a replayed idempotent answer), sent as it is: `text`,
+ * when given, is its exact JSON text (a stored answer is sent byte for byte).
+ */
 export class ProblemAnswer extends Error {
-  constructor(readonly problem: ProblemDocument) {
+  constructor(
+    readonly problem: ProblemDocument,
+    readonly text?: string,
+  ) {
     super(problem.detail);
     this.name = 'ProblemAnswer';
   }

@@ -72,10 +72,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
 /**
  * The answer (first time or replayed) as the response, with the route's own status (a success is
- * stored with it); an error answer goes out through the problem filter.
+ * stored with it): its stored JSON text as it is, byte for byte; an error answer goes out through
+ * the problem filter, which writes the same text.
  */
 function send(res: Response, answer: StoredAnswer): unknown {
   if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
-  if (answer.status >= 400) throw new ProblemAnswer(answer.body as ProblemDocument);
+  if (answer.status >= 400) throw new ProblemAnswer(JSON.parse(answer.body) as ProblemDocument, answer.body);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
   return answer.body;
 }

@@ -5,8 +5,11 @@ import { LedgerService } from './ledger.service';
 export const HOLD_SWEEP_INTERVAL_MS = 30_000;
 
 /**
- * Releases pending transactions past their expiry. Every replica may run it: a hold can be
- * settled only once (unique index), so two sweepers never both expire one hold.
+ * Records the release of pending transactions past their expiry. A hold stops holding at its
+ * expiry whether or not this has run (reads subtract it, posting it is refused, and the ledger's
+ * door releases it before a write to its account): the sweeper only writes the `hold.expired`
+ * row. Every replica may run it: a hold can be settled only once (unique index), so two sweepers
+ * never both expire one hold.
  */
 @Injectable()
 export class HoldExpiryCron {

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Decimal } from '../common/money';
+import { Prisma } from '../generated/prisma/client';
 import { arrayLiteral } from '../infra/database/array-literal';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { AccountSpec, Side } from './domain/account';
-import { BalanceDelta, BalanceSums } from './domain/balance';
+import { BalanceSums } from './domain/balance';
 import { Posting } from './domain/transaction';
 
 export interface AccountRow {
@@ -17,6 +18,10 @@ export interface AccountRow {
 
 export type TransactionKind = 'posted' | 'pending' | 'void';
 
+/**
+ * A transaction to write through the ledger's one door (ledger_record): its postings, and for a
+ * settlement the hold it settles (pendingId). The door derives the balance changes itself.
+ */
 export interface NewJournalEntry {
   id: string;
   type: string;
@@ -27,8 +32,8 @@ export interface NewJournalEntry {
   metadata: Record<string, unknown>;
   description?: string;
   effectiveAt?: Date;
-  postings: { accountId: bigint; shard: number; asset: string; side: Side; amount: Decimal }[];
-  deltas: BalanceDelta[];
+  /** `shard`: the balance row, when the write must use one it already holds (else the door picks) */
+  postings: { accountId: bigint; shard?: number; asset: string; side: Side; amount: Decimal }[];
 }
 
 export interface JournalEntry {
@@ -64,10 +69,23 @@ export interface TrialBalanceRow {
   credits: Decimal;
 }
 
-/** Raised by ledger_record() when a floor-zero account would go below zero. */
+/** Raised by ledger_record() when a floor-zero account would go below zero (DETAIL: the account id). */
 export const SQLSTATE_INSUFFICIENT = 'CL001';
+/** Raised by ledger_record() when the postings are not a valid transaction (unbalanced, say). */
+export const SQLSTATE_INVALID = 'CL002';
+/** Raised by ledger_record() when the hold to settle is not open (settled, expired, unknown). */
+export const SQLSTATE_NOT_OPEN = 'CL003';
 
 const ACCOUNT_CACHE_LIMIT = 100_000;
+
+/**
+ * What the account's expired holds that are not released yet still reserve (debits, credits):
+ * subtracted from its pending sums, since a hold stops holding at its expiry. A tiny table
+ * (the open holds that expire), one index probe.
+ */
+const EXPIRED_HOLDS_OF = Prisma.raw(`SELECT coalesce(sum(h.amount) FILTER (WHERE h.side = 'D'), 0) AS debits,
+  coalesce(sum(h.amount) FILTER (WHERE h.side = 'C'), 0) AS credits
+  FROM ledger_open_holds h WHERE h.expires_at <= now() AND h.account_id = `);
 
 /**
  * The ledger's tables. Accounts are created on first use; their ids are remembered (they never
@@ -156,39 +174,27 @@ export class LedgerRepository {
     return account;
   }
 
-  /** Writes a transaction, its postings and its balance changes in one statement. */
-  async record(entry: NewJournalEntry): Promise<{ seq: bigint; createdAt: Date; availableAfter: Map<bigint, Decimal> }> {
-    const p = entry.postings;
-    const d = entry.deltas;
-    const [row] = await this.db.client.$queryRaw<{ seq: bigint; created_at: Date; floor_accounts: bigint[]; available_after: string[] }[]>`
-      SELECT seq, created_at, floor_accounts, available_after::text[] AS available_after FROM ledger_record(
-        ${entry.id}::uuid, ${entry.type}, ${entry.kind}, ${entry.pendingId ?? null}::uuid, ${entry.reversesId ?? null}::uuid,
-        ${entry.expiresAt ?? null}::timestamptz, ${JSON.stringify(entry.metadata)}::jsonb, ${entry.description ?? null},
-        ${entry.effectiveAt ?? null}::timestamptz,
-        ${p.map((x) => x.accountId)}::bigint[], ${p.map((x) => x.shard)}::smallint[], ${p.map((x) => x.asset)}::text[],
-        ${p.map((x) => x.side)}::text[],
-        ${p.map((x) => x.amount.toFixed())}::numeric[],
-        ${d.map((x) => x.accountId)}::bigint[], ${d.map((x) => x.shard)}::smallint[],
-        ${d.map((x) => x.debits.toFixed())}::numeric[], ${d.map((x) => x.credits.toFixed())}::numeric[],
-        ${d.map((x) => x.debitsPending.toFixed())}::numeric[], ${d.map((x) => x.creditsPending.toFixed())}::numeric[])`;
-    const availableAfter = new Map(row.floor_accounts.map((id, i) => [BigInt(id), new Decimal(row.available_after[i])]));
-    return { seq: row.seq, createdAt: row.created_at, availableAfter };
-  }
-
-  /** Writes many transactions (accruals) in one statement; see ledger_record_many. */
-  async recordMany(entries: Omit<NewJournalEntry, 'deltas'>[], deltas: BalanceDelta[]): Promise<Map<string, Date>> {
+  /**
+   * Writes transactions (one, or a batch) through the ledger's one door, ledger_record, in one
+   * statement: it checks them, derives and checks the balance changes, locks the balance rows
+   * in the ledger's order and writes the journal. Returns when they were written and what each
+   * floor-zero account it changed has available after them.
+   */
+  async record(entries: NewJournalEntry[]): Promise<{ createdAt: Date; availableAfter: Map<bigint, Decimal> }> {
     const p = entries.flatMap((e, i) => e.postings.map((x) => ({ ...x, tx: i + 1 })));
-    const d = deltas;
-    const rows = await this.db.client.$queryRaw<{ id: string; created_at: Date }[]>`
-      SELECT id::text, created_at FROM ledger_record_many(
-        ${arrayLiteral(entries.map((e) => e.id))}::uuid[], ${arrayLiteral(entries.map((e) => e.type))}::text[], ${arrayLiteral(entries.map((e) => e.kind))}::text[],
-        ${arrayLiteral(entries.map((e) => JSON.stringify(e.metadata)))}::jsonb[], ${arrayLiteral(entries.map((e) => e.description ?? null))}::text[],
-        ${arrayLiteral(p.map((x) => x.tx))}::int[], ${arrayLiteral(p.map((x) => x.accountId))}::bigint[], ${arrayLiteral(p.map((x) => x.shard))}::smallint[],
-        ${arrayLiteral(p.map((x) => x.asset))}::text[], ${arrayLiteral(p.map((x) => x.side))}::text[], ${arrayLiteral(p.map((x) => x.amount.toFixed()))}::numeric[],
-        ${arrayLiteral(d.map((x) => x.accountId))}::bigint[], ${arrayLiteral(d.map((x) => x.shard))}::smallint[],
-        ${arrayLiteral(d.map((x) => x.debits.toFixed()))}::numeric[], ${arrayLiteral(d.map((x) => x.credits.toFixed()))}::numeric[],
-        ${arrayLiteral(d.map((x) => x.debitsPending.toFixed()))}::numeric[], ${arrayLiteral(d.map((x) => x.creditsPending.toFixed()))}::numeric[])`;
-    return new Map(rows.map((r) => [r.id, r.created_at]));
+    const iso = (d: Date | undefined) => d?.toISOString() ?? null;
+    const [row] = await this.db.client.$queryRaw<{ created_at: Date; floor_accounts: bigint[]; available_after: string[] }[]>`
+      SELECT created_at, floor_accounts, available_after::text[] AS available_after FROM ledger_record(
+        ${arrayLiteral(entries.map((e) => e.id))}::uuid[], ${arrayLiteral(entries.map((e) => e.type))}::text[],
+        ${arrayLiteral(entries.map((e) => e.kind))}::text[], ${arrayLiteral(entries.map((e) => e.pendingId))}::uuid[],
+        ${arrayLiteral(entries.map((e) => e.reversesId))}::uuid[], ${arrayLiteral(entries.map((e) => iso(e.expiresAt)))}::timestamptz[],
+        ${arrayLiteral(entries.map((e) => JSON.stringify(e.metadata)))}::jsonb[], ${arrayLiteral(entries.map((e) => e.description))}::text[],
+        ${arrayLiteral(entries.map((e) => iso(e.effectiveAt)))}::timestamptz[],
+        ${arrayLiteral(p.map((x) => x.tx))}::int[], ${arrayLiteral(p.map((x) => x.accountId))}::bigint[],
+        ${arrayLiteral(p.map((x) => x.shard))}::smallint[], ${arrayLiteral(p.map((x) => x.asset))}::text[], ${arrayLiteral(p.map((x) => x.side))}::text[],
+        ${arrayLiteral(p.map((x) => x.amount.toFixed()))}::numeric[])`;
+    const availableAfter = new Map(row.floor_accounts.map((id, i) => [BigInt(id), new Decimal(row.available_after[i])]));
+    return { createdAt: row.created_at, availableAfter };
   }
 
   async findTransaction(id: string): Promise<JournalEntry | null> {
@@ -228,23 +234,30 @@ export class LedgerRepository {
     };
   }
 
-  /** The running balance: the sum of the account's few balance rows. */
+  /**
+   * The running balance: the sum of the account's few balance rows, less the holds that have
+   * expired and are not released yet (a hold stops holding at its expiry, not at the sweep).
+   */
   async balanceSums(accountId: bigint): Promise<BalanceSums> {
     const [row] = await this.db.client.$queryRaw<RawSums[]>`
-      SELECT coalesce(sum(debits_posted), 0)::text AS debits_posted, coalesce(sum(credits_posted), 0)::text AS credits_posted,
-             coalesce(sum(debits_pending), 0)::text AS debits_pending, coalesce(sum(credits_pending), 0)::text AS credits_pending
-      FROM account_balances WHERE account_id = ${accountId}`;
-    return toSums(row);
+      SELECT coalesce(sum(b.debits_posted), 0)::text AS debits_posted, coalesce(sum(b.credits_posted), 0)::text AS credits_posted,
+             (coalesce(sum(b.debits_pending), 0) - x.debits)::text AS debits_pending,
+             (coalesce(sum(b.credits_pending), 0) - x.credits)::text AS credits_pending
+      FROM account_balances b, (${EXPIRED_HOLDS_OF}(${accountId}::bigint)) x
+      WHERE b.account_id = ${accountId}
+      GROUP BY x.debits, x.credits`;
+    return row ? toSums(row) : toSums({ debits_posted: '0', credits_posted: '0', debits_pending: '0', credits_pending: '0' });
   }
 
   async balanceSumsOf(codes: string[], asset: string): Promise<Map<string, BalanceSums>> {
     if (codes.length === 0) return new Map();
     const rows = await this.db.client.$queryRaw<(RawSums & { code: string })[]>`
       SELECT a.code, sum(b.debits_posted)::text AS debits_posted, sum(b.credits_posted)::text AS credits_posted,
-             sum(b.debits_pending)::text AS debits_pending, sum(b.credits_pending)::text AS credits_pending
+             (sum(b.debits_pending) - x.debits)::text AS debits_pending, (sum(b.credits_pending) - x.credits)::text AS credits_pending
       FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
+      CROSS JOIN LATERAL (${EXPIRED_HOLDS_OF}(a.id)) x
       WHERE a.code = ANY(${codes}::text[]) AND a.asset = ${asset}
-      GROUP BY a.code`;
+      GROUP BY a.code, x.debits, x.credits`;
     return new Map(rows.map((r) => [r.code, toSums(r)]));
   }
 
@@ -274,10 +287,12 @@ export class LedgerRepository {
       SELECT
         coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0)::text AS debits_posted,
         coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'C'), 0)::text AS credits_posted,
-        coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'D' AND s.id IS NULL), 0)::text AS debits_pending,
-        coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'C' AND s.id IS NULL), 0)::text AS credits_pending
+        coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'D' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0)::text AS debits_pending,
+        coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'C' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0)::text AS credits_pending
       FROM ledger_postings p
       LEFT JOIN ledger_transactions s ON p.pending AND s.pending_id = p.transaction_id AND s.created_at <= ${asOf}
+      -- a hold stopped holding at its expiry, released or not
+      LEFT JOIN ledger_transactions h ON p.pending AND h.id = p.transaction_id
       WHERE p.account_id = ${accountId} AND p.created_at <= ${asOf}`;
     return toSums(row);
   }

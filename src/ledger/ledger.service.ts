@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
 import { classifyAccount } from './domain/account';
-import { balanceDeltas, balanceView, Effect, ResolvedPosting } from './domain/balance';
+import { balanceView } from './domain/balance';
 import { insufficientPoints, invalidState, ledgerInvalid } from './domain/errors';
 import {
   AccountBalance,
@@ -22,8 +22,9 @@ import {
   AccountRow,
   JournalEntry,
   LedgerRepository,
-  RecordedPosting,
   SQLSTATE_INSUFFICIENT,
+  SQLSTATE_INVALID,
+  SQLSTATE_NOT_OPEN,
   TransactionKind,
   TrialBalanceRow,
 } from './ledger.repository';
@@ -43,8 +44,7 @@ interface Recording {
   type: string;
   kind: TransactionKind;
   postings: Posting[];
-  /** what the transaction does to balances; a release names the rows its hold reserved */
-  effects: { effect: Effect; postings: Posting[] | RecordedPosting[] }[];
+  /** the hold this transaction settles: the ledger's door releases what it reserved */
   pendingId?: string;
   reversesId?: string;
   expiresAt?: Date;
@@ -54,8 +54,9 @@ interface Recording {
 }
 
 /**
- * The ledger's use cases. Everything else in the service moves points only through here.
- * Each write is one database statement (ledger_record) inside the caller's transaction, if any.
+ * The ledger's use cases. Everything else in the service moves points only through here, and
+ * every write goes through the ledger's one door: one statement of ledger_record (inside the
+ * caller's transaction, if any), which derives and checks the balance changes itself.
  */
 @Injectable()
 export class LedgerService {
@@ -73,7 +74,6 @@ export class LedgerService {
       type: input.type,
       kind: pending ? 'pending' : 'posted',
       postings: input.postings,
-      effects: [{ effect: pending ? 'hold' : 'post', postings: input.postings }],
       expiresAt: input.expiresAt,
       metadata: input.metadata,
       description: input.description,
@@ -96,10 +96,8 @@ export class LedgerService {
     const accounts = await this.repository.ensureAccounts(
       inputs.flatMap((i) => i.postings).map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })),
     );
-    const shardOf = new Map<bigint, number>();
-    // a floor-zero account may move in one direction only within a batch: then the summed
-    // change is checked exactly as each change would be on its own
-    const direction = new Map<bigint, string>();
+    // the door refuses a batch that both adds to and takes from an account that may not go below
+    // zero (the summed change would not be checked as each change would be)
     const entries = inputs.map((input) => ({
       // the caller may name the transactions, to write what points at them before them
       id: input.id ?? randomUUID(),
@@ -107,19 +105,20 @@ export class LedgerService {
       kind: (input.pending ? 'pending' : 'posted') as TransactionKind,
       metadata: input.metadata ?? {},
       description: input.description,
-      postings: input.postings.map((p) => {
-        const row = accounts.get(`${p.account}\u0000${p.asset}`)!;
-        if (row.floorZero && (direction.get(row.id) ?? p.side) !== p.side) {
-          throw ledgerInvalid(`a batch cannot both add to and take from ${p.account}: record those apart`);
-        }
-        direction.set(row.id, p.side);
-        if (!shardOf.has(row.id)) shardOf.set(row.id, row.shards > 1 ? randomInt(row.shards) : 0);
-        return { accountId: row.id, shard: shardOf.get(row.id)!, asset: p.asset, side: p.side, amount: p.amount };
-      }),
+      postings: input.postings.map((p) => ({
+        accountId: accounts.get(`${p.account}\u0000${p.asset}`)!.id,
+        asset: p.asset,
+        side: p.side,
+        amount: p.amount,
+      })),
     }));
-    const deltas = balanceDeltas(entries.map((e) => ({ effect: e.kind === 'pending' ? 'hold' : 'post', postings: e.postings })));
-    const created = await this.repository.recordMany(entries, deltas);
-    return entries.map((e) => ({ id: e.id, createdAt: created.get(e.id)! }));
+    let createdAt: Date;
+    try {
+      ({ createdAt } = await this.repository.record(entries));
+    } catch (error) {
+      throw this.translate(error, {}, accounts);
+    }
+    return entries.map((e) => ({ id: e.id, createdAt }));
   }
 
   /** Posts a pending transaction, whole or (with `amount`) in part; the rest is released. */
@@ -131,25 +130,14 @@ export class LedgerService {
       kind: 'posted',
       pendingId,
       postings,
-      effects: [
-        { effect: 'release', postings: hold.postings },
-        { effect: 'post', postings },
-      ],
       metadata,
     });
   }
 
   /** Releases a pending transaction without posting anything. */
   async void(pendingId: string, type: string = VOID_TYPE, metadata?: Record<string, unknown>): Promise<LedgerTransaction> {
-    const hold = await this.openHold(pendingId, type === EXPIRE_TYPE);
-    return this.write({
-      type,
-      kind: 'void',
-      pendingId,
-      postings: [],
-      effects: [{ effect: 'release', postings: hold.postings }],
-      metadata,
-    });
+    await this.openHold(pendingId, type === EXPIRE_TYPE);
+    return this.write({ type, kind: 'void', pendingId, postings: [], metadata });
   }
 
   /** Reverses a posted transaction with a new one that swaps every posting. Once only. */
@@ -167,7 +155,6 @@ export class LedgerService {
       kind: 'posted',
       reversesId: id,
       postings,
-      effects: [{ effect: 'post', postings }],
       metadata: { ...metadata, reverses: id },
     });
   }
@@ -182,7 +169,7 @@ export class LedgerService {
     if (!original) throw notFound(`transaction ${id}`);
     if (original.kind !== 'posted') throw invalidState(`transaction ${id} is not posted`);
     if (original.reversalId) throw invalidState(`transaction ${id} was already reversed by ${original.reversalId}`);
-    return this.write({ type, kind: 'posted', reversesId: id, postings, effects: [{ effect: 'post', postings }], metadata });
+    return this.write({ type, kind: 'posted', reversesId: id, postings, metadata });
   }
 
   /** Voids every hold whose expiry has passed; returns how many. Safe to run on many replicas at once. */
@@ -294,38 +281,38 @@ export class LedgerService {
   }
 
   private async write(r: Recording): Promise<LedgerTransaction> {
-    const all = [...r.postings, ...r.effects.flatMap((e) => e.postings)];
     const accounts = await this.repository.ensureAccounts(
-      all.map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })),
+      r.postings.map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })),
     );
-    const shardOf = new Map<bigint, number>();
-    const resolve = (p: Posting | RecordedPosting): ResolvedPosting => {
-      if ('shard' in p) return p;
-      const row = accounts.get(`${p.account}\u0000${p.asset}`)!;
-      // a sharded system account takes this transaction's changes on one of its rows, at random
-      if (!shardOf.has(row.id)) shardOf.set(row.id, row.shards > 1 ? randomInt(row.shards) : 0);
-      return { accountId: row.id, shard: shardOf.get(row.id)!, side: p.side, amount: p.amount };
-    };
     const id = randomUUID();
     try {
-      const { createdAt, availableAfter } = await this.repository.record({
-        id,
-        type: r.type,
-        kind: r.kind,
-        pendingId: r.pendingId,
-        reversesId: r.reversesId,
-        expiresAt: r.expiresAt,
-        metadata: r.metadata ?? {},
-        description: r.description,
-        effectiveAt: r.effectiveAt,
-        postings: r.postings.map((p) => ({ ...resolve(p), asset: p.asset })),
-        deltas: balanceDeltas(r.effects.map((e) => ({ effect: e.effect, postings: e.postings.map(resolve) }))),
-      });
+      const { createdAt, availableAfter } = await this.repository.record([
+        {
+          id,
+          type: r.type,
+          kind: r.kind,
+          pendingId: r.pendingId,
+          reversesId: r.reversesId,
+          expiresAt: r.expiresAt,
+          metadata: r.metadata ?? {},
+          description: r.description,
+          effectiveAt: r.effectiveAt,
+          postings: r.postings.map((p) => ({
+            accountId: accounts.get(`${p.account}\u0000${p.asset}`)!.id,
+            // a posting that names its balance row keeps it (a reversal, or a write reusing the
+            // row it already holds); the door picks the others
+            shard: 'shard' in p && typeof p.shard === 'number' ? p.shard : undefined,
+            asset: p.asset,
+            side: p.side,
+            amount: p.amount,
+          })),
+        },
+      ]);
       return {
         id,
         type: r.type,
         status: r.kind === 'void' ? 'void' : r.kind,
-        postings: r.postings,
+        postings: r.postings.map(({ account, asset, side, amount }) => ({ account, asset, side, amount })),
         metadata: r.metadata ?? {},
         description: r.description ?? null,
         pendingId: r.pendingId ?? null,
@@ -344,12 +331,14 @@ export class LedgerService {
     }
   }
 
-  private translate(error: unknown, r: Recording, accounts: Map<string, AccountRow>): unknown {
+  private translate(error: unknown, r: { pendingId?: string; reversesId?: string }, accounts: Map<string, AccountRow>): unknown {
     const info = databaseErrorOf(error);
     if (info.sqlState === SQLSTATE_INSUFFICIENT) {
       const account = [...accounts.values()].find((a) => a.id.toString() === info.detail);
       return insufficientPoints(account?.code ?? 'unknown');
     }
+    if (info.sqlState === SQLSTATE_INVALID) return ledgerInvalid(info.message ?? 'not a valid transaction');
+    if (info.sqlState === SQLSTATE_NOT_OPEN) return invalidState(info.message ?? `transaction ${r.pendingId} is not an open hold`);
     if (isUniqueViolation(error) && info.constraint === 'ledger_transactions_settles_once') {
       return invalidState(`transaction ${r.pendingId} was settled meanwhile`);
     }

@@ -1,9 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { CatalogueModule } from '../catalogue/catalogue.module';
 import { FixedWindowThrottlerStorage } from './fixed-window-storage';
 import { PartnerThrottlerGuard } from './partner-throttler.guard';
 import { PartnersController } from './partners.controller';
+import { PartnersRepository } from './partners.repository';
 import { PartnersService } from './partners.service';
 
 @Module({})
@@ -11,12 +11,12 @@ export class PartnersModule {
   static register({ perMinute }: { perMinute: number }): DynamicModule {
     return {
       module: PartnersModule,
-      imports: [CatalogueModule, ThrottlerModule.forRoot({
+      imports: [ThrottlerModule.forRoot({
           throttlers: [{ name: 'partner-codes', ttl: 60_000, limit: perMinute }],
           storage: new FixedWindowThrottlerStorage(),
         })],
       controllers: [PartnersController],
-      providers: [PartnersService, PartnerThrottlerGuard],
+      providers: [PartnersRepository, PartnersService, PartnerThrottlerGuard],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { CatalogueRepository, CodeRecord } from '../catalogue/catalogue.repository';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
+import { CodeRecord, PartnersRepository } from './partners.repository';
 
 export type PartnerCodeStatus = 'issued' | 'redeemed' | 'expired' | 'cancelled';
 
@@ -16,7 +16,7 @@ export interface PartnerCodeView {
 /** Partners at the till: look up and redeem the codes of their own items, and their statements. */
 @Injectable()
 export class PartnersService {
-  constructor(private readonly catalogue: CatalogueRepository) {}
+  constructor(private readonly repository: PartnersRepository) {}
 
   async lookup(partnerId: string, code: string): Promise<PartnerCodeView> {
     return view(await this.own(partnerId, code));
@@ -25,7 +25,7 @@ export class PartnersService {
   /** Of any number of concurrent calls for one code, exactly one succeeds. */
   async redeem(partnerId: string, code: string): Promise<PartnerCodeView> {
     const now = new Date();
-    const redeemedAt = await this.catalogue.redeemCode(code, partnerId, now);
+    const redeemedAt = await this.repository.redeemCode(code, partnerId, now);
     if (redeemedAt) return { ...view(await this.own(partnerId, code)), redeemedAt };
     const found = view(await this.own(partnerId, code));
     if (found.status === 'redeemed') throw new DomainError('code_already_redeemed', `code was already redeemed at ${found.redeemedAt?.toISOString()}`);
@@ -36,8 +36,8 @@ export class PartnersService {
   async settlement(partnerId: string, from: Date, to: Date) {
     if (to <= from) throw invalidInput('to must be after from');
     const [items, donations] = await Promise.all([
-      this.catalogue.settlement(partnerId, from, to),
-      this.catalogue.donations(partnerId, from, to),
+      this.repository.settlement(partnerId, from, to),
+      this.repository.donations(partnerId, from, to),
     ]);
     const total = {
       codes: items.reduce((n, i) => n + i.codes, 0),
@@ -49,7 +49,7 @@ export class PartnersService {
 
   /** A code of this partner; anyone else's, an unknown one or one not yet issued is simply not found. */
   private async own(partnerId: string, code: string): Promise<CodeRecord> {
-    const found = await this.catalogue.findCode(code, partnerId);
+    const found = await this.repository.findCode(code, partnerId);
     if (!found || found.partnerId !== partnerId || found.status === 'available') throw notFound('code');
     return found;
   }

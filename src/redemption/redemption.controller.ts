@@ -83,7 +83,7 @@ export class RedemptionController {
 }
 
 /** The stable code of a stored problem answer. */
-function problemCode(body: unknown): string {
-  const code = (body as { code?: unknown } | null)?.code;
+function problemCode(body: string): string {
+  const code = (JSON.parse(body) as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'error';
 }

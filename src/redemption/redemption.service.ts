@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { CatalogueRepository, IssuedCode, RedemptionRecord } from '../catalogue/catalogue.repository';
-import { generateCode } from '../catalogue/domain/codes';
+import { CatalogueService } from '../catalogue/catalogue.service';
+import { generateCode, IssuedCode } from '../catalogue/domain/codes';
 import { CatalogueItem, isActive, payeeAccount } from '../catalogue/domain/item';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
@@ -11,6 +11,7 @@ import { residentAccount } from '../ledger/domain/account';
 import { invalidState } from '../ledger/domain/errors';
 import { LedgerService } from '../ledger/ledger.service';
 import { IdempotencyContext, IdempotencyService, OneStatement, StoredAnswer } from '../idempotency/idempotency.service';
+import { RedemptionRecord, RedemptionRepository } from './redemption.repository';
 
 export const MAX_QUANTITY = 10;
 const DAY_MS = 24 * 3600_000;
@@ -27,7 +28,8 @@ export interface RedemptionResult extends RedemptionRecord {
 export class RedemptionService {
   constructor(
     private readonly db: TransactionHost,
-    private readonly catalogue: CatalogueRepository,
+    private readonly repository: RedemptionRepository,
+    private readonly catalogue: CatalogueService,
     private readonly ledger: LedgerService,
     private readonly idempotency: IdempotencyService,
   ) {}
@@ -35,8 +37,9 @@ export class RedemptionService {
   /**
    * A redemption under an Idempotency-Key, in one statement when it can (catalogue_redeem: the
    * common case, one round trip), else by `redeem` under IdempotencyService.run, which also
-   * records a refusal as the key's answer. `render` turns a result into the answer's body; the
-   * one-statement path stores the same body (see the migration).
+   * records a refusal as the key's answer. `render` turns a result into the answer's body, on
+   * either path; the one-statement path stores the redemption as the key's answer, and a replay
+   * renders it again as it was created (the same bytes).
    */
   async redeemOnce(
     context: IdempotencyContext,
@@ -50,7 +53,8 @@ export class RedemptionService {
       const account = await this.ledger.accountRef(residentAccount(residentId), 'POINTS');
       // no account yet: nothing to spend, and the general path says so
       if (!account) return null;
-      return this.catalogue.redeemInOneStatement({
+      this.catalogue.forgetPoolCount(itemId);
+      const done = await this.repository.redeemInOneStatement({
         ...context,
         redemptionId: randomUUID(),
         transactionId: randomUUID(),
@@ -60,8 +64,21 @@ export class RedemptionService {
         quantity,
         generatedCodes: Array.from({ length: quantity }, generateCode),
       });
+      if (!done) return null;
+      const { redemption, ...key } = done;
+      return redemption ? { ...key, body: JSON.stringify(render({ ...redemption.record, balanceAfter: redemption.balanceAfter })) } : key;
     };
-    return this.idempotency.runFast(context, oneStatement, async () => ({ status: 201, body: render(await this.redeem(residentId, itemId, quantity)) }));
+    const renderStored = async (ref: string) => {
+      const stored = await this.repository.findRedemption(ref);
+      if (!stored || stored.balanceAfter === null) throw new Error(`stored answer ${ref}: no such redemption`);
+      return JSON.stringify(render(asCreated(stored)));
+    };
+    return this.idempotency.runFast(
+      context,
+      oneStatement,
+      async () => ({ status: 201, body: render(await this.redeem(residentId, itemId, quantity)) }),
+      renderStored,
+    );
   }
 
   redeem(residentId: string, itemId: string, quantity = 1): Promise<RedemptionResult> {
@@ -85,6 +102,7 @@ export class RedemptionService {
         description: `${item.title}${quantity > 1 ? ` × ${quantity}` : ''}`,
       });
       const validUntil = item.codeValidDays ? new Date(Date.now() + item.codeValidDays * DAY_MS) : null;
+      const balanceAfter = transaction.availableAfter!.get(residentAccount(residentId))!;
       const record = {
         id,
         residentId,
@@ -96,8 +114,10 @@ export class RedemptionService {
         transactionId: transaction.id,
         stockCounted: item.stock !== null,
         limitCounted: item.perResidentLimit !== null,
+        balanceAfter,
       };
-      const created = await this.catalogue.createRedemption(
+      if (item.codeSource === 'POOL') this.catalogue.forgetPoolCount(itemId);
+      const created = await this.repository.createRedemption(
         record,
         item.codeSource === 'POOL' ? { pool: quantity } : { generated: Array.from({ length: quantity }, generateCode) },
         validUntil,
@@ -105,7 +125,7 @@ export class RedemptionService {
       if (created.codes.length < quantity) throw outOfStock(itemId);
       // a limited stock is counted last: the item's row stays locked only until the commit that follows
       if (item.stock !== null && !(await this.catalogue.takeStock(itemId, quantity))) throw outOfStock(itemId);
-      return completed(record, created, transaction.availableAfter!.get(residentAccount(residentId))!);
+      return completed(record, created);
     });
   }
 
@@ -138,21 +158,22 @@ export class RedemptionService {
         transactionId: transaction.id,
         stockCounted: false,
         limitCounted: item.perResidentLimit !== null,
+        balanceAfter: transaction.availableAfter!.get(residentAccount(residentId))!,
       };
-      const created = await this.catalogue.createRedemption(record, null, null);
-      return completed(record, created, transaction.availableAfter!.get(residentAccount(residentId))!);
+      const created = await this.repository.createRedemption(record, null, null);
+      return completed(record, created);
     });
   }
 
   async get(residentId: string, id: string): Promise<RedemptionRecord> {
-    const redemption = await this.catalogue.findRedemption(id);
+    const redemption = await this.repository.findRedemption(id);
     if (!redemption || redemption.residentId !== residentId) throw notFound(`redemption ${id}`);
     return redemption;
   }
 
   async list(residentId: string, limit: number, cursor?: string): Promise<Page<RedemptionRecord>> {
     const before = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
-    const rows = await this.catalogue.listRedemptions(residentId, before && { createdAt: new Date(before.t), id: before.id }, limit + 1);
+    const rows = await this.repository.listRedemptions(residentId, before && { createdAt: new Date(before.t), id: before.id }, limit + 1);
     return pageOf(rows, limit, (r) => r, (r) => ({ t: r.createdAt.toISOString(), id: r.id }));
   }
 
@@ -163,7 +184,7 @@ export class RedemptionService {
    */
   cancel(residentId: string, id: string): Promise<RedemptionResult> {
     return this.db.run(async () => {
-      const redemption = await this.catalogue.findRedemption(id, true);
+      const redemption = await this.repository.findRedemption(id, true);
       if (!redemption || redemption.residentId !== residentId) throw notFound(`redemption ${id}`);
       if (redemption.status !== 'completed') throw invalidState(`redemption ${id} is already ${redemption.status}`);
       if (redemption.kind === 'DONATION') throw invalidState('a donation cannot be cancelled');
@@ -171,13 +192,13 @@ export class RedemptionService {
       if (Date.now() > redemption.createdAt.getTime() + item.cancelWindowHours * 3600_000) {
         throw invalidState(`the cancel window of ${item.cancelWindowHours} hours has passed`);
       }
-      const statuses = await this.catalogue.lockCodesOf(id);
+      const statuses = await this.repository.lockCodesOf(id);
       if (statuses.some((s) => s !== 'issued')) throw invalidState('a code of this redemption was already redeemed by the partner');
       // rows in the order a redemption takes them (count, balances, item), so the two never deadlock
       // what the redemption counted is given back, whatever the item says now
-      if (redemption.limitCounted) await this.catalogue.uncountForResident(residentId, item.id, redemption.quantity);
+      if (redemption.limitCounted) await this.repository.uncountForResident(residentId, item.id, redemption.quantity);
       const refund = await this.ledger.reverse(redemption.transactionId, { redemptionId: id, action: 'cancel' }, 'redeem.cancelled');
-      await this.catalogue.markCancelled(id, refund.id);
+      await this.repository.markCancelled(id, refund.id);
       if (redemption.stockCounted) await this.catalogue.returnStock(item.id, redemption.quantity);
       return this.result(id, residentId);
     });
@@ -192,13 +213,13 @@ export class RedemptionService {
 
   private async withinLimit(residentId: string, item: CatalogueItem, quantity: number): Promise<void> {
     if (item.perResidentLimit === null) return;
-    if (!(await this.catalogue.countForResident(residentId, item.id, quantity, item.perResidentLimit))) {
+    if (!(await this.repository.countForResident(residentId, item.id, quantity, item.perResidentLimit))) {
       throw new DomainError('limit_exceeded', `at most ${item.perResidentLimit} of ${item.id} per resident`);
     }
   }
 
   private async result(id: string, residentId: string): Promise<RedemptionResult> {
-    const redemption = (await this.catalogue.findRedemption(id))!;
+    const redemption = (await this.repository.findRedemption(id))!;
     const { available } = await this.ledger.balance(residentAccount(residentId), 'POINTS');
     return { ...redemption, balanceAfter: available };
   }
@@ -206,9 +227,8 @@ export class RedemptionService {
 
 /** A redemption just made: what was recorded, with its codes (issued) and the resident's balance after it. */
 function completed(
-  record: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId'>,
+  record: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId' | 'balanceAfter'> & { balanceAfter: Decimal },
   created: { createdAt: Date; codes: IssuedCode[] },
-  balanceAfter: Decimal,
 ): RedemptionResult {
   return {
     ...record,
@@ -216,7 +236,18 @@ function completed(
     createdAt: created.createdAt,
     cancelledAt: null,
     codes: created.codes.map((c) => ({ ...c, status: 'issued' as const })),
-    balanceAfter,
+  };
+}
+
+/** A stored redemption as it was when it was made: its answer, rendered again for a replay. */
+function asCreated(r: RedemptionRecord): RedemptionResult {
+  return {
+    ...r,
+    status: 'completed',
+    refundTransactionId: null,
+    cancelledAt: null,
+    codes: r.codes.map((c) => ({ ...c, status: 'issued' as const })),
+    balanceAfter: r.balanceAfter!,
   };
 }
 

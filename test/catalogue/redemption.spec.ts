@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
 import { waitFor } from '../support/wait';
-import { CatalogueRepository } from '../../src/catalogue/catalogue.repository';
+import { RedemptionRepository } from '../../src/redemption/redemption.repository';
 import { RedemptionDto } from '../../src/redemption/dto/redemption.dto';
 import { RedemptionService } from '../../src/redemption/redemption.service';
 
@@ -127,7 +127,7 @@ describe('catalogue, redemption and partners', () => {
 
   describe('one statement and the general path', () => {
     // a redemption is done in one statement (catalogue_redeem) when it can, else by the service's general path
-    const oneStatement = () => jest.spyOn(t.app.get(CatalogueRepository), 'redeemInOneStatement');
+    const oneStatement = () => jest.spyOn(t.app.get(RedemptionRepository), 'redeemInOneStatement');
     afterEach(() => jest.restoreAllMocks());
 
     it('give the same answer and write the same journal entry', async () => {
@@ -161,6 +161,46 @@ describe('catalogue, redemption and partners', () => {
       const sold = await t.prisma.catalogueItem.findUniqueOrThrow({ where: { id } });
       expect(sold.sold).toBe(5);
       expect((await t.prisma.residentItemCount.findFirstOrThrow({ where: { residentId: lev, itemId: id } })).quantity).toBe(5);
+
+      // refunds: cancelling either gives the same answer and the same reversal in the journal
+      const cancel = async (redemptionId: string) =>
+        (await t.http.post(`/v1/me/redemptions/${redemptionId}/cancel`).set(t.residentAuth(lev)).expect(200)).body;
+      const fastRefund = await cancel(fast.body.id);
+      const generalRefund = await cancel(general.id);
+      const refundShape = (b: Record<string, unknown>) => ({ ...shape(b), cancelledAt: 'x' });
+      expect(refundShape(fastRefund)).toEqual(refundShape(generalRefund));
+      expect(fastRefund).toMatchObject({ status: 'cancelled', balanceAfter: '110', pointsSpent: '60' });
+      expect(generalRefund).toMatchObject({ status: 'cancelled', balanceAfter: '170', pointsSpent: '60' });
+      const refundOf = async (redemptionId: string) => (await t.prisma.redemption.findUniqueOrThrow({ where: { id: redemptionId } })).refundTransactionId!;
+      const refundEntry = async (redemptionId: string) => {
+        const e = await entry(await refundOf(redemptionId));
+        return { ...e, metadata: { ...e.metadata, reverses: 'x' } };
+      };
+      expect(await refundEntry(fast.body.id)).toEqual(await refundEntry(general.id));
+      expect((await refundEntry(fast.body.id)).type).toBe('redeem.cancelled');
+      expect(sold.sold - (await t.prisma.catalogueItem.findUniqueOrThrow({ where: { id } })).sold).toBe(4);
+      expect((await t.prisma.residentItemCount.findFirstOrThrow({ where: { residentId: lev, itemId: id } })).quantity).toBe(1);
+    });
+
+    it('a replay of a one-statement redemption is its first answer byte for byte, even after a cancel', async () => {
+      const id = itemId('bytes');
+      await item({ id, kind: 'PROMO_CODE', title: 'Scarf', partnerId: 'cafe', pricePoints: '25', codeSource: 'GENERATED', codeValidDays: 3 });
+      const nina = resident();
+      await grant(nina, '100');
+      const spy = oneStatement();
+      const k = key();
+      const first = await redeem(nina, { itemId: id, quantity: 2 }, k).expect(201);
+      expect(await spy.mock.results[0].value).toMatchObject({ outcome: 'new', status: 201 });
+      const again = await redeem(nina, { itemId: id, quantity: 2 }, k).expect(201);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.text).toBe(first.text);
+      await t.http.post(`/v1/me/redemptions/${first.body.id}/cancel`).set(t.residentAuth(nina)).expect(200);
+      const later = await redeem(nina, { itemId: id, quantity: 2 }, k).expect(201);
+      expect(later.text).toBe(first.text);
+      expect(JSON.parse(later.text)).toMatchObject({ status: 'completed', cancelledAt: null, balanceAfter: '50' });
+      // the general path answers the same key with the same bytes (it renders the stored redemption)
+      jest.spyOn(t.app.get(RedemptionRepository), 'redeemInOneStatement').mockResolvedValue(null);
+      expect((await redeem(nina, { itemId: id, quantity: 2 }, k).expect(201)).text).toBe(first.text);
     });
 
     it('a refusal goes the general way and is stored as the key’s answer', async () => {
@@ -227,7 +267,7 @@ describe('catalogue, redemption and partners', () => {
       await grant(rich, '100');
       await grant(poor, '100');
       const [richAccount] = await t.prisma.$queryRaw<{ id: bigint }[]>`SELECT id FROM ledger_accounts WHERE code = ${`resident:${rich}`}`;
-      const answer = await t.app.get(CatalogueRepository).redeemInOneStatement({
+      const answer = await t.app.get(RedemptionRepository).redeemInOneStatement({
         scope: `resident:${poor}`, key: randomUUID(), hash: 'h'.repeat(64), redemptionId: randomUUID(), transactionId: randomUUID(),
         residentId: poor, residentAccountId: richAccount.id, itemId: id, quantity: 1, generatedCodes: ['TESTCODE1'],
       });

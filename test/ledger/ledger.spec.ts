@@ -280,6 +280,33 @@ describe('the ledger', () => {
       expect(await balance(`resident:${ivan}`)).toMatchObject({ posted: '70' });
     });
 
+    it('a replay is the first answer byte for byte, even where jsonb would have reordered its keys', async () => {
+      const k = key();
+      // jsonb orders an object's keys by length, then bytes: these would come back as a, mm, zzzz
+      const metadata = { zzzz: 'last in jsonb', mm: { yy: 1, b: 2 }, a: 'first in jsonb' };
+      const body = {
+        type: 'transfer',
+        metadata,
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '5' },
+          { account: `resident:${resident()}`, asset: 'POINTS', credit: '5' },
+        ],
+      };
+      const first = await t.http.post('/v1/ledger/transactions').set(t.admin).set(k).send(body).expect(201);
+      expect(first.text).toContain('"metadata":{"zzzz":"last in jsonb","mm":{"yy":1,"b":2},"a":"first in jsonb"}');
+      const again = await t.http.post('/v1/ledger/transactions').set(t.admin).set(k).send(body).expect(201);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.text).toBe(first.text);
+      expect(again.headers['content-type']).toBe(first.headers['content-type']);
+      // a stored refusal too
+      const refused = { ...body, postings: [{ ...body.postings[0], debit: '6' }, body.postings[1]] };
+      const k2 = key();
+      const no = await t.http.post('/v1/ledger/transactions').set(t.admin).set(k2).send(refused).expect(400);
+      const noAgain = await t.http.post('/v1/ledger/transactions').set(t.admin).set(k2).send(refused).expect(400);
+      expect(noAgain.text).toBe(no.text);
+      expect(noAgain.headers['content-type']).toMatch(/^application\/problem\+json/);
+    });
+
     it('the same key with another body: 409 idempotency_conflict, nothing recorded', async () => {
       const k = key();
       const ivan = resident();

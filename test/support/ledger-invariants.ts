@@ -54,5 +54,20 @@ export async function ledgerViolations(prisma: PrismaService): Promise<string[]>
   );
   if (historyNegative[0].n > 0) violations.push(`${historyNegative[0].n} postings left a floor-zero account below zero`);
 
+  // the open holds that expire are exactly the unsettled pending transactions with an expiry
+  const holds = await prisma.$queryRawUnsafe<{ transaction_id: string }[]>(`
+    WITH expected AS (
+      SELECT p.transaction_id, p.account_id, p.shard, p.side, sum(p.amount) AS amount
+      FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+      WHERE t.kind = 'pending' AND t.expires_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
+      GROUP BY p.transaction_id, p.account_id, p.shard, p.side
+    )
+    SELECT DISTINCT coalesce(e.transaction_id, h.transaction_id)::text AS transaction_id
+    FROM expected e FULL JOIN ledger_open_holds h
+      ON h.transaction_id = e.transaction_id AND h.account_id = e.account_id AND h.shard = e.shard AND h.side = e.side
+    WHERE e.amount IS DISTINCT FROM h.amount`);
+  for (const row of holds) violations.push(`open hold ${row.transaction_id} differs from ledger_open_holds`);
+
   return violations;
 }

@@ -1,5 +1,13 @@
 import { randomInt } from 'node:crypto';
 
+/** Where a code is in its life: in the pool, issued to a redemption, redeemed at a till, or cancelled. */
+export type CodeStatus = 'available' | 'issued' | 'redeemed' | 'cancelled';
+
+export interface IssuedCode {
+  code: string;
+  validUntil: Date | null;
+}
+
 /**
  * Generated codes: 12 characters drawn with a cryptographic generator from an alphabet without
  * look-alike characters (no 0/O, 1/I/L, U/V, 2/Z), then a Luhn mod 28 (an even base, as Luhn needs) check character, so that a

@@ -1,55 +1,10 @@
 import { Decimal } from '../../common/money';
 import { Side } from './account';
 
-/** What a transaction does to balances: adds to posted, reserves as pending, or releases a reservation. */
-export type Effect = 'post' | 'hold' | 'release';
-
-export interface ResolvedPosting {
-  accountId: bigint;
-  shard: number;
-  side: Side;
-  amount: Decimal;
-}
-
-/** The change to one balance row. */
-export interface BalanceDelta {
-  accountId: bigint;
-  shard: number;
-  debits: Decimal;
-  credits: Decimal;
-  debitsPending: Decimal;
-  creditsPending: Decimal;
-}
-
 /**
- * Sums the effects of postings per balance row, sorted by (account, shard): the one order in
- * which every transaction locks balance rows, so that no two transactions deadlock.
+ * Balance changes are derived by the ledger's one door (ledger_record, see docs/accounting.md),
+ * never by its callers; what is here reads balances.
  */
-export function balanceDeltas(effects: { effect: Effect; postings: ResolvedPosting[] }[]): BalanceDelta[] {
-  const rows = new Map<string, BalanceDelta>();
-  const zero = new Decimal(0);
-  for (const { effect, postings } of effects) {
-    for (const p of postings) {
-      const key = `${p.accountId}:${p.shard}`;
-      const row = rows.get(key) ?? {
-        accountId: p.accountId,
-        shard: p.shard,
-        debits: zero,
-        credits: zero,
-        debitsPending: zero,
-        creditsPending: zero,
-      };
-      const field =
-        effect === 'post' ? (p.side === 'D' ? 'debits' : 'credits') : p.side === 'D' ? 'debitsPending' : 'creditsPending';
-      row[field] = effect === 'release' ? row[field].minus(p.amount) : row[field].plus(p.amount);
-      rows.set(key, row);
-    }
-  }
-  return [...rows.values()].sort((a, b) =>
-    a.accountId === b.accountId ? a.shard - b.shard : a.accountId < b.accountId ? -1 : 1,
-  );
-}
-
 export interface BalanceSums {
   debitsPosted: Decimal;
   creditsPosted: Decimal;

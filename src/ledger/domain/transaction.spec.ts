@@ -1,7 +1,7 @@
 import { Decimal } from '../../common/money';
 import { DomainError } from '../../common/errors';
 import { classifyAccount, SYSTEM_ACCOUNT_SHARDS } from './account';
-import { balanceDeltas, balanceView } from './balance';
+import { balanceView } from './balance';
 import { partOfHold, Posting, reversed, validatePostings } from './transaction';
 
 const scales = new Map([
@@ -96,28 +96,7 @@ describe('reversals and partial posts', () => {
   });
 });
 
-describe('balance changes', () => {
-  it('sum per balance row, sorted by account and shard (the lock order)', () => {
-    const deltas = balanceDeltas([
-      {
-        effect: 'post',
-        postings: [
-          { accountId: 9n, shard: 3, side: 'D', amount: new Decimal(5) },
-          { accountId: 2n, shard: 0, side: 'C', amount: new Decimal(5) },
-          { accountId: 9n, shard: 1, side: 'D', amount: new Decimal(1) },
-        ],
-      },
-      { effect: 'release', postings: [{ accountId: 2n, shard: 0, side: 'C', amount: new Decimal(2) }] },
-      { effect: 'hold', postings: [{ accountId: 2n, shard: 0, side: 'D', amount: new Decimal(3) }] },
-    ]);
-    expect(deltas.map((d) => [d.accountId, d.shard])).toEqual([
-      [2n, 0],
-      [9n, 1],
-      [9n, 3],
-    ]);
-    expect(deltas[0]).toMatchObject({ credits: new Decimal(5), creditsPending: new Decimal(-2), debitsPending: new Decimal(3) });
-  });
-
+describe('balances', () => {
   it('a balance view is in the normal direction, with holds taken from what is available', () => {
     const view = balanceView(
       { debitsPosted: new Decimal(30), creditsPosted: new Decimal(200), debitsPending: new Decimal(50), creditsPending: new Decimal(20) },

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { RedemptionRecord } from '../../catalogue/catalogue.repository';
+import { RedemptionRecord } from '../redemption.repository';
 import { SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { Decimal, formatAmount } from '../../common/money';
 import { WHOLE_POINTS, WHOLE_POINTS_HINT } from '../../common/validators';

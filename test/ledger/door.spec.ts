@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { Decimal } from '../../src/common/money';
+import { EarnProcessor } from '../../src/earning/earn-processor.service';
+import { LedgerRepository, NewJournalEntry } from '../../src/ledger/ledger.repository';
+import { RedemptionRepository } from '../../src/redemption/redemption.repository';
+import { RedemptionService } from '../../src/redemption/redemption.service';
+import { expectProblem, startTestApp, TestApp } from '../support/app';
+import { ledgerViolations } from '../support/ledger-invariants';
+import { waitFor } from '../support/wait';
+
+/**
+ * The ledger's one door (ledger_record) checks what it is given: every path that moves points
+ * reaches it, and a set of postings that does not balance or that would overdraw a resident is
+ * refused there, whatever the caller checked before. To show that the door itself refuses (and
+ * not only the caller's own validation), the postings are altered on their way to it.
+ */
+describe('the ledger’s one door', () => {
+  let t: TestApp;
+  let repository: LedgerRepository;
+  let sourceKey: Record<string, string>;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    repository = t.app.get(LedgerRepository);
+    await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'doors', name: 'Doors' }).expect(201);
+    sourceKey = {
+      'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'doors', role: 'source', sourceId: 'doors' }).expect(201)).body
+        .apiKey,
+    };
+    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'door-vote', sourceId: 'doors', eventType: 'door.vote', points: '20' }).expect(201);
+    await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'doorshop', name: 'Door shop', kind: 'shop' }).expect(201);
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ id: 'door-item', kind: 'PROMO_CODE', title: 'Door', partnerId: 'doorshop', pricePoints: '50', codeSource: 'GENERATED' })
+      .expect(201);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  afterAll(async () => {
+    expect(await ledgerViolations(t.prisma)).toEqual([]);
+    await t.close();
+  });
+
+  const resident = () => `d${randomUUID().slice(0, 8)}`;
+  const key = () => ({ 'Idempotency-Key': randomUUID() });
+  const grant = (residentId: string, amount: string) =>
+    t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening' }).expect(201);
+  const postingsOf = async (residentId: string) =>
+    Number(
+      (
+        await t.prisma.$queryRaw<{ n: bigint }[]>`
+          SELECT count(*) AS n FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE a.code = ${`resident:${residentId}`}`
+      )[0].n,
+    );
+  const transactions = async () => Number((await t.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM ledger_transactions`)[0].n);
+
+  /** The next write reaches the door with its first posting one point larger: no longer balanced. */
+  const unbalanceNext = () => {
+    const record = repository.record.bind(repository);
+    return jest.spyOn(repository, 'record').mockImplementationOnce((entries: NewJournalEntry[]) =>
+      record(entries.map((e, i) => (i > 0 ? e : { ...e, postings: e.postings.map((p, j) => (j > 0 ? p : { ...p, amount: p.amount.plus(1) })) }))),
+    );
+  };
+  /** The next write reaches the door with every posting's side swapped: balanced, but taking from the resident. */
+  const swapNext = () => {
+    const record = repository.record.bind(repository);
+    return jest.spyOn(repository, 'record').mockImplementationOnce((entries: NewJournalEntry[]) =>
+      record(entries.map((e) => ({ ...e, postings: e.postings.map((p) => ({ ...p, side: p.side === 'D' ? ('C' as const) : ('D' as const) })) }))),
+    );
+  };
+
+  describe('called directly', () => {
+    it('refuses an unbalanced set (CL002) and one that would overdraw (CL001, naming the account), writing nothing', async () => {
+      const anna = resident();
+      await grant(anna, '10');
+      const [account, issued] = await Promise.all([repository.findAccount(`resident:${anna}`, 'POINTS'), repository.findAccount('programme:adjustments', 'POINTS')]);
+      const entry = (debit: string, credit: string): NewJournalEntry => ({
+        id: randomUUID(),
+        type: 'test',
+        kind: 'posted',
+        metadata: {},
+        postings: [
+          { accountId: account!.id, asset: 'POINTS', side: 'D', amount: new Decimal(debit) },
+          { accountId: issued!.id, asset: 'POINTS', side: 'C', amount: new Decimal(credit) },
+        ],
+      });
+      const before = await transactions();
+      const code = (e: unknown) => (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; detail?: string } } } }).meta?.driverAdapterError?.cause;
+      const unbalanced = await repository.record([entry('5', '4')]).catch((e: unknown) => code(e));
+      expect(unbalanced).toMatchObject({ originalCode: 'CL002' });
+      const overdraw = await repository.record([entry('11', '11')]).catch((e: unknown) => code(e));
+      expect(overdraw).toMatchObject({ originalCode: 'CL001', detail: account!.id.toString() });
+      // a batch both adding to and taking from one resident is refused: the summed check would hide an overdraft
+      const mixed = await repository.record([entry('10', '10'), { ...entry('10', '10'), id: randomUUID(), postings: entry('10', '10').postings.map((p) => ({ ...p, side: p.side === 'D' ? 'C' : 'D' })) }]).catch((e: unknown) => code(e));
+      expect(mixed).toMatchObject({ originalCode: 'CL002' });
+      expect(await transactions()).toBe(before);
+      expect(await repository.record([entry('10', '10')])).toMatchObject({ availableAfter: new Map([[account!.id, new Decimal(0)]]) });
+    });
+  });
+
+  describe('through the ledger API', () => {
+    const transfer = (from: string, to: string, amount: string) =>
+      t.http
+        .post('/v1/ledger/transactions')
+        .set(t.admin)
+        .set(key())
+        .send({ type: 'transfer', postings: [{ account: from, asset: 'POINTS', debit: amount }, { account: to, asset: 'POINTS', credit: amount }] });
+
+    it('unbalanced at the door: 400, nothing written', async () => {
+      const boris = resident();
+      const spy = unbalanceNext();
+      expectProblem(await transfer('programme:issued', `resident:${boris}`, '10'), 400, 'validation_failed');
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(await postingsOf(boris)).toBe(0);
+    });
+
+    it('overdrawing at the door: 409 insufficient_points, nothing written', async () => {
+      const boris = resident();
+      await grant(boris, '10');
+      const spy = swapNext();
+      expectProblem(await transfer('programme:issued', `resident:${boris}`, '11'), 409, 'insufficient_points');
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(await postingsOf(boris)).toBe(1);
+    });
+  });
+
+  describe('through adjustments', () => {
+    it('unbalanced at the door: 400; overdrawing: 409; nothing written', async () => {
+      const vera = resident();
+      await grant(vera, '10');
+      unbalanceNext();
+      expectProblem(await t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId: vera, amount: '5', reason: 'unbalanced' }), 400, 'validation_failed');
+      swapNext();
+      expectProblem(await t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId: vera, amount: '11', reason: 'swapped' }), 409, 'insufficient_points');
+      expect(await postingsOf(vera)).toBe(1);
+    });
+  });
+
+  describe('through the general redemption path', () => {
+    it('unbalanced at the door: refused; overdrawing: insufficient_points; nothing written', async () => {
+      const gleb = resident();
+      await grant(gleb, '100');
+      const redemptions = t.app.get(RedemptionService);
+      unbalanceNext();
+      await expect(redemptions.redeem(gleb, 'door-item', 1)).rejects.toMatchObject({ code: 'validation_failed' });
+      await grant(gleb, '-60');
+      await expect(redemptions.redeem(gleb, 'door-item', 1)).rejects.toMatchObject({ code: 'insufficient_points' });
+      expect(await postingsOf(gleb)).toBe(2);
+      expect(await t.prisma.redemption.count({ where: { residentId: gleb } })).toBe(0);
+    });
+  });
+
+  describe('through the one-statement redemption (catalogue_redeem)', () => {
+    const oneStatement = async (residentId: string, quantity: number) => {
+      const account = await repository.findAccount(`resident:${residentId}`, 'POINTS');
+      return t.app.get(RedemptionRepository).redeemInOneStatement({
+        scope: `resident:${residentId}`,
+        key: randomUUID(),
+        hash: 'h'.repeat(64),
+        redemptionId: randomUUID(),
+        transactionId: randomUUID(),
+        residentId,
+        residentAccountId: account!.id,
+        itemId: 'door-item',
+        quantity,
+        generatedCodes: Array.from({ length: Math.max(quantity, 1) }, () => `DOOR${randomUUID().slice(0, 8)}`),
+      });
+    };
+
+    it('overdrawing: the door refuses, the statement rolls back for the general path, nothing written', async () => {
+      const dina = resident();
+      await grant(dina, '40');
+      expect(await oneStatement(dina, 1)).toBeNull();
+      expect(await postingsOf(dina)).toBe(1);
+      expect(await t.prisma.idempotencyKey.count({ where: { scope: `resident:${dina}` } })).toBe(0);
+    });
+
+    it('postings that are not a transaction (an amount of zero): the door refuses, nothing written', async () => {
+      const dina = resident();
+      await grant(dina, '400');
+      await expect(oneStatement(dina, 0)).rejects.toMatchObject({ code: 'CL002' });
+      expect(await postingsOf(dina)).toBe(1);
+      expect(await t.prisma.redemption.count({ where: { residentId: dina } })).toBe(0);
+      expect(await oneStatement(dina, 2)).toMatchObject({ outcome: 'new', redemption: { balanceAfter: new Decimal(300) } });
+    });
+  });
+
+  describe('through the earn batch', () => {
+    const accept = async (residentId: string) => {
+      const e = { externalId: randomUUID(), type: 'door.vote', residentId, occurredAt: new Date().toISOString() };
+      await t.http.post('/v1/earn-events').set(sourceKey).send({ events: [e] }).expect(202);
+      return e.externalId;
+    };
+    const status = async (externalId: string) => (await t.http.get(`/v1/earn-events/${externalId}`).set(sourceKey).expect(200)).body.status;
+
+    it.each([
+      ['unbalanced', unbalanceNext],
+      ['overdrawing (the accrual swapped into a debit of the resident)', swapNext],
+    ])('%s at the door: the batch is refused whole and stays to be processed again', async (_, alter) => {
+      const ira = resident();
+      const spy = alter();
+      const id = await accept(ira);
+      await waitFor(async () => spy.mock.results.length > 0 && (await spy.mock.results[0].value.then(() => false, () => true)), 20_000, 'the batch refused');
+      expect(await status(id)).toBe('received');
+      expect(await postingsOf(ira)).toBe(0);
+      jest.restoreAllMocks();
+      await t.app.get(EarnProcessor).processStale(new Date(Date.now() + 60_000), 100);
+      expect(await status(id)).toBe('posted');
+      expect(await postingsOf(ira)).toBe(1);
+    });
+  });
+});
