@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '../infra/database/prisma.service';
+import { TransactionHost } from '../infra/database/transaction-host';
 
 /**
  * What auditors read besides the journal (which they read through the ledger's read side): the
@@ -7,13 +7,13 @@ import { PrismaService } from '../infra/database/prisma.service';
  */
 @Injectable()
 export class AuditRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(private readonly db: TransactionHost) {}
 
   /** What a transaction came from: the earn event or the redemption behind it. */
   async originOf(transactionId: string): Promise<{ earnEvent?: { sourceId: string; externalId: string; status: string }; redemption?: { id: string; residentId: string; itemId: string; status: string } }> {
-    const [event] = await this.prisma.$queryRaw<{ source_id: string; external_id: string; status: string }[]>`
+    const [event] = await this.db.client.$queryRaw<{ source_id: string; external_id: string; status: string }[]>`
       SELECT source_id, external_id, status FROM earn_events WHERE transaction_id = ${transactionId}::uuid LIMIT 1`;
-    const [redemption] = await this.prisma.$queryRaw<{ id: string; resident_id: string; item_id: string; status: string }[]>`
+    const [redemption] = await this.db.client.$queryRaw<{ id: string; resident_id: string; item_id: string; status: string }[]>`
       SELECT id::text, resident_id, item_id, status FROM redemptions
       WHERE transaction_id = ${transactionId}::uuid OR refund_transaction_id = ${transactionId}::uuid LIMIT 1`;
     return {

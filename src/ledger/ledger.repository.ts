@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { Decimal } from '../common/money';
 import { arrayLiteral } from '../infra/database/array-literal';
 import { TransactionHost } from '../infra/database/transaction-host';
@@ -63,11 +64,12 @@ const ACCOUNT_CACHE_LIMIT = 100_000;
 
 /**
  * The ledger's tables. Accounts are created on first use; their ids are remembered (they never
- * change) so that the hot path does not look them up again.
+ * change, so no expiry; the least recently used go beyond ACCOUNT_CACHE_LIMIT) so that the hot
+ * path does not look them up again.
  */
 @Injectable()
 export class LedgerRepository {
-  private readonly accounts = new Map<string, AccountRow>();
+  private readonly accounts = new LRUCache<string, AccountRow>({ max: ACCOUNT_CACHE_LIMIT });
   private scales?: ReadonlyMap<string, number>;
 
   constructor(private readonly db: TransactionHost) {}
@@ -254,7 +256,6 @@ export class LedgerRepository {
   }
 
   private remember(key: string, row: AccountRow): void {
-    if (this.accounts.size >= ACCOUNT_CACHE_LIMIT) this.accounts.delete(this.accounts.keys().next().value!);
     this.accounts.set(key, row);
   }
 }
