@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm start` / `npm run demo` / `npm run bench` / `npm run cli`: builds the service when dist/ is
 // missing or older than src/, then runs it with the given arguments (the service applies pending
-// migrations at start). `--bench` runs the benchmark (dist/bench/main.js) instead, `--worker`
-// the queue worker (dist/worker.js), `--cli` the command-line tool (dist/cli.js); `--build-only`
-// only builds.
+// migrations at start). `--bench` runs the benchmark (bench/, compiled with the service's sources
+// into dist-bench/ by bench/tsconfig.json, so that dist/ holds the service alone) instead,
+// `--worker` the queue worker (dist/worker.js), `--cli` the command-line tool (dist/cli.js);
+// `--build-only` only builds.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -12,7 +13,8 @@ const root = path.resolve(__dirname, '..');
 const bench = process.argv.includes('--bench');
 const worker = process.argv.includes('--worker');
 const cli = process.argv[2] === '--cli';
-const entry = path.join(root, 'dist', bench ? path.join('bench', 'main.js') : worker ? 'worker.js' : cli ? 'cli.js' : 'main.js');
+const out = path.join(root, bench ? 'dist-bench' : 'dist');
+const entry = bench ? path.join(out, 'bench', 'main.js') : path.join(out, worker ? 'worker.js' : cli ? 'cli.js' : 'main.js');
 const buildOnly = process.argv.includes('--build-only');
 // the CLI's own arguments pass through untouched
 const args = cli ? process.argv.slice(3) : process.argv.slice(2).filter((a) => !['--bench', '--worker', '--build-only'].includes(a));
@@ -28,14 +30,17 @@ function newestMtime(dir) {
 
 function needsBuild() {
   if (!fs.existsSync(entry)) return true;
-  const built = fs.statSync(path.join(root, 'dist', 'main.js')).mtimeMs;
-  return [path.join(root, 'src'), path.join(root, 'prisma')].some((d) => newestMtime(d) > built);
+  const built = fs.statSync(bench ? entry : path.join(out, 'main.js')).mtimeMs;
+  return ['src', 'prisma', ...(bench ? ['bench'] : [])].some((d) => newestMtime(path.join(root, d)) > built);
 }
 
 if (needsBuild()) {
   // on stderr: the CLI's stdout may be a statement being exported
-  console.error('Building the service...');
-  const build = spawnSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], {
+  console.error(bench ? 'Building the benchmark...' : 'Building the service...');
+  const command = bench
+    ? [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'bench', 'tsconfig.json')]
+    : [require.resolve('@nestjs/cli/bin/nest.js'), 'build'];
+  const build = spawnSync(process.execPath, command, {
     cwd: root,
     stdio: 'inherit',
   });

@@ -8,7 +8,6 @@ import type { Writable } from 'node:stream';
 import pino from 'pino';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { createAppContext } from './app.setup';
-import { AuditRepository } from './audit/audit.repository';
 import { ReconciliationRun, ReconciliationService } from './audit/reconciliation.service';
 import { SealService } from './audit/seal.service';
 import { ApiClientsService } from './auth/api-clients.service';
@@ -19,6 +18,7 @@ import { writeStatement } from './audit/statement-writer';
 import { DomainError } from './common/errors';
 import { ConfigError, loadCliConfig, processArgs } from './config/config';
 import { LedgerService } from './ledger/ledger.service';
+import { LedgerReadService } from './ledger/ledger-read.service';
 
 /**
  * The operators' command-line tool: `npm run cli -- <command>` (or `node dist/cli.js`). Each
@@ -127,7 +127,7 @@ async function exportStatement(
   const to = o.to ?? new Date();
   if (to <= o.from) throw new DomainError('validation_failed', '--to must be after --from');
   const out: Writable = o.out ? createWriteStream(o.out) : process.stdout;
-  const summary = await writeStatement(app.get(LedgerService), app.get(AuditRepository), { account: o.account, asset: o.asset, from: o.from, to, csv: Boolean(o.csv), unknownAccount: 'not_found' }, out);
+  const summary = await writeStatement(app.get(LedgerService), app.get(LedgerReadService), { account: o.account, asset: o.asset, from: o.from, to, csv: Boolean(o.csv), unknownAccount: 'not_found' }, out);
   if (o.out) {
     out.end();
     await once(out, 'finish');

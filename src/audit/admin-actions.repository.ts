@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Tx } from '../infra/database/prisma.service';
+import { TransactionHost } from '../infra/database/transaction-host';
 
 export interface AdminActionEntry {
   actor: string;
@@ -8,11 +8,13 @@ export interface AdminActionEntry {
   details?: Record<string, string | number | boolean | null>;
 }
 
-/** The append-only log of administrative actions; written in the same transaction as the action. */
+/** The append-only log of administrative actions; written in the same transaction as the action (the open one). */
 @Injectable()
 export class AdminActionsRepository {
-  async record(tx: Tx, entry: AdminActionEntry): Promise<void> {
-    await tx.adminAction.create({
+  constructor(private readonly db: TransactionHost) {}
+
+  async record(entry: AdminActionEntry): Promise<void> {
+    await this.db.client.adminAction.create({
       data: { actor: entry.actor, action: entry.action, subject: entry.subject, details: entry.details ?? {} },
     });
   }

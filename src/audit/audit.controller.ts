@@ -11,8 +11,10 @@ import { IsISO8601, IsOptional, Matches } from 'class-validator';
 import { decodeCursor, encodeCursor, PageQueryDto } from '../common/pagination';
 import { optionalMoment, UUID_PARAM } from '../common/params';
 import { TransactionDto, TRANSACTION_TYPE } from '../ledger/dto/ledger.dto';
+import { JournalRow } from '../ledger/ledger-read.repository';
+import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
-import { AuditRepository, JournalRow } from './audit.repository';
+import { AuditRepository } from './audit.repository';
 import { Seal, SealService } from './seal.service';
 
 export class JournalPostingDto {
@@ -136,6 +138,7 @@ export class AuditController {
   constructor(
     private readonly audit: AuditRepository,
     private readonly ledger: LedgerService,
+    private readonly reads: LedgerReadService,
     private readonly seals: SealService,
   ) {}
 
@@ -164,7 +167,7 @@ export class AuditController {
   async search(@Query() q: TransactionSearchDto): Promise<JournalPageDto> {
     const after = decodeCursor<{ s: string }>(q.cursor, ['s']);
     if (after && !/^\d{1,19}$/.test(after.s)) throw invalidInput('cursor is not one this service issued');
-    const rows = await this.audit.searchTransactions(
+    const rows = await this.reads.searchJournal(
       { from: optionalMoment(q.from, 'from'), to: optionalMoment(q.to, 'to'), type: q.type, account: q.account, source: q.source, partner: q.partner, afterSeq: after ? BigInt(after.s) : undefined },
       q.limit + 1,
     );
@@ -209,7 +212,7 @@ export class AuditController {
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
     }
     // streamed a page of postings at a time, JSON or CSV alike
-    await writeStatement(this.ledger, this.audit, { account, asset, from, to, csv, unknownAccount: 'empty' }, res);
+    await writeStatement(this.ledger, this.reads, { account, asset, from, to, csv, unknownAccount: 'empty' }, res);
     res.end();
   }
 }

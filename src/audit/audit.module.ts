@@ -4,14 +4,16 @@ import { AdminActionsRepository } from './admin-actions.repository';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { ReconciliationController } from './reconciliation.controller';
+import { ReconciliationRepository } from './reconciliation.repository';
 import { ReconciliationService } from './reconciliation.service';
+import { SealRepository } from './seal.repository';
 import { SealService } from './seal.service';
 import { TrialBalanceController } from './trial-balance.controller';
 
 @Module({
   imports: [LedgerModule],
   controllers: [TrialBalanceController, ReconciliationController, AuditController],
-  providers: [AdminActionsRepository, ReconciliationService, AuditRepository, SealService],
+  providers: [AdminActionsRepository, ReconciliationRepository, ReconciliationService, AuditRepository, SealRepository, SealService],
   exports: [AdminActionsRepository, ReconciliationService],
 })
 export class AuditModule {}

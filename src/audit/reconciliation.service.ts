@@ -1,14 +1,16 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
+import pLimit from 'p-limit';
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Prisma } from '../generated/prisma/client';
-import { isUniqueViolation, PrismaService } from '../infra/database/prisma.service';
+import { isUniqueViolation } from '../infra/database/prisma.service';
 import { MetricsService } from '../infra/metrics/metrics.service';
 import { CheckDefinition, CHECKS, JOURNAL_PASS, OFFENCES_SHOWN } from './reconciliation.checks';
+import { ReconciliationRepository, ReconciliationRow } from './reconciliation.repository';
 import { SealService } from './seal.service';
 
 /** An offence found by a pass several checks share, with the check it belongs to. */
@@ -39,40 +41,17 @@ export interface ReconciliationRun {
  * failed). Nightly on RECONCILE_CRON (Europe/Moscow): each replica's schedule fires, and the
  * run's unique `scheduled_for` lets only one of them run it.
  */
-/** Memory each of the reconciliation's queries may use to hash and sort (it runs at night). */
-const RECONCILE_WORK_MEM = '256MB';
 /** At most this many of the pool's connections work for a reconciliation at once: the rest serve requests. */
 const RECONCILE_CONNECTIONS = 3;
-
-/** Runs at most `size` tasks at once, in the order they come. */
-class Slots {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
 
 @Injectable()
 export class ReconciliationService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Reconciliation');
-  private readonly slots = new Slots(RECONCILE_CONNECTIONS);
+  /** the checks' queries, at most RECONCILE_CONNECTIONS at once, in the order they come */
+  private readonly slots = pLimit(RECONCILE_CONNECTIONS);
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly repository: ReconciliationRepository,
     private readonly scheduler: SchedulerRegistry,
     private readonly seals: SealService,
     private readonly metrics: MetricsService,
@@ -110,20 +89,14 @@ export class ReconciliationService implements OnApplicationBootstrap {
   }
 
   async get(id: string): Promise<ReconciliationRun> {
-    const row = await this.prisma.reconciliation.findUnique({ where: { id } });
+    const row = await this.repository.find(id);
     if (!row) throw notFound(`reconciliation ${id}`);
     return toRun(row);
   }
 
   async list(limit: number, cursor?: string): Promise<Page<ReconciliationRun>> {
     const before = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
-    const rows = await this.prisma.reconciliation.findMany({
-      where: before
-        ? { OR: [{ startedAt: { lt: new Date(before.t) } }, { startedAt: new Date(before.t), id: { lt: before.id } }] }
-        : undefined,
-      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
-    });
+    const rows = await this.repository.list(before && { startedAt: new Date(before.t), id: before.id }, limit + 1);
     return pageOf(rows.map(toRun), limit, (r) => r, (r) => ({ t: r.startedAt.toISOString(), id: r.id }));
   }
 
@@ -150,10 +123,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
     ]);
     checks.push(...results);
     const passed = checks.every((c) => c.passed);
-    const row = await this.prisma.reconciliation.update({
-      where: { id },
-      data: { status: passed ? 'passed' : 'failed', checks: checks as unknown as Prisma.InputJsonValue, finishedAt: new Date() },
-    });
+    const row = await this.repository.finish(id, passed ? 'passed' : 'failed', checks);
     this.metrics.reconciliationFailed.set(passed ? 0 : 1);
     this.metrics.reconciliationLastRun.set(row.finishedAt!.getTime() / 1000);
     this.metrics.reconciliationDuration.observe((row.finishedAt!.getTime() - row.startedAt.getTime()) / 1000);
@@ -195,51 +165,18 @@ export class ReconciliationService implements OnApplicationBootstrap {
     });
   }
 
-  /**
-   * The first offences a check's query finds, in a transaction of its own with room to hash and
-   * sort the journal in memory (RECONCILE_WORK_MEM) and PostgreSQL's parallel workers off.
-   */
+  /** The first offences a check's query finds, on at most RECONCILE_CONNECTIONS connections at once. */
   private offences<Row extends { what: string } = { what: string }>(sql: Prisma.Sql, byCheck = false): Promise<Row[]> {
-    return this.slots.run(() => this.prisma.$transaction(
-      async (tx) => {
-        await tx.$executeRawUnsafe(`SET LOCAL work_mem = '${RECONCILE_WORK_MEM}'`);
-        // the checks already run side by side on every core: PostgreSQL's own workers would only
-        // build the same hash tables again; and the journal re-hash must not have them at all
-        // (it relies on rows reaching string_agg in the order a subquery sorted them)
-        await tx.$executeRawUnsafe('SET LOCAL max_parallel_workers_per_gather = 0');
-        // nor JIT: compiling each part's expressions (inlined and optimised, since the plans are
-        // costly) took longer than it saved (a part of the journal pass: 9.2-10.0 s without, 9.8-11.0 s with)
-        await tx.$executeRawUnsafe('SET LOCAL jit = off');
-        return tx.$queryRaw<Row[]>(
-          byCheck
-            ? // rows of a shared pass: the first few of each check
-              Prisma.sql`WITH offences AS MATERIALIZED (${sql})
-                SELECT "check", what FROM (SELECT "check", what, row_number() OVER (PARTITION BY "check") AS n FROM offences) o
-                WHERE n <= ${OFFENCES_SHOWN}`
-            : Prisma.sql`WITH offences AS MATERIALIZED (${sql}) SELECT what FROM offences LIMIT ${OFFENCES_SHOWN}`,
-        );
-      },
-      { timeout: 60 * 60_000, maxWait: 10 * 60_000 },
-    ));
+    return this.slots(() => this.repository.offences<Row>(sql, byCheck, OFFENCES_SHOWN));
   }
 
   private async create(trigger: 'scheduled' | 'manual', requestedBy: string | null, scheduledFor: Date | null): Promise<ReconciliationRun> {
-    const row = await this.prisma.reconciliation.create({
-      data: { id: randomUUID(), status: 'running', trigger, requestedBy, scheduledFor },
-    });
+    const row = await this.repository.create({ id: randomUUID(), trigger, requestedBy, scheduledFor });
     return toRun(row);
   }
 }
 
-function toRun(row: {
-  id: string;
-  status: string;
-  trigger: string;
-  requestedBy: string | null;
-  startedAt: Date;
-  finishedAt: Date | null;
-  checks: unknown;
-}): ReconciliationRun {
+function toRun(row: ReconciliationRow): ReconciliationRun {
   return {
     id: row.id,
     status: row.status as ReconciliationRun['status'],

@@ -1,9 +1,10 @@
 import { stringify } from 'csv-stringify';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { AuditRepository, StatementRow } from './audit.repository';
 import { notFound } from '../common/errors';
 import { Decimal, formatAmount } from '../common/money';
+import { StatementRow } from '../ledger/ledger-read.repository';
+import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
 
 const PAGE = 5_000;
@@ -26,7 +27,7 @@ export interface StatementRequest {
  */
 export async function writeStatement(
   ledger: LedgerService,
-  audit: AuditRepository,
+  reads: LedgerReadService,
   q: StatementRequest,
   out: Writable,
 ): Promise<{ entries: number; openingBalance: string; closingBalance: string }> {
@@ -57,7 +58,7 @@ export async function writeStatement(
       if (!csv.write(record)) await once(csv, 'drain');
     };
     await write({ createdAt: q.from.toISOString(), type: 'opening balance', balance: fmt(opening) });
-    for await (const row of pages(audit, ref?.id, q.from, q.to)) await write(entryOf(row));
+    for await (const row of pages(reads, ref?.id, q.from, q.to)) await write(entryOf(row));
     await write({ createdAt: q.to.toISOString(), type: 'closing balance', balance: fmt(balance) });
     csv.end();
     await once(csv, 'end');
@@ -67,17 +68,17 @@ export async function writeStatement(
     };
     const head = { account: q.account, asset: q.asset, from: q.from.toISOString(), to: q.to.toISOString(), openingBalance: fmt(opening) };
     await write(`${JSON.stringify(head).slice(0, -1)},"entries":[`);
-    for await (const row of pages(audit, ref?.id, q.from, q.to)) await write(`${entries > 0 ? ',' : ''}\n  ${JSON.stringify(entryOf(row))}`);
+    for await (const row of pages(reads, ref?.id, q.from, q.to)) await write(`${entries > 0 ? ',' : ''}\n  ${JSON.stringify(entryOf(row))}`);
     await write(`\n],"closingBalance":${JSON.stringify(fmt(balance))}}\n`);
   }
   return { entries, openingBalance: fmt(opening), closingBalance: fmt(balance) };
 }
 
-async function* pages(audit: AuditRepository, accountId: bigint | undefined, from: Date, to: Date): AsyncIterable<StatementRow> {
+async function* pages(reads: LedgerReadService, accountId: bigint | undefined, from: Date, to: Date): AsyncIterable<StatementRow> {
   if (accountId === undefined) return;
   let after = 0n;
   for (;;) {
-    const page = await audit.statementPage(accountId, from, to, after, PAGE);
+    const page = await reads.statementPage(accountId, from, to, after, PAGE);
     yield* page;
     if (page.length < PAGE) return;
     after = page[page.length - 1].postingId;

@@ -4,6 +4,7 @@ import { Roles } from '../auth/access.decorators';
 import { Decimal, formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { optionalMoment } from '../common/params';
+import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
 import { TrialBalanceDto, TrialBalanceQueryDto } from './dto/trial-balance.dto';
 
@@ -11,7 +12,10 @@ import { TrialBalanceDto, TrialBalanceQueryDto } from './dto/trial-balance.dto';
 @Roles('auditor', 'admin')
 @Controller('v1/audit')
 export class TrialBalanceController {
-  constructor(private readonly ledger: LedgerService) {}
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly reads: LedgerReadService,
+  ) {}
 
   @Get('trial-balance')
   @ApiOperation({ summary: 'Every account’s debits, credits and balance, now or as of a moment, with totals per asset' })
@@ -19,7 +23,7 @@ export class TrialBalanceController {
   @ApiProblems('validation_failed')
   async trialBalance(@Query() query: TrialBalanceQueryDto): Promise<TrialBalanceDto> {
     const asOf = optionalMoment(query.asOf, 'asOf');
-    const [rows, scales] = await Promise.all([this.ledger.trialBalance(asOf), this.ledger.assetScales()]);
+    const [rows, scales] = await Promise.all([this.reads.trialBalance(asOf), this.ledger.assetScales()]);
     const totals = new Map<string, { debits: Decimal; credits: Decimal }>();
     const accounts = rows.map((r) => {
       const scale = scales.get(r.asset) ?? 0;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService, Tx } from '../infra/database/prisma.service';
+import { TransactionHost } from '../infra/database/transaction-host';
 import { ClientRole } from './domain/principal';
 
 export interface ApiClientRecord {
@@ -16,30 +16,30 @@ export interface ApiClientRecord {
 
 @Injectable()
 export class ApiClientsRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(private readonly db: TransactionHost) {}
 
-  async create(tx: Tx, record: Omit<ApiClientRecord, 'createdAt' | 'revokedAt'>): Promise<ApiClientRecord> {
-    return toRecord(await tx.apiClient.create({ data: record }));
+  async create(record: Omit<ApiClientRecord, 'createdAt' | 'revokedAt'>): Promise<ApiClientRecord> {
+    return toRecord(await this.db.client.apiClient.create({ data: record }));
   }
 
   async findByHash(keyHash: string): Promise<ApiClientRecord | null> {
-    const row = await this.prisma.apiClient.findUnique({ where: { keyHash } });
+    const row = await this.db.client.apiClient.findUnique({ where: { keyHash } });
     return row && toRecord(row);
   }
 
-  async findById(tx: Tx, id: string): Promise<ApiClientRecord | null> {
-    const row = await tx.apiClient.findUnique({ where: { id } });
+  async findById(id: string): Promise<ApiClientRecord | null> {
+    const row = await this.db.client.apiClient.findUnique({ where: { id } });
     return row && toRecord(row);
   }
 
   /** Marks a key revoked unless it already is; returns whether this call revoked it. */
-  async revoke(tx: Tx, id: string, at: Date): Promise<boolean> {
-    const { count } = await tx.apiClient.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
+  async revoke(id: string, at: Date): Promise<boolean> {
+    const { count } = await this.db.client.apiClient.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
     return count === 1;
   }
 
   async list(after: { createdAt: Date; id: string } | undefined, take: number): Promise<ApiClientRecord[]> {
-    const rows = await this.prisma.apiClient.findMany({
+    const rows = await this.db.client.apiClient.findMany({
       where: after
         ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] }
         : undefined,

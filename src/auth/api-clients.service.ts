@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import { AdminActionsRepository } from '../audit/admin-actions.repository';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { isForeignKeyViolation, PrismaService } from '../infra/database/prisma.service';
+import { isForeignKeyViolation } from '../infra/database/prisma.service';
+import { TransactionHost } from '../infra/database/transaction-host';
 import { ApiClientRecord, ApiClientsRepository } from './api-clients.repository';
 import { displayPrefixOf, generateApiKey, hashApiKey, MAX_API_KEY_LENGTH, sameDigest } from './domain/api-key';
 import { ClientPrincipal, ClientRole } from './domain/principal';
@@ -14,11 +16,6 @@ export interface NewApiClient {
   role: ClientRole;
   sourceId?: string;
   partnerId?: string;
-}
-
-interface CacheEntry {
-  principal: ClientPrincipal;
-  expiresAt: number;
 }
 
 /**
@@ -34,25 +31,26 @@ const MAX_CACHED_KEYS = 10_000;
 
 @Injectable()
 export class ApiClientsService {
-  private readonly cache = new Map<string, CacheEntry>();
+  /** valid keys: at most MAX_CACHED_KEYS (the least recently used go first), each for API_KEY_CACHE_SECONDS */
+  private readonly cache: LRUCache<string, ClientPrincipal>;
   /** Revokes done by this process: a look-up that overlapped one does not remember what it read. */
   private revocations = 0;
   private readonly bootstrapHash?: string;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly db: TransactionHost,
     private readonly repository: ApiClientsRepository,
     private readonly adminActions: AdminActionsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.bootstrapHash = config.adminApiKey ? hashApiKey(config.adminApiKey) : undefined;
+    this.cache = new LRUCache({ max: MAX_CACHED_KEYS, ttl: config.apiKeyCacheSeconds * 1000 });
   }
 
   async authenticate(apiKey: string): Promise<ClientPrincipal> {
     if (apiKey.length === 0 || apiKey.length > MAX_API_KEY_LENGTH) throw unauthorized();
     const cached = this.cache.get(apiKey);
-    if (cached && cached.expiresAt > Date.now()) return cached.principal;
-    this.cache.delete(apiKey);
+    if (cached) return cached;
 
     const hash = hashApiKey(apiKey);
     if (this.bootstrapHash && sameDigest(hash, this.bootstrapHash)) {
@@ -64,8 +62,7 @@ export class ApiClientsService {
     const principal = principalOf(record);
     // a revoke that committed while the row was being read must not be undone by remembering it
     if (this.config.apiKeyCacheSeconds > 0 && revocations === this.revocations) {
-      if (this.cache.size >= MAX_CACHED_KEYS) this.cache.clear();
-      this.cache.set(apiKey, { principal, expiresAt: Date.now() + this.config.apiKeyCacheSeconds * 1000 });
+      this.cache.set(apiKey, principal);
     }
     return principal;
   }
@@ -75,8 +72,8 @@ export class ApiClientsService {
     checkBinding(input);
     const apiKey = generateApiKey();
     try {
-      const client = await this.prisma.$transaction(async (tx) => {
-        const created = await this.repository.create(tx, {
+      const client = await this.db.run(async () => {
+        const created = await this.repository.create({
           id: randomUUID(),
           name: input.name,
           role: input.role,
@@ -85,7 +82,7 @@ export class ApiClientsService {
           keyHash: hashApiKey(apiKey),
           keyPrefix: displayPrefixOf(apiKey),
         });
-        await this.adminActions.record(tx, {
+        await this.adminActions.record({
           actor,
           action: 'api-client.created',
           subject: `api-client:${created.id}`,
@@ -103,16 +100,17 @@ export class ApiClientsService {
   }
 
   async revoke(actor: string, id: string): Promise<ApiClientRecord> {
-    const client = await this.prisma.$transaction(async (tx) => {
-      const existing = await this.repository.findById(tx, id);
+    const client = await this.db.run(async () => {
+      const existing = await this.repository.findById(id);
       if (!existing) throw notFound(`API client ${id}`);
-      if (await this.repository.revoke(tx, id, new Date())) {
-        await this.adminActions.record(tx, { actor, action: 'api-client.revoked', subject: `api-client:${id}` });
+      if (await this.repository.revoke(id, new Date())) {
+        await this.adminActions.record({ actor, action: 'api-client.revoked', subject: `api-client:${id}` });
       }
-      return (await this.repository.findById(tx, id))!;
+      return (await this.repository.findById(id))!;
     });
     this.revocations++;
-    for (const [key, entry] of this.cache) if (entry.principal.clientId === client.id) this.cache.delete(key);
+    const revoked = [...this.cache.entries()].filter(([, principal]) => principal.clientId === client.id).map(([key]) => key);
+    for (const key of revoked) this.cache.delete(key);
     return client;
   }
 

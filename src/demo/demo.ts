@@ -7,8 +7,8 @@ import { signResidentToken } from '../auth/domain/resident-token';
 import { DomainError } from '../common/errors';
 import { Decimal } from '../common/money';
 import { AdjustmentsService } from '../ledger/adjustments.service';
-import { LedgerService } from '../ledger/ledger.service';
 import { residentAccount } from '../ledger/domain/account';
+import { LedgerReadService } from '../ledger/ledger-read.service';
 import { AppConfig } from '../config/config';
 import { PartnerKind } from '../programme/domain/partner';
 import { ProgrammeService } from '../programme/programme.service';
@@ -83,7 +83,7 @@ export function demoOptionsOf(args: string[]): DemoOptions {
 export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl: string, options: DemoOptions): Promise<ReconciliationRun> {
   const out = options.out ?? process.stdout;
   const progress = options.progress ?? progressBar;
-  const ledger = app.get(LedgerService);
+  const ledger = app.get(LedgerReadService);
 
   const residents = await seedProgramme(app, Math.max(20, Math.round(options.events / 20)), progress);
   const day = await playDay(app, residents, { events: options.events, progress, seed: options.seed });
@@ -108,9 +108,9 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
       DEMO_PARTNERS.map(async (p): Promise<[string, string]> => [`partner ${p.id}`, await issue(p.id, 'partner', { partnerId: p.id })]),
     )),
   ];
-  const named = await ledger.balancesOf(DEMO_RESIDENTS.map(([id]) => residentAccount(id)), 'POINTS');
+  const named = await ledger.residentBalances(DEMO_RESIDENTS.map(([id]) => id));
   const tokens = DEMO_RESIDENTS.map(([id]) => [
-    `${id} (${named.get(residentAccount(id))?.available.toFixed() ?? '0'} points)`,
+    `${id} (${named.get(id)!.available.toFixed()} points)`,
     signResidentToken(id, config.residentJwtSecret!, 24 * 3600),
   ]);
   const unusedCode = day.codes.find((c) => !c.used);
@@ -153,7 +153,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
 /** Sources, partners, rules, the season's campaign, the catalogue with its code pools, residents. */
 async function seedProgramme(app: INestApplication, generatedResidents: number, progress: typeof progressBar): Promise<string[]> {
   const programme = app.get(ProgrammeService);
-  const ledger = app.get(LedgerService);
+  const ledger = app.get(LedgerReadService);
   const adjustments = app.get(AdjustmentsService);
   for (const source of DEMO_SOURCES) await ignoreExisting(() => programme.createSource(ACTOR, source));
   for (const partner of DEMO_PARTNERS) await ignoreExisting(() => programme.createPartner(ACTOR, partner));
@@ -218,9 +218,9 @@ async function seedProgramme(app: INestApplication, generatedResidents: number, 
 
 /** Who earned what, what was spent where, and whether the books hold. */
 async function summaryOf(app: INestApplication, day: DayReport, run: ReconciliationRun): Promise<string[]> {
-  const ledger = app.get(LedgerService);
+  const ledger = app.get(LedgerReadService);
   const stats = await app.get(PublicStatsService).stats();
-  const balances = [...(await ledger.balancesOf(day.residents.map(residentAccount), 'POINTS')).values()].sort((a, b) => b.available.comparedTo(a.available));
+  const balances = [...(await ledger.residentBalances(day.residents)).values()].sort((a, b) => b.available.comparedTo(a.available));
   const list = (bag: Record<string, number>) => Object.entries(bag).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   const failed = run.checks.filter((c) => !c.passed);
   return [
@@ -229,7 +229,7 @@ async function summaryOf(app: INestApplication, day: DayReport, run: Reconciliat
     `  by source       ${list(day.bySource)}`,
     `  processed       ${list(day.outcomes)}; reports confirmed ${day.confirmed}, rejected ${day.rejectedReports}`,
     `  revoked vote    ${day.revoked ? `${day.revoked.externalId} of ${day.revoked.residentId} (annulled; its accrual reversed)` : 'none'}`,
-    `  top residents   ${balances.slice(0, 5).map((b) => `${b.account.replace(/^resident:/, '')} ${b.available.toFixed()}`).join(', ')}`,
+    `  top residents   ${balances.slice(0, 5).map((b) => `${b.residentId} ${b.available.toFixed()}`).join(', ')}`,
     `  redemptions     ${list(day.redemptions)}; refused: ${list(day.refusals)}`,
     `  at the tills    ${day.tillRedemptions} code(s) redeemed by partners; refused: ${list(day.tillRefusals)}`,
     `  donations       ${day.donations.map((d) => `${d.fundId} ${d.points.toFixed()}`).join(', ') || 'none'}`,

@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { MetricsService } from '../infra/metrics/metrics.service';
-import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
+import { ISSUED_ACCOUNT, residentAccount, residentDebtAccount } from '../ledger/domain/account';
 import { Posting } from '../ledger/domain/transaction';
+import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService, NewTransaction } from '../ledger/ledger.service';
 import { basePoints, capPeriods, EarningRule, underCap, withCampaigns } from './domain/earning';
 import { capKey, EarningRepository, EarnEventRecord, ProcessedEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
 
-export const ISSUED_ACCOUNT = 'programme:issued';
 export const EARN_TYPE = 'earn';
 
 /**
@@ -27,6 +27,7 @@ export class EarnProcessor {
     private readonly repository: EarningRepository,
     private readonly rules: RuleBook,
     private readonly ledger: LedgerService,
+    private readonly reads: LedgerReadService,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -119,15 +120,10 @@ export class EarnProcessor {
     return granted;
   }
 
+  /** What each of these residents owes, for those who owe something. */
   private async debtsOf(residentIds: string[]): Promise<Map<string, Decimal>> {
-    const unique = [...new Set(residentIds)];
-    const balances = await this.ledger.balancesOf(unique.map(residentDebtAccount), 'POINTS');
-    const debts = new Map<string, Decimal>();
-    unique.forEach((id) => {
-      const debt = balances.get(residentDebtAccount(id));
-      if (debt && debt.posted.gt(0)) debts.set(id, debt.posted);
-    });
-    return debts;
+    const debts = await this.reads.residentDebts(residentIds);
+    return new Map([...debts].filter(([, debt]) => debt.gt(0)));
   }
 }
 

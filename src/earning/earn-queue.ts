@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
+import { untilAborted } from '../common/abort';
 import { EarnProcessor } from './earn-processor.service';
 
 export const EARN_QUEUE = 'earn';
@@ -10,6 +11,8 @@ const ENQUEUE_TIMEOUT_MS = 2_000;
 /** Hands accepted events to processing. Losing a hand-off loses nothing: the sweeper finds them. */
 export abstract class EarnQueue {
   abstract enqueue(ids: string[]): Promise<void>;
+  /** The queue's jobs by state; null without a queue (processing in-process). */
+  abstract jobCounts(): Promise<Record<string, number> | null>;
 }
 
 /** With Redis: a Bull job per accepted batch, retried with backoff, processed by any worker. */
@@ -31,17 +34,15 @@ export class BullEarnQueue extends EarnQueue {
 
   /** Gives up after a short wait: with Redis down, the answer must not wait for it. */
   async enqueue(ids: string[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Redis did not answer in time')), ENQUEUE_TIMEOUT_MS);
-    });
     const adding = this.add(ids);
     adding.catch(() => undefined); // a late failure after the timeout is already reported
-    try {
-      await Promise.race([adding, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await untilAborted(adding, AbortSignal.timeout(ENQUEUE_TIMEOUT_MS)).catch((error: Error) => {
+      throw error.name === 'TimeoutError' ? new Error('Redis did not answer in time') : error;
+    });
+  }
+
+  jobCounts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts() as unknown as Promise<Record<string, number>>;
   }
 
   private async add(ids: string[]): Promise<void> {
@@ -87,6 +88,10 @@ export class InProcessEarnQueue extends EarnQueue {
 
   constructor(private readonly processor: EarnProcessor) {
     super();
+  }
+
+  jobCounts(): Promise<null> {
+    return Promise.resolve(null);
   }
 
   enqueue(ids: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
+import { EarnBacklogMetrics } from './earn-backlog.metrics';
 import { EarnEventsController } from './earn-events.controller';
 import { EarnProcessor } from './earn-processor.service';
 import { BullEarnQueue, EARN_QUEUE, EarnJobConsumer, EarnQueue, InProcessEarnQueue } from './earn-queue';
@@ -26,6 +27,7 @@ export class EarningModule {
         EarningService,
         EarningAdminService,
         EarnSweeper,
+        EarnBacklogMetrics,
         ...(redis ? [EarnJobConsumer, { provide: EarnQueue, useClass: BullEarnQueue }] : [{ provide: EarnQueue, useClass: InProcessEarnQueue }]),
       ],
       exports: [EarningService, EarnProcessor, EarnSweeper],

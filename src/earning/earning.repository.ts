@@ -39,6 +39,14 @@ export type RuleInput = Omit<EarningRule, 'createdAt' | 'updatedAt'>;
 export class EarningRepository {
   constructor(private readonly db: TransactionHost) {}
 
+  /** Events accepted and not yet processed, with the age of the oldest: the processing lag. */
+  async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
+    const [row] = await this.db.client.$queryRaw<{ count: number; age: number | null }[]>`
+      SELECT count(*)::int AS count, extract(epoch FROM now() - min(received_at))::float8 AS age
+      FROM earn_events WHERE status = 'received'`;
+    return { count: row.count, oldestAgeSeconds: Math.max(0, row.age ?? 0) };
+  }
+
   async createRule(rule: RuleInput): Promise<EarningRule> {
     return toRule(await this.db.client.earningRule.create({ data: rule }));
   }

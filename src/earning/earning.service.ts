@@ -4,12 +4,13 @@ import { DomainError, invalidInput, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { MetricsService } from '../infra/metrics/metrics.service';
-import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
+import { ISSUED_ACCOUNT, residentAccount, residentDebtAccount } from '../ledger/domain/account';
 import { invalidState } from '../ledger/domain/errors';
 import { Posting } from '../ledger/domain/transaction';
+import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
 import { basePoints, capPeriods, RejectReason, ruleFor } from './domain/earning';
-import { accrual, EARN_TYPE, EarnProcessor, ISSUED_ACCOUNT } from './earn-processor.service';
+import { accrual, EARN_TYPE, EarnProcessor } from './earn-processor.service';
 import { EarnQueue } from './earn-queue';
 import { capKey, EarningRepository, EarnEventRecord, NewEarnEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
@@ -47,6 +48,7 @@ export class EarningService {
     private readonly queue: EarnQueue,
     private readonly processor: EarnProcessor,
     private readonly ledger: LedgerService,
+    private readonly reads: LedgerReadService,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -129,7 +131,7 @@ export class EarningService {
       // the debt is read without a lock (the ledger locks in its one order); if an earn batch
       // pays it off meanwhile, the ledger refuses to take the debt below zero and this tries again
       for (let attempt = 1; !transactionId; attempt++) {
-        const debt = await this.debtOf(event.residentId);
+        const { debt } = await this.reads.residentBalance(event.residentId);
         try {
           transactionId = await this.db.withSavepoint('confirm_attempt', async () => {
             if (debt.isZero()) return (await this.ledger.post(holdId, undefined, metadata)).id;
@@ -189,11 +191,11 @@ export class EarningService {
       // between the read and the write, the ledger refuses and the revoke tries again.
       await this.releaseCaps(event);
       for (let attempt = 1; ; attempt++) {
-        const { available } = await this.ledger.balance(residentAccount(event.residentId), 'POINTS');
+        const { available } = await this.reads.residentBalance(event.residentId);
         const postings = revocation(event.residentId, toResident, toDebt, available);
         try {
           await this.db.withSavepoint('revoke_attempt', () =>
-            this.ledger.reverseWith(event.transactionId!, postings, { externalId, action: 'revoke', debt: debtOf(postings) }, 'earn.revoked'),
+            this.ledger.reverseWith(event.transactionId!, postings, { externalId, action: 'revoke', debt: debitTo(postings, residentDebtAccount(event.residentId)).toFixed() }, 'earn.revoked'),
           );
           break;
         } catch (error) {
@@ -214,12 +216,6 @@ export class EarningService {
       event = (await this.repository.findEvent(sourceId, externalId, true))!;
     }
     return event;
-  }
-
-  private async debtOf(residentId: string): Promise<Decimal> {
-    const debt = await this.ledger.balancesOf([residentDebtAccount(residentId)], 'POINTS');
-    const posted = debt.get(residentDebtAccount(residentId))?.posted;
-    return posted && posted.gt(0) ? posted : new Decimal(0);
   }
 
   private async releaseCaps(event: EarnEventRecord): Promise<void> {
@@ -252,8 +248,8 @@ function revocation(residentId: string, toResident: Decimal, toDebt: Decimal, av
   return postings;
 }
 
-function debtOf(postings: Posting[]): string {
-  return postings.filter((p) => p.account.endsWith(':debt')).reduce((sum, p) => sum.plus(p.amount), new Decimal(0)).toFixed();
+function debitTo(postings: Posting[], account: string): Decimal {
+  return postings.filter((p) => p.account === account && p.side === 'D').reduce((sum, p) => sum.plus(p.amount), new Decimal(0));
 }
 
 function creditTo(postings: Posting[], account: string): Decimal {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { Campaign, EarningRule } from './domain/earning';
 import { EarningRepository } from './earning.repository';
 
@@ -11,7 +12,8 @@ const TTL_MS = 5_000;
  */
 @Injectable()
 export class RuleBook {
-  private loaded?: { at: number; rules: EarningRule[]; campaigns: Campaign[] };
+  /** one entry, the whole book, forgotten TTL_MS after it was read */
+  private readonly cache = new LRUCache<'book', { rules: EarningRule[]; campaigns: Campaign[] }>({ max: 1, ttl: TTL_MS });
 
   constructor(private readonly repository: EarningRepository) {}
 
@@ -33,14 +35,15 @@ export class RuleBook {
 
   /** Forgets what it knows: the next read goes to the database. */
   invalidate(): void {
-    this.loaded = undefined;
+    this.cache.clear();
   }
 
   private async load(force = false) {
-    if (force || !this.loaded || Date.now() - this.loaded.at > TTL_MS) {
-      const [rules, campaigns] = await Promise.all([this.repository.allRules(), this.repository.allCampaigns()]);
-      this.loaded = { at: Date.now(), rules, campaigns };
-    }
-    return this.loaded;
+    const cached = force ? undefined : this.cache.get('book');
+    if (cached) return cached;
+    const [rules, campaigns] = await Promise.all([this.repository.allRules(), this.repository.allCampaigns()]);
+    const book = { rules, campaigns };
+    this.cache.set('book', book);
+    return book;
   }
 }

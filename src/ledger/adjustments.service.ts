@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Decimal } from '../common/money';
-import { residentAccount } from './domain/account';
+import { ADJUSTMENTS_ACCOUNT, residentAccount } from './domain/account';
 import { ledgerInvalid } from './domain/errors';
 import { LedgerTransaction } from './domain/ledger-transaction';
 import { LedgerService } from './ledger.service';
-
-export const ADJUSTMENTS_ACCOUNT = 'programme:adjustments';
 
 /**
  * A programme admin's manual correction of a resident's points, with a reason: a ledger

@@ -3,12 +3,14 @@ import { AdjustmentsController } from './adjustments.controller';
 import { AdjustmentsService } from './adjustments.service';
 import { HoldExpiryCron } from './hold-expiry.cron';
 import { LedgerController } from './ledger.controller';
+import { LedgerReadRepository } from './ledger-read.repository';
+import { LedgerReadService } from './ledger-read.service';
 import { LedgerRepository } from './ledger.repository';
 import { LedgerService } from './ledger.service';
 
 @Module({
   controllers: [LedgerController, AdjustmentsController],
-  providers: [LedgerRepository, LedgerService, AdjustmentsService, HoldExpiryCron],
-  exports: [LedgerService],
+  providers: [LedgerRepository, LedgerService, LedgerReadRepository, LedgerReadService, AdjustmentsService, HoldExpiryCron],
+  exports: [LedgerService, LedgerReadService],
 })
 export class LedgerModule {}

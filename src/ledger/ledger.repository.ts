@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { Decimal } from '../common/money';
 import { Prisma } from '../generated/prisma/client';
 import { arrayLiteral } from '../infra/database/array-literal';
@@ -61,14 +62,6 @@ export interface RecordedPosting extends Posting {
   shard: number;
 }
 
-export interface TrialBalanceRow {
-  account: string;
-  asset: string;
-  normalSide: Side;
-  debits: Decimal;
-  credits: Decimal;
-}
-
 /** Raised by ledger_record() when a floor-zero account would go below zero (DETAIL: the account id). */
 export const SQLSTATE_INSUFFICIENT = 'CL001';
 /** Raised by ledger_record() when the postings are not a valid transaction (unbalanced, say). */
@@ -83,17 +76,18 @@ const ACCOUNT_CACHE_LIMIT = 100_000;
  * subtracted from its pending sums, since a hold stops holding at its expiry. A tiny table
  * (the open holds that expire), one index probe.
  */
-const EXPIRED_HOLDS_OF = Prisma.raw(`SELECT coalesce(sum(h.amount) FILTER (WHERE h.side = 'D'), 0) AS debits,
+export const EXPIRED_HOLDS_OF = Prisma.raw(`SELECT coalesce(sum(h.amount) FILTER (WHERE h.side = 'D'), 0) AS debits,
   coalesce(sum(h.amount) FILTER (WHERE h.side = 'C'), 0) AS credits
   FROM ledger_open_holds h WHERE h.expires_at <= now() AND h.account_id = `);
 
 /**
  * The ledger's tables. Accounts are created on first use; their ids are remembered (they never
- * change) so that the hot path does not look them up again.
+ * change, so no expiry; the least recently used go beyond ACCOUNT_CACHE_LIMIT) so that the hot
+ * path does not look them up again.
  */
 @Injectable()
 export class LedgerRepository {
-  private readonly accounts = new Map<string, AccountRow>();
+  private readonly accounts = new LRUCache<string, AccountRow>({ max: ACCOUNT_CACHE_LIMIT });
   private scales?: ReadonlyMap<string, number>;
 
   constructor(private readonly db: TransactionHost) {}
@@ -249,38 +243,6 @@ export class LedgerRepository {
     return row ? toSums(row) : toSums({ debits_posted: '0', credits_posted: '0', debits_pending: '0', credits_pending: '0' });
   }
 
-  async balanceSumsOf(codes: string[], asset: string): Promise<Map<string, BalanceSums>> {
-    if (codes.length === 0) return new Map();
-    const rows = await this.db.client.$queryRaw<(RawSums & { code: string })[]>`
-      SELECT a.code, sum(b.debits_posted)::text AS debits_posted, sum(b.credits_posted)::text AS credits_posted,
-             (sum(b.debits_pending) - x.debits)::text AS debits_pending, (sum(b.credits_pending) - x.credits)::text AS credits_pending
-      FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
-      CROSS JOIN LATERAL (${EXPIRED_HOLDS_OF}(a.id)) x
-      WHERE a.code = ANY(${codes}::text[]) AND a.asset = ${asset}
-      GROUP BY a.code, x.debits, x.credits`;
-    return new Map(rows.map((r) => [r.code, toSums(r)]));
-  }
-
-  /** An account's posted entries, newest first, before a posting id (the cursor). */
-  async history(accountId: bigint, beforeId: bigint | undefined, take: number): Promise<HistoryRow[]> {
-    const rows = await this.db.client.$queryRaw<RawHistory[]>`
-      SELECT p.id, p.transaction_id::text AS transaction_id, t.type, p.side, p.amount::text AS amount,
-             p.balance_after::text AS balance_after, t.description, p.created_at
-      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
-      WHERE p.account_id = ${accountId} AND NOT p.pending AND (${beforeId ?? null}::bigint IS NULL OR p.id < ${beforeId ?? null}::bigint)
-      ORDER BY p.id DESC LIMIT ${take}`;
-    return rows.map((r) => ({
-      postingId: BigInt(r.id),
-      transactionId: r.transaction_id,
-      type: r.type,
-      side: r.side as Side,
-      amount: new Decimal(r.amount),
-      balanceAfter: r.balance_after === null ? null : new Decimal(r.balance_after),
-      description: r.description,
-      createdAt: r.created_at,
-    }));
-  }
-
   /** The balance as it stood at a past moment, from the journal itself. */
   async balanceSumsAsOf(accountId: bigint, asOf: Date): Promise<BalanceSums> {
     const [row] = await this.db.client.$queryRaw<RawSums[]>`
@@ -297,32 +259,6 @@ export class LedgerRepository {
     return toSums(row);
   }
 
-  /** Posted debits and credits of every account, now (running balances) or as of a moment (journal). */
-  async trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
-    const rows = asOf
-      ? await this.db.client.$queryRaw<RawTrialRow[]>`
-          SELECT a.code, a.asset, a.normal_side,
-                 coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0)::text AS debits,
-                 coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0)::text AS credits
-          FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-          WHERE NOT p.pending AND p.created_at <= ${asOf}
-          GROUP BY a.id, a.code, a.asset, a.normal_side
-          ORDER BY a.asset, a.code`
-      : await this.db.client.$queryRaw<RawTrialRow[]>`
-          SELECT a.code, a.asset, a.normal_side, sum(b.debits_posted)::text AS debits, sum(b.credits_posted)::text AS credits
-          FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
-          GROUP BY a.id, a.code, a.asset, a.normal_side
-          HAVING sum(b.debits_posted) <> 0 OR sum(b.credits_posted) <> 0
-          ORDER BY a.asset, a.code`;
-    return rows.map((r) => ({
-      account: r.code,
-      asset: r.asset,
-      normalSide: r.normal_side as Side,
-      debits: new Decimal(r.debits),
-      credits: new Decimal(r.credits),
-    }));
-  }
-
   /** Pending transactions past their expiry that nothing has settled yet. */
   async expiredHolds(now: Date, limit: number): Promise<string[]> {
     const rows = await this.db.client.$queryRaw<{ id: string }[]>`
@@ -334,7 +270,6 @@ export class LedgerRepository {
   }
 
   private remember(key: string, row: AccountRow): void {
-    if (this.accounts.size >= ACCOUNT_CACHE_LIMIT) this.accounts.delete(this.accounts.keys().next().value!);
     this.accounts.set(key, row);
   }
 }
@@ -349,41 +284,11 @@ interface RawAccount {
   shards: number;
 }
 
-export interface HistoryRow {
-  postingId: bigint;
-  transactionId: string;
-  type: string;
-  side: Side;
-  amount: Decimal;
-  balanceAfter: Decimal | null;
-  description: string | null;
-  createdAt: Date;
-}
-
-interface RawHistory {
-  id: bigint;
-  transaction_id: string;
-  type: string;
-  side: string;
-  amount: string;
-  balance_after: string | null;
-  description: string | null;
-  created_at: Date;
-}
-
 interface RawSums {
   debits_posted: string;
   credits_posted: string;
   debits_pending: string;
   credits_pending: string;
-}
-
-interface RawTrialRow {
-  code: string;
-  asset: string;
-  normal_side: string;
-  debits: string;
-  credits: string;
 }
 
 function accountKey(code: string, asset: string): string {

@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../common/errors';
-import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
 import { classifyAccount } from './domain/account';
@@ -10,7 +9,6 @@ import { insufficientPoints, invalidState, ledgerInvalid } from './domain/errors
 import {
   AccountBalance,
   EXPIRE_TYPE,
-  HistoryEntry,
   LedgerTransaction,
   POST_TYPE,
   REVERSAL_TYPE,
@@ -26,7 +24,6 @@ import {
   SQLSTATE_INVALID,
   SQLSTATE_NOT_OPEN,
   TransactionKind,
-  TrialBalanceRow,
 } from './ledger.repository';
 
 export interface NewTransaction {
@@ -218,45 +215,6 @@ export class LedgerService {
     classifyAccount(account);
     const row = await this.repository.findAccount(account, asset);
     return row && { id: row.id, normalSide: row.normalSide };
-  }
-
-  /** Current balances of several accounts in one query; accounts never used are absent. */
-  async balancesOf(accounts: string[], asset: string): Promise<Map<string, AccountBalance>> {
-    const specs = new Map(accounts.map((a) => [a, classifyAccount(a)]));
-    const sums = await this.repository.balanceSumsOf(accounts, asset);
-    const result = new Map<string, AccountBalance>();
-    for (const [account, s] of sums) result.set(account, { account, asset, ...balanceView(s, specs.get(account)!.normalSide) });
-    return result;
-  }
-
-  /**
-   * An account's posted entries, newest first: the amount in the account's normal direction
-   * (negative when it went down) and the balance after each.
-   */
-  async history(account: string, asset: string, limit: number, cursor?: string): Promise<Page<HistoryEntry>> {
-    const spec = classifyAccount(account);
-    const after = decodeCursor<{ p: string }>(cursor, ['p']);
-    if (after && !/^\d{1,19}$/.test(after.p)) throw ledgerInvalid('cursor is not one this service issued');
-    const row = await this.repository.findAccount(account, asset);
-    if (!row) return { items: [], nextCursor: null };
-    const rows = await this.repository.history(row.id, after ? BigInt(after.p) : undefined, limit + 1);
-    return pageOf(
-      rows,
-      limit,
-      (r) => ({
-        transactionId: r.transactionId,
-        type: r.type,
-        amount: r.side === spec.normalSide ? r.amount : r.amount.neg(),
-        balanceAfter: r.balanceAfter,
-        description: r.description,
-        createdAt: r.createdAt,
-      }),
-      (r) => ({ p: r.postingId.toString() }),
-    );
-  }
-
-  trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
-    return this.repository.trialBalance(asOf);
   }
 
   assetScales(): Promise<ReadonlyMap<string, number>> {

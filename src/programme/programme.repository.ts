@@ -1,38 +1,38 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService, Tx } from '../infra/database/prisma.service';
+import { TransactionHost } from '../infra/database/transaction-host';
 import { Partner, PartnerKind, Source } from './domain/partner';
 
 @Injectable()
 export class ProgrammeRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(private readonly db: TransactionHost) {}
 
-  createSource(tx: Tx, source: { id: string; name: string }): Promise<Source> {
-    return tx.source.create({ data: source });
+  createSource(source: { id: string; name: string }): Promise<Source> {
+    return this.db.client.source.create({ data: source });
   }
 
   findSource(id: string): Promise<Source | null> {
-    return this.prisma.source.findUnique({ where: { id } });
+    return this.db.client.source.findUnique({ where: { id } });
   }
 
   listSources(afterId: string | undefined, take: number): Promise<Source[]> {
-    return this.prisma.source.findMany({
+    return this.db.client.source.findMany({
       where: afterId ? { id: { gt: afterId } } : undefined,
       orderBy: { id: 'asc' },
       take,
     });
   }
 
-  async createPartner(tx: Tx, partner: { id: string; name: string; kind: PartnerKind }): Promise<Partner> {
-    return toPartner(await tx.partner.create({ data: partner }));
+  async createPartner(partner: { id: string; name: string; kind: PartnerKind }): Promise<Partner> {
+    return toPartner(await this.db.client.partner.create({ data: partner }));
   }
 
   async findPartner(id: string): Promise<Partner | null> {
-    const row = await this.prisma.partner.findUnique({ where: { id } });
+    const row = await this.db.client.partner.findUnique({ where: { id } });
     return row && toPartner(row);
   }
 
   async listPartners(afterId: string | undefined, take: number): Promise<Partner[]> {
-    const rows = await this.prisma.partner.findMany({
+    const rows = await this.db.client.partner.findMany({
       where: afterId ? { id: { gt: afterId } } : undefined,
       orderBy: { id: 'asc' },
       take,

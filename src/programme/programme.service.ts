@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { AdminActionsRepository } from '../audit/admin-actions.repository';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
-import { isUniqueViolation, PrismaService } from '../infra/database/prisma.service';
+import { isUniqueViolation } from '../infra/database/prisma.service';
+import { TransactionHost } from '../infra/database/transaction-host';
 import { Partner, PartnerKind, Source } from './domain/partner';
 import { ProgrammeRepository } from './programme.repository';
 
@@ -10,16 +11,16 @@ import { ProgrammeRepository } from './programme.repository';
 @Injectable()
 export class ProgrammeService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly db: TransactionHost,
     private readonly repository: ProgrammeRepository,
     private readonly adminActions: AdminActionsRepository,
   ) {}
 
   async createSource(actor: string, input: { id: string; name: string }): Promise<Source> {
     return this.uniquely(`source ${input.id}`, () =>
-      this.prisma.$transaction(async (tx) => {
-        const source = await this.repository.createSource(tx, input);
-        await this.adminActions.record(tx, { actor, action: 'source.created', subject: `source:${source.id}`, details: { name: source.name } });
+      this.db.run(async () => {
+        const source = await this.repository.createSource(input);
+        await this.adminActions.record({ actor, action: 'source.created', subject: `source:${source.id}`, details: { name: source.name } });
         return source;
       }),
     );
@@ -33,9 +34,9 @@ export class ProgrammeService {
 
   async createPartner(actor: string, input: { id: string; name: string; kind: PartnerKind }): Promise<Partner> {
     return this.uniquely(`partner ${input.id}`, () =>
-      this.prisma.$transaction(async (tx) => {
-        const partner = await this.repository.createPartner(tx, input);
-        await this.adminActions.record(tx, {
+      this.db.run(async () => {
+        const partner = await this.repository.createPartner(input);
+        await this.adminActions.record({
           actor,
           action: 'partner.created',
           subject: `partner:${partner.id}`,

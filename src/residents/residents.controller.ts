@@ -5,8 +5,8 @@ import { ResidentPrincipal } from '../auth/domain/principal';
 import { formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
-import { residentAccount, residentDebtAccount } from '../ledger/domain/account';
-import { LedgerService } from '../ledger/ledger.service';
+import { residentAccount } from '../ledger/domain/account';
+import { LedgerReadService } from '../ledger/ledger-read.service';
 
 export class ResidentDto {
   @ApiProperty({ example: 'anna' }) residentId: string;
@@ -39,7 +39,7 @@ export class HistoryPageDto {
 @ResidentOnly()
 @Controller('v1/me')
 export class ResidentsController {
-  constructor(private readonly ledger: LedgerService) {}
+  constructor(private readonly ledger: LedgerReadService) {}
 
   @Get()
   @ApiOperation({ summary: 'The signed-in resident (checks a token)' })
@@ -52,15 +52,12 @@ export class ResidentsController {
   @ApiOperation({ summary: 'My points: available, pending and debt' })
   @ApiOkResponse({ type: ResidentBalanceDto })
   async balance(@CurrentResident() resident: ResidentPrincipal): Promise<ResidentBalanceDto> {
-    const points = residentAccount(resident.residentId);
-    const debtAccount = residentDebtAccount(resident.residentId);
-    const balances = await this.ledger.balancesOf([points, debtAccount], 'POINTS');
-    const balance = balances.get(points);
+    const balance = await this.ledger.residentBalance(resident.residentId);
     return {
-      residentId: resident.residentId,
-      available: formatAmount(balance?.available ?? 0, 0),
-      pending: formatAmount(balance?.pendingIn ?? 0, 0),
-      debt: formatAmount(balances.get(debtAccount)?.posted ?? 0, 0),
+      residentId: balance.residentId,
+      available: formatAmount(balance.available, 0),
+      pending: formatAmount(balance.pending, 0),
+      debt: formatAmount(balance.debt, 0),
     };
   }
 

@@ -1,4 +1,5 @@
 import { Decimal } from '../../common/money';
+import { charityAccount, partnerRedeemedAccount } from '../../ledger/domain/account';
 
 export const ITEM_KINDS = ['PROMO_CODE', 'TICKET', 'DONATION'] as const;
 export type ItemKind = (typeof ITEM_KINDS)[number];
@@ -30,7 +31,7 @@ export function isActive(item: Pick<CatalogueItem, 'activeFrom' | 'activeTo'>, a
 
 /** The account spent points go to: the partner's `redeemed` account, or the charity fund's. */
 export function payeeAccount(item: Pick<CatalogueItem, 'kind' | 'partnerId'>): string {
-  return item.kind === 'DONATION' ? `charity:${item.partnerId}` : `partner:${item.partnerId}:redeemed`;
+  return item.kind === 'DONATION' ? charityAccount(item.partnerId) : partnerRedeemedAccount(item.partnerId);
 }
 
 /** What is left to sell: the stock minus what was sold; for a pool, the codes not yet issued. */

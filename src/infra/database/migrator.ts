@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /**
  * The service's own migration runner. Prisma's migrate CLI cannot run on our machines (it must
@@ -35,7 +35,19 @@ export class MigrationError extends Error {
   }
 }
 
-export const MIGRATIONS_DIR = resolve(__dirname, '..', '..', '..', 'prisma', 'migrations');
+export const MIGRATIONS_DIR = projectMigrations(__dirname);
+
+/**
+ * The project's prisma/migrations, the nearest above this file: three folders up from src/ or
+ * dist/, four from the benchmark's build (dist-bench/src/).
+ */
+function projectMigrations(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'prisma', 'migrations');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`no prisma/migrations above ${from}`);
+  }
+}
 
 // The same advisory lock key as Prisma's migrate, so that the two never run at once.
 const MIGRATION_LOCK_KEY = 72707369;

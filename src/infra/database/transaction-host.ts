@@ -56,10 +56,14 @@ export class TransactionHost {
     return this.prisma.database.query<T>(name, sql, params);
   }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a database transaction: the open one, or a new one with these waits and limits
+   * (a long audit pass asks for more than a request's).
+   */
+  async run<T>(work: () => Promise<T>, options: { maxWait: number; timeout: number } = TRANSACTION_OPTIONS): Promise<T> {
     if (this.inTransaction) return work();
     const afterCommit: (() => void)[] = [];
-    const result = await this.prisma.$transaction((tx) => this.storage.run({ tx, afterCommit }, work), TRANSACTION_OPTIONS);
+    const result = await this.prisma.$transaction((tx) => this.storage.run({ tx, afterCommit }, work), options);
     for (const callback of afterCommit) callback();
     return result;
   }

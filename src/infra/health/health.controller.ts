@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import Redis from 'ioredis';
 import { Public } from '../../auth/access.decorators';
+import { untilAborted } from '../../common/abort';
 import { ApiProblems } from '../../common/openapi';
 import { PrismaService } from '../database/prisma.service';
 import { REDIS } from '../queue/queue.module';
@@ -39,7 +40,7 @@ export class HealthController {
   private async database() {
     const check = this.indicators.check('database');
     try {
-      await withTimeout(this.prisma.$queryRaw`SELECT 1`);
+      await untilAborted(this.prisma.$queryRaw`SELECT 1`, AbortSignal.timeout(CHECK_TIMEOUT_MS));
       return check.up();
     } catch {
       return check.down({ message: 'database does not answer' });
@@ -50,18 +51,12 @@ export class HealthController {
     const check = this.indicators.check('queue');
     if (!this.redis) return check.up({ mode: 'in-process' });
     try {
-      if (this.redis.status === 'wait') await withTimeout(this.redis.connect());
-      await withTimeout(this.redis.ping());
+      const deadline = AbortSignal.timeout(CHECK_TIMEOUT_MS);
+      if (this.redis.status === 'wait') await untilAborted(this.redis.connect(), deadline);
+      await untilAborted(this.redis.ping(), deadline);
       return check.up({ mode: 'redis' });
     } catch {
       return check.down({ mode: 'redis', message: 'Redis does not answer' });
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS).unref()),
-  ]);
 }

@@ -30,23 +30,84 @@ const PARTNER = new RegExp(`^partner:(${SLUG}):(${SLUG})$`);
 const CHARITY = new RegExp(`^charity:(${SLUG})$`);
 const CREDIT_NORMAL_PROGRAMME_ACCOUNTS = new Set(['expired']);
 
+const DEBT_SUFFIX = ':debt';
+const REDEEMED = 'redeemed';
+
+/** The prefix every account of an owner kind starts with. */
+export const OWNER_PREFIX = {
+  resident: 'resident:',
+  programme: 'programme:',
+  partner: 'partner:',
+  charity: 'charity:',
+} as const satisfies Record<AccountSpec['owner'], string>;
+
+// Account codes are built here and nowhere else: callers, queries and the read side take them
+// (and the prefixes that select an owner's accounts) from these functions.
+
 export function residentAccount(residentId: string): string {
-  return `resident:${residentId}`;
+  return `${OWNER_PREFIX.resident}${residentId}`;
 }
 
 /** What a resident owes after a revoked accrual they had already spent; debit-normal, never below zero. */
 export function residentDebtAccount(residentId: string): string {
-  return `resident:${residentId}:debt`;
+  return `${residentAccount(residentId)}${DEBT_SUFFIX}`;
+}
+
+export function programmeAccount(name: string): string {
+  return `${OWNER_PREFIX.programme}${name}`;
+}
+
+/** Where accruals come from: debited by every point issued, credited back by every revoked one. */
+export const ISSUED_ACCOUNT = programmeAccount('issued');
+
+/** A programme admin's manual corrections of residents' points. */
+export const ADJUSTMENTS_ACCOUNT = programmeAccount('adjustments');
+
+export function partnerAccount(partnerId: string, name: string): string {
+  return `${partnerAccountsPrefix(partnerId)}${name}`;
+}
+
+/** The partner account points spent with that partner go to. */
+export function partnerRedeemedAccount(partnerId: string): string {
+  return partnerAccount(partnerId, REDEEMED);
+}
+
+/** The charity fund account donated points go to. */
+export function charityAccount(fundId: string): string {
+  return `${OWNER_PREFIX.charity}${fundId}`;
+}
+
+/**
+ * How the read side selects accounts by kind, as literal parts to compare with (`starts_with`,
+ * `right`), never as LIKE patterns: an id may hold `_`, which LIKE reads as a wildcard.
+ */
+export const ACCOUNT_SELECTORS = {
+  residentPrefix: OWNER_PREFIX.resident,
+  debtSuffix: DEBT_SUFFIX,
+  partnerPrefix: OWNER_PREFIX.partner,
+  redeemedSuffix: `:${REDEEMED}`,
+  charityPrefix: OWNER_PREFIX.charity,
+  issued: ISSUED_ACCOUNT,
+} as const;
+
+/** Every account of one partner (`partner:{partnerId}:…`) starts with this. */
+export function partnerAccountsPrefix(partnerId: string): string {
+  return `${OWNER_PREFIX.partner}${partnerId}:`;
+}
+
+/** The fund of a charity account, or null for any other account. */
+export function charityFundOf(code: string): string | null {
+  return CHARITY.test(code) ? code.slice(OWNER_PREFIX.charity.length) : null;
 }
 
 export function classifyAccount(code: string): AccountSpec {
-  if (code.startsWith('resident:') && code.endsWith(':debt')) {
-    const residentId = code.slice('resident:'.length, -':debt'.length);
+  if (code.startsWith(OWNER_PREFIX.resident) && code.endsWith(DEBT_SUFFIX)) {
+    const residentId = code.slice(OWNER_PREFIX.resident.length, -DEBT_SUFFIX.length);
     if (!RESIDENT_ID.test(residentId)) throw ledgerInvalid(`account ${code}: not a valid resident id`);
     return { code, owner: 'resident', normalSide: 'D', floorZero: true, shards: 1 };
   }
-  if (code.startsWith('resident:')) {
-    const residentId = code.slice('resident:'.length);
+  if (code.startsWith(OWNER_PREFIX.resident)) {
+    const residentId = code.slice(OWNER_PREFIX.resident.length);
     if (!RESIDENT_ID.test(residentId)) throw ledgerInvalid(`account ${code}: not a valid resident id`);
     return { code, owner: 'resident', normalSide: 'C', floorZero: true, shards: 1 };
   }

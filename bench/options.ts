@@ -1,0 +1,62 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+/** Residents the plain-SQL baselines and the ledger service scenario spread their transfers over. */
+export const RESIDENTS = 1000;
+/** Earn events per HTTP batch in the ingest scenario. */
+export const EARN_BATCH = 1000;
+/** The database the benchmark makes and drops on the server. */
+export const BENCH_DB = 'civic_ledger_bench';
+
+export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn'] as const;
+
+export interface BenchOptions {
+  transfers: number;
+  workers: number;
+  /** a server URL: the benchmark makes and drops its own database BENCH_DB there */
+  database: string;
+  events: number;
+  redis: string;
+  redemptions: number;
+  validations: number;
+  /** postings of the reconciliation scenario's journal (0: no reconciliation) */
+  reconcile: number;
+  /** just these scenarios (while working on one) */
+  only: (typeof SCENARIO_SETS)[number];
+  /** history entries of the heavy resident in the reads scenario */
+  history: number;
+  /** seconds of steady mixed load after the scenarios, RSS sampled as it goes (0: none) */
+  soak: number;
+  /** with --only reconcile: keep the database */
+  keep: boolean;
+}
+
+function count(allowZero: boolean) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || (!allowZero && Number(value) === 0) || !Number.isSafeInteger(Number(value))) {
+      throw new InvalidArgumentError(`not a whole number${allowZero ? '' : ' above 0'}`);
+    }
+    return Number(value);
+  };
+}
+
+/** `npm run bench -- …`'s options; a bad value (not a whole number, an unknown scenario) stops it with a message. */
+export function parseOptions(argv: string[]): BenchOptions {
+  const program = new Command('npm run bench --')
+    .description('The ledger’s speed, measured against the plainest SQL doing the same work in the same run (docs/performance.md)')
+    .option('--transfers <n>', 'transfers of the plain-SQL baselines and the ledger service scenario', count(false), 6000)
+    .option('--workers <n>', 'concurrent workers of those scenarios (and the service’s pool size)', count(false), 16)
+    .option('--database <url>', 'PostgreSQL server URL', 'postgres://postgres:postgres@127.0.0.1:5432/postgres')
+    .option('--events <n>', 'earn events of the ingest scenario', count(false), 60000)
+    .option('--redis <url>', 'Redis URL of the ingest scenario’s queue', 'redis://127.0.0.1:6379')
+    .option('--redemptions <n>', 'redemptions of the catalogue scenario', count(false), 3000)
+    .option('--validations <n>', 'partner code validations of the catalogue scenario', count(false), 20000)
+    .option('--reconcile <n>', 'postings of the reconciliation scenario’s journal (0: none)', count(true), 1000000)
+    .addOption(new Option('--only <scenarios>', 'just these scenarios').choices(SCENARIO_SETS).default('all'))
+    .option('--history <n>', 'history entries of the heavy resident in the reads scenario', count(false), 100000)
+    .option('--soak <seconds>', 'seconds of steady mixed load after the scenarios, RSS sampled as it goes (0: none)', count(true), 0)
+    .option('--keep', 'with --only reconcile: keep the database', false)
+    .showHelpAfterError()
+    .exitOverride();
+  program.parse(argv, { from: 'user' });
+  return program.opts<BenchOptions>();
+}

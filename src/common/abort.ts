@@ -1,0 +1,16 @@
+/**
+ * Settles as `work` does, or rejects with the signal's reason once it aborts (a `TimeoutError`
+ * for `AbortSignal.timeout(ms)`), for work that takes no signal of its own (a Bull call, a
+ * Prisma query). The work itself goes on; whoever waited stops waiting.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined); // its late failure is nobody's to report
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}

@@ -1,0 +1,304 @@
+import { Injectable } from '@nestjs/common';
+import { Decimal } from '../common/money';
+import { Prisma } from '../generated/prisma/client';
+import { TransactionHost } from '../infra/database/transaction-host';
+import { ACCOUNT_SELECTORS, Side } from './domain/account';
+import { BalanceSums } from './domain/balance';
+import { EXPIRED_HOLDS_OF } from './ledger.repository';
+
+export interface JournalFilter {
+  from?: Date;
+  to?: Date;
+  type?: string;
+  /** an account code, matched exactly */
+  account?: string;
+  /** accruals from this participation service */
+  source?: string;
+  /** transactions that touched an account starting with one of these prefixes, or one of these exact codes */
+  accountPrefixes?: string[];
+  accounts?: string[];
+  afterSeq?: bigint;
+}
+
+export interface JournalRow {
+  id: string;
+  seq: bigint;
+  type: string;
+  kind: string;
+  pendingId: string | null;
+  reversesId: string | null;
+  metadata: Record<string, unknown>;
+  description: string | null;
+  createdAt: Date;
+  postings: { account: string; asset: string; side: Side; amount: Decimal; pending: boolean }[];
+}
+
+export interface StatementRow {
+  postingId: bigint;
+  transactionId: string;
+  type: string;
+  description: string | null;
+  side: Side;
+  amount: Decimal;
+  createdAt: Date;
+}
+
+export interface HistoryRow {
+  postingId: bigint;
+  transactionId: string;
+  type: string;
+  side: Side;
+  amount: Decimal;
+  balanceAfter: Decimal | null;
+  description: string | null;
+  createdAt: Date;
+}
+
+export interface TrialBalanceRow {
+  account: string;
+  asset: string;
+  normalSide: Side;
+  debits: Decimal;
+  credits: Decimal;
+}
+
+/** The programme's POINTS balances by kind of account, each in its normal direction. */
+export interface ProgrammeTotalsRow {
+  kind: 'issued' | 'redeemed' | 'charity' | 'resident';
+  /** the account, for a charity fund; null for the other kinds (summed over their accounts) */
+  account: string | null;
+  balance: Decimal;
+  /** resident accounts with a positive balance */
+  holders: number;
+}
+
+export interface ProgrammeDayRow {
+  date: string;
+  issued: Decimal;
+  redeemed: Decimal;
+  donated: Decimal;
+}
+
+/**
+ * The ledger's read side: the queries that audit, public statistics and finance views make over
+ * the journal and the balances. Reads only, through the open transaction if there is one (they
+ * could run on a read replica). Which accounts a query selects comes from the caller or from
+ * `ACCOUNT_SELECTORS` as literal prefixes and suffixes, compared with `starts_with` and `right`:
+ * never a LIKE pattern, in which a `_` of an id would be a wildcard.
+ */
+@Injectable()
+export class LedgerReadRepository {
+  constructor(private readonly db: TransactionHost) {}
+
+  async searchJournal(filter: JournalFilter, take: number): Promise<JournalRow[]> {
+    const where: Prisma.Sql[] = [Prisma.sql`TRUE`];
+    if (filter.from) where.push(Prisma.sql`t.created_at >= ${filter.from}`);
+    if (filter.to) where.push(Prisma.sql`t.created_at < ${filter.to}`);
+    if (filter.type) where.push(Prisma.sql`t.type = ${filter.type}`);
+    if (filter.afterSeq !== undefined) where.push(Prisma.sql`t.seq > ${filter.afterSeq}`);
+    if (filter.source) where.push(Prisma.sql`t.metadata->>'sourceId' = ${filter.source}`);
+    if (filter.accountPrefixes || filter.accounts) {
+      where.push(Prisma.sql`EXISTS (SELECT 1 FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                    WHERE p.transaction_id = t.id
+                                      AND (EXISTS (SELECT 1 FROM unnest(${filter.accountPrefixes ?? []}::text[]) AS x(prefix) WHERE starts_with(a.code, x.prefix))
+                                           OR a.code = ANY(${filter.accounts ?? []}::text[])))`);
+    }
+    if (filter.account) {
+      where.push(Prisma.sql`EXISTS (SELECT 1 FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                    WHERE p.transaction_id = t.id AND a.code = ${filter.account})`);
+    }
+    const rows = await this.db.client.$queryRaw<
+      { id: string; seq: bigint; type: string; kind: string; pending_id: string | null; reverses_id: string | null; metadata: unknown; description: string | null; created_at: Date }[]
+    >`SELECT t.id::text, t.seq, t.type, t.kind, t.pending_id::text, t.reverses_id::text, t.metadata, t.description, t.created_at
+      FROM ledger_transactions t WHERE ${Prisma.join(where, ' AND ')} ORDER BY t.seq LIMIT ${take}`;
+    const postings = await this.postingsOf(rows.map((r) => r.id));
+    return rows.map((r) => ({
+      id: r.id,
+      seq: BigInt(r.seq),
+      type: r.type,
+      kind: r.kind,
+      pendingId: r.pending_id,
+      reversesId: r.reverses_id,
+      metadata: (r.metadata ?? {}) as Record<string, unknown>,
+      description: r.description,
+      createdAt: r.created_at,
+      postings: postings.get(r.id) ?? [],
+    }));
+  }
+
+  private async postingsOf(ids: string[]): Promise<Map<string, JournalRow['postings']>> {
+    const result = new Map<string, JournalRow['postings']>();
+    if (ids.length === 0) return result;
+    const rows = await this.db.client.$queryRaw<{ transaction_id: string; code: string; asset: string; side: Side; amount: string; pending: boolean }[]>`
+      SELECT p.transaction_id::text, a.code, p.asset, p.side, p.amount::text, p.pending
+      FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+      WHERE p.transaction_id = ANY(${ids}::uuid[]) ORDER BY p.id`;
+    for (const r of rows) {
+      const list = result.get(r.transaction_id) ?? [];
+      list.push({ account: r.code, asset: r.asset, side: r.side, amount: new Decimal(r.amount), pending: r.pending });
+      result.set(r.transaction_id, list);
+    }
+    return result;
+  }
+
+  /** An account's posted entries in (from, to], in journal order, a page at a time. */
+  async statementPage(accountId: bigint, from: Date, to: Date, afterPostingId: bigint, take: number): Promise<StatementRow[]> {
+    const rows = await this.db.client.$queryRaw<
+      { id: bigint; transaction_id: string; type: string; description: string | null; side: Side; amount: string; created_at: Date }[]
+    >`SELECT p.id, p.transaction_id::text, t.type, t.description, p.side, p.amount::text, p.created_at
+      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
+      WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to} AND p.id > ${afterPostingId}
+      ORDER BY p.id LIMIT ${take}`;
+    return rows.map((r) => ({
+      postingId: BigInt(r.id),
+      transactionId: r.transaction_id,
+      type: r.type,
+      description: r.description,
+      side: r.side,
+      amount: new Decimal(r.amount),
+      createdAt: r.created_at,
+    }));
+  }
+
+  /** An account's posted entries, newest first, before a posting id (the cursor). */
+  async history(accountId: bigint, beforeId: bigint | undefined, take: number): Promise<HistoryRow[]> {
+    const rows = await this.db.client.$queryRaw<RawHistory[]>`
+      SELECT p.id, p.transaction_id::text AS transaction_id, t.type, p.side, p.amount::text AS amount,
+             p.balance_after::text AS balance_after, t.description, p.created_at
+      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
+      WHERE p.account_id = ${accountId} AND NOT p.pending AND (${beforeId ?? null}::bigint IS NULL OR p.id < ${beforeId ?? null}::bigint)
+      ORDER BY p.id DESC LIMIT ${take}`;
+    return rows.map((r) => ({
+      postingId: BigInt(r.id),
+      transactionId: r.transaction_id,
+      type: r.type,
+      side: r.side as Side,
+      amount: new Decimal(r.amount),
+      balanceAfter: r.balance_after === null ? null : new Decimal(r.balance_after),
+      description: r.description,
+      createdAt: r.created_at,
+    }));
+  }
+
+  /**
+   * The running balances of these accounts (summed over their balance rows, less the holds that
+   * have expired and are not released yet); accounts never used are absent.
+   */
+  async balanceSumsOf(codes: string[], asset: string): Promise<Map<string, BalanceSums>> {
+    if (codes.length === 0) return new Map();
+    const rows = await this.db.client.$queryRaw<(RawSums & { code: string })[]>`
+      SELECT a.code, sum(b.debits_posted)::text AS debits_posted, sum(b.credits_posted)::text AS credits_posted,
+             (sum(b.debits_pending) - x.debits)::text AS debits_pending, (sum(b.credits_pending) - x.credits)::text AS credits_pending
+      FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
+      CROSS JOIN LATERAL (${EXPIRED_HOLDS_OF}(a.id)) x
+      WHERE a.code = ANY(${codes}::text[]) AND a.asset = ${asset}
+      GROUP BY a.code, x.debits, x.credits`;
+    return new Map(
+      rows.map((r) => [
+        r.code,
+        {
+          debitsPosted: new Decimal(r.debits_posted),
+          creditsPosted: new Decimal(r.credits_posted),
+          debitsPending: new Decimal(r.debits_pending),
+          creditsPending: new Decimal(r.credits_pending),
+        },
+      ]),
+    );
+  }
+
+  /** Posted debits and credits of every account, now (running balances) or as of a moment (journal). */
+  async trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
+    const rows = asOf
+      ? await this.db.client.$queryRaw<RawTrialRow[]>`
+          SELECT a.code, a.asset, a.normal_side,
+                 coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0)::text AS debits,
+                 coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0)::text AS credits
+          FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+          WHERE NOT p.pending AND p.created_at <= ${asOf}
+          GROUP BY a.id, a.code, a.asset, a.normal_side
+          ORDER BY a.asset, a.code`
+      : await this.db.client.$queryRaw<RawTrialRow[]>`
+          SELECT a.code, a.asset, a.normal_side, sum(b.debits_posted)::text AS debits, sum(b.credits_posted)::text AS credits
+          FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
+          GROUP BY a.id, a.code, a.asset, a.normal_side
+          HAVING sum(b.debits_posted) <> 0 OR sum(b.credits_posted) <> 0
+          ORDER BY a.asset, a.code`;
+    return rows.map((r) => ({
+      account: r.code,
+      asset: r.asset,
+      normalSide: r.normal_side as Side,
+      debits: new Decimal(r.debits),
+      credits: new Decimal(r.credits),
+    }));
+  }
+
+  /**
+   * POINTS balances now, by kind: `programme:issued`, every partner's `redeemed` account summed,
+   * each charity fund, and residents' own accounts (not their debts) summed with how many hold points.
+   */
+  async programmeTotals(): Promise<ProgrammeTotalsRow[]> {
+    const rows = await this.db.client.$queryRaw<{ kind: ProgrammeTotalsRow['kind']; code: string | null; balance: string; holders: number }[]>`
+      WITH k AS (${this.accountKinds()})
+      SELECT k.kind, CASE WHEN k.kind = 'charity' THEN k.code END AS code,
+             sum(CASE k.normal_side WHEN 'D' THEN b.debits_posted - b.credits_posted ELSE b.credits_posted - b.debits_posted END)::text AS balance,
+             count(DISTINCT k.id) FILTER (WHERE k.kind = 'resident' AND b.credits_posted - b.debits_posted > 0)::int AS holders
+      FROM account_balances b JOIN k ON k.id = b.account_id
+      GROUP BY 1, 2`;
+    return rows.map((r) => ({ kind: r.kind, account: r.code, balance: new Decimal(r.balance), holders: Number(r.holders) }));
+  }
+
+  /** Points issued, redeemed with partners and donated per day (Moscow calendar) over the last `days` days. */
+  async programmePerDay(days: number): Promise<ProgrammeDayRow[]> {
+    const rows = await this.db.client.$queryRaw<{ day: string; issued: string; redeemed: string; donated: string }[]>`
+      WITH k AS (${this.accountKinds()})
+      SELECT to_char(p.created_at AT TIME ZONE 'Europe/Moscow', 'YYYY-MM-DD') AS day,
+        coalesce(sum(CASE WHEN k.kind = 'issued' THEN (CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) END), 0)::text AS issued,
+        coalesce(sum(CASE WHEN k.kind = 'redeemed' THEN (CASE p.side WHEN 'C' THEN p.amount ELSE -p.amount END) END), 0)::text AS redeemed,
+        coalesce(sum(CASE WHEN k.kind = 'charity' THEN (CASE p.side WHEN 'C' THEN p.amount ELSE -p.amount END) END), 0)::text AS donated
+      FROM ledger_postings p JOIN k ON k.id = p.account_id
+      WHERE NOT p.pending AND p.created_at >= now() - make_interval(days => ${days}) AND k.kind IN ('issued', 'redeemed', 'charity')
+      GROUP BY 1 ORDER BY 1`;
+    return rows.map((d) => ({ date: d.day, issued: new Decimal(d.issued), redeemed: new Decimal(d.redeemed), donated: new Decimal(d.donated) }));
+  }
+
+  /** The POINTS accounts that programme totals count, each with its kind. */
+  private accountKinds(): Prisma.Sql {
+    const s = ACCOUNT_SELECTORS;
+    return Prisma.sql`
+      SELECT * FROM (
+        SELECT a.id, a.code, a.normal_side,
+          CASE WHEN a.code = ${s.issued} THEN 'issued'
+               WHEN starts_with(a.code, ${s.partnerPrefix}) AND right(a.code, ${s.redeemedSuffix.length}::int) = ${s.redeemedSuffix} THEN 'redeemed'
+               WHEN starts_with(a.code, ${s.charityPrefix}) THEN 'charity'
+               WHEN starts_with(a.code, ${s.residentPrefix}) AND right(a.code, ${s.debtSuffix.length}::int) <> ${s.debtSuffix} THEN 'resident'
+          END AS kind
+        FROM ledger_accounts a WHERE a.asset = 'POINTS'
+      ) accounts WHERE kind IS NOT NULL`;
+  }
+}
+
+interface RawHistory {
+  id: bigint;
+  transaction_id: string;
+  type: string;
+  side: string;
+  amount: string;
+  balance_after: string | null;
+  description: string | null;
+  created_at: Date;
+}
+
+interface RawSums {
+  debits_posted: string;
+  credits_posted: string;
+  debits_pending: string;
+  credits_pending: string;
+}
+
+interface RawTrialRow {
+  code: string;
+  asset: string;
+  normal_side: string;
+  debits: string;
+  credits: string;
+}
