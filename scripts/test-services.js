@@ -71,7 +71,7 @@ function aptInstall(packages, why, then = []) {
 }
 
 async function postgresAnswers() {
-  const client = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  const client = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
     return true;
@@ -124,7 +124,7 @@ async function redisAnswers() {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
-    connectTimeout: 2000,
+    connectTimeout: 5000,
   });
   redis.on('error', () => undefined);
   try {

@@ -96,7 +96,7 @@ export async function checkRedis(url = REDIS_URL): Promise<void> {
   redis.on('error', () => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref();
+    timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000).unref();
   });
   try {
     await Promise.race([
