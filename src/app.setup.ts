@@ -25,8 +25,15 @@ export async function createApp(config: AppConfig, logging: LoggingOptions = {})
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logging), {
     bodyParser: false,
     bufferLogs: true,
+    // a module that cannot start (the data folder in use, the database unreachable) is thrown to
+    // the entry point, which says why, rather than aborting the process with a core dump
+    abortOnError: false,
+    // nor are the start-up lines it buffered printed on stdout by Nest's own logger on the way:
+    // they go to the service's log once it has one
+    autoFlushLogs: false,
   });
   app.useLogger(app.get(PinoLogger));
+  app.flushLogs();
   configureHttp(app, config);
   app.enableShutdownHooks();
   await app.init();
@@ -35,8 +42,9 @@ export async function createApp(config: AppConfig, logging: LoggingOptions = {})
 
 /** The service without HTTP (worker, CLI): the same modules, configuration and logs. */
 export async function createAppContext(config: AppConfig, logging: LoggingOptions = {}): Promise<INestApplicationContext> {
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logging), { bufferLogs: true });
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logging), { bufferLogs: true, abortOnError: false, autoFlushLogs: false });
   app.useLogger(app.get(PinoLogger));
+  app.flushLogs();
   app.enableShutdownHooks();
   return app;
 }

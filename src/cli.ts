@@ -18,6 +18,7 @@ import { progressBar } from './cli/progress';
 import { writeStatement } from './audit/statement-writer';
 import { DomainError } from './common/errors';
 import { ConfigError, loadCliConfig, processArgs } from './config/config';
+import { DataFolderInUseError } from './infra/database/data-folder-lock';
 import { LedgerService } from './ledger/ledger.service';
 
 /**
@@ -189,7 +190,7 @@ function program(): Command {
 program()
   .parseAsync(processArgs(), { from: 'user' })
   .catch((error: unknown) => {
-    if (error instanceof ConfigError) console.error(error.message);
+    if (error instanceof ConfigError || error instanceof DataFolderInUseError) console.error(error.message);
     else if (error instanceof DomainError) console.error(`${error.code}: ${error.message}`);
     else console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     process.exitCode = 1;

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { createApp } from './app.setup';
 import { AppConfig, ConfigError, loadConfig, loadDemoConfig, processArgs } from './config/config';
 import { openDatabase } from './infra/database/database';
+import { DataFolderInUseError } from './infra/database/data-folder-lock';
 import { applyMigrations } from './infra/database/migrator';
 
 /**
@@ -43,7 +44,7 @@ async function migrateOnly(config: AppConfig): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof DataFolderInUseError) {
     console.error(error.message);
   } else {
     console.error('Failed to start:', error instanceof Error ? (error.stack ?? error.message) : error);
