@@ -74,6 +74,12 @@ function jsonBody(limit: string) {
   return (req: Request, res: Response, next: NextFunction) =>
     parse(req, res, (error?: unknown) => {
       const instance = req.originalUrl.split('?')[0];
+      if (!error && unreadableBody(req, instance)) {
+        return writeProblem(
+          res,
+          problemOf('unsupported_media_type', `A request body must be JSON: send it with Content-Type: application/json (this one is ${req.headers['content-type'] ?? 'without a Content-Type'})`, instance),
+        );
+      }
       if (!error) {
         const unsafe = unsafeContent(req.body);
         return unsafe ? writeProblem(res, problemOf('validation_failed', unsafe, instance)) : next();
@@ -91,6 +97,19 @@ function jsonBody(limit: string) {
       logger.warn(`Request body refused: ${(error as Error).message}`);
       return writeProblem(res, problemOf('validation_failed', 'Request body could not be read', instance));
     });
+}
+
+/**
+ * A body the JSON API cannot read: one sent as something other than JSON to /v1 (curl's -d without
+ * a Content-Type is form-encoded). It is refused as a whole (415) rather than read as no body at
+ * all, which would answer with a list of missing fields. Code pools also take text/csv, which their
+ * handler reads itself; pages under /app take their own forms.
+ */
+function unreadableBody(req: Request, path: string): boolean {
+  // a body is there when it is chunked or has a length (an empty one with a stray Content-Type says nothing)
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  if (!path.toLowerCase().startsWith('/v1/') || !hasBody || req.is(['application/json', 'application/*+json'])) return false;
+  return !(/\/codes\/?$/i.test(path) && req.is('text/csv'));
 }
 
 export type App = INestApplication;

@@ -348,7 +348,7 @@ export class LedgerService {
     const info = databaseErrorOf(error);
     if (info.sqlState === SQLSTATE_INSUFFICIENT) {
       const account = [...accounts.values()].find((a) => a.id.toString() === info.detail);
-      return insufficientPoints(account?.code ?? 'unknown');
+      return insufficientPoints(account?.code ?? 'unknown', amountsOf(info.hint));
     }
     if (isUniqueViolation(error) && info.constraint === 'ledger_transactions_settles_once') {
       return invalidState(`transaction ${r.pendingId} was settled meanwhile`);
@@ -357,6 +357,19 @@ export class LedgerService {
       return invalidState(`transaction ${r.reversesId} was reversed meanwhile`);
     }
     return error;
+  }
+}
+
+/** The needed and available amounts ledger_record puts in its refusal's hint. */
+function amountsOf(hint: string | undefined): { needed: string; available: string } | undefined {
+  if (!hint) return undefined;
+  try {
+    const { needed, available } = JSON.parse(hint) as { needed?: unknown; available?: unknown };
+    return typeof needed === 'string' && typeof available === 'string'
+      ? { needed: new Decimal(needed).toFixed(), available: new Decimal(available).toFixed() }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

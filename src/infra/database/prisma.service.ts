@@ -24,6 +24,7 @@ export interface DatabaseErrorInfo {
   sqlState?: string;
   constraint?: string;
   detail?: string;
+  hint?: string;
 }
 
 /** What PostgreSQL said, from an error of a raw query run through a Prisma driver adapter. */
@@ -36,6 +37,7 @@ export function databaseErrorOf(error: unknown): DatabaseErrorInfo {
     sqlState: typeof cause.originalCode === 'string' ? cause.originalCode : undefined,
     constraint: constraint?.index,
     detail: typeof cause.detail === 'string' ? cause.detail : undefined,
+    hint: typeof cause.hint === 'string' ? cause.hint : undefined,
   };
 }
 
