@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import type { Writable } from 'node:stream';
 import { ReconciliationRun, ReconciliationService } from '../audit/reconciliation.service';
+import { SealService } from '../audit/seal.service';
 import { ApiClientsService } from '../auth/api-clients.service';
 import { ClientRole } from '../auth/domain/principal';
 import { signResidentToken } from '../auth/domain/resident-token';
@@ -88,6 +89,9 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   const residents = await seedProgramme(app, Math.max(20, Math.round(options.events / 20)), progress);
   const day = await playDay(app, residents, { events: options.events, progress, seed: options.seed });
 
+  // what the day made is sealed now, not a minute or two later: a proof asked for right after the
+  // summary works (every write of the demo has committed by here)
+  await app.get(SealService).seal(new Date());
   const reconciliation = app.get(ReconciliationService);
   let run = await reconciliation.start(ACTOR);
   while (run.status === 'running') {
@@ -135,6 +139,9 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     '',
     'Resident tokens (Authorization: Bearer ..., valid 24 hours):',
     ...tokens.map(([who, token]) => `  ${who.padEnd(20)} ${token}`),
+    '',
+    'The variables the examples of docs/api.md use (paste into a shell):',
+    `  export ${shellVariables(keys, tokens[0][1])}`,
     '',
     'Try:',
     `  curl ${baseUrl}/v1/catalogue`,
@@ -236,6 +243,21 @@ async function summaryOf(app: INestApplication, day: DayReport, run: Reconciliat
     `  programme       issued ${stats.issued.toFixed()}, redeemed ${stats.redeemed.toFixed()}, donated ${stats.donated.reduce((s, d) => s.plus(d.points), new Decimal(0)).toFixed()}, outstanding ${stats.outstanding.toFixed()} points; ${stats.residentsWithBalance} residents hold points`,
     `  reconciliation  ${run.id}: ${run.status}, ${run.checks.length - failed.length} of ${run.checks.length} checks passed${failed.length ? ` (FAILED: ${failed.map((c) => c.name).join(', ')})` : ''}`,
   ];
+}
+
+/** ADMIN, AUDITOR, SOURCE (votes), REPORTS (problem reports), PARTNER (coffee-chain), TOKEN (anna). */
+function shellVariables(keys: [string, string][], token: string): string {
+  const key = (who: string) => keys.find(([w]) => w === who)![1];
+  return [
+    ['ADMIN', key('admin')],
+    ['AUDITOR', key('auditor')],
+    ['SOURCE', key('source active-citizen')],
+    ['REPORTS', key('source our-city')],
+    ['PARTNER', key('partner coffee-chain')],
+    ['TOKEN', token],
+  ]
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
 }
 
 async function ignoreExisting(create: () => Promise<unknown>): Promise<void> {
