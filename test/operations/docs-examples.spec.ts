@@ -48,7 +48,7 @@ describe('the documentation’s examples run as written against the demo', () =>
       'set -eo pipefail',
       `export ${exports}`,
       // a reader sees the answer; the test also wants a refusal to stop the block
-      'curl() { command curl -sS --fail-with-body "$@"; echo; }',
+      'curl() { command curl -sS --fail-with-body "$@" && echo; }',
       ...blocks.map((block, i) => `echo "### ${doc} example ${i + 1}" >&2\n${block.replaceAll('localhost:3000', `127.0.0.1:${port}`).replaceAll('scripts/verify-proof.js', join(ROOT, 'scripts', 'verify-proof.js'))}`),
     ].join('\n');
     // not spawnSync: the service answering the examples runs in this very process
