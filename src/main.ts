@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { join } from 'node:path';
+import pino from 'pino';
 import { createApp } from './app.setup';
 import { AppConfig, ConfigError, loadConfig, loadDemoConfig, processArgs } from './config/config';
 import { openDatabase } from './infra/database/database';
@@ -20,11 +22,13 @@ async function main(): Promise<void> {
   const demoModule = demo ? await import('./demo/demo') : null;
   const demoOptions = demoModule?.demoOptionsOf(args);
 
-  const app = await createApp(config);
+  // the demo's terminal is its summary: its log lines (one per request) go to a file in the data folder
+  const logFile = demo ? join(config.database.dataDir, 'demo.log') : undefined;
+  const app = await createApp(config, logFile ? { destination: pino.destination({ dest: logFile, mkdir: true, append: true }) } : {});
   await app.listen(config.port);
   const url = `http://localhost:${config.port}`;
   if (demoModule && demoOptions) {
-    await demoModule.seedDemo(app, config, url, demoOptions);
+    await demoModule.seedDemo(app, config, url, { ...demoOptions, logFile });
   } else {
     new Logger('Main').log(`Civic points ledger serving on ${url} (API docs at ${url}/docs)`);
   }

@@ -78,4 +78,21 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
     const annaToken = /^ {2}anna \(\d+ points\) +(\S+)$/m.exec(summary)![1];
     await t.http.get('/v1/me/balance').set('Authorization', `Bearer ${annaToken}`).expect(200);
   });
+
+  it('a restart revokes the keys the last start made: live demo keys never pile up', async () => {
+    const before = /^ {2}auditor +(\S+)$/m.exec(summary)![1];
+    let again = '';
+    await seedDemo(t.app, t.config, 'http://localhost:3000', {
+      events: 10,
+      seed: 43,
+      out: { write: (text: string) => (again += text) } as never,
+      progress: () => ({ tick: () => undefined, stop: () => undefined }),
+    });
+    const after = /^ {2}auditor +(\S+)$/m.exec(again)![1];
+    await new Promise((r) => setTimeout(r, 100));
+    await t.http.get('/v1/audit/trial-balance').set('X-API-Key', after).expect(200);
+    expect((await t.http.get('/v1/audit/trial-balance').set('X-API-Key', before)).status).toBe(401);
+    const live = await t.prisma.apiClient.count({ where: { revokedAt: null, name: { startsWith: 'demo ' } } });
+    expect(live).toBe(2 + DEMO_SOURCES.length + DEMO_PARTNERS.length);
+  }, 120_000);
 });
