@@ -37,6 +37,9 @@ describe('the catalogue counts what was sold of every item', () => {
     await t.http.post(`/v1/me/redemptions/${vera.id}/cancel`).set(t.residentAuth('vera')).expect(200);
     expect(await soldIn('coffee-20')).toBe(3);
     expect((await t.http.get('/v1/admin/catalogue-items/coffee-20').set(t.admin).expect(200)).body).toMatchObject({ sold: 3, stock: null });
+    // and vera's history says what happened, in her words
+    const history = (await t.http.get('/v1/me/history').set(t.residentAuth('vera')).expect(200)).body.items;
+    expect(history.map((h: { description: string }) => h.description)).toEqual(['Refunded: 20% off', 'Bought: 20% off', 'Added by the programme: welcome']);
   });
 
   it('an item with a stock keeps counting against it', async () => {
