@@ -25,8 +25,15 @@ export async function createApp(config: AppConfig, logging: LoggingOptions = {})
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logging), {
     bodyParser: false,
     bufferLogs: true,
+    // a module that cannot start (the data folder in use, the database unreachable) is thrown to
+    // the entry point, which says why, rather than aborting the process with a core dump
+    abortOnError: false,
+    // nor are the start-up lines it buffered printed on stdout by Nest's own logger on the way:
+    // they go to the service's log once it has one
+    autoFlushLogs: false,
   });
   app.useLogger(app.get(PinoLogger));
+  app.flushLogs();
   configureHttp(app, config);
   app.enableShutdownHooks();
   await app.init();
@@ -35,8 +42,9 @@ export async function createApp(config: AppConfig, logging: LoggingOptions = {})
 
 /** The service without HTTP (worker, CLI): the same modules, configuration and logs. */
 export async function createAppContext(config: AppConfig, logging: LoggingOptions = {}): Promise<INestApplicationContext> {
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logging), { bufferLogs: true });
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logging), { bufferLogs: true, abortOnError: false, autoFlushLogs: false });
   app.useLogger(app.get(PinoLogger));
+  app.flushLogs();
   app.enableShutdownHooks();
   return app;
 }
@@ -66,6 +74,12 @@ function jsonBody(limit: string) {
   return (req: Request, res: Response, next: NextFunction) =>
     parse(req, res, (error?: unknown) => {
       const instance = req.originalUrl.split('?')[0];
+      if (!error && unreadableBody(req, instance)) {
+        return writeProblem(
+          res,
+          problemOf('unsupported_media_type', `A request body must be JSON: send it with Content-Type: application/json (this one is ${req.headers['content-type'] ?? 'without a Content-Type'})`, instance),
+        );
+      }
       if (!error) {
         const unsafe = unsafeContent(req.body);
         return unsafe ? writeProblem(res, problemOf('validation_failed', unsafe, instance)) : next();
@@ -83,6 +97,19 @@ function jsonBody(limit: string) {
       logger.warn(`Request body refused: ${(error as Error).message}`);
       return writeProblem(res, problemOf('validation_failed', 'Request body could not be read', instance));
     });
+}
+
+/**
+ * A body the JSON API cannot read: one sent as something other than JSON to /v1 (curl's -d without
+ * a Content-Type is form-encoded). It is refused as a whole (415) rather than read as no body at
+ * all, which would answer with a list of missing fields. Code pools also take text/csv, which their
+ * handler reads itself; pages under /app take their own forms.
+ */
+function unreadableBody(req: Request, path: string): boolean {
+  // a body is there when it is chunked or has a length (an empty one with a stray Content-Type says nothing)
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  if (!path.toLowerCase().startsWith('/v1/') || !hasBody || req.is(['application/json', 'application/*+json'])) return false;
+  return !(/\/codes\/?$/i.test(path) && req.is('text/csv'));
 }
 
 export type App = INestApplication;

@@ -17,6 +17,7 @@ import { progressBar } from './cli/progress';
 import { writeStatement } from './audit/statement-writer';
 import { DomainError } from './common/errors';
 import { ConfigError, loadCliConfig, processArgs } from './config/config';
+import { DataFolderInUseError } from './infra/database/data-folder-lock';
 import { LedgerService } from './ledger/ledger.service';
 import { LedgerReadService } from './ledger/ledger-read.service';
 
@@ -122,10 +123,10 @@ async function importCodes(app: INestApplicationContext, itemId: string, file: s
 
 async function exportStatement(
   app: INestApplicationContext,
-  o: { account: string; from: Date; to?: Date; asset: string; csv?: boolean; out?: string },
+  o: { account: string; from?: Date; to?: Date; asset: string; csv?: boolean; out?: string },
 ): Promise<void> {
   const to = o.to ?? new Date();
-  if (to <= o.from) throw new DomainError('validation_failed', '--to must be after --from');
+  if (o.from && to <= o.from) throw new DomainError('validation_failed', '--to must be after --from');
   const out: Writable = o.out ? createWriteStream(o.out) : process.stdout;
   const summary = await writeStatement(app.get(LedgerService), app.get(LedgerReadService), { account: o.account, asset: o.asset, from: o.from, to, csv: Boolean(o.csv), unknownAccount: 'not_found' }, out);
   if (o.out) {
@@ -167,12 +168,12 @@ function program(): Command {
     .command('export-statement')
     .description('an account statement: opening balance, entries, closing balance, as JSON or CSV')
     .requiredOption('--account <code>', 'account code, e.g. resident:anna or partner:coffee-chain:redeemed')
-    .requiredOption('--from <time>', 'start (RFC 3339), exclusive', moment)
+    .option('--from <time>', 'start (RFC 3339), exclusive; the account’s first entry when not given', moment)
     .option('--to <time>', 'end (RFC 3339), inclusive; now when not given', moment)
     .option('--asset <asset>', 'asset', 'POINTS')
     .option('--csv', 'CSV instead of JSON')
     .option('--out <file>', 'write to this file instead of stdout')
-    .action((o: { account: string; from: Date; to?: Date; asset: string; csv?: boolean; out?: string }) => withService((app) => exportStatement(app, o)));
+    .action((o: { account: string; from?: Date; to?: Date; asset: string; csv?: boolean; out?: string }) => withService((app) => exportStatement(app, o)));
 
   cli
     .command('create-api-client')
@@ -189,7 +190,7 @@ function program(): Command {
 program()
   .parseAsync(processArgs(), { from: 'user' })
   .catch((error: unknown) => {
-    if (error instanceof ConfigError) console.error(error.message);
+    if (error instanceof ConfigError || error instanceof DataFolderInUseError) console.error(error.message);
     else if (error instanceof DomainError) console.error(`${error.code}: ${error.message}`);
     else console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     process.exitCode = 1;

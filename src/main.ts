@@ -1,8 +1,11 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { join } from 'node:path';
+import pino from 'pino';
 import { createApp } from './app.setup';
 import { AppConfig, ConfigError, loadConfig, loadDemoConfig, processArgs } from './config/config';
 import { openDatabase } from './infra/database/database';
+import { DataFolderInUseError } from './infra/database/data-folder-lock';
 import { applyMigrations } from './infra/database/migrator';
 
 /**
@@ -19,11 +22,13 @@ async function main(): Promise<void> {
   const demoModule = demo ? await import('./demo/demo') : null;
   const demoOptions = demoModule?.demoOptionsOf(args);
 
-  const app = await createApp(config);
+  // the demo's terminal is its summary: its log lines (one per request) go to a file in the data folder
+  const logFile = demo ? join(config.database.dataDir, 'demo.log') : undefined;
+  const app = await createApp(config, logFile ? { destination: pino.destination({ dest: logFile, mkdir: true, append: true }) } : {});
   await app.listen(config.port);
   const url = `http://localhost:${config.port}`;
   if (demoModule && demoOptions) {
-    await demoModule.seedDemo(app, config, url, demoOptions);
+    await demoModule.seedDemo(app, config, url, { ...demoOptions, logFile });
   } else {
     new Logger('Main').log(`Civic points ledger serving on ${url} (API docs at ${url}/docs)`);
   }
@@ -43,7 +48,7 @@ async function migrateOnly(config: AppConfig): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof DataFolderInUseError) {
     console.error(error.message);
   } else {
     console.error('Failed to start:', error instanceof Error ? (error.stack ?? error.message) : error);

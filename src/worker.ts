@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createAppContext } from './app.setup';
 import { ConfigError, loadConfig } from './config/config';
+import { DataFolderInUseError } from './infra/database/data-folder-lock';
 
 /**
  * The worker entry point: the same image as the API, without HTTP. It consumes the Bull queues
@@ -15,6 +16,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(error instanceof ConfigError || error instanceof DataFolderInUseError ? error.message : error);
   process.exit(1);
 });

@@ -4,7 +4,7 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiProperty, ApiPro
 import type { Request, Response } from 'express';
 import { Roles } from '../auth/access.decorators';
 import { SLUG_ID } from '../common/identifiers';
-import { invalidInput } from '../common/errors';
+import { invalidInput, notFound } from '../common/errors';
 import { formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { IsISO8601, IsOptional, Matches } from 'class-validator';
@@ -188,10 +188,11 @@ export class AuditController {
   @Get('accounts/:account/statement')
   @ApiOperation({ summary: 'An account statement: opening balance, entries, closing balance; CSV with Accept: text/csv' })
   @ApiParam({ name: 'account', example: 'resident:anna' })
-  @ApiQuery({ name: 'from', required: true }) @ApiQuery({ name: 'to', required: false }) @ApiQuery({ name: 'asset', required: false })
+  @ApiQuery({ name: 'from', required: false, description: 'exclusive; without it the statement starts at the account’s first entry' })
+  @ApiQuery({ name: 'to', required: false }) @ApiQuery({ name: 'asset', required: false })
   @ApiProduces('application/json', 'text/csv')
   @ApiOkResponse({ type: StatementDto })
-  @ApiProblems('validation_failed')
+  @ApiProblems('validation_failed', 'not_found')
   async statement(
     @Param('account') account: string,
     @Req() req: Request,
@@ -201,9 +202,10 @@ export class AuditController {
     @Query('asset') asset = 'POINTS',
   ): Promise<void> {
     const from = optionalMoment(fromText, 'from');
-    if (!from) throw invalidInput('from is required');
     const to = optionalMoment(toText, 'to') ?? new Date();
-    if (to <= from) throw invalidInput('to must be after from');
+    if (from && to <= from) throw invalidInput('to must be after from');
+    // an account the ledger never had is not an account with no activity (an auditor would read 0 as "nothing happened")
+    if (!(await this.ledger.accountRef(account, asset))) throw notFound(`account ${account} (${asset})`);
     const csv = (req.headers.accept ?? '').includes('text/csv');
     if (csv) {
       res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -212,7 +214,7 @@ export class AuditController {
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
     }
     // streamed a page of postings at a time, JSON or CSV alike
-    await writeStatement(this.ledger, this.reads, { account, asset, from, to, csv, unknownAccount: 'empty' }, res);
+    await writeStatement(this.ledger, this.reads, { account, asset, from, to, csv, unknownAccount: 'not_found' }, res);
     res.end();
   }
 }

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { notFound } from '../common/errors';
+import { invalidInput, notFound } from '../common/errors';
 import { Decimal, formatAmount } from '../common/money';
 import { StatementRow } from '../ledger/ledger-read.repository';
 import { LedgerReadService } from '../ledger/ledger-read.service';
@@ -12,7 +12,8 @@ const PAGE = 5_000;
 export interface StatementRequest {
   account: string;
   asset: string;
-  from: Date;
+  /** exclusive; none: from the account's first entry (just before it, so the opening balance is 0) */
+  from?: Date;
   to: Date;
   csv: boolean;
   /** an account the ledger never saw: an empty statement (the API), or not found (the CLI) */
@@ -33,9 +34,12 @@ export async function writeStatement(
 ): Promise<{ entries: number; openingBalance: string; closingBalance: string }> {
   const ref = await ledger.accountRef(q.account, q.asset);
   if (!ref && q.unknownAccount === 'not_found') throw notFound(`account ${q.account} (${q.asset})`);
+  const from = q.from ?? (await firstEntryOf(reads, ref?.id, q.to));
+  if (from >= q.to) throw invalidInput('to must be after from');
+  q = { ...q, from };
   const scale = await ledger.assetScale(q.asset);
   const fmt = (v: Decimal) => formatAmount(v, scale);
-  const opening = (await ledger.balance(q.account, q.asset, q.from)).posted;
+  const opening = (await ledger.balance(q.account, q.asset, from)).posted;
   let balance = opening;
   let entries = 0;
   const entryOf = (row: StatementRow) => {
@@ -57,8 +61,8 @@ export async function writeStatement(
     const write = async (record: object) => {
       if (!csv.write(record)) await once(csv, 'drain');
     };
-    await write({ createdAt: q.from.toISOString(), type: 'opening balance', balance: fmt(opening) });
-    for await (const row of pages(reads, ref?.id, q.from, q.to)) await write(entryOf(row));
+    await write({ createdAt: from.toISOString(), type: 'opening balance', balance: fmt(opening) });
+    for await (const row of pages(reads, ref?.id, from, q.to)) await write(entryOf(row));
     await write({ createdAt: q.to.toISOString(), type: 'closing balance', balance: fmt(balance) });
     csv.end();
     await once(csv, 'end');
@@ -66,12 +70,20 @@ export async function writeStatement(
     const write = async (text: string) => {
       if (!out.write(text)) await once(out, 'drain');
     };
-    const head = { account: q.account, asset: q.asset, from: q.from.toISOString(), to: q.to.toISOString(), openingBalance: fmt(opening) };
+    const head = { account: q.account, asset: q.asset, from: from.toISOString(), to: q.to.toISOString(), openingBalance: fmt(opening) };
     await write(`${JSON.stringify(head).slice(0, -1)},"entries":[`);
-    for await (const row of pages(reads, ref?.id, q.from, q.to)) await write(`${entries > 0 ? ',' : ''}\n  ${JSON.stringify(entryOf(row))}`);
+    for await (const row of pages(reads, ref?.id, from, q.to)) await write(`${entries > 0 ? ',' : ''}\n  ${JSON.stringify(entryOf(row))}`);
     await write(`\n],"closingBalance":${JSON.stringify(fmt(balance))}}\n`);
   }
   return { entries, openingBalance: fmt(opening), closingBalance: fmt(balance) };
+}
+
+/** Just before the account's first entry up to `to` (the epoch for an account without any). */
+async function firstEntryOf(reads: LedgerReadService, accountId: bigint | undefined, to: Date): Promise<Date> {
+  const epoch = new Date(0);
+  if (accountId === undefined) return epoch;
+  const [first] = await reads.statementPage(accountId, epoch, to, 0n, 1);
+  return first ? new Date(first.createdAt.getTime() - 1) : epoch;
 }
 
 async function* pages(reads: LedgerReadService, accountId: bigint | undefined, from: Date, to: Date): AsyncIterable<StatementRow> {

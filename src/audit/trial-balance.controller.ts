@@ -6,7 +6,8 @@ import { ApiProblems } from '../common/openapi';
 import { optionalMoment } from '../common/params';
 import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
-import { TrialBalanceDto, TrialBalanceQueryDto } from './dto/trial-balance.dto';
+import { decodeCursor, encodeCursor } from '../common/pagination';
+import { ACCOUNT_KINDS, AccountKind, TrialBalanceDto, TrialBalanceQueryDto } from './dto/trial-balance.dto';
 
 @ApiTags('audit')
 @Roles('auditor', 'admin')
@@ -24,28 +25,41 @@ export class TrialBalanceController {
   async trialBalance(@Query() query: TrialBalanceQueryDto): Promise<TrialBalanceDto> {
     const asOf = optionalMoment(query.asOf, 'asOf');
     const [rows, scales] = await Promise.all([this.reads.trialBalance(asOf), this.ledger.assetScales()]);
+    const fmt = (v: Decimal, asset: string) => formatAmount(v, scales.get(asset) ?? 0);
     const totals = new Map<string, { debits: Decimal; credits: Decimal }>();
-    const accounts = rows.map((r) => {
-      const scale = scales.get(r.asset) ?? 0;
+    const subtotals = new Map<string, { kind: AccountKind; asset: string; accounts: number; debits: Decimal; credits: Decimal }>();
+    for (const r of rows) {
       const total = totals.get(r.asset) ?? { debits: new Decimal(0), credits: new Decimal(0) };
       totals.set(r.asset, { debits: total.debits.plus(r.debits), credits: total.credits.plus(r.credits) });
+      const kind = kindOf(r.account);
+      const sub = subtotals.get(`${kind}\u0000${r.asset}`) ?? { kind, asset: r.asset, accounts: 0, debits: new Decimal(0), credits: new Decimal(0) };
+      subtotals.set(`${kind}\u0000${r.asset}`, { ...sub, accounts: sub.accounts + 1, debits: sub.debits.plus(r.debits), credits: sub.credits.plus(r.credits) });
+    }
+    // pages of accounts in the order the ledger gives them; totals and subtotals are the whole books'
+    const after = decodeCursor<{ n: number }>(query.cursor, ['n']);
+    const start = after?.n ?? 0;
+    const end = query.limit ? start + query.limit : rows.length;
+    const accounts = rows.slice(start, end).map((r) => {
       const balance = r.normalSide === 'C' ? r.credits.minus(r.debits) : r.debits.minus(r.credits);
-      return {
-        account: r.account,
-        asset: r.asset,
-        debits: formatAmount(r.debits, scale),
-        credits: formatAmount(r.credits, scale),
-        balance: formatAmount(balance, scale),
-      };
+      return { account: r.account, asset: r.asset, debits: fmt(r.debits, r.asset), credits: fmt(r.credits, r.asset), balance: fmt(balance, r.asset) };
     });
     return {
       asOf: (asOf ?? new Date()).toISOString(),
       accounts,
-      totals: [...totals.entries()].map(([asset, t]) => ({
-        asset,
-        debits: formatAmount(t.debits, scales.get(asset) ?? 0),
-        credits: formatAmount(t.credits, scales.get(asset) ?? 0),
-      })),
+      totals: [...totals.entries()].map(([asset, t]) => ({ asset, debits: fmt(t.debits, asset), credits: fmt(t.credits, asset) })),
+      subtotals: [...subtotals.values()]
+        .sort((a, b) => ACCOUNT_KINDS.indexOf(a.kind) - ACCOUNT_KINDS.indexOf(b.kind) || a.asset.localeCompare(b.asset))
+        .map((s) => ({ kind: s.kind, asset: s.asset, accounts: s.accounts, debits: fmt(s.debits, s.asset), credits: fmt(s.credits, s.asset), net: fmt(s.credits.minus(s.debits), s.asset) })),
+      nextCursor: end < rows.length ? encodeCursor({ n: end }) : null,
     };
   }
+}
+
+function kindOf(account: string): AccountKind {
+  const prefix = account.split(':')[0];
+  if (prefix === 'resident') return 'residents';
+  if (prefix === 'partner') return 'partners';
+  if (prefix === 'charity') return 'funds';
+  if (prefix === 'programme') return 'programme';
+  return 'other';
 }

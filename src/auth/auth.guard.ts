@@ -6,6 +6,7 @@ import { DomainError } from '../common/errors';
 import { ACCESS_RULE, AccessRule, AuthenticatedRequest } from './access.decorators';
 import { ApiClientsService } from './api-clients.service';
 import { Principal } from './domain/principal';
+import { looksLikeApiKey } from './domain/api-key';
 import { verifyResidentToken } from './domain/resident-token';
 
 const ADMIN_ONLY: AccessRule = { roles: ['admin'] };
@@ -33,7 +34,11 @@ export class AuthGuard implements CanActivate {
     const allowed =
       principal.kind === 'resident' ? rule.resident === true : (rule.roles ?? []).includes(principal.role);
     if (!allowed) {
-      throw new DomainError('forbidden', 'These credentials are not allowed to use this endpoint');
+      const needed = [...(rule.roles ?? []).map((r) => `${article(r)} ${r} key (X-API-Key)`), ...(rule.resident ? ['a resident token (Authorization: Bearer)'] : [])];
+      const held = principal.kind === 'resident' ? 'a resident token' : `${article(principal.role)} ${principal.role} key`;
+      throw new DomainError('forbidden', `This endpoint needs ${needed.join(' or ')}; these credentials are ${held}`, {
+        requiredRoles: [...(rule.roles ?? []), ...(rule.resident ? ['resident'] : [])],
+      });
     }
     request.principal = principal;
     return true;
@@ -45,8 +50,12 @@ export class AuthGuard implements CanActivate {
 
     const authorization = request.header('authorization');
     if (authorization !== undefined) {
-      const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization);
+      // the scheme is case-insensitive (RFC 7235): "bearer" and "BEARER" are "Bearer"
+      const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
       if (!match) throw new DomainError('unauthorized', 'Authorization must be "Bearer <token>"');
+      if (looksLikeApiKey(match[1])) {
+        throw new DomainError('unauthorized', 'This is an API key: API keys go in the X-API-Key header; Authorization: Bearer is for resident tokens');
+      }
       const verdict = verifyResidentToken(match[1], this.config.residentJwtSecret);
       if (!verdict.ok) throw new DomainError('unauthorized', `Resident token refused: ${verdict.reason}`);
       return { kind: 'resident', residentId: verdict.residentId };
@@ -54,3 +63,5 @@ export class AuthGuard implements CanActivate {
     throw new DomainError('unauthorized', 'Credentials required: an X-API-Key header or a resident bearer token');
   }
 }
+
+const article = (word: string) => (/^[aeiou]/.test(word) ? 'an' : 'a');

@@ -101,6 +101,15 @@ export class CatalogueRepository {
       ON CONFLICT (item_id, code) DO NOTHING`;
   }
 
+  /** Quantities sold (redemptions not cancelled) of each of these items. */
+  async salesOf(itemIds: string[]): Promise<Map<string, number>> {
+    const rows = await this.db.client.$queryRaw<{ item_id: string; sold: number }[]>`
+      SELECT item_id, sum(quantity)::int AS sold FROM redemptions
+      WHERE item_id = ANY(${itemIds}::text[]) AND status <> 'cancelled' AND kind <> 'DONATION'
+      GROUP BY item_id`;
+    return new Map(rows.map((r) => [r.item_id, r.sold]));
+  }
+
   /** Counts a sale against a limited stock; false when it would exceed the stock. */
   async takeStock(itemId: string, quantity: number): Promise<boolean> {
     const n = await this.db.client.$executeRaw`

@@ -76,13 +76,25 @@ export class CatalogueService {
   async getItem(id: string): Promise<CatalogueItem> {
     const item = await this.repository.findItem(id);
     if (!item) throw notFound(`catalogue item ${id}`);
-    return item;
+    return (await this.withSales([item]))[0];
+  }
+
+  /**
+   * What was sold of each item. The item's own counter moves only where a stock is limited (it
+   * guards the stock, and counting every sale of an unlimited item would make its row a lock
+   * that all its sales queue on); an unlimited item's sales are counted from its redemptions.
+   */
+  private async withSales(items: CatalogueItem[]): Promise<CatalogueItem[]> {
+    const unlimited = items.filter((i) => i.stock === null && i.kind !== 'DONATION').map((i) => i.id);
+    if (unlimited.length === 0) return items;
+    const sold = await this.repository.salesOf(unlimited);
+    return items.map((i) => (i.stock === null && i.kind !== 'DONATION' ? { ...i, sold: sold.get(i.id) ?? 0 } : i));
   }
 
   /** Active items, each with what is still available (null: unlimited). */
   async catalogue(limit: number, cursor?: string, at = new Date()): Promise<Page<{ item: CatalogueItem; available: number | null }>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
-    const rows = await this.repository.listItems({ afterId: after?.id, activeAt: at }, limit + 1);
+    const rows = await this.withSales(await this.repository.listItems({ afterId: after?.id, activeAt: at }, limit + 1));
     const pools = await this.repository.poolAvailable(rows.filter((r) => r.codeSource === 'POOL').map((r) => r.id));
     return pageOf(
       rows,

@@ -10,9 +10,20 @@ interface FieldError {
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((e) => {
     const field = prefix ? `${prefix}.${e.property}` : e.property;
-    const own = e.constraints ? [{ field, messages: Object.values(e.constraints) }] : [];
+    const own = e.constraints ? [{ field, messages: tooLarge(e.value, e.property) ?? Object.values(e.constraints) }] : [];
     return [...own, ...flatten(e.children ?? [], field)];
   });
+}
+
+/**
+ * An amount written as a long run of digits fails its pattern for its size alone: say so, rather
+ * than "must be a decimal string such as \"150\"", which it already is.
+ */
+const LONG_NUMBER = /^-?\d{16,}(\.\d+)?$/;
+function tooLarge(value: unknown, property: string): string[] | undefined {
+  if (typeof value !== 'string' || !LONG_NUMBER.test(value)) return undefined;
+  const digits = value.replace(/^-/, '').split('.')[0].length;
+  return [`${property} is too large: ${digits} digits, where amounts have at most 15 (points) or 18 (ledger amounts) before the point`];
 }
 
 /** Path and query values are plain strings the DTO pipe skips: they are checked for what no input may carry. */

@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import type { Writable } from 'node:stream';
 import { ReconciliationRun, ReconciliationService } from '../audit/reconciliation.service';
+import { SealService } from '../audit/seal.service';
 import { ApiClientsService } from '../auth/api-clients.service';
 import { ClientRole } from '../auth/domain/principal';
 import { signResidentToken } from '../auth/domain/resident-token';
@@ -65,6 +66,8 @@ export interface DemoOptions {
   progress?: (title: string, total: number, unit?: string) => Progress;
   /** a fixed seed plays the same day */
   seed?: number;
+  /** where the service's log lines go, named in the summary */
+  logFile?: string;
 }
 
 /** `--events N` on the demo's command line. */
@@ -88,6 +91,9 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   const residents = await seedProgramme(app, Math.max(20, Math.round(options.events / 20)), progress);
   const day = await playDay(app, residents, { events: options.events, progress, seed: options.seed });
 
+  // what the day made is sealed now, not a minute or two later: a proof asked for right after the
+  // summary works (every write of the demo has committed by here)
+  await app.get(SealService).seal(new Date());
   const reconciliation = app.get(ReconciliationService);
   let run = await reconciliation.start(ACTOR);
   while (run.status === 'running') {
@@ -96,6 +102,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   }
 
   const apiClients = app.get(ApiClientsService);
+  await revokeEarlierKeys(apiClients);
   const issue = async (name: string, role: ClientRole, binding: { sourceId?: string; partnerId?: string } = {}) =>
     (await apiClients.create(ACTOR, { name: `demo ${name}`, role, ...binding })).apiKey;
   const keys: [string, string][] = [
@@ -122,6 +129,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     'Civic points ledger: demo programme ready',
     `  database      ${config.database.url ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.database.dataDir}`}`,
     `  queue         ${config.redisUrl ? 'Bull on Redis' : 'in-process (no Redis)'}`,
+    ...(options.logFile ? [`  log           ${options.logFile} (JSON lines, level ${config.logLevel}; LOG_LEVEL=info for every request)`] : []),
     '',
     `  API docs      ${baseUrl}/docs`,
     `  OpenAPI       ${baseUrl}/docs/openapi.json`,
@@ -130,11 +138,14 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     `  queues        ${config.redisUrl ? `${baseUrl}/admin/queues (user admin, password: the admin key)` : 'Bull Board needs Redis (REDIS_URL)'}`,
     `  statistics    ${baseUrl}/v1/public/stats`,
     '',
-    'API keys (X-API-Key header; shown once, made afresh at each start):',
+    'API keys (X-API-Key header; shown once, made afresh at each start, which revokes the last start\'s):',
     ...keys.map(([who, key]) => `  ${who.padEnd(24)} ${key}`),
     '',
     'Resident tokens (Authorization: Bearer ..., valid 24 hours):',
     ...tokens.map(([who, token]) => `  ${who.padEnd(20)} ${token}`),
+    '',
+    'The variables the examples of docs/api.md use (paste into a shell):',
+    `  export ${shellVariables(keys, tokens[0][1])}`,
     '',
     'Try:',
     `  curl ${baseUrl}/v1/catalogue`,
@@ -236,6 +247,40 @@ async function summaryOf(app: INestApplication, day: DayReport, run: Reconciliat
     `  programme       issued ${stats.issued.toFixed()}, redeemed ${stats.redeemed.toFixed()}, donated ${stats.donated.reduce((s, d) => s.plus(d.points), new Decimal(0)).toFixed()}, outstanding ${stats.outstanding.toFixed()} points; ${stats.residentsWithBalance} residents hold points`,
     `  reconciliation  ${run.id}: ${run.status}, ${run.checks.length - failed.length} of ${run.checks.length} checks passed${failed.length ? ` (FAILED: ${failed.map((c) => c.name).join(', ')})` : ''}`,
   ];
+}
+
+/** The names of the keys the demo issues at each start. */
+const DEMO_KEY_NAMES = new Set(['admin', 'auditor', ...DEMO_SOURCES.map((s) => s.id), ...DEMO_PARTNERS.map((p) => p.id)].map((n) => `demo ${n}`));
+
+/**
+ * A restarted demo makes fresh keys (they are shown once, and a key is stored only as a hash), so
+ * it revokes the ones an earlier start made: keys never pile up live in ./data. Resident tokens
+ * of an earlier start stop working with it too, unless RESIDENT_JWT_SECRET is set.
+ */
+async function revokeEarlierKeys(apiClients: ApiClientsService): Promise<void> {
+  const live: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await apiClients.list(500, cursor);
+    live.push(...page.items.filter((c) => c.revokedAt === null && DEMO_KEY_NAMES.has(c.name)).map((c) => c.id));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  for (const id of live) await apiClients.revoke(ACTOR, id);
+}
+
+/** ADMIN, AUDITOR, SOURCE (votes), REPORTS (problem reports), PARTNER (coffee-chain), TOKEN (anna). */
+function shellVariables(keys: [string, string][], token: string): string {
+  const key = (who: string) => keys.find(([w]) => w === who)![1];
+  return [
+    ['ADMIN', key('admin')],
+    ['AUDITOR', key('auditor')],
+    ['SOURCE', key('source active-citizen')],
+    ['REPORTS', key('source our-city')],
+    ['PARTNER', key('partner coffee-chain')],
+    ['TOKEN', token],
+  ]
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
 }
 
 async function ignoreExisting(create: () => Promise<unknown>): Promise<void> {

@@ -50,7 +50,10 @@ export interface HistoryRow {
   side: Side;
   amount: Decimal;
   balanceAfter: Decimal | null;
+  /** its own, or (a hold's posting, a reversal) the description of the transaction it settles or reverses */
   description: string | null;
+  /** the type of the transaction it settles or reverses */
+  originType: string | null;
   createdAt: Date;
 }
 
@@ -164,8 +167,10 @@ export class LedgerReadRepository {
   async history(accountId: bigint, beforeId: bigint | undefined, take: number): Promise<HistoryRow[]> {
     const rows = await this.db.client.$queryRaw<RawHistory[]>`
       SELECT p.id, p.transaction_id::text AS transaction_id, t.type, p.side, p.amount::text AS amount,
-             p.balance_after::text AS balance_after, t.description, p.created_at
+             p.balance_after::text AS balance_after, coalesce(t.description, o.description) AS description,
+             o.type AS origin_type, p.created_at
       FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
+      LEFT JOIN ledger_transactions o ON o.id = coalesce(t.pending_id, t.reverses_id)
       WHERE p.account_id = ${accountId} AND NOT p.pending AND (${beforeId ?? null}::bigint IS NULL OR p.id < ${beforeId ?? null}::bigint)
       ORDER BY p.id DESC LIMIT ${take}`;
     return rows.map((r) => ({
@@ -176,6 +181,7 @@ export class LedgerReadRepository {
       amount: new Decimal(r.amount),
       balanceAfter: r.balance_after === null ? null : new Decimal(r.balance_after),
       description: r.description,
+      originType: r.origin_type,
       createdAt: r.created_at,
     }));
   }
@@ -285,6 +291,7 @@ interface RawHistory {
   amount: string;
   balance_after: string | null;
   description: string | null;
+  origin_type: string | null;
   created_at: Date;
 }
 

@@ -112,6 +112,7 @@ export class LedgerReadService {
         amount: r.side === spec.normalSide ? r.amount : r.amount.neg(),
         balanceAfter: r.balanceAfter,
         description: r.description,
+        originType: r.originType,
         createdAt: r.createdAt,
       }),
       (r) => ({ p: r.postingId.toString() }),

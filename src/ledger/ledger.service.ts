@@ -293,7 +293,7 @@ export class LedgerService {
     const info = databaseErrorOf(error);
     if (info.sqlState === SQLSTATE_INSUFFICIENT) {
       const account = [...accounts.values()].find((a) => a.id.toString() === info.detail);
-      return insufficientPoints(account?.code ?? 'unknown');
+      return insufficientPoints(account?.code ?? 'unknown', amountsOf(info.hint));
     }
     if (info.sqlState === SQLSTATE_INVALID) return ledgerInvalid(info.message ?? 'not a valid transaction');
     if (info.sqlState === SQLSTATE_NOT_OPEN) return invalidState(info.message ?? `transaction ${r.pendingId} is not an open hold`);
@@ -304,6 +304,19 @@ export class LedgerService {
       return invalidState(`transaction ${r.reversesId} was reversed meanwhile`);
     }
     return error;
+  }
+}
+
+/** The needed and available amounts ledger_record puts in its refusal's hint. */
+function amountsOf(hint: string | undefined): { needed: string; available: string } | undefined {
+  if (!hint) return undefined;
+  try {
+    const { needed, available } = JSON.parse(hint) as { needed?: unknown; available?: unknown };
+    return typeof needed === 'string' && typeof available === 'string'
+      ? { needed: new Decimal(needed).toFixed(), available: new Decimal(available).toFixed() }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { CodeRecord, PartnersRepository } from './partners.repository';
+import { CODE_ALPHABET, GENERATED_CODE_LENGTH, isWellFormedGeneratedCode } from '../catalogue/domain/codes';
 
 export type PartnerCodeStatus = 'issued' | 'redeemed' | 'expired' | 'cancelled';
 
@@ -23,9 +24,15 @@ export class PartnersService {
   }
 
   /** Of any number of concurrent calls for one code, exactly one succeeds. */
-  async redeem(partnerId: string, code: string): Promise<PartnerCodeView> {
+  async redeem(partnerId: string, typed: string): Promise<PartnerCodeView> {
     const now = new Date();
-    const redeemedAt = await this.repository.redeemCode(code, partnerId, now);
+    // as typed first (the till's usual case, one statement); then as the code was issued, if its case differs
+    let code = typed;
+    let redeemedAt = await this.repository.redeemCode(code, partnerId, now);
+    if (!redeemedAt) {
+      code = (await this.own(partnerId, typed)).code;
+      if (code !== typed) redeemedAt = await this.repository.redeemCode(code, partnerId, now);
+    }
     if (redeemedAt) return { ...view(await this.own(partnerId, code)), redeemedAt };
     const found = view(await this.own(partnerId, code));
     if (found.status === 'redeemed') throw new DomainError('code_already_redeemed', `code was already redeemed at ${found.redeemedAt?.toISOString()}`);
@@ -49,9 +56,23 @@ export class PartnersService {
 
   /** A code of this partner; anyone else's, an unknown one or one not yet issued is simply not found. */
   private async own(partnerId: string, code: string): Promise<CodeRecord> {
+    const found = (await this.mine(partnerId, code)) ?? (code !== code.toUpperCase() ? await this.mine(partnerId, code.toUpperCase()) : null);
+    if (found) return found;
+    // a code of our generated shape whose check character does not match is a typo, not a code anyone holds
+    const upper = code.toUpperCase();
+    if (upper.length === GENERATED_CODE_LENGTH && [...upper].every((c) => CODE_ALPHABET.includes(c)) && !isWellFormedGeneratedCode(upper)) {
+      throw new DomainError('not_found', 'not a valid code (check the characters): its check character does not match');
+    }
+    throw notFound('code');
+  }
+
+  /**
+   * Codes are matched as typed, then in capitals (generated codes are all capitals and a till
+   * may type lower case); a pool code in lower case is found as typed.
+   */
+  private async mine(partnerId: string, code: string): Promise<CodeRecord | null> {
     const found = await this.repository.findCode(code, partnerId);
-    if (!found || found.partnerId !== partnerId || found.status === 'available') throw notFound('code');
-    return found;
+    return found && found.partnerId === partnerId && found.status !== 'available' ? found : null;
   }
 }
 

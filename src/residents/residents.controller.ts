@@ -7,6 +7,7 @@ import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { residentAccount } from '../ledger/domain/account';
 import { LedgerReadService } from '../ledger/ledger-read.service';
+import { residentDescription } from './history-description';
 
 export class ResidentDto {
   @ApiProperty({ example: 'anna' }) residentId: string;
@@ -73,7 +74,7 @@ export class ResidentsController {
         type: e.type,
         amount: formatAmount(e.amount, 0),
         balanceAfter: e.balanceAfter ? formatAmount(e.balanceAfter, 0) : null,
-        description: e.description,
+        description: residentDescription(e),
         createdAt: e.createdAt.toISOString(),
       })),
       nextCursor: page.nextCursor,

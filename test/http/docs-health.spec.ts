@@ -9,6 +9,16 @@ describe('docs and health', () => {
 
   afterAll(() => t.close());
 
+  it('answers GET / with where to go: JSON links for programs, a page of links for a browser', async () => {
+    const json = await t.http.get('/').expect(200);
+    expect(json.body.links).toMatchObject({ app: '/app', docs: '/docs', health: '/health/ready' });
+    const html = await t.http.get('/').set('Accept', 'text/html,application/xhtml+xml').expect(200);
+    expect(html.headers['content-type']).toMatch(/^text\/html/);
+    expect(html.text).toContain('<a href="/app">');
+    expect(html.text).toContain('<a href="/docs">');
+    await t.http.get(json.body.links.docs).expect((r) => expect([200, 301]).toContain(r.status));
+  });
+
   it('serves Swagger UI at /docs', async () => {
     const res = await t.http.get('/docs/').expect(200);
     expect(res.headers['content-type']).toMatch(/text\/html/);

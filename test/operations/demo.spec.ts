@@ -53,6 +53,12 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
     expect(steps).toEqual(expect.arrayContaining(['earn events sent', 'earn events processed', 'reports answered', 'redemptions', 'codes redeemed at tills']));
   });
 
+  it('seals what the day made before the summary: a proof of its last transaction works at once', async () => {
+    const last = await t.prisma.ledgerTransaction.findFirstOrThrow({ orderBy: { seq: 'desc' } });
+    const proof = await t.http.get(`/v1/audit/transactions/${last.id}/proof`).set(t.admin).expect(200);
+    expect(proof.body.transactionId).toBe(last.id);
+  });
+
   it('reconciles the books: every check passes', () => {
     expect(run.status).toBe('passed');
     expect(run.checks.every((c) => c.passed)).toBe(true);
@@ -68,7 +74,25 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
     expect(summary).toContain('Bull Board needs Redis');
     const auditorKey = /^ {2}auditor +(\S+)$/m.exec(summary)![1];
     await t.http.get('/v1/audit/trial-balance').set('X-API-Key', auditorKey).expect(200);
+    expect(summary).toMatch(/^ {2}export ADMIN=\S+ AUDITOR=\S+ SOURCE=\S+ REPORTS=\S+ PARTNER=\S+ TOKEN=\S+$/m);
     const annaToken = /^ {2}anna \(\d+ points\) +(\S+)$/m.exec(summary)![1];
     await t.http.get('/v1/me/balance').set('Authorization', `Bearer ${annaToken}`).expect(200);
   });
+
+  it('a restart revokes the keys the last start made: live demo keys never pile up', async () => {
+    const before = /^ {2}auditor +(\S+)$/m.exec(summary)![1];
+    let again = '';
+    await seedDemo(t.app, t.config, 'http://localhost:3000', {
+      events: 10,
+      seed: 43,
+      out: { write: (text: string) => (again += text) } as never,
+      progress: () => ({ tick: () => undefined, stop: () => undefined }),
+    });
+    const after = /^ {2}auditor +(\S+)$/m.exec(again)![1];
+    await new Promise((r) => setTimeout(r, 100));
+    await t.http.get('/v1/audit/trial-balance').set('X-API-Key', after).expect(200);
+    expect((await t.http.get('/v1/audit/trial-balance').set('X-API-Key', before)).status).toBe(401);
+    const live = await t.prisma.apiClient.count({ where: { revokedAt: null, name: { startsWith: 'demo ' } } });
+    expect(live).toBe(2 + DEMO_SOURCES.length + DEMO_PARTNERS.length);
+  }, 120_000);
 });

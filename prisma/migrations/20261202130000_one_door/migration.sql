@@ -98,6 +98,8 @@ DECLARE
   v_afters NUMERIC[];
   v_availables NUMERIC[];
   v_short BIGINT;
+  v_short_needed NUMERIC;
+  v_short_available NUMERIC;
 BEGIN
   IF v_n = 0 OR cardinality(t_types) <> v_n OR cardinality(t_kinds) <> v_n OR cardinality(t_pending_ids) <> v_n
      OR cardinality(t_reverses_ids) <> v_n OR cardinality(t_expires_at) <> v_n OR cardinality(t_metadata) <> v_n
@@ -273,7 +275,12 @@ BEGIN
   INTO v_updated, v_after_accounts, v_afters, v_availables
   FROM updated u;
   IF v_updated <> v_expected THEN
-    SELECT d.account_id INTO v_short
+    -- which account, and (for the message) what the change needed and what the row had, in its normal direction
+    SELECT d.account_id,
+           CASE b.normal_side WHEN 'C' THEN d.debits + d.debits_pending - d.credits ELSE d.credits + d.credits_pending - d.debits END,
+           CASE b.normal_side WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
+                              ELSE b.debits_posted - b.credits_posted - b.credits_pending END
+      INTO v_short, v_short_needed, v_short_available
     FROM unnest(d_accounts, d_shards, d_debits, d_credits, d_debits_pending, d_credits_pending)
       AS d(account_id, shard, debits, credits, debits_pending, credits_pending)
     JOIN account_balances b ON b.account_id = d.account_id AND b.shard = d.shard
@@ -283,7 +290,8 @@ BEGIN
       END < 0
     LIMIT 1;
     RAISE EXCEPTION 'insufficient balance on ledger account %', v_short
-      USING ERRCODE = 'CL001', DETAIL = coalesce(v_short::text, '');
+      USING ERRCODE = 'CL001', DETAIL = coalesce(v_short::text, ''),
+            HINT = json_build_object('needed', v_short_needed::text, 'available', v_short_available::text)::text;
   END IF;
 
   -- 5. the journal: releases of expired holds first, then the transactions, then the postings

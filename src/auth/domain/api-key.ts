@@ -11,6 +11,11 @@ export function generateApiKey(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
+/** A key of ours (or the bootstrap key's shape: no dots), as opposed to a JWT (three dot-separated parts). */
+export function looksLikeApiKey(value: string): boolean {
+  return value.startsWith(KEY_PREFIX) || !value.includes('.');
+}
+
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }

@@ -4,6 +4,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool } from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { AppConfig } from '../../config/config';
+import { lockDataFolder } from './data-folder-lock';
 import type { SqlSession } from './migrator';
 
 /**
@@ -57,8 +58,16 @@ export function openPostgres({ url, poolSize = 10 }: PostgresOptions): Database 
 
 export async function openEmbedded(dataDir: string): Promise<Database> {
   mkdirSync(dataDir, { recursive: true });
-  const pglite = new PGlite(dataDir);
-  await pglite.waitReady;
+  // held until close or the process's end: a second process on this folder is refused, never let in
+  const lock = lockDataFolder(dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = new PGlite(dataDir);
+    await pglite.waitReady;
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   return {
     kind: 'embedded',
     adapter: new PrismaPGlite(pglite),
@@ -70,7 +79,13 @@ export async function openEmbedded(dataDir: string): Promise<Database> {
           await pglite.exec(sql);
         },
       }),
-    close: () => pglite.close(),
+    async close() {
+      try {
+        await pglite.close();
+      } finally {
+        lock.release();
+      }
+    },
   };
 }
 

@@ -25,6 +25,7 @@ export interface DatabaseErrorInfo {
   constraint?: string;
   detail?: string;
   message?: string;
+  hint?: string;
 }
 
 /** What PostgreSQL said, from an error of a raw query run through a Prisma driver adapter. */
@@ -38,6 +39,7 @@ export function databaseErrorOf(error: unknown): DatabaseErrorInfo {
     constraint: constraint?.index,
     detail: typeof cause.detail === 'string' ? cause.detail : undefined,
     message: typeof cause.originalMessage === 'string' ? cause.originalMessage : undefined,
+    hint: typeof cause.hint === 'string' ? cause.hint : undefined,
   };
 }
 

@@ -20,10 +20,37 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config, { extraModels: [ProblemDto] });
 }
 
+/** Where a newcomer goes from the service's address. */
+export const START_LINKS = [
+  { rel: 'app', href: '/app', title: 'Pages for residents, partners (the till) and finance' },
+  { rel: 'docs', href: '/docs', title: 'API documentation (Swagger UI)' },
+  { rel: 'openapi', href: '/docs/openapi.json', title: 'OpenAPI document' },
+  { rel: 'catalogue', href: '/v1/catalogue', title: 'The catalogue of rewards (public)' },
+  { rel: 'stats', href: '/v1/public/stats', title: 'Programme statistics (public)' },
+  { rel: 'health', href: '/health/ready', title: 'Readiness' },
+] as const;
+
+/**
+ * GET /: where to go, rather than a 404. JSON for programs; for a browser a plain page of the same
+ * links (fixed text, nothing from the request in it).
+ */
+function startPage(req: Request, res: Response): void {
+  const links = Object.fromEntries(START_LINKS.map((l) => [l.rel, l.href]));
+  if (req.accepts(['json', 'html']) === 'html') {
+    const items = START_LINKS.map((l) => `<li><a href="${l.href}">${l.href}</a>: ${l.title}</li>`).join('');
+    res
+      .type('html')
+      .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Civic points ledger</title></head><body><h1>Civic points ledger</h1><ul>${items}</ul></body></html>`);
+    return;
+  }
+  res.json({ service: 'civic-points-ledger', links });
+}
+
 /** Serves the document at /docs/openapi.json and Swagger UI at /docs. */
 export function mountDocs(app: INestApplication): void {
   const document = buildOpenApiDocument(app);
   const express = app.getHttpAdapter().getInstance() as Express;
+  express.get('/', startPage);
   express.get('/docs/openapi.json', (_req: Request, res: Response) => {
     res.json(document);
   });

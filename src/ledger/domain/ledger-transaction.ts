@@ -42,6 +42,8 @@ export interface HistoryEntry {
   amount: Decimal;
   balanceAfter: Decimal | null;
   description: string | null;
+  /** the type of the transaction this one settles or reverses, if any */
+  originType: string | null;
   createdAt: Date;
 }
 
