@@ -71,6 +71,10 @@ export const configSchema = z.object({
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(4),
   WEBHOOK_ROTATION_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
+}).refine((c) => c.WEBHOOK_LEASE_SECONDS * 1000 > c.WEBHOOK_TIMEOUT_MS, {
+  // a lease that ran out while its attempt still waits for an answer would send the message twice
+  message: 'must be longer than WEBHOOK_TIMEOUT_MS',
+  path: ['WEBHOOK_LEASE_SECONDS'],
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

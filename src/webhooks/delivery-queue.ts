@@ -10,6 +10,11 @@ export const WEBHOOK_QUEUE = 'webhooks';
 export const WEBHOOK_ATTEMPT_JOB = 'attempt';
 const ENQUEUE_TIMEOUT_MS = 2_000;
 
+interface AttemptJob {
+  deliveryId: string;
+  lease: number;
+}
+
 /**
  * Attempts at once in this process, each in its own promise: a receiver that hangs holds one
  * slot until its timeout, never the others (the dispatcher also leases at most WEBHOOK_PER_ENDPOINT
@@ -18,7 +23,7 @@ const ENQUEUE_TIMEOUT_MS = 2_000;
 @Injectable()
 export class InProcessAttempts {
   private readonly logger = new Logger('WebhookDelivery');
-  private readonly waiting: string[] = [];
+  private readonly waiting: ClaimedDelivery[] = [];
   private running = 0;
 
   constructor(
@@ -27,8 +32,8 @@ export class InProcessAttempts {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  add(ids: string[]): void {
-    this.waiting.push(...ids);
+  add(claims: ClaimedDelivery[]): void {
+    this.waiting.push(...claims);
     this.pump();
   }
 
@@ -38,11 +43,11 @@ export class InProcessAttempts {
 
   private pump(): void {
     while (this.running < this.config.webhooks.concurrency && this.waiting.length > 0) {
-      const id = this.waiting.shift()!;
+      const claim = this.waiting.shift()!;
       this.running++;
       this.delivery
-        .attempt(id)
-        .catch((error: Error) => this.logger.warn(`delivery ${id} left for a later attempt: ${error.message}`))
+        .attempt(claim.id, claim.lease)
+        .catch((error: Error) => this.logger.warn(`delivery ${claim.id} left for a later attempt: ${error.message}`))
         .finally(() => {
           this.running--;
           this.pump();
@@ -64,7 +69,7 @@ export class BullDeliveryQueue extends DeliveryQueue {
   private lastComplaint = 0;
 
   constructor(
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<{ deliveryId: string }>,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<AttemptJob>,
     private readonly local: InProcessAttempts,
   ) {
     super();
@@ -79,9 +84,9 @@ export class BullDeliveryQueue extends DeliveryQueue {
     const adding = this.queue.addBulk(
       claims.map((c) => ({
         name: WEBHOOK_ATTEMPT_JOB,
-        data: { deliveryId: c.id },
-        // one job per attempt: a lease taken again while its job still waits adds nothing
-        opts: { jobId: `${c.id}:${c.attempts}`, attempts: 1, removeOnComplete: true, removeOnFail: true },
+        data: { deliveryId: c.id, lease: c.lease },
+        // one job per lease: a job that outlived its lease (lost, or held by a dead worker) finds a newer lease and does nothing
+        opts: { jobId: `${c.id}:${c.lease}`, attempts: 1, removeOnComplete: true, removeOnFail: true },
       })),
     );
     adding.catch(() => undefined);
@@ -89,7 +94,7 @@ export class BullDeliveryQueue extends DeliveryQueue {
       await Promise.race([adding, timeout]);
     } catch (error) {
       this.complain(error as Error);
-      this.local.add(claims.map((c) => c.id));
+      this.local.add(claims);
     } finally {
       clearTimeout(timer);
     }
@@ -108,7 +113,7 @@ export class DeliveryJobConsumer implements OnModuleInit {
   private readonly logger = new Logger('WebhookJobConsumer');
 
   constructor(
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<{ deliveryId: string }>,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<AttemptJob>,
     private readonly delivery: DeliveryService,
     private readonly signal: AttemptSignal,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -116,8 +121,8 @@ export class DeliveryJobConsumer implements OnModuleInit {
 
   onModuleInit(): void {
     this.queue
-      .process(WEBHOOK_ATTEMPT_JOB, this.config.webhooks.concurrency, (job: Job<{ deliveryId: string }>) =>
-        this.delivery.attempt(job.data.deliveryId).finally(() => this.signal.settled()),
+      .process(WEBHOOK_ATTEMPT_JOB, this.config.webhooks.concurrency, (job: Job<AttemptJob>) =>
+        this.delivery.attempt(job.data.deliveryId, job.data.lease).finally(() => this.signal.settled()),
       )
       .catch((error: Error) => this.logger.error(`webhook queue consumer stopped: ${error.message}; the dispatcher attempts deliveries itself`));
   }
@@ -131,7 +136,7 @@ export class InProcessDeliveryQueue extends DeliveryQueue {
   }
 
   enqueue(claims: ClaimedDelivery[]): Promise<void> {
-    this.local.add(claims.map((c) => c.id));
+    this.local.add(claims);
     return Promise.resolve();
   }
 }

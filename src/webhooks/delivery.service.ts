@@ -34,9 +34,14 @@ export class DeliveryService {
     };
   }
 
-  async attempt(deliveryId: string): Promise<void> {
+  /**
+   * `lease` names the hand-off this attempt was queued by: when the delivery has been leased
+   * again since (its job was thought lost and queued anew), this one is stale and does nothing.
+   */
+  async attempt(deliveryId: string, lease?: number): Promise<void> {
     const attempt = await this.repository.loadAttempt(deliveryId);
     if (!attempt || attempt.status !== 'pending') return;
+    if (lease !== undefined && attempt.lease !== lease) return;
     const { webhook } = attempt;
     if (webhook.status !== 'active') {
       await this.repository.end(webhook.id, webhook.status === 'deleted' ? 'deleted' : 'disabled', webhook.disabledReason);

@@ -73,7 +73,8 @@ function deliveryOf(r: {
 /** Claimed deliveries: leased to this process for one attempt each. */
 export interface ClaimedDelivery {
   id: string;
-  attempts: number;
+  /** the lease's end in epoch milliseconds: names this hand-off, so that a stale job can tell */
+  lease: number;
 }
 
 /** Webhooks, the outbox's events and their deliveries. The only code that knows these tables. */
@@ -182,7 +183,7 @@ export class WebhooksRepository {
        UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $3)
        FROM chosen
        WHERE d.id = chosen.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
-       RETURNING d.id::text AS id, d.attempts`,
+       RETURNING d.id::text AS id, floor(extract(epoch FROM d.leased_until) * 1000)::float8 AS lease`,
       limit,
       perEndpoint,
       leaseSeconds,
@@ -198,6 +199,7 @@ export class WebhooksRepository {
     return {
       deliveryId: row.id,
       status: row.status as DeliveryStatus,
+      lease: row.leasedUntil ? Math.floor(row.leasedUntil.getTime()) : null,
       attempts: row.attempts,
       createdAt: row.createdAt,
       eventId: row.event.id,

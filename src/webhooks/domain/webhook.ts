@@ -44,6 +44,8 @@ export interface Delivery {
 export interface DeliveryAttempt {
   deliveryId: string;
   status: DeliveryStatus;
+  /** the current lease (epoch ms), null when none */
+  lease: number | null;
   attempts: number;
   createdAt: Date;
   eventId: string;
