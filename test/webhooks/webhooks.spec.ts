@@ -271,6 +271,17 @@ describe('webhooks', () => {
     for (const h of [hook, scoped]) await t.http.delete(`/v1/admin/webhooks/${h.id}`).set(t.admin).expect(200);
   });
 
+  it("the OpenAPI document describes every event's request and data", async () => {
+    const doc = (await t.http.get('/docs/openapi.json').expect(200)).body;
+    expect(Object.keys(doc['x-webhooks']).sort()).toEqual(
+      ['award.completed', 'code.redeemed', 'donation.created', 'earn_event.posted', 'earn_event.rejected', 'earn_event.revoked', 'points.expired', 'points.expiring', 'reconciliation.failed', 'redemption.cancelled', 'redemption.created'],
+    );
+    const schema = doc['x-webhooks']['earn_event.posted'].post.requestBody.content['application/json'].schema;
+    expect(schema.properties.data.$ref).toBe('#/components/schemas/EarnEventWebhookData');
+    expect(Object.keys(doc.components.schemas.EarnEventWebhookData.properties)).toEqual(expect.arrayContaining(['externalId', 'residentId', 'points', 'transactionId']));
+    expect(doc.paths['/v1/admin/webhooks/{id}/deliveries/{deliveryId}/retry'].post['x-roles']).toEqual(['admin']);
+  });
+
   it('metrics count deliveries and tell the outbox age', async () => {
     const text = (await t.http.get('/metrics').expect(200)).text;
     expect(text).toMatch(/civic_webhook_deliveries_total\{outcome="delivered"\} [1-9]/);
