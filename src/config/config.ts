@@ -188,6 +188,8 @@ export function loadDemoConfig(env: Env = process.env): AppConfig {
     RESIDENT_JWT_SECRET: env.RESIDENT_JWT_SECRET || randomBytes(32).toString('base64url'),
     // the demo's own output (progress, summary, keys) is what a newcomer reads: warnings only, unless asked
     LOG_LEVEL: env.LOG_LEVEL || 'warn',
+    // the demo's webhook receiver listens on 127.0.0.1
+    WEBHOOK_ALLOW_PRIVATE: env.WEBHOOK_ALLOW_PRIVATE || 'true',
   });
 }
 

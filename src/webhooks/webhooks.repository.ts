@@ -180,7 +180,8 @@ export class WebhooksRepository {
        ), chosen AS (
          SELECT id FROM ranked WHERE n + busy <= $2 LIMIT $1
        )
-       UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $3)
+       -- whole milliseconds: the lease is also the job's token, compared with a JavaScript Date
+       UPDATE webhook_deliveries d SET leased_until = date_trunc('milliseconds', clock_timestamp() + make_interval(secs => $3))
        FROM chosen
        WHERE d.id = chosen.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
        RETURNING d.id::text AS id, floor(extract(epoch FROM d.leased_until) * 1000)::float8 AS lease`,

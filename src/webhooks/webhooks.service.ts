@@ -136,6 +136,11 @@ export class WebhooksService {
     return delivery;
   }
 
+  /** Deliveries not yet delivered nor given up, and how long the oldest has waited. */
+  backlog(): Promise<{ pending: number; oldestSeconds: number }> {
+    return this.repository.backlog();
+  }
+
   /** http(s) only, and (unless WEBHOOK_ALLOW_PRIVATE) a host whose every address is public. */
   private async checkUrl(url: string): Promise<void> {
     try {
