@@ -48,10 +48,17 @@ export class WebhookSender implements OnModuleDestroy {
     const url = new URL(raw);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let addresses: { address: string; family: number }[];
+    let timer: NodeJS.Timeout | undefined;
     try {
-      addresses = await lookup(host, { all: true, verbatim: true });
+      // a resolver that does not answer must not hold a registration or an attempt for long
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })), Math.min(this.config.webhooks.timeoutMs, 5_000));
+      });
+      addresses = await Promise.race([lookup(host, { all: true, verbatim: true }), late]);
     } catch (error) {
       throw new UnsafeUrlError(`${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    } finally {
+      clearTimeout(timer);
     }
     if (addresses.length === 0) throw new UnsafeUrlError(`${host} does not resolve`);
     if (!this.config.webhooks.allowPrivate) {
