@@ -55,6 +55,26 @@ export const configSchema = z.object({
   PARTNER_CODE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  WEBHOOK_SECRET_KEY: optionalString.pipe(
+    z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)')
+      .optional(),
+  ),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(60_000).default(15_000),
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
+  WEBHOOK_RETRY_HOURS: z.coerce.number().min(0).max(720).default(24),
+  WEBHOOK_DISPATCH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  WEBHOOK_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(4),
+  WEBHOOK_ROTATION_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
+}).refine((c) => c.WEBHOOK_LEASE_SECONDS * 1000 > c.WEBHOOK_TIMEOUT_MS, {
+  // a lease that ran out while its attempt still waits for an answer would send the message twice
+  message: 'must be longer than WEBHOOK_TIMEOUT_MS',
+  path: ['WEBHOOK_LEASE_SECONDS'],
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
@@ -78,6 +98,31 @@ export interface AppConfig {
   readonly partnerCodeRatePerMinute: number;
   readonly apiKeyCacheSeconds: number;
   readonly logLevel: RawConfig['LOG_LEVEL'];
+  readonly webhooks: WebhookConfig;
+}
+
+/** Outbound webhooks (src/webhooks): URL safety, secret storage, delivery pace and retries. */
+export interface WebhookConfig {
+  /** accept URLs on private, loopback and link-local addresses (tests, a receiver on the same host) */
+  readonly allowPrivate: boolean;
+  /** AES-256-GCM key for the signing secrets at rest; without it they are stored as they are */
+  readonly secretKey?: Buffer;
+  /** one attempt's limit, connection to the answer's first bytes */
+  readonly timeoutMs: number;
+  /** the first retry comes after between half and all of this; each one after, twice as late, up to retryMaxMs */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** how long a delivery keeps being retried before it is given up */
+  readonly retryHours: number;
+  /** how often each process looks for deliveries that are due (and for lost ones) */
+  readonly dispatchMs: number;
+  /** how long a queued attempt may take before another process takes it over */
+  readonly leaseSeconds: number;
+  /** attempts at once in this process, and at most this many per webhook across processes */
+  readonly concurrency: number;
+  readonly perEndpoint: number;
+  /** after a rotation, how long the old secret still signs beside the new one */
+  readonly rotationOverlapHours: number;
 }
 
 /** Injection token for the validated configuration. */
@@ -117,6 +162,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
     partnerCodeRatePerMinute: c.PARTNER_CODE_RATE_PER_MINUTE,
     apiKeyCacheSeconds: c.API_KEY_CACHE_SECONDS,
     logLevel: c.LOG_LEVEL,
+    webhooks: Object.freeze({
+      allowPrivate: c.WEBHOOK_ALLOW_PRIVATE === 'true',
+      secretKey: c.WEBHOOK_SECRET_KEY ? Buffer.from(c.WEBHOOK_SECRET_KEY, 'base64') : undefined,
+      timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: c.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: c.WEBHOOK_RETRY_MAX_MS,
+      retryHours: c.WEBHOOK_RETRY_HOURS,
+      dispatchMs: c.WEBHOOK_DISPATCH_MS,
+      leaseSeconds: c.WEBHOOK_LEASE_SECONDS,
+      concurrency: c.WEBHOOK_CONCURRENCY,
+      perEndpoint: c.WEBHOOK_PER_ENDPOINT,
+      rotationOverlapHours: c.WEBHOOK_ROTATION_OVERLAP_HOURS,
+    }),
   });
 }
 
@@ -130,6 +188,8 @@ export function loadDemoConfig(env: Env = process.env): AppConfig {
     RESIDENT_JWT_SECRET: env.RESIDENT_JWT_SECRET || randomBytes(32).toString('base64url'),
     // the demo's own output (progress, summary, keys) is what a newcomer reads: warnings only, unless asked
     LOG_LEVEL: env.LOG_LEVEL || 'warn',
+    // the demo's webhook receiver listens on 127.0.0.1
+    WEBHOOK_ALLOW_PRIVATE: env.WEBHOOK_ALLOW_PRIVATE || 'true',
   });
 }
 

@@ -19,7 +19,9 @@ import { EarnSweeper } from '../earning/earn-sweeper.cron';
 import { CatalogueService } from '../catalogue/catalogue.service';
 import { Progress, progressBar } from '../cli/progress';
 import { PublicStatsService } from '../public/public-stats.service';
+import { WebhooksService } from '../webhooks/webhooks.service';
 import { DayReport, playDay } from './day';
+import { DemoWebhookReceiver } from './webhook-receiver';
 
 const ACTOR = 'demo';
 
@@ -89,6 +91,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   const ledger = app.get(LedgerReadService);
 
   const residents = await seedProgramme(app, Math.max(20, Math.round(options.events / 20)), progress);
+  const receiver = config.webhooks.allowPrivate ? await startReceiver(app) : null;
   const day = await playDay(app, residents, { events: options.events, progress, seed: options.seed });
 
   // what the day made is sealed now, not a minute or two later: a proof asked for right after the
@@ -125,6 +128,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   const lines = [
     '',
     ...(await summaryOf(app, day, run)),
+    `  webhooks        ${receiver ? await deliveriesOf(app, receiver.receiver, receiver.url) : 'no demo receiver (it runs on 127.0.0.1: WEBHOOK_ALLOW_PRIVATE=true)'}`,
     '',
     'Civic points ledger: demo programme ready',
     `  database      ${config.database.url ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.database.dataDir}`}`,
@@ -281,6 +285,40 @@ function shellVariables(keys: [string, string][], token: string): string {
   ]
     .map(([name, value]) => `${name}=${value}`)
     .join(' ');
+}
+
+const DEMO_RECEIVER = 'demo receiver (the city notification service)';
+
+/**
+ * A receiver on 127.0.0.1 and an unscoped webhook to it for every event the day produces. The
+ * previous start's demo webhook (its receiver gone with that process) is deleted first.
+ */
+async function startReceiver(app: INestApplication): Promise<{ receiver: DemoWebhookReceiver; url: string }> {
+  const webhooks = app.get(WebhooksService);
+  let cursor: string | undefined;
+  do {
+    const page = await webhooks.list(100, cursor);
+    for (const old of page.items.filter((w) => w.description === DEMO_RECEIVER)) await webhooks.delete(ACTOR, old.id);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  const receiver = new DemoWebhookReceiver();
+  const url = await receiver.start();
+  const { secret } = await webhooks.create(ACTOR, {
+    url,
+    description: DEMO_RECEIVER,
+    events: ['earn_event.posted', 'earn_event.rejected', 'earn_event.revoked', 'redemption.created', 'redemption.cancelled', 'code.redeemed', 'donation.created', 'reconciliation.failed'],
+  });
+  receiver.secret = secret;
+  return { receiver, url };
+}
+
+/** What reached the demo receiver, once the outbox has drained (or 30 s have passed). */
+async function deliveriesOf(app: INestApplication, receiver: DemoWebhookReceiver, url: string): Promise<string> {
+  const webhooks = app.get(WebhooksService);
+  const deadline = Date.now() + 30_000;
+  while ((await webhooks.backlog()).pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const byType = [...receiver.received.entries()].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${n}`).join(', ');
+  return `${receiver.total} delivered to ${url}, signatures verified (${byType || 'none'})${receiver.rejected ? `; ${receiver.rejected} REFUSED` : ''}`;
 }
 
 async function ignoreExisting(create: () => Promise<unknown>): Promise<void> {

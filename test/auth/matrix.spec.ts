@@ -38,6 +38,8 @@ describe('authorisation of every role against every endpoint', () => {
   let t: TestApp;
   const credentials: Credential[] = [];
   const owner = { resident: 'anna-q7x3', redemption: '', code: '', poolCode: 'CAFE-SECRET-POOL-0001', item: 'cafe-pool', event: 'secret-ev-1' };
+  // a webhook of the admins': its endpoints are admin-only, and its secret is never answered again
+  const webhook = { id: '', secret: '' };
 
   beforeAll(async () => {
     t = await startTestApp({ PARTNER_CODE_RATE_PER_MINUTE: '100000' });
@@ -69,6 +71,9 @@ describe('authorisation of every role against every endpoint', () => {
       202,
     );
 
+    const hook = await ok(t.http.post('/v1/admin/webhooks').set(t.admin).send({ url: 'https://93.184.215.14/hooks', events: ['reconciliation.failed'] }));
+    Object.assign(webhook, { id: hook.id, secret: hook.secret });
+
     const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
     const none: string[] = [];
     credentials.push(
@@ -94,7 +99,7 @@ describe('authorisation of every role against every endpoint', () => {
 
   it('every operation answers each credential as its roles say, and tells no one what is not theirs', async () => {
     const doc = (await t.http.get('/docs/openapi.json').expect(200)).body;
-    const secrets = () => [owner.resident, owner.redemption, owner.code, owner.poolCode];
+    const secrets = () => [owner.resident, owner.redemption, owner.code, owner.poolCode, webhook.secret];
     const params: Record<string, string> = {
       '{account}': `resident:${owner.resident}`,
       '{code}': owner.code,
@@ -114,7 +119,12 @@ describe('authorisation of every role against every endpoint', () => {
         }
         const ownedBy = OWNED[path];
         const url = path.replace(/\{[^}]+\}/g, (name) =>
-          params[name] ?? (name === '{id}' && path.startsWith('/v1/me/redemptions') ? owner.redemption : randomUUID()),
+          params[name] ??
+          (name === '{id}' && path.startsWith('/v1/me/redemptions')
+            ? owner.redemption
+            : name === '{id}' && path.startsWith('/v1/admin/webhooks')
+              ? webhook.id
+              : randomUUID()),
         );
         // the owners act last, so that what they change (a cancel, a redeem) does not decide the others' answers
         const ordered = [...credentials].sort((a, b) => Number(a.party === 'owner') - Number(b.party === 'owner'));

@@ -6,7 +6,7 @@ import type { TestApp } from './app';
  * The real queue worker (`dist/worker.js`) as a process of its own, on the test app's database
  * and queues, with the sweeper held back: tests kill it to see that nothing is lost or doubled.
  */
-export function startWorker(app: TestApp, redisUrl: string): ChildProcess {
+export function startWorker(app: TestApp, redisUrl: string, env: Record<string, string> = {}): ChildProcess {
   const root = join(__dirname, '..', '..');
   return spawn(process.execPath, [join(root, 'dist', 'worker.js')], {
     cwd: root,
@@ -18,6 +18,7 @@ export function startWorker(app: TestApp, redisUrl: string): ChildProcess {
       EARN_SWEEP_SECONDS: '3600',
       LOG_LEVEL: 'error',
       NODE_ENV: 'test',
+      ...env,
     },
     stdio: 'ignore',
   });

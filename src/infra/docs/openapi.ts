@@ -4,6 +4,7 @@ import type { Express, Request, Response } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { API_KEY_SCHEME, RESIDENT_SCHEME } from '../../auth/access.decorators';
 import { ProblemDto } from '../../common/openapi';
+import { WEBHOOK_DATA_MODELS, webhooksSection } from '../../webhooks/dto/webhook-events.dto';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -17,7 +18,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API client key (source, partner, auditor, admin)' }, API_KEY_SCHEME)
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Resident token from the city sign-in' }, RESIDENT_SCHEME)
     .build();
-  return SwaggerModule.createDocument(app, config, { extraModels: [ProblemDto] });
+  const document = SwaggerModule.createDocument(app, config, { extraModels: [ProblemDto, ...WEBHOOK_DATA_MODELS] });
+  return { ...document, 'x-webhooks': webhooksSection() } as OpenAPIObject;
 }
 
 /** Where a newcomer goes from the service's address. */

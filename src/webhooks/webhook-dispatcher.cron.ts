@@ -1,0 +1,63 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { AttemptSignal } from './attempt-signal';
+import { DeliveryQueue } from './delivery-queue';
+import { WebhooksRepository } from './webhooks.repository';
+
+const CLAIM_BATCH = 200;
+
+/**
+ * Moves the outbox: every WEBHOOK_DISPATCH_MS it leases the deliveries that are due and queues
+ * an attempt for each. It is also the sweeper: a delivery whose lease ran out (its job lost in a
+ * Redis flush, its worker killed) is due again and taken like any other. Safe on many replicas:
+ * a row is leased to one of them.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnModuleInit {
+  private readonly logger = new Logger('WebhookDispatcher');
+  private running = false;
+  private again = false;
+
+  constructor(
+    private readonly repository: WebhooksRepository,
+    private readonly queue: DeliveryQueue,
+    private readonly scheduler: SchedulerRegistry,
+    signal: AttemptSignal,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    signal.onSettled(() => void this.dispatch());
+  }
+
+  onModuleInit(): void {
+    const timer = setInterval(() => void this.dispatch(), this.config.webhooks.dispatchMs);
+    timer.unref();
+    this.scheduler.addInterval('webhook-dispatcher', timer);
+  }
+
+  /** Leases and queues what is due, until nothing is; returns how many. */
+  async dispatch(): Promise<number> {
+    if (this.running) {
+      // asked while a pass runs (an attempt just ended): one more pass when it is done
+      this.again = true;
+      return 0;
+    }
+    this.running = true;
+    let queued = 0;
+    try {
+      const { perEndpoint, leaseSeconds } = this.config.webhooks;
+      for (;;) {
+        this.again = false;
+        const claims = await this.repository.claimDue(CLAIM_BATCH, perEndpoint, leaseSeconds);
+        if (claims.length > 0) await this.queue.enqueue(claims);
+        queued += claims.length;
+        if (claims.length < CLAIM_BATCH && !this.again) break;
+      }
+    } catch (error) {
+      this.logger.error(`webhook dispatch failed: ${(error as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+    return queued;
+  }
+}
