@@ -72,7 +72,7 @@ describe('earning', () => {
     expect(await balance(anna)).toEqual({ residentId: anna, available: '20', pending: '0', debt: '0' });
     const history = (await t.http.get('/v1/me/history').set(t.residentAuth(anna)).expect(200)).body;
     expect(history).toEqual({
-      items: [{ transactionId: done.transactionId, type: 'earn', amount: '20', balanceAfter: '20', description: 'Vote in poll 123', createdAt: expect.any(String) }],
+      items: [{ transactionId: done.transactionId, type: 'earn', amount: '20', balanceAfter: '20', description: 'Earned for: Vote in poll 123', createdAt: expect.any(String) }],
       nextCursor: null,
     });
   });
