@@ -65,11 +65,12 @@ export class CatalogueRepository {
     return row && toItem(row);
   }
 
-  async listItems(filter: { afterId?: string; activeAt?: Date }, take: number): Promise<CatalogueItem[]> {
+  async listItems(filter: { afterId?: string; activeAt?: Date; categoryId?: string }, take: number): Promise<CatalogueItem[]> {
     const at = filter.activeAt;
     const rows = await this.db.client.catalogueItem.findMany({
       where: {
         ...(filter.afterId ? { id: { gt: filter.afterId } } : {}),
+        ...(filter.categoryId ? { categoryId: filter.categoryId } : {}),
         ...(at
           ? { AND: [{ OR: [{ activeFrom: null }, { activeFrom: { lte: at } }] }, { OR: [{ activeTo: null }, { activeTo: { gt: at } }] }] }
           : {}),
@@ -347,6 +348,7 @@ function toItem(r: {
   activeTo: Date | null;
   minPoints: Dec | null;
   maxPoints: Dec | null;
+  categoryId: string | null;
 }): CatalogueItem {
   return {
     id: r.id,
@@ -364,6 +366,7 @@ function toItem(r: {
     activeTo: r.activeTo,
     minPoints: decOrNull(r.minPoints),
     maxPoints: decOrNull(r.maxPoints),
+    categoryId: r.categoryId,
   };
 }
 
