@@ -19,6 +19,7 @@ import { PartnersModule } from './partners/partners.module';
 import { PublicModule } from './public/public.module';
 import { RedemptionModule } from './redemption/redemption.module';
 import { ResidentsModule } from './residents/residents.module';
+import { PagesModule } from './pages/pages.module';
 
 @Module({})
 export class AppModule {
@@ -45,6 +46,7 @@ export class AppModule {
         AuditModule,
         PublicModule,
         ResidentsModule,
+        PagesModule,
       ],
     };
   }

@@ -317,6 +317,28 @@ export class CatalogueRepository {
     return rows.map((r) => ({ itemId: r.item_id, title: r.title, codes: r.codes, points: new Decimal(r.points) }));
   }
 
+  async findItems(ids: string[]): Promise<CatalogueItem[]> {
+    if (ids.length === 0) return [];
+    return (await this.db.client.catalogueItem.findMany({ where: { id: { in: ids } } })).map(toItem);
+  }
+
+  /** How many of each item a resident holds against its per-resident limit. */
+  async residentCounts(residentId: string, itemIds: string[]): Promise<Map<string, number>> {
+    if (itemIds.length === 0) return new Map();
+    const rows = await this.db.client.residentItemCount.findMany({ where: { residentId, itemId: { in: itemIds } } });
+    return new Map(rows.map((r) => [r.itemId, r.quantity]));
+  }
+
+  /** The codes of a partner's items redeemed in [from, to), newest first. */
+  async redeemedCodes(partnerId: string, from: Date, to: Date, take: number): Promise<{ code: string; itemId: string; title: string; redeemedAt: Date }[]> {
+    const rows = await this.db.client.$queryRaw<{ code: string; item_id: string; title: string; redeemed_at: Date }[]>`
+      SELECT c.code, c.item_id, i.title, c.redeemed_at
+      FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id
+      WHERE i.partner_id = ${partnerId} AND c.status = 'redeemed' AND c.redeemed_at >= ${from} AND c.redeemed_at < ${to}
+      ORDER BY c.redeemed_at DESC, c.id DESC LIMIT ${take}`;
+    return rows.map((r) => ({ code: r.code, itemId: r.item_id, title: r.title, redeemedAt: r.redeemed_at }));
+  }
+
   /** Donations to a charity fund in [from, to), per item. */
   async donations(partnerId: string, from: Date, to: Date): Promise<{ itemId: string; title: string; donations: number; points: Decimal }[]> {
     const rows = await this.db.client.$queryRaw<{ item_id: string; title: string; n: number; points: string }[]>`
