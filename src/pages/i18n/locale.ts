@@ -19,6 +19,7 @@ export class Locale {
   private readonly numbers: Intl.NumberFormat;
   private readonly dateTimes: Intl.DateTimeFormat;
   private readonly dates: Intl.DateTimeFormat;
+  private readonly shortDateTimes: Intl.DateTimeFormat;
   private readonly times: Intl.DateTimeFormat;
   private readonly months: Intl.DateTimeFormat;
 
@@ -28,6 +29,7 @@ export class Locale {
     this.numbers = new Intl.NumberFormat(tag, { maximumFractionDigits: 20 });
     this.dateTimes = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, dateStyle: 'medium', timeStyle: 'short' });
     this.dates = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, dateStyle: 'long' });
+    this.shortDateTimes = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, dateStyle: 'short', timeStyle: 'short' });
     this.times = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, timeStyle: 'short' });
     this.months = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, month: 'long', year: 'numeric' });
   }
@@ -63,6 +65,11 @@ export class Locale {
 
   dateTime(d: Date): string {
     return this.dateTimes.format(d);
+  }
+
+  /** For tables: "02.12.2026, 09:28". */
+  shortDateTime(d: Date): string {
+    return this.shortDateTimes.format(d);
   }
 
   date(d: Date): string {
