@@ -17,6 +17,7 @@ import { EarningService } from '../earning/earning.service';
 import { EarnSweeper } from '../earning/earn-sweeper.cron';
 import { CatalogueService } from '../catalogue/catalogue.service';
 import { CategoriesService } from '../catalogue/categories.service';
+import { DemoSignIn, DemoSignIns } from '../pages/demo-sign-ins';
 import { Progress, progressBar } from '../cli/progress';
 import { PublicStatsService } from '../public/public-stats.service';
 import { DayReport, playDay } from './day';
@@ -128,6 +129,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     signResidentToken(id, config.residentJwtSecret!, 24 * 3600),
   ]);
   const unusedCode = day.codes.find((c) => !c.used);
+  await registerDemoSignIns(app, keys);
 
   const lines = [
     '',
@@ -143,6 +145,12 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     `  metrics       ${baseUrl}/metrics`,
     `  queues        ${config.redisUrl ? `${baseUrl}/admin/queues (user admin, password: the admin key)` : 'Bull Board needs Redis (REDIS_URL)'}`,
     `  statistics    ${baseUrl}/v1/public/stats`,
+    '',
+    'Pages (Russian; add ?lang=en for English):',
+    `  sign in       ${baseUrl}/app/login  (one click as a demo resident, partner, auditor or admin; or paste a key or token below)`,
+    `  residents     ${baseUrl}/app  (balance, catalogue by category, redeem, my codes, donate)`,
+    `  partners      ${baseUrl}/app/till  (the till: type or scan a code, press Enter, then «Погасить»)`,
+    `  finance       ${baseUrl}/app/finance  (auditors and admins)`,
     '',
     'API keys (X-API-Key header; shown once, made afresh at each start):',
     ...keys.map(([who, key]) => `  ${who.padEnd(24)} ${key}`),
@@ -162,6 +170,22 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   ];
   out.write(lines.join('\n') + '\n');
   return run;
+}
+
+/**
+ * One-click sign-ins on /app/login, for the demo only: its three named residents and the holders
+ * of the keys it just made (admin, auditor, each partner).
+ */
+async function registerDemoSignIns(app: INestApplication, keys: [string, string][]): Promise<void> {
+  const apiClients = app.get(ApiClientsService);
+  const entries: DemoSignIn[] = DEMO_RESIDENTS.map(([id]) => ({ id, label: id, role: 'resident' as const, user: { kind: 'resident' as const, residentId: id } }));
+  for (const [who, key] of keys) {
+    const p = await apiClients.authenticate(key);
+    if (p.role === 'source') continue;
+    const label = p.partnerId ? (DEMO_PARTNERS.find((d) => d.id === p.partnerId)?.name ?? p.partnerId) : who;
+    entries.push({ id: who.replace(/\s+/g, '-'), label, role: p.role, user: { kind: 'client', role: p.role, name: label, clientId: p.clientId, partnerId: p.partnerId } });
+  }
+  app.get(DemoSignIns).register(entries);
 }
 
 /** Sources, partners, rules, the season's campaign, the catalogue with its code pools, residents. */

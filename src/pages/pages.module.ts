@@ -3,6 +3,7 @@ import { AuthModule } from '../auth/auth.module';
 import { CatalogueModule } from '../catalogue/catalogue.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PartnersService } from '../partners/partners.service';
+import { ProgrammeModule } from '../programme/programme.module';
 import { RedemptionModule } from '../redemption/redemption.module';
 import { DemoSignIns } from './demo-sign-ins';
 import { FinancePagesController } from './finance.controller';
@@ -19,7 +20,7 @@ import { TillPagesService } from './till/till-pages.service';
 
 /** Pages for people under /app: residents, partners' tills, and the finance console's place. */
 @Module({
-  imports: [AuthModule, CatalogueModule, LedgerModule, RedemptionModule],
+  imports: [AuthModule, CatalogueModule, LedgerModule, ProgrammeModule, RedemptionModule],
   controllers: [LoginController, TillPagesController, FinancePagesController, ResidentPagesController],
   providers: [
     SessionsRepository,

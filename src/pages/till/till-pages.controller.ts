@@ -34,7 +34,7 @@ export class TillPagesController {
 
   private async render(req: Request & PageRequest, res: Response, user: PageUser, checked: TillCodeView | null, won: boolean | null, status = 200) {
     const partnerId = partnerOf(user);
-    const [today, month] = await Promise.all([this.till.today(partnerId), this.till.month(partnerId)]);
-    this.frames.send(req, res, 'till', (l) => l.t('till.title'), { checked, won, today, month, partnerName: user.kind === 'client' ? user.name : '' }, status);
+    const [today, month, partnerName] = await Promise.all([this.till.today(partnerId), this.till.month(partnerId), this.till.partnerName(partnerId)]);
+    this.frames.send(req, res, 'till', (l) => l.t('till.title'), { checked, won, today, month, partnerName }, status);
   }
 }

@@ -3,6 +3,7 @@ import { CatalogueRepository } from '../../catalogue/catalogue.repository';
 import { DomainError } from '../../common/errors';
 import { formatAmount } from '../../common/money';
 import { PartnersService } from '../../partners/partners.service';
+import { ProgrammeService } from '../../programme/programme.service';
 import { dayStart, monthStart } from '../i18n/moscow-time';
 
 /** A code as the till shows it: the API's status, or `unknown` for one this partner does not have. */
@@ -23,7 +24,13 @@ export class TillPagesService {
   constructor(
     private readonly partners: PartnersService,
     private readonly catalogue: CatalogueRepository,
+    private readonly programme: ProgrammeService,
   ) {}
+
+  /** The partner's name as the programme knows it (not the key's). */
+  async partnerName(partnerId: string): Promise<string> {
+    return (await this.programme.findPartner(partnerId))?.name ?? partnerId;
+  }
 
   async lookup(partnerId: string, raw: string): Promise<TillCodeView> {
     const code = raw.trim();
