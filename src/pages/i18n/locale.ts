@@ -19,7 +19,7 @@ export class Locale {
   private readonly numbers: Intl.NumberFormat;
   private readonly dateTimes: Intl.DateTimeFormat;
   private readonly dates: Intl.DateTimeFormat;
-  private readonly shortDateTimes: Intl.DateTimeFormat;
+  private readonly shortDates: Intl.DateTimeFormat;
   private readonly times: Intl.DateTimeFormat;
   private readonly months: Intl.DateTimeFormat;
 
@@ -29,7 +29,7 @@ export class Locale {
     this.numbers = new Intl.NumberFormat(tag, { maximumFractionDigits: 20 });
     this.dateTimes = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, dateStyle: 'medium', timeStyle: 'short' });
     this.dates = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, dateStyle: 'long' });
-    this.shortDateTimes = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, dateStyle: 'short', timeStyle: 'short' });
+    this.shortDates = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, dateStyle: 'short' });
     this.times = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, timeStyle: 'short' });
     this.months = new Intl.DateTimeFormat(tag, { timeZone: TIME_ZONE, month: 'long', year: 'numeric' });
   }
@@ -67,9 +67,9 @@ export class Locale {
     return this.dateTimes.format(d);
   }
 
-  /** For tables: "02.12.2026, 09:28". */
-  shortDateTime(d: Date): string {
-    return this.shortDateTimes.format(d);
+  /** For tables: "02.12.2026". */
+  shortDate(d: Date): string {
+    return this.shortDates.format(d);
   }
 
   date(d: Date): string {
