@@ -1,6 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public, Roles } from '../auth/access.decorators';
+import { notFound } from '../common/errors';
+import { SLUG_ID } from '../common/identifiers';
 import { ApiProblems } from '../common/openapi';
 import { CategoriesService } from './categories.service';
 import { CategoryDto, CategoryListDto, CreateCategoryDto, UpdateCategoryDto } from './dto/category.dto';
@@ -31,7 +33,7 @@ export class CategoriesAdminController {
   @ApiOkResponse({ type: CategoryDto })
   @ApiProblems('not_found')
   async get(@Param('id') id: string): Promise<CategoryDto> {
-    return CategoryDto.of(await this.categories.get(id));
+    return CategoryDto.of(await this.categories.get(slug(id)));
   }
 
   @Patch(':id')
@@ -39,7 +41,7 @@ export class CategoriesAdminController {
   @ApiOkResponse({ type: CategoryDto })
   @ApiProblems('validation_failed', 'not_found')
   async update(@Param('id') id: string, @Body() b: UpdateCategoryDto): Promise<CategoryDto> {
-    return CategoryDto.of(await this.categories.update(id, { names: b.names, position: b.position }));
+    return CategoryDto.of(await this.categories.update(slug(id), { names: b.names, position: b.position }));
   }
 
   @Delete(':id')
@@ -48,7 +50,7 @@ export class CategoriesAdminController {
   @ApiNoContentResponse()
   @ApiProblems('not_found', 'invalid_state')
   async delete(@Param('id') id: string): Promise<void> {
-    await this.categories.delete(id);
+    await this.categories.delete(slug(id));
   }
 }
 
@@ -64,4 +66,10 @@ export class PublicCategoriesController {
   async list(): Promise<CategoryListDto> {
     return { items: (await this.categories.list(new Date())).map(CategoryDto.of) };
   }
+}
+
+/** A path id that cannot be a category's (say, with a NUL byte) is simply not found, before any query. */
+function slug(id: string): string {
+  if (!SLUG_ID.test(id)) throw notFound(`category ${id.slice(0, 64)}`);
+  return id;
 }
