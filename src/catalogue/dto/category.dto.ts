@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDefined, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsDefined, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { CatalogueCategory, MAX_CATEGORY_NAME } from '../domain/category';
 import { CategoryWithCount } from '../categories.service';
@@ -23,22 +23,24 @@ export class CreateCategoryDto {
 
   @ApiProperty({ type: CategoryNamesDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => CategoryNamesDto)
   names: CategoryNamesDto;
 
-  @ApiPropertyOptional({ example: 30, default: 0, description: 'Order on the page: smaller first' })
-  @IsOptional() @IsInt() @Min(-1_000_000) @Max(1_000_000) position?: number;
+  @ApiPropertyOptional({ example: 30, default: 0, minimum: 0, maximum: 1_000_000, description: 'Order on the page: smaller first' })
+  @IsOptional() @IsInt() @Min(0) @Max(1_000_000) position?: number;
 }
 
 export class UpdateCategoryDto {
   @ApiPropertyOptional({ type: CategoryNamesPatchDto })
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => CategoryNamesPatchDto)
   names?: CategoryNamesPatchDto;
 
-  @ApiPropertyOptional({ example: 30 }) @IsOptional() @IsInt() @Min(-1_000_000) @Max(1_000_000) position?: number;
+  @ApiPropertyOptional({ example: 30, minimum: 0, maximum: 1_000_000 }) @IsOptional() @IsInt() @Min(0) @Max(1_000_000) position?: number;
 }
 
 export class CategoryDto {
