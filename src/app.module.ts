@@ -20,6 +20,7 @@ import { PublicModule } from './public/public.module';
 import { RedemptionModule } from './redemption/redemption.module';
 import { ResidentsModule } from './residents/residents.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
+import { PagesModule } from './pages/pages.module';
 
 @Module({})
 export class AppModule {
@@ -47,6 +48,7 @@ export class AppModule {
         PublicModule,
         ResidentsModule,
         WebhooksModule.register({ redis: Boolean(config.redisUrl) }),
+        PagesModule,
       ],
     };
   }

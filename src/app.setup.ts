@@ -19,6 +19,7 @@ import { mountDocs } from './infra/docs/openapi';
 import { LoggingOptions } from './infra/logging/logging.module';
 import { requestIdMiddleware } from './infra/logging/request-id';
 import { mountQueueBoard } from './infra/queue/queue-board';
+import { mountPages } from './pages/pages-http';
 
 /** Builds the HTTP application, fully configured but not listening (tests use it as it is). */
 export async function createApp(config: AppConfig, logging: LoggingOptions = {}): Promise<NestExpressApplication> {
@@ -56,6 +57,7 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.set('trust proxy', 'loopback');
   app.use(requestIdMiddleware);
   app.use(helmet());
+  mountPages(app, config);
   app.use(jsonBody(config.bodyLimit));
   const queues = config.redisUrl ? [app.get<Queue>(getQueueToken(EARN_QUEUE))] : null;
   mountQueueBoard(app.getHttpAdapter().getInstance() as Express, queues, app.get(ApiClientsService));

@@ -5,7 +5,6 @@ import { CurrentClient, Public, Roles } from '../auth/access.decorators';
 import { ClientPrincipal } from '../auth/domain/principal';
 import { Decimal } from '../common/money';
 import { ApiProblems } from '../common/openapi';
-import { PageQueryDto } from '../common/pagination';
 import { optionalMoment } from '../common/params';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { CatalogueService } from './catalogue.service';
@@ -13,6 +12,7 @@ import { codesOf } from './code-upload';
 import {
   CatalogueItemDto,
   CataloguePageDto,
+  CatalogueQueryDto,
   CreateCatalogueItemDto,
   UpdateCatalogueItemDto,
   UploadCodesDto,
@@ -50,6 +50,7 @@ export class CatalogueAdminController {
       activeTo: optionalMoment(b.activeTo, 'activeTo') ?? null,
       minPoints: dec(b.minPoints),
       maxPoints: dec(b.maxPoints),
+      categoryId: b.categoryId ?? null,
     });
     return CatalogueItemDto.of(item);
   }
@@ -75,6 +76,7 @@ export class CatalogueAdminController {
       ...(b.cancelWindowHours !== undefined ? { cancelWindowHours: b.cancelWindowHours } : {}),
       ...(b.activeFrom !== undefined ? { activeFrom: optionalMoment(b.activeFrom, 'activeFrom') } : {}),
       ...(b.activeTo !== undefined ? { activeTo: optionalMoment(b.activeTo, 'activeTo') } : {}),
+      ...(b.categoryId !== undefined ? { categoryId: b.categoryId } : {}),
     });
     return CatalogueItemDto.of(item);
   }
@@ -122,8 +124,8 @@ export class PublicCatalogueController {
   @ApiOperation({ summary: 'The active catalogue, with what is still available of each item' })
   @ApiOkResponse({ type: CataloguePageDto })
   @ApiProblems('validation_failed')
-  async list(@Query() query: PageQueryDto): Promise<CataloguePageDto> {
-    const page = await this.catalogue.catalogue(query.limit, query.cursor);
+  async list(@Query() query: CatalogueQueryDto): Promise<CataloguePageDto> {
+    const page = await this.catalogue.catalogue(query.limit, query.cursor, new Date(), query.category);
     return { items: page.items.map((e) => CatalogueItemDto.of(e.item, e.available)), nextCursor: page.nextCursor };
   }
 }

@@ -30,11 +30,12 @@ export class CatalogueRepository {
     return row && toItem(row);
   }
 
-  async listItems(filter: { afterId?: string; activeAt?: Date }, take: number): Promise<CatalogueItem[]> {
+  async listItems(filter: { afterId?: string; activeAt?: Date; categoryId?: string }, take: number): Promise<CatalogueItem[]> {
     const at = filter.activeAt;
     const rows = await this.db.client.catalogueItem.findMany({
       where: {
         ...(filter.afterId ? { id: { gt: filter.afterId } } : {}),
+        ...(filter.categoryId ? { categoryId: filter.categoryId } : {}),
         ...(at
           ? { AND: [{ OR: [{ activeFrom: null }, { activeFrom: { lte: at } }] }, { OR: [{ activeTo: null }, { activeTo: { gt: at } }] }] }
           : {}),
@@ -124,7 +125,11 @@ export class CatalogueRepository {
   async returnStock(itemId: string, quantity: number): Promise<void> {
     await this.db.client.$executeRaw`UPDATE catalogue_items SET sold = greatest(0, sold - ${quantity}) WHERE id = ${itemId}`;
   }
-}
+
+  async findItems(ids: string[]): Promise<CatalogueItem[]> {
+    if (ids.length === 0) return [];
+    return (await this.db.client.catalogueItem.findMany({ where: { id: { in: ids } } })).map(toItem);
+  }}
 
 type Dec = Prisma.Decimal;
 const decOrNull = (v: Dec | null) => (v === null ? null : new Decimal(v.toString()));
@@ -145,6 +150,7 @@ function toItem(r: {
   activeTo: Date | null;
   minPoints: Dec | null;
   maxPoints: Dec | null;
+  categoryId: string | null;
 }): CatalogueItem {
   return {
     id: r.id,
@@ -162,6 +168,7 @@ function toItem(r: {
     activeTo: r.activeTo,
     minPoints: decOrNull(r.minPoints),
     maxPoints: decOrNull(r.maxPoints),
+    categoryId: r.categoryId,
   };
 }
 

@@ -5,6 +5,7 @@ import { isForeignKeyViolation, isUniqueViolation } from '../infra/database/pris
 import { TransactionHost } from '../infra/database/transaction-host';
 import { LedgerService } from '../ledger/ledger.service';
 import { CatalogueRepository } from './catalogue.repository';
+import { CategoriesRepository } from './categories.repository';
 import { POOL_CODE } from './domain/codes';
 import { availableOf, CatalogueItem, isActive, payeeAccount } from './domain/item';
 
@@ -20,12 +21,14 @@ export class CatalogueService {
     private readonly db: TransactionHost,
     private readonly repository: CatalogueRepository,
     private readonly ledger: LedgerService,
+    private readonly categories: CategoriesRepository,
   ) {}
 
   async createItem(item: NewItem): Promise<CatalogueItem> {
     checkShape(item);
     try {
       return await this.db.run(async () => {
+        if (item.categoryId !== null) await this.knownCategory(item.categoryId);
         const created = await this.repository.createItem(item);
         // the account its sales are paid to, open before the first sale: a redemption then goes
         // in one statement from the start instead of many waiting to create it together
@@ -46,6 +49,7 @@ export class CatalogueService {
       const next = { ...item, ...changes };
       checkShape(next);
       if (next.stock !== null && next.stock < item.sold) throw invalidInput(`stock cannot go below the ${item.sold} already sold`);
+      if (changes.categoryId) await this.knownCategory(changes.categoryId);
       // an item made before items opened their payee account opens it here, before its row is
       // locked: a first sale creating the account and then taking stock waits in the other order
       await this.ledger.open([payeeAccount(item)], 'POINTS');
@@ -92,9 +96,9 @@ export class CatalogueService {
   }
 
   /** Active items, each with what is still available (null: unlimited). */
-  async catalogue(limit: number, cursor?: string, at = new Date()): Promise<Page<{ item: CatalogueItem; available: number | null }>> {
+  async catalogue(limit: number, cursor?: string, at = new Date(), categoryId?: string): Promise<Page<{ item: CatalogueItem; available: number | null }>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
-    const rows = await this.withSales(await this.repository.listItems({ afterId: after?.id, activeAt: at }, limit + 1));
+    const rows = await this.withSales(await this.repository.listItems({ afterId: after?.id, activeAt: at, categoryId }, limit + 1));
     const pools = await this.repository.poolAvailable(rows.filter((r) => r.codeSource === 'POOL').map((r) => r.id));
     return pageOf(
       rows,
@@ -143,8 +147,17 @@ export class CatalogueService {
     });
   }
 
+  /** A category an item is put in must exist (locked against deletion until the item is written). */
+  private async knownCategory(id: string): Promise<void> {
+    if (!(await this.categories.find(id, 'share'))) throw notFound(`category ${id}`);
+  }
+
   isActive(item: CatalogueItem, at = new Date()): boolean {
     return isActive(item, at);
+  }
+
+  findItems(ids: string[]): Promise<CatalogueItem[]> {
+    return this.repository.findItems(ids);
   }
 }
 

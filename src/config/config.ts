@@ -55,6 +55,8 @@ export const configSchema = z.object({
   PARTNER_CODE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SESSION_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters long').optional()),
+  LOGIN_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(10),
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
   WEBHOOK_SECRET_KEY: optionalString.pipe(
     z
@@ -98,6 +100,10 @@ export interface AppConfig {
   readonly partnerCodeRatePerMinute: number;
   readonly apiKeyCacheSeconds: number;
   readonly logLevel: RawConfig['LOG_LEVEL'];
+  /** signs the pages' CSRF tokens; unset: a random one per process (set it when several processes serve /app) */
+  readonly sessionSecret?: string;
+  /** sign-in attempts on the pages per client address per minute */
+  readonly loginRatePerMinute: number;
   readonly webhooks: WebhookConfig;
 }
 
@@ -175,6 +181,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       perEndpoint: c.WEBHOOK_PER_ENDPOINT,
       rotationOverlapHours: c.WEBHOOK_ROTATION_OVERLAP_HOURS,
     }),
+    sessionSecret: c.SESSION_SECRET,
+    loginRatePerMinute: c.LOGIN_RATE_PER_MINUTE,
   });
 }
 

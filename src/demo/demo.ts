@@ -17,6 +17,8 @@ import { EarningAdminService } from '../earning/earning-admin.service';
 import { EarningService } from '../earning/earning.service';
 import { EarnSweeper } from '../earning/earn-sweeper.cron';
 import { CatalogueService } from '../catalogue/catalogue.service';
+import { CategoriesService } from '../catalogue/categories.service';
+import { DemoSignIn, DemoSignIns } from '../pages/demo-sign-ins';
 import { Progress, progressBar } from '../cli/progress';
 import { PublicStatsService } from '../public/public-stats.service';
 import { WebhooksService } from '../webhooks/webhooks.service';
@@ -39,6 +41,19 @@ export const DEMO_PARTNERS: { id: string; name: string; kind: PartnerKind }[] = 
   { id: 'central-park', name: 'Central Park', kind: 'park' },
   { id: 'children-fund', name: "Children's Fund", kind: 'charity' },
   { id: 'animal-shelter', name: 'Animal Shelter', kind: 'charity' },
+  { id: 'drama-theatre', name: 'Drama Theatre', kind: 'other' },
+  { id: 'city-transport', name: 'City Transport', kind: 'other' },
+];
+
+/** The catalogue's categories, in the order residents see them. */
+export const DEMO_CATEGORIES = [
+  { id: 'cafes', names: { ru: 'Кафе и рестораны', en: 'Cafes and restaurants' }, position: 10 },
+  { id: 'shops', names: { ru: 'Магазины', en: 'Shops' }, position: 20 },
+  { id: 'museums', names: { ru: 'Музеи', en: 'Museums' }, position: 30 },
+  { id: 'parks', names: { ru: 'Парки', en: 'Parks' }, position: 40 },
+  { id: 'theatres', names: { ru: 'Театры', en: 'Theatres' }, position: 50 },
+  { id: 'transport', names: { ru: 'Транспорт', en: 'Transport' }, position: 60 },
+  { id: 'charity', names: { ru: 'Благотворительность', en: 'Charity' }, position: 70 },
 ];
 
 /** The programme's earning rules, as the seeds describe them. */
@@ -124,6 +139,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     signResidentToken(id, config.residentJwtSecret!, 24 * 3600),
   ]);
   const unusedCode = day.codes.find((c) => !c.used);
+  await registerDemoSignIns(app, keys);
 
   const lines = [
     '',
@@ -142,7 +158,13 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     `  queues        ${config.redisUrl ? `${baseUrl}/admin/queues (user admin, password: the admin key)` : 'Bull Board needs Redis (REDIS_URL)'}`,
     `  statistics    ${baseUrl}/v1/public/stats`,
     '',
-    'API keys (X-API-Key header; shown once, made afresh at each start, which revokes the last start\'s):',
+    'Pages (Russian; add ?lang=en for English):',
+    `  sign in       ${baseUrl}/app/login  (one click as a demo resident, partner, auditor or admin; or paste a key or token below)`,
+    `  residents     ${baseUrl}/app  (balance, catalogue by category, redeem, my codes, donate)`,
+    `  partners      ${baseUrl}/app/till  (the till: type or scan a code, press Enter, then «Погасить»)`,
+    `  finance       ${baseUrl}/app/finance  (auditors and admins)`,
+    '',
+        'API keys (X-API-Key header; shown once, made afresh at each start, which revokes the last start\'s):',
     ...keys.map(([who, key]) => `  ${who.padEnd(24)} ${key}`),
     '',
     'Resident tokens (Authorization: Bearer ..., valid 24 hours):',
@@ -163,6 +185,22 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
   ];
   out.write(lines.join('\n') + '\n');
   return run;
+}
+
+/**
+ * One-click sign-ins on /app/login, for the demo only: its three named residents and the holders
+ * of the keys it just made (admin, auditor, each partner).
+ */
+async function registerDemoSignIns(app: INestApplication, keys: [string, string][]): Promise<void> {
+  const apiClients = app.get(ApiClientsService);
+  const entries: DemoSignIn[] = DEMO_RESIDENTS.map(([id]) => ({ id, label: id, role: 'resident' as const, user: { kind: 'resident' as const, residentId: id } }));
+  for (const [who, key] of keys) {
+    const p = await apiClients.authenticate(key);
+    if (p.role === 'source') continue;
+    const label = p.partnerId ? (DEMO_PARTNERS.find((d) => d.id === p.partnerId)?.name ?? p.partnerId) : who;
+    entries.push({ id: who.replace(/\s+/g, '-'), label, role: p.role, user: { kind: 'client', role: p.role, name: label, clientId: p.clientId, partnerId: p.partnerId } });
+  }
+  app.get(DemoSignIns).register(entries);
 }
 
 /** Sources, partners, rules, the season's campaign, the catalogue with its code pools, residents. */
@@ -204,16 +242,22 @@ async function seedProgramme(app: INestApplication, generatedResidents: number, 
 
   // the catalogue: promo codes from partners' pools, tickets with generated codes, two funds
   const catalogue = app.get(CatalogueService);
+  const categories = app.get(CategoriesService);
+  for (const category of DEMO_CATEGORIES) await ignoreExisting(() => categories.create(category));
   const none = { stock: null, perResidentLimit: null, codeValidDays: null, activeFrom: null, activeTo: null, minPoints: null, maxPoints: null, cancelWindowHours: 24 };
   const items = [
-    { ...none, id: 'coffee-20', kind: 'PROMO_CODE' as const, title: '20% off any coffee', partnerId: 'coffee-chain', pricePoints: new Decimal(100), codeSource: 'POOL' as const, codeValidDays: 30, perResidentLimit: 2 },
-    { ...none, id: 'book-10', kind: 'PROMO_CODE' as const, title: '10% off any book', partnerId: 'book-shop', pricePoints: new Decimal(150), codeSource: 'POOL' as const, codeValidDays: 60 },
-    { ...none, id: 'museum-night', kind: 'TICKET' as const, title: 'Night at the City Museum', partnerId: 'city-museum', pricePoints: new Decimal(300), codeSource: 'GENERATED' as const, stock: 100, codeValidDays: 14 },
-    { ...none, id: 'park-day', kind: 'TICKET' as const, title: 'A day at Central Park’s attractions', partnerId: 'central-park', pricePoints: new Decimal(200), codeSource: 'GENERATED' as const, codeValidDays: 30, perResidentLimit: 4 },
-    { ...none, id: 'shelter', kind: 'DONATION' as const, title: 'Help the animal shelter', partnerId: 'animal-shelter', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000) },
-    { ...none, id: 'children', kind: 'DONATION' as const, title: 'Books for children’s hospitals', partnerId: 'children-fund', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000) },
+    { ...none, id: 'coffee-20', kind: 'PROMO_CODE' as const, title: '20% off any coffee', partnerId: 'coffee-chain', pricePoints: new Decimal(100), codeSource: 'POOL' as const, codeValidDays: 30, perResidentLimit: 2, categoryId: 'cafes' },
+    { ...none, id: 'book-10', kind: 'PROMO_CODE' as const, title: '10% off any book', partnerId: 'book-shop', pricePoints: new Decimal(150), codeSource: 'POOL' as const, codeValidDays: 60, categoryId: 'shops' },
+    { ...none, id: 'museum-night', kind: 'TICKET' as const, title: 'Night at the City Museum', partnerId: 'city-museum', pricePoints: new Decimal(300), codeSource: 'GENERATED' as const, stock: 100, codeValidDays: 14, categoryId: 'museums' },
+    { ...none, id: 'park-day', kind: 'TICKET' as const, title: 'A day at Central Park’s attractions', partnerId: 'central-park', pricePoints: new Decimal(200), codeSource: 'GENERATED' as const, codeValidDays: 30, perResidentLimit: 4, categoryId: 'parks' },
+    { ...none, id: 'theatre-matinee', kind: 'TICKET' as const, title: 'A matinee at the Drama Theatre', partnerId: 'drama-theatre', pricePoints: new Decimal(400), codeSource: 'GENERATED' as const, stock: 50, codeValidDays: 21, perResidentLimit: 2, categoryId: 'theatres' },
+    { ...none, id: 'transit-rides', kind: 'PROMO_CODE' as const, title: 'Five rides on city transport', partnerId: 'city-transport', pricePoints: new Decimal(120), codeSource: 'GENERATED' as const, codeValidDays: 30, categoryId: 'transport' },
+    { ...none, id: 'shelter', kind: 'DONATION' as const, title: 'Help the animal shelter', partnerId: 'animal-shelter', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000), categoryId: 'charity' },
+    { ...none, id: 'children', kind: 'DONATION' as const, title: 'Books for children’s hospitals', partnerId: 'children-fund', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000), categoryId: 'charity' },
   ];
   for (const item of items) await ignoreExisting(() => catalogue.createItem(item));
+  // a database seeded before categories existed: every item in its category all the same
+  for (const item of items) if ((await catalogue.getItem(item.id)).categoryId !== item.categoryId) await catalogue.updateItem(item.id, { categoryId: item.categoryId });
   const pool = Math.max(50, generatedResidents);
   await catalogue.uploadCodes('coffee-20', Array.from({ length: pool }, (_, i) => `COFFEE-${String(i + 1).padStart(5, '0')}`));
   await catalogue.uploadCodes('book-10', Array.from({ length: pool }, (_, i) => `BOOK-${String(i + 1).padStart(5, '0')}`));

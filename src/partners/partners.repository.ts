@@ -75,4 +75,14 @@ export class PartnersRepository {
       GROUP BY i.id, i.title ORDER BY i.id`;
     return rows.map((r) => ({ itemId: r.item_id, title: r.title, donations: r.n, points: new Decimal(r.points) }));
   }
+
+  /** The codes of a partner's items redeemed in [from, to), newest first. */
+  async redeemedCodes(partnerId: string, from: Date, to: Date, take: number): Promise<{ code: string; itemId: string; title: string; redeemedAt: Date }[]> {
+    const rows = await this.db.client.$queryRaw<{ code: string; item_id: string; title: string; redeemed_at: Date }[]>`
+      SELECT c.code, c.item_id, i.title, c.redeemed_at
+      FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id
+      WHERE i.partner_id = ${partnerId} AND c.status = 'redeemed' AND c.redeemed_at >= ${from} AND c.redeemed_at < ${to}
+      ORDER BY c.redeemed_at DESC, c.id DESC LIMIT ${take}`;
+    return rows.map((r) => ({ code: r.code, itemId: r.item_id, title: r.title, redeemedAt: r.redeemed_at }));
+  }
 }

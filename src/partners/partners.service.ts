@@ -74,6 +74,11 @@ export class PartnersService {
     const found = await this.repository.findCode(code, partnerId);
     return found && found.partnerId === partnerId && found.status !== 'available' ? found : null;
   }
+
+  /** The codes of this partner's items redeemed in [from, to), newest first (the till's day). */
+  redeemedCodes(partnerId: string, from: Date, to: Date, take: number): Promise<{ code: string; itemId: string; title: string; redeemedAt: Date }[]> {
+    return this.repository.redeemedCodes(partnerId, from, to, take);
+  }
 }
 
 function view(c: CodeRecord): PartnerCodeView {

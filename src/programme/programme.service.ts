@@ -53,6 +53,11 @@ export class ProgrammeService {
     return pageOf(rows, limit, (p) => p, (p) => ({ id: p.id }));
   }
 
+  /** A partner by id (the till shows its name), or null. */
+  findPartner(id: string): Promise<Partner | null> {
+    return this.repository.findPartner(id);
+  }
+
   private async uniquely<T>(what: string, create: () => Promise<T>): Promise<T> {
     try {
       return await create();

@@ -208,6 +208,13 @@ export class RedemptionRepository {
     await this.db.client.redemption.update({ where: { id }, data: { status: 'cancelled', refundTransactionId, cancelledAt: new Date() } });
     await this.db.client.itemCode.updateMany({ where: { redemptionId: id, status: 'issued' }, data: { status: 'cancelled' } });
   }
+
+  /** How many of each item a resident holds against its per-resident limit. */
+  async residentCounts(residentId: string, itemIds: string[]): Promise<Map<string, number>> {
+    if (itemIds.length === 0) return new Map();
+    const rows = await this.db.client.residentItemCount.findMany({ where: { residentId, itemId: { in: itemIds } } });
+    return new Map(rows.map((r) => [r.itemId, r.quantity]));
+  }
 }
 
 type Dec = Prisma.Decimal;

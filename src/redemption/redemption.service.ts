@@ -223,6 +223,11 @@ export class RedemptionService {
     const { available } = await this.ledger.balance(residentAccount(residentId), 'POINTS');
     return { ...redemption, balanceAfter: available };
   }
+
+  /** How many of each item a resident holds against its per-resident limit. */
+  residentCounts(residentId: string, itemIds: string[]): Promise<Map<string, number>> {
+    return this.repository.residentCounts(residentId, itemIds);
+  }
 }
 
 /** A redemption just made: what was recorded, with its codes (issued) and the resident's balance after it. */

@@ -1,4 +1,6 @@
-import { DEMO_PARTNERS, DEMO_SOURCES, seedDemo } from '../../src/demo/demo';
+import { DEMO_CATEGORIES, DEMO_PARTNERS, DEMO_SOURCES, seedDemo } from '../../src/demo/demo';
+import { DemoSignIns } from '../../src/pages/demo-sign-ins';
+import { PageClient } from '../pages/support';
 import { ReconciliationRun } from '../../src/audit/reconciliation.service';
 import { startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
@@ -35,6 +37,27 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
     expect(campaigns).toEqual([expect.objectContaining({ id: 'autumn-votes', multiplier: '1.5' })]);
     const catalogue = (await t.http.get('/v1/catalogue').expect(200)).body.items.map((i: { id: string }) => i.id);
     expect(catalogue).toEqual(expect.arrayContaining(['coffee-20', 'book-10', 'museum-night', 'park-day', 'shelter', 'children']));
+  });
+
+  it('seeds the catalogue’s categories and puts every item in one', async () => {
+    const categories = (await t.http.get('/v1/catalogue/categories').expect(200)).body.items;
+    expect(categories.map((c: { id: string }) => c.id)).toEqual(DEMO_CATEGORIES.map((c) => c.id));
+    expect(categories.every((c: { itemCount: number }) => c.itemCount > 0)).toBe(true);
+    const items = (await t.http.get('/v1/catalogue?limit=500').expect(200)).body.items;
+    expect(items.filter((i: { categoryId: string | null }) => i.categoryId === null)).toEqual([]);
+  });
+
+  it('names the pages and offers one-click sign-ins that open them', async () => {
+    expect(summary).toContain('http://localhost:3000/app/login');
+    expect(summary).toContain('http://localhost:3000/app/till');
+    const signIns = t.app.get(DemoSignIns).list();
+    expect(signIns.map((s) => s.role)).toEqual(expect.arrayContaining(['resident', 'partner', 'auditor', 'admin']));
+    const museum = signIns.find((s) => s.user.kind === 'client' && s.user.partnerId === 'city-museum')!;
+    const base = (await t.app.getUrl()).replace('[::1]', '127.0.0.1');
+    const c = new PageClient(base);
+    await c.get('/app/login');
+    expect((await c.post(`/app/login/demo/${museum.id}`)).headers.location).toBe('/app/till');
+    expect((await c.get('/app/till')).text).toContain('City Museum');
   });
 
   it('plays the day: events posted with the campaign’s bonus, reports confirmed, one vote revoked, codes redeemed at tills, donations', async () => {

@@ -23,6 +23,8 @@ export interface CatalogueItem {
   activeTo: Date | null;
   minPoints: Decimal | null;
   maxPoints: Decimal | null;
+  /** the catalogue category residents find it under; null: none yet */
+  categoryId: string | null;
 }
 
 export function isActive(item: Pick<CatalogueItem, 'activeFrom' | 'activeTo'>, at: Date): boolean {

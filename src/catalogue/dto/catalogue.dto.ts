@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
 import { SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { formatAmount } from '../../common/money';
+import { PageQueryDto } from '../../common/pagination';
 import { WHOLE_POINTS } from '../../common/validators';
 import { CatalogueItem, CODE_SOURCES, CodeSource, ITEM_KINDS, ItemKind } from '../domain/item';
 
@@ -52,6 +53,12 @@ export class CreateCatalogueItemDto {
   @IsOptional()
   @Matches(WHOLE_POINTS, { message: `maxPoints must be ${POINTS_HINT}` })
   maxPoints?: string;
+
+  @ApiPropertyOptional({ example: 'museums', description: 'The category residents find it under' })
+  @IsOptional()
+  @IsString()
+  @Matches(SLUG_ID, { message: `categoryId must be ${SLUG_ID_HINT}` })
+  categoryId?: string;
 }
 
 export class UpdateCatalogueItemDto {
@@ -65,6 +72,20 @@ export class UpdateCatalogueItemDto {
   @ApiPropertyOptional() @IsOptional() @IsInt() @Min(0) @Max(8760) cancelWindowHours?: number;
   @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsISO8601({ strict: true }) activeFrom?: string;
   @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsISO8601({ strict: true }) activeTo?: string;
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'museums', description: 'Another category, or null for none' })
+  @IsOptional()
+  @ValidateIf((_, v) => v !== null)
+  @IsString()
+  @Matches(SLUG_ID, { message: `categoryId must be ${SLUG_ID_HINT}` })
+  categoryId?: string | null;
+}
+
+export class CatalogueQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ example: 'museums', description: 'Only the items of this category' })
+  @IsOptional()
+  @IsString()
+  @Matches(SLUG_ID, { message: `category must be ${SLUG_ID_HINT}` })
+  category?: string;
 }
 
 export class CatalogueItemDto {
@@ -84,6 +105,7 @@ export class CatalogueItemDto {
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) activeTo: string | null;
   @ApiProperty({ type: String, nullable: true }) minPoints: string | null;
   @ApiProperty({ type: String, nullable: true }) maxPoints: string | null;
+  @ApiProperty({ type: String, nullable: true, example: 'museums' }) categoryId: string | null;
 
   static of(i: CatalogueItem, available?: number | null): CatalogueItemDto {
     const points = (v: CatalogueItem['pricePoints']) => (v ? formatAmount(v, 0) : null);
@@ -104,6 +126,7 @@ export class CatalogueItemDto {
       activeTo: i.activeTo?.toISOString() ?? null,
       minPoints: points(i.minPoints),
       maxPoints: points(i.maxPoints),
+      categoryId: i.categoryId,
     };
   }
 }
