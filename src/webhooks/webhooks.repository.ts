@@ -120,6 +120,8 @@ export class WebhooksRepository {
       where: { id, status: { not: 'deleted' } },
       data: { status, disabledReason: reason, updatedAt: new Date() },
     });
+    // its pending deliveries locked in id order first: two endings of one webhook take them alike
+    await this.tx.client.$queryRaw`SELECT id FROM webhook_deliveries WHERE webhook_id = ${id}::uuid AND status = 'pending' ORDER BY id FOR UPDATE`;
     await this.tx.client.webhookDelivery.updateMany({
       where: { webhookId: id, status: 'pending' },
       data: { status: 'cancelled', leasedUntil: null },
@@ -179,11 +181,15 @@ export class WebhooksRepository {
          FROM due
        ), chosen AS (
          SELECT id FROM ranked WHERE n + busy <= $2 LIMIT $1
+       ), locked AS (
+         -- a claimer never waits for a row (one being ended, or claimed by another process): it
+         -- skips it, so it cannot deadlock with a webhook's deletion cancelling its deliveries
+         SELECT d.id FROM webhook_deliveries d JOIN chosen c ON c.id = d.id ORDER BY d.id FOR UPDATE OF d SKIP LOCKED
        )
        -- whole milliseconds: the lease is also the job's token, compared with a JavaScript Date
        UPDATE webhook_deliveries d SET leased_until = date_trunc('milliseconds', clock_timestamp() + make_interval(secs => $3))
-       FROM chosen
-       WHERE d.id = chosen.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
+       FROM locked
+       WHERE d.id = locked.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
        RETURNING d.id::text AS id, floor(extract(epoch FROM d.leased_until) * 1000)::float8 AS lease`,
       limit,
       perEndpoint,

@@ -24,7 +24,8 @@ describe('the documentation’s examples run as written against the demo', () =>
   let dir: string;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    // as the demo runs: a webhook receiver on this machine is allowed
+    t = await startTestApp({ WEBHOOK_ALLOW_PRIVATE: 'true' });
     await seedDemo(t.app, t.config, 'http://localhost:3000', {
       events: 200,
       seed: 7,

@@ -229,7 +229,8 @@ function context(residentId: string, formKey: string, instance: string, body: ob
 }
 
 function outcomeOf(answer: StoredAnswer): { id: string } | Refusal {
-  const body = answer.body as { id?: string; code?: string; detail?: string };
+  // the stored answer is the API's body as it was sent, byte for byte
+  const body = JSON.parse(answer.body) as { id?: string; code?: string; detail?: string };
   if (answer.status < 300 && body.id) return { id: body.id };
   return { code: body.code ?? 'other', detail: body.detail ?? '' };
 }
