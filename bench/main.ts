@@ -34,7 +34,12 @@ async function main(): Promise<void> {
     const ingest = await earnIngest(o, service_);
     await service_.app.close();
     await dropDatabase(o.database);
-    console.log(table([[`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest], ['floor: plain SQL, one transfer per transaction', floor]]));
+    console.log(
+      table([
+        [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],
+        ['floor: plain SQL, one transfer per transaction', floor],
+      ]),
+    );
     console.log(`ratio earn ingest / row-at-a-time floor: ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
     return;
   }
@@ -56,7 +61,9 @@ async function main(): Promise<void> {
     );
     return;
   }
-  console.log(`Civic points ledger benchmark: ${o.transfers} transfers, ${o.workers} concurrent workers, PostgreSQL at ${new URL(url).host}\n`);
+  console.log(
+    `Civic points ledger benchmark: ${o.transfers} transfers, ${o.workers} concurrent workers, PostgreSQL at ${new URL(url).host}\n`,
+  );
   const floor = await rowAtATimeFloor(o, url);
   const ceiling = await batchedCeiling(o, url);
   const service = await ledgerService(o, url);
@@ -87,12 +94,17 @@ async function main(): Promise<void> {
   console.log(`\nratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
   console.log(`ratio earn ingest / row-at-a-time floor:    ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
   console.log(`ratio redemptions / row-at-a-time floor:    ${(redemptions.perSecond / floor.perSecond).toFixed(2)}x (target 0.5x)`);
-  console.log(`partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000; ${(validations.perSecond / httpBaseline.perSecond).toFixed(2)}x the HTTP baseline, ${(validations.perSecond / plainValidations.perSecond).toFixed(2)}x the plain server)`);
+  console.log(
+    `partner validations per second:             ${validations.perSecond.toFixed(0)} (target 5000; ${(validations.perSecond / httpBaseline.perSecond).toFixed(2)}x the HTTP baseline, ${(validations.perSecond / plainValidations.perSecond).toFixed(2)}x the plain server)`,
+  );
   console.log(`ratio earn ingest / batched plain-SQL ceiling: ${(ingest.perSecond / ceiling.perSecond).toFixed(2)}x`);
-  console.log(`balance read, ${o.history} history entries vs one: p50 ${reads.heavyP50.toFixed(2)} ms vs ${reads.lightP50.toFixed(2)} ms (${(reads.heavyP50 / reads.lightP50).toFixed(2)}x; target: independent of history length)`);
+  console.log(
+    `balance read, ${o.history} history entries vs one: p50 ${reads.heavyP50.toFixed(2)} ms vs ${reads.lightP50.toFixed(2)} ms (${(reads.heavyP50 / reads.lightP50).toFixed(2)}x; target: independent of history length)`,
+  );
   const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
   console.log(`RSS of the process serving (and loading) it: ${mb(rssStart)} at the start of the HTTP scenarios, ${mb(rssEnd)} at the end`);
-  if (soak) console.log(`soak, ${o.soak} s of mixed load at ${soak.perSecond.toFixed(0)} requests/s: RSS ${soak.samples.map(mb).join(' → ')}`);
+  if (soak)
+    console.log(`soak, ${o.soak} s of mixed load at ${soak.perSecond.toFixed(0)} requests/s: RSS ${soak.samples.map(mb).join(' → ')}`);
 }
 
 main().catch((error: unknown) => {

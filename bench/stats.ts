@@ -35,7 +35,14 @@ export async function measure(count: number, concurrency: number, op: (i: number
 /** The figures as the table `npm run bench` prints. */
 export function table(rows: [string, RunResult][]): string {
   const header = ['scenario', 'ops', 'seconds', 'ops/s', 'p50 ms', 'p99 ms'];
-  const body = rows.map(([name, r]) => [name, String(r.operations), r.seconds.toFixed(2), r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2)]);
+  const body = rows.map(([name, r]) => [
+    name,
+    String(r.operations),
+    r.seconds.toFixed(2),
+    r.perSecond.toFixed(0),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');

@@ -50,7 +50,8 @@ function readJson(file, what, check) {
     // a problem document saved in place of the proof, e.g. a 404 for a transaction not sealed yet
     fail(`${file} holds an error answer, not a ${what}: ${value.status} ${value.code}: ${value.detail ?? value.title ?? ''}`.trim());
   }
-  if (!check(value)) fail(`${file} is not a ${what} (expected ${what === 'proof' ? 'canonical, transactionHash, proof and seal' : 'a seal with a hash'})`);
+  if (!check(value))
+    fail(`${file} is not a ${what} (expected ${what === 'proof' ? 'canonical, transactionHash, proof and seal' : 'a seal with a hash'})`);
   return value;
 }
 
@@ -63,7 +64,17 @@ if (require.main === module) {
   if (!process.argv[2] || process.argv[2] === '--help' || process.argv[2] === '-h') {
     fail('usage: node scripts/verify-proof.js proof.json [previous-seal.json] (the proof: GET /v1/audit/transactions/{id}/proof)');
   }
-  const proof = readJson(process.argv[2], 'proof', (p) => p && typeof p.canonical === 'string' && typeof p.transactionHash === 'string' && Array.isArray(p.proof) && p.seal && typeof p.seal === 'object');
+  const proof = readJson(
+    process.argv[2],
+    'proof',
+    (p) =>
+      p &&
+      typeof p.canonical === 'string' &&
+      typeof p.transactionHash === 'string' &&
+      Array.isArray(p.proof) &&
+      p.seal &&
+      typeof p.seal === 'object',
+  );
   const previous = process.argv[3] ? readJson(process.argv[3], 'seal', (s) => s && typeof s.hash === 'string') : undefined;
   const failures = verify(proof, previous);
   if (failures.length) {

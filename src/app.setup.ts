@@ -43,7 +43,11 @@ export async function createApp(config: AppConfig, logging: LoggingOptions = {})
 
 /** The service without HTTP (worker, CLI): the same modules, configuration and logs. */
 export async function createAppContext(config: AppConfig, logging: LoggingOptions = {}): Promise<INestApplicationContext> {
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logging), { bufferLogs: true, abortOnError: false, autoFlushLogs: false });
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logging), {
+    bufferLogs: true,
+    abortOnError: false,
+    autoFlushLogs: false,
+  });
   app.useLogger(app.get(PinoLogger));
   app.flushLogs();
   app.enableShutdownHooks();
@@ -79,7 +83,11 @@ function jsonBody(limit: string) {
       if (!error && unreadableBody(req, instance)) {
         return writeProblem(
           res,
-          problemOf('unsupported_media_type', `A request body must be JSON: send it with Content-Type: application/json (this one is ${req.headers['content-type'] ?? 'without a Content-Type'})`, instance),
+          problemOf(
+            'unsupported_media_type',
+            `A request body must be JSON: send it with Content-Type: application/json (this one is ${req.headers['content-type'] ?? 'without a Content-Type'})`,
+            instance,
+          ),
         );
       }
       if (!error) {

@@ -98,7 +98,10 @@ async function verifySeals(app: INestApplicationContext): Promise<number> {
 /** The reconciliation's own check that every sealed entry still hashes to the journal's transaction. */
 async function sealsMatchJournal(app: INestApplicationContext): Promise<{ passed: boolean; detail: string }> {
   const result = await app.get(ReconciliationService).check('seals_match_journal');
-  return { passed: result.passed, detail: result.passed ? result.detail : `${result.detail}${result.offending ? ` (${result.offending.join('; ')})` : ''}` };
+  return {
+    passed: result.passed,
+    detail: result.passed ? result.detail : `${result.detail}${result.offending ? ` (${result.offending.join('; ')})` : ''}`,
+  };
 }
 
 async function importCodes(app: INestApplicationContext, itemId: string, file: string): Promise<void> {
@@ -128,17 +131,31 @@ async function exportStatement(
   const to = o.to ?? new Date();
   if (o.from && to <= o.from) throw new DomainError('validation_failed', '--to must be after --from');
   const out: Writable = o.out ? createWriteStream(o.out) : process.stdout;
-  const summary = await writeStatement(app.get(LedgerService), app.get(LedgerReadService), { account: o.account, asset: o.asset, from: o.from, to, csv: Boolean(o.csv), unknownAccount: 'not_found' }, out);
+  const summary = await writeStatement(
+    app.get(LedgerService),
+    app.get(LedgerReadService),
+    { account: o.account, asset: o.asset, from: o.from, to, csv: Boolean(o.csv), unknownAccount: 'not_found' },
+    out,
+  );
   if (o.out) {
     out.end();
     await once(out, 'finish');
-    say(`${o.out}: ${summary.entries} entr${summary.entries === 1 ? 'y' : 'ies'}, opening ${summary.openingBalance}, closing ${summary.closingBalance}`);
+    say(
+      `${o.out}: ${summary.entries} entr${summary.entries === 1 ? 'y' : 'ies'}, opening ${summary.openingBalance}, closing ${summary.closingBalance}`,
+    );
   }
 }
 
-async function createApiClient(app: INestApplicationContext, o: { name: string; role: ClientRole; source?: string; partner?: string }): Promise<void> {
-  const { client, apiKey } = await app.get(ApiClientsService).create(ACTOR, { name: o.name, role: o.role, sourceId: o.source, partnerId: o.partner });
-  say(`API client ${client.id} (${client.role}${client.sourceId ? ` of source ${client.sourceId}` : ''}${client.partnerId ? ` of partner ${client.partnerId}` : ''}): ${client.name}`);
+async function createApiClient(
+  app: INestApplicationContext,
+  o: { name: string; role: ClientRole; source?: string; partner?: string },
+): Promise<void> {
+  const { client, apiKey } = await app
+    .get(ApiClientsService)
+    .create(ACTOR, { name: o.name, role: o.role, sourceId: o.source, partnerId: o.partner });
+  say(
+    `API client ${client.id} (${client.role}${client.sourceId ? ` of source ${client.sourceId}` : ''}${client.partnerId ? ` of partner ${client.partnerId}` : ''}): ${client.name}`,
+  );
   say(`key (shown once, stored only as a hash): ${apiKey}`);
 }
 
@@ -173,7 +190,9 @@ function program(): Command {
     .option('--asset <asset>', 'asset', 'POINTS')
     .option('--csv', 'CSV instead of JSON')
     .option('--out <file>', 'write to this file instead of stdout')
-    .action((o: { account: string; from?: Date; to?: Date; asset: string; csv?: boolean; out?: string }) => withService((app) => exportStatement(app, o)));
+    .action((o: { account: string; from?: Date; to?: Date; asset: string; csv?: boolean; out?: string }) =>
+      withService((app) => exportStatement(app, o)),
+    );
 
   cli
     .command('create-api-client')

@@ -17,14 +17,21 @@ import { BenchApp } from '../support/service';
  * Redemptions by 64 concurrent residents (each their own) against a few popular items, through
  * HTTP with idempotency keys; then partner validations of the codes they got.
  */
-export async function catalogue(o: BenchOptions, { app, base, adminKey, call }: BenchApp): Promise<{ redemptions: RunResult; validations: RunResult; httpBaseline: RunResult; plainValidations: RunResult }> {
+export async function catalogue(
+  o: BenchOptions,
+  { app, base, adminKey, call }: BenchApp,
+): Promise<{ redemptions: RunResult; validations: RunResult; httpBaseline: RunResult; plainValidations: RunResult }> {
   const ledger = app.get(LedgerService);
   const config = app.get<AppConfig>(APP_CONFIG);
   await call('/v1/admin/partners', { id: 'cafe', name: 'Cafe', kind: 'cafe' }, adminKey);
   const partnerKey = (await call('/v1/admin/api-clients', { name: 'till', role: 'partner', partnerId: 'cafe' }, adminKey)).apiKey as string;
   const items = ['latte', 'cake', 'tea', 'sandwich'];
   for (const id of items) {
-    await call('/v1/admin/catalogue-items', { id, kind: 'PROMO_CODE', title: id, partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED', codeValidDays: 30 }, adminKey);
+    await call(
+      '/v1/admin/catalogue-items',
+      { id, kind: 'PROMO_CODE', title: id, partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED', codeValidDays: 30 },
+      adminKey,
+    );
   }
   const residents = Array.from({ length: 64 }, (_, i) => `shopper${i}`);
   const perResident = Math.ceil(o.redemptions / residents.length);
@@ -42,14 +49,24 @@ export async function catalogue(o: BenchOptions, { app, base, adminKey, call }: 
   const requests: ClientRequest[] = Array.from({ length: perResident * residents.length }, (_, i) => ({
     method: 'POST',
     path: '/v1/me/redemptions',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % residents.length]}`, 'Idempotency-Key': randomUUID() },
+    headers: {
+      'Content-Type': 'application/json',
+      Authorization: `Bearer ${tokens[i % residents.length]}`,
+      'Idempotency-Key': randomUUID(),
+    },
     body: JSON.stringify({ itemId: items[i % items.length] }),
     expect: 201,
   }));
   const started = process.hrtime.bigint();
   const latencies = await loadFromClient(base, requests, residents.length);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const redemptions = { operations: requests.length, seconds, perSecond: requests.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const redemptions = {
+    operations: requests.length,
+    seconds,
+    perSecond: requests.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
 
   const codes = (await app.get(PrismaService).itemCode.findMany({ select: { code: true }, take: 2000 })).map((c) => c.code);
   const lookups: ClientRequest[] = Array.from({ length: o.validations }, (_, i) => ({
@@ -61,14 +78,31 @@ export async function catalogue(o: BenchOptions, { app, base, adminKey, call }: 
   const vStarted = process.hrtime.bigint();
   const vLatencies = await loadFromClient(base, lookups, 32);
   const vSeconds = Number(process.hrtime.bigint() - vStarted) / 1e9;
-  const validations = { operations: o.validations, seconds: vSeconds, perSecond: o.validations / vSeconds, p50: percentile(vLatencies, 50), p99: percentile(vLatencies, 99) };
+  const validations = {
+    operations: o.validations,
+    seconds: vSeconds,
+    perSecond: o.validations / vSeconds,
+    p50: percentile(vLatencies, 50),
+    p99: percentile(vLatencies, 99),
+  };
 
   // the HTTP baseline: the cheapest route through the same stack (middleware, Nest, logging), no database
-  const live: ClientRequest[] = Array.from({ length: o.validations }, () => ({ method: 'GET', path: '/health/live', headers: {}, expect: 200 }));
+  const live: ClientRequest[] = Array.from({ length: o.validations }, () => ({
+    method: 'GET',
+    path: '/health/live',
+    headers: {},
+    expect: 200,
+  }));
   const hStarted = process.hrtime.bigint();
   const hLatencies = await loadFromClient(base, live, 32);
   const hSeconds = Number(process.hrtime.bigint() - hStarted) / 1e9;
-  const httpBaseline = { operations: o.validations, seconds: hSeconds, perSecond: o.validations / hSeconds, p50: percentile(hLatencies, 50), p99: percentile(hLatencies, 99) };
+  const httpBaseline = {
+    operations: o.validations,
+    seconds: hSeconds,
+    perSecond: o.validations / hSeconds,
+    p50: percentile(hLatencies, 50),
+    p99: percentile(hLatencies, 99),
+  };
   const plainValidations = await plainValidationServer(app.get<AppConfig>(APP_CONFIG), partnerKey, lookups);
   return { redemptions, validations, httpBaseline, plainValidations };
 }
@@ -102,7 +136,13 @@ async function plainValidationServer(config: AppConfig, partnerKey: string, look
     const started = process.hrtime.bigint();
     const latencies = await loadFromClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, lookups, 32);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { operations: lookups.length, seconds, perSecond: lookups.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    return {
+      operations: lookups.length,
+      seconds,
+      perSecond: lookups.length / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    };
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

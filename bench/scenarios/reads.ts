@@ -13,7 +13,10 @@ import { BenchApp } from '../support/service';
  * balance must not depend on history length), history pages (first and deep, by cursor), and
  * the trial balance now and as of a past moment.
  */
-export async function readScenarios(o: BenchOptions, { app, base, adminKey }: BenchApp): Promise<{ rows: [string, RunResult][]; heavyP50: number; lightP50: number }> {
+export async function readScenarios(
+  o: BenchOptions,
+  { app, base, adminKey }: BenchApp,
+): Promise<{ rows: [string, RunResult][]; heavyP50: number; lightP50: number }> {
   const ledger = app.get(LedgerService);
   const config = app.get<AppConfig>(APP_CONFIG);
   const one = new Decimal(1);
@@ -37,19 +40,31 @@ export async function readScenarios(o: BenchOptions, { app, base, adminKey }: Be
     const started = process.hrtime.bigint();
     const latencies = await loadFromClient(base, requests, concurrency);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { operations: requests.length, seconds, perSecond: requests.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    return {
+      operations: requests.length,
+      seconds,
+      perSecond: requests.length / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    };
   };
   const heavy = await run(get('/v1/me/balance', { Authorization: token('heavy') }, 4000), 16);
   const light = await run(get('/v1/me/balance', { Authorization: token('light') }, 4000), 16);
   // a deep page: the cursor of an entry half-way down the heavy resident's history
-  const deep = await fetch(`${base}/v1/me/history?limit=100`, { headers: { Authorization: token('heavy') } }).then((r) => r.json() as Promise<{ nextCursor: string | null }>);
+  const deep = await fetch(`${base}/v1/me/history?limit=100`, { headers: { Authorization: token('heavy') } }).then(
+    (r) => r.json() as Promise<{ nextCursor: string | null }>,
+  );
   let cursor = deep.nextCursor;
   for (let i = 0; i < 5 && cursor; i++) {
-    const page = await fetch(`${base}/v1/me/history?limit=100&cursor=${encodeURIComponent(cursor)}`, { headers: { Authorization: token('heavy') } }).then((r) => r.json() as Promise<{ nextCursor: string | null }>);
+    const page = await fetch(`${base}/v1/me/history?limit=100&cursor=${encodeURIComponent(cursor)}`, {
+      headers: { Authorization: token('heavy') },
+    }).then((r) => r.json() as Promise<{ nextCursor: string | null }>);
     cursor = page.nextCursor;
   }
   const firstPage = await run(get('/v1/me/history?limit=50', { Authorization: token('heavy') }, 2000), 16);
-  const deepPage = cursor ? await run(get(`/v1/me/history?limit=50&cursor=${encodeURIComponent(cursor)}`, { Authorization: token('heavy') }, 2000), 16) : firstPage;
+  const deepPage = cursor
+    ? await run(get(`/v1/me/history?limit=50&cursor=${encodeURIComponent(cursor)}`, { Authorization: token('heavy') }, 2000), 16)
+    : firstPage;
   const trialNow = await run(get('/v1/audit/trial-balance', { 'X-API-Key': adminKey }, 200), 4);
   const trialPast = await run(get(`/v1/audit/trial-balance?asOf=${encodeURIComponent(past)}`, { 'X-API-Key': adminKey }, 50), 4);
   return {

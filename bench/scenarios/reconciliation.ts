@@ -49,6 +49,7 @@ export async function reconciliation(o: BenchOptions, url: string): Promise<RunR
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await app.close();
   console.log(`reconciliation checks (ms, side by side): ${report.checks.map((c) => `${c.name} ${c.durationMs ?? '-'}`).join(', ')}`);
-  if (report.status !== 'passed') throw new Error(`the benchmark's books did not reconcile: ${JSON.stringify(report.checks.filter((c) => !c.passed))}`);
+  if (report.status !== 'passed')
+    throw new Error(`the benchmark's books did not reconcile: ${JSON.stringify(report.checks.filter((c) => !c.passed))}`);
   return { operations: o.reconcile, seconds, perSecond: o.reconcile / seconds, p50: seconds * 1000, p99: seconds * 1000 };
 }

@@ -18,7 +18,8 @@ export const recreateDatabase = (serverUrl: string) =>
     await c.query(`CREATE DATABASE ${BENCH_DB}`);
   });
 
-export const dropDatabase = (serverUrl: string) => withServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
+export const dropDatabase = (serverUrl: string) =>
+  withServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
 
 /** The URL of the benchmark's database on the server. */
 export function benchDatabaseUrl(serverUrl: string): string {

@@ -44,8 +44,17 @@ export class JournalPageDto {
 }
 
 export class TracedTransactionDto extends TransactionDto {
-  @ApiPropertyOptional({ description: 'The earn event behind this transaction' }) earnEvent?: { sourceId: string; externalId: string; status: string };
-  @ApiPropertyOptional({ description: 'The redemption or donation behind this transaction' }) redemption?: { id: string; residentId: string; itemId: string; status: string };
+  @ApiPropertyOptional({ description: 'The earn event behind this transaction' }) earnEvent?: {
+    sourceId: string;
+    externalId: string;
+    status: string;
+  };
+  @ApiPropertyOptional({ description: 'The redemption or donation behind this transaction' }) redemption?: {
+    id: string;
+    residentId: string;
+    itemId: string;
+    status: string;
+  };
 }
 
 export class StatementEntryDto {
@@ -157,7 +166,13 @@ export class AuditController {
   @ApiProblems('validation_failed', 'not_found')
   async proof(@Param('id', UUID_PARAM) id: string): Promise<ProofDto> {
     const p = await this.seals.proof(id);
-    return { transactionId: p.transactionId, canonical: p.canonical, transactionHash: p.transactionHash, seal: sealDto(p.seal), proof: p.proof };
+    return {
+      transactionId: p.transactionId,
+      canonical: p.canonical,
+      transactionHash: p.transactionHash,
+      seal: sealDto(p.seal),
+      proof: p.proof,
+    };
   }
 
   @Get('transactions')
@@ -168,7 +183,15 @@ export class AuditController {
     const after = decodeCursor<{ s: string }>(q.cursor, ['s']);
     if (after && !/^\d{1,19}$/.test(after.s)) throw invalidInput('cursor is not one this service issued');
     const rows = await this.reads.searchJournal(
-      { from: optionalMoment(q.from, 'from'), to: optionalMoment(q.to, 'to'), type: q.type, account: q.account, source: q.source, partner: q.partner, afterSeq: after ? BigInt(after.s) : undefined },
+      {
+        from: optionalMoment(q.from, 'from'),
+        to: optionalMoment(q.to, 'to'),
+        type: q.type,
+        account: q.account,
+        source: q.source,
+        partner: q.partner,
+        afterSeq: after ? BigInt(after.s) : undefined,
+      },
       q.limit + 1,
     );
     const scales = await this.ledger.assetScales();
@@ -189,7 +212,8 @@ export class AuditController {
   @ApiOperation({ summary: 'An account statement: opening balance, entries, closing balance; CSV with Accept: text/csv' })
   @ApiParam({ name: 'account', example: 'resident:anna' })
   @ApiQuery({ name: 'from', required: false, description: 'exclusive; without it the statement starts at the account’s first entry' })
-  @ApiQuery({ name: 'to', required: false }) @ApiQuery({ name: 'asset', required: false })
+  @ApiQuery({ name: 'to', required: false })
+  @ApiQuery({ name: 'asset', required: false })
   @ApiProduces('application/json', 'text/csv')
   @ApiOkResponse({ type: StatementDto })
   @ApiProblems('validation_failed', 'not_found')

@@ -10,7 +10,12 @@ export class AuditRepository {
   constructor(private readonly db: TransactionHost) {}
 
   /** What a transaction came from: the earn event or the redemption behind it. */
-  async originOf(transactionId: string): Promise<{ earnEvent?: { sourceId: string; externalId: string; status: string }; redemption?: { id: string; residentId: string; itemId: string; status: string } }> {
+  async originOf(
+    transactionId: string,
+  ): Promise<{
+    earnEvent?: { sourceId: string; externalId: string; status: string };
+    redemption?: { id: string; residentId: string; itemId: string; status: string };
+  }> {
     const [event] = await this.db.client.$queryRaw<{ source_id: string; external_id: string; status: string }[]>`
       SELECT source_id, external_id, status FROM earn_events WHERE transaction_id = ${transactionId}::uuid LIMIT 1`;
     const [redemption] = await this.db.client.$queryRaw<{ id: string; resident_id: string; item_id: string; status: string }[]>`
@@ -18,7 +23,9 @@ export class AuditRepository {
       WHERE transaction_id = ${transactionId}::uuid OR refund_transaction_id = ${transactionId}::uuid LIMIT 1`;
     return {
       ...(event ? { earnEvent: { sourceId: event.source_id, externalId: event.external_id, status: event.status } } : {}),
-      ...(redemption ? { redemption: { id: redemption.id, residentId: redemption.resident_id, itemId: redemption.item_id, status: redemption.status } } : {}),
+      ...(redemption
+        ? { redemption: { id: redemption.id, residentId: redemption.resident_id, itemId: redemption.item_id, status: redemption.status } }
+        : {}),
     };
   }
 }

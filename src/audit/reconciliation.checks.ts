@@ -33,7 +33,13 @@ export const OFFENCES_SHOWN = SAMPLE;
 export const HASH_PARTS = 8;
 
 function idRanges(parts: number): [string, string | null][] {
-  const bounds = Array.from({ length: parts }, (_, i) => (i === 0 ? '00000000-0000-0000-0000-000000000000' : `${Math.floor((i * 0x100000000) / parts).toString(16).padStart(8, '0')}-0000-0000-0000-000000000000`));
+  const bounds = Array.from({ length: parts }, (_, i) =>
+    i === 0
+      ? '00000000-0000-0000-0000-000000000000'
+      : `${Math.floor((i * 0x100000000) / parts)
+          .toString(16)
+          .padStart(8, '0')}-0000-0000-0000-000000000000`,
+  );
   return bounds.map((from, i) => [from, bounds[i + 1] ?? null]);
 }
 
@@ -102,10 +108,12 @@ export const CHECKS: CheckDefinition[] = [
   {
     name: 'trial_balance_zero',
     description: 'the posted debits of every asset equal its posted credits',
-    parts: [Prisma.sql`
+    parts: [
+      Prisma.sql`
       SELECT asset || ' off by ' || sum(CASE side WHEN 'D' THEN amount ELSE -amount END)::text AS what
       FROM ledger_postings WHERE NOT pending GROUP BY asset
-      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`],
+      HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`,
+    ],
   },
   {
     name: 'transactions_balanced',
@@ -117,7 +125,8 @@ export const CHECKS: CheckDefinition[] = [
   {
     name: 'balances_match_postings',
     description: 'every stored balance equals the sum of its postings (posted and still pending)',
-    parts: [Prisma.sql`
+    parts: [
+      Prisma.sql`
       WITH sums AS (
         SELECT p.account_id, p.shard,
           coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0) AS d,
@@ -133,40 +142,48 @@ export const CHECKS: CheckDefinition[] = [
       FULL JOIN sums ON sums.account_id = b.account_id AND sums.shard = b.shard
       LEFT JOIN ledger_accounts a ON a.id = coalesce(b.account_id, sums.account_id)
       WHERE coalesce(b.debits_posted, 0) <> coalesce(sums.d, 0) OR coalesce(b.credits_posted, 0) <> coalesce(sums.c, 0)
-         OR coalesce(b.debits_pending, 0) <> coalesce(sums.pd, 0) OR coalesce(b.credits_pending, 0) <> coalesce(sums.pc, 0)`],
+         OR coalesce(b.debits_pending, 0) <> coalesce(sums.pd, 0) OR coalesce(b.credits_pending, 0) <> coalesce(sums.pc, 0)`,
+    ],
   },
   {
     name: 'postings_reference',
     description: 'every posting names an existing transaction and account, in the account’s asset',
-    parts: [Prisma.sql`
+    parts: [
+      Prisma.sql`
       SELECT 'posting ' || p.id::text AS what
       FROM ledger_postings p
       LEFT JOIN ledger_transactions t ON t.id = p.transaction_id
       LEFT JOIN ledger_accounts a ON a.id = p.account_id
-      WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset`],
+      WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset`,
+    ],
   },
   {
     name: 'no_negative_balances',
     description: 'no account that may not go below zero is below zero',
-    parts: [Prisma.sql`
+    parts: [
+      Prisma.sql`
       SELECT a.code AS what FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
       WHERE b.floor_zero AND CASE b.normal_side
         WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
-        ELSE b.debits_posted - b.credits_posted - b.credits_pending END < 0`],
+        ELSE b.debits_posted - b.credits_posted - b.credits_pending END < 0`,
+    ],
   },
   {
     name: 'earn_events_processed',
     description: `every accepted earn event is posted, pending, rejected or revoked (none left unprocessed over ${STUCK_AFTER_MINUTES} minutes), and every accrued one has its transaction`,
-    parts: [Prisma.sql`
+    parts: [
+      Prisma.sql`
       SELECT 'event ' || e.source_id || '/' || e.external_id || ' ' || e.status AS what
       FROM earn_events e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
       WHERE (e.status = 'received' AND e.received_at < now() - make_interval(mins => ${STUCK_AFTER_MINUTES}))
-         OR (e.status IN ('posted', 'pending', 'revoked') AND t.id IS NULL)`],
+         OR (e.status IN ('posted', 'pending', 'revoked') AND t.id IS NULL)`,
+    ],
   },
   {
     name: 'codes_match_redemptions',
     description: 'every redemption holds as many codes as it bought, in a state that fits it, and paid its price in the ledger',
-    parts: [Prisma.sql`
+    parts: [
+      Prisma.sql`
       WITH codes AS (
         SELECT r.id, r.quantity, r.status, r.kind,
           count(c.id) AS n,
@@ -184,15 +201,18 @@ export const CHECKS: CheckDefinition[] = [
       WHERE (codes.kind <> 'DONATION' AND codes.n <> codes.quantity)
          OR (codes.status = 'completed' AND codes.cancelled > 0)
          OR (codes.status = 'cancelled' AND (codes.live > 0 OR r.refund_transaction_id IS NULL))
-         OR paid.credited <> r.points_spent`],
+         OR paid.credited <> r.points_spent`,
+    ],
   },
   {
     name: 'expired_holds_released',
     description: `every pending transaction past its expiry has been released (within ${HOLD_GRACE_MINUTES} minutes)`,
-    parts: [Prisma.sql`
+    parts: [
+      Prisma.sql`
       SELECT 'transaction ' || t.id::text AS what FROM ledger_transactions t
       WHERE t.kind = 'pending' AND t.expires_at < now() - make_interval(mins => ${HOLD_GRACE_MINUTES})
-        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)`],
+        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)`,
+    ],
   },
   {
     name: 'seals_match_journal',

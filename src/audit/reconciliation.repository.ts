@@ -31,9 +31,7 @@ export class ReconciliationRepository {
   /** Runs newest first, before a (startedAt, id) position. */
   list(before: { startedAt: Date; id: string } | undefined, take: number): Promise<ReconciliationRow[]> {
     return this.db.client.reconciliation.findMany({
-      where: before
-        ? { OR: [{ startedAt: { lt: before.startedAt } }, { startedAt: before.startedAt, id: { lt: before.id } }] }
-        : undefined,
+      where: before ? { OR: [{ startedAt: { lt: before.startedAt } }, { startedAt: before.startedAt, id: { lt: before.id } }] } : undefined,
       orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
       take,
     });

@@ -97,7 +97,12 @@ export class ReconciliationService implements OnApplicationBootstrap {
   async list(limit: number, cursor?: string): Promise<Page<ReconciliationRun>> {
     const before = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
     const rows = await this.repository.list(before && { startedAt: new Date(before.t), id: before.id }, limit + 1);
-    return pageOf(rows.map(toRun), limit, (r) => r, (r) => ({ t: r.startedAt.toISOString(), id: r.id }));
+    return pageOf(
+      rows.map(toRun),
+      limit,
+      (r) => r,
+      (r) => ({ t: r.startedAt.toISOString(), id: r.id }),
+    );
   }
 
   /** Runs every check and stores the report. */
@@ -118,7 +123,12 @@ export class ReconciliationService implements OnApplicationBootstrap {
         const broken = await this.seals.brokenSeals().catch((error: Error) => [`the chain could not be read: ${error.message}`]);
         return broken.length === 0
           ? { name: 'seal_chain_intact', passed: true, detail: 'every seal’s root and hash recompute, each chained to the one before' }
-          : { name: 'seal_chain_intact', passed: false, detail: `${broken.length} seal(s) do not recompute, e.g. ${broken[0]}`, offending: broken.slice(0, 20) };
+          : {
+              name: 'seal_chain_intact',
+              passed: false,
+              detail: `${broken.length} seal(s) do not recompute, e.g. ${broken[0]}`,
+              offending: broken.slice(0, 20),
+            };
       }),
     ]);
     checks.push(...results);
@@ -128,7 +138,13 @@ export class ReconciliationService implements OnApplicationBootstrap {
     this.metrics.reconciliationLastRun.set(row.finishedAt!.getTime() / 1000);
     this.metrics.reconciliationDuration.observe((row.finishedAt!.getTime() - row.startedAt.getTime()) / 1000);
     if (passed) this.logger.log(`reconciliation ${id} passed (${checks.length} checks)`);
-    else this.logger.error(`RECONCILIATION FAILED ${id}: ${checks.filter((c) => !c.passed).map((c) => c.detail).join(' | ')}`);
+    else
+      this.logger.error(
+        `RECONCILIATION FAILED ${id}: ${checks
+          .filter((c) => !c.passed)
+          .map((c) => c.detail)
+          .join(' | ')}`,
+      );
     return toRun(row);
   }
 
@@ -158,7 +174,12 @@ export class ReconciliationService implements OnApplicationBootstrap {
         const rows = parts.flat().slice(0, OFFENCES_SHOWN);
         return rows.length === 0
           ? { name: check.name, passed: true, detail: check.description }
-          : { name: check.name, passed: false, detail: `${check.description}: ${rows.length} offence(s), e.g. ${rows[0].what}`, offending: rows.map((r) => r.what) };
+          : {
+              name: check.name,
+              passed: false,
+              detail: `${check.description}: ${rows.length} offence(s), e.g. ${rows[0].what}`,
+              offending: rows.map((r) => r.what),
+            };
       } catch (error) {
         return { name: check.name, passed: false, detail: `the check could not run: ${(error as Error).message}` };
       }

@@ -88,7 +88,12 @@ export class SealService {
   async list(limit: number, cursor?: string): Promise<Page<Seal>> {
     const before = decodeCursor<{ id: string }>(cursor, ['id']);
     const rows = await this.repository.list(before ? BigInt(before.id) : undefined, limit + 1);
-    return pageOf(rows, limit, (r) => r, (r) => ({ id: r.id.toString() }));
+    return pageOf(
+      rows,
+      limit,
+      (r) => r,
+      (r) => ({ id: r.id.toString() }),
+    );
   }
 
   /** What an auditor needs to check one transaction against its seal, offline. */

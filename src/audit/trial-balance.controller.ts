@@ -32,8 +32,19 @@ export class TrialBalanceController {
       const total = totals.get(r.asset) ?? { debits: new Decimal(0), credits: new Decimal(0) };
       totals.set(r.asset, { debits: total.debits.plus(r.debits), credits: total.credits.plus(r.credits) });
       const kind = kindOf(r.account);
-      const sub = subtotals.get(`${kind}\u0000${r.asset}`) ?? { kind, asset: r.asset, accounts: 0, debits: new Decimal(0), credits: new Decimal(0) };
-      subtotals.set(`${kind}\u0000${r.asset}`, { ...sub, accounts: sub.accounts + 1, debits: sub.debits.plus(r.debits), credits: sub.credits.plus(r.credits) });
+      const sub = subtotals.get(`${kind}\u0000${r.asset}`) ?? {
+        kind,
+        asset: r.asset,
+        accounts: 0,
+        debits: new Decimal(0),
+        credits: new Decimal(0),
+      };
+      subtotals.set(`${kind}\u0000${r.asset}`, {
+        ...sub,
+        accounts: sub.accounts + 1,
+        debits: sub.debits.plus(r.debits),
+        credits: sub.credits.plus(r.credits),
+      });
     }
     // pages of accounts in the order the ledger gives them; totals and subtotals are the whole books'
     const after = decodeCursor<{ n: number }>(query.cursor, ['n']);
@@ -41,7 +52,13 @@ export class TrialBalanceController {
     const end = query.limit ? start + query.limit : rows.length;
     const accounts = rows.slice(start, end).map((r) => {
       const balance = r.normalSide === 'C' ? r.credits.minus(r.debits) : r.debits.minus(r.credits);
-      return { account: r.account, asset: r.asset, debits: fmt(r.debits, r.asset), credits: fmt(r.credits, r.asset), balance: fmt(balance, r.asset) };
+      return {
+        account: r.account,
+        asset: r.asset,
+        debits: fmt(r.debits, r.asset),
+        credits: fmt(r.credits, r.asset),
+        balance: fmt(balance, r.asset),
+      };
     });
     return {
       asOf: (asOf ?? new Date()).toISOString(),
@@ -49,7 +66,14 @@ export class TrialBalanceController {
       totals: [...totals.entries()].map(([asset, t]) => ({ asset, debits: fmt(t.debits, asset), credits: fmt(t.credits, asset) })),
       subtotals: [...subtotals.values()]
         .sort((a, b) => ACCOUNT_KINDS.indexOf(a.kind) - ACCOUNT_KINDS.indexOf(b.kind) || a.asset.localeCompare(b.asset))
-        .map((s) => ({ kind: s.kind, asset: s.asset, accounts: s.accounts, debits: fmt(s.debits, s.asset), credits: fmt(s.credits, s.asset), net: fmt(s.credits.minus(s.debits), s.asset) })),
+        .map((s) => ({
+          kind: s.kind,
+          asset: s.asset,
+          accounts: s.accounts,
+          debits: fmt(s.debits, s.asset),
+          credits: fmt(s.credits, s.asset),
+          net: fmt(s.credits.minus(s.debits), s.asset),
+        })),
       nextCursor: end < rows.length ? encodeCursor({ n: end }) : null,
     };
   }

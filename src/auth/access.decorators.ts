@@ -40,9 +40,7 @@ export interface AuthenticatedRequest {
   principal?: Principal;
 }
 
-export const CurrentPrincipal = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): Principal => principalOf(ctx),
-);
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => principalOf(ctx));
 
 export const CurrentClient = createParamDecorator((_: unknown, ctx: ExecutionContext): ClientPrincipal => {
   const principal = principalOf(ctx);

@@ -8,7 +8,6 @@ import { ApiClientsService } from './api-clients.service';
 import { actorOf, ClientPrincipal } from './domain/principal';
 import { ApiClientDto, ApiClientPageDto, CreateApiClientDto, CreatedApiClientDto } from './dto/api-client.dto';
 
-
 @ApiTags('admin')
 @Roles('admin')
 @Controller('v1/admin/api-clients')

@@ -40,9 +40,7 @@ export class ApiClientsRepository {
 
   async list(after: { createdAt: Date; id: string } | undefined, take: number): Promise<ApiClientRecord[]> {
     const rows = await this.db.client.apiClient.findMany({
-      where: after
-        ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] }
-        : undefined,
+      where: after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : undefined,
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take,
     });

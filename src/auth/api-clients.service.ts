@@ -117,7 +117,12 @@ export class ApiClientsService {
   async list(limit: number, cursor?: string): Promise<Page<ApiClientRecord>> {
     const after = decodeCursor<{ createdAt: string; id: string }>(cursor, ['createdAt', 'id']);
     const rows = await this.repository.list(after && { createdAt: new Date(after.createdAt), id: after.id }, limit + 1);
-    return pageOf(rows, limit, (r) => r, (r) => ({ createdAt: r.createdAt.toISOString(), id: r.id }));
+    return pageOf(
+      rows,
+      limit,
+      (r) => r,
+      (r) => ({ createdAt: r.createdAt.toISOString(), id: r.id }),
+    );
   }
 }
 

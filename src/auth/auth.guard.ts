@@ -25,16 +25,17 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const rule =
-      this.reflector.getAllAndOverride<AccessRule>(ACCESS_RULE, [context.getHandler(), context.getClass()]) ?? ADMIN_ONLY;
+    const rule = this.reflector.getAllAndOverride<AccessRule>(ACCESS_RULE, [context.getHandler(), context.getClass()]) ?? ADMIN_ONLY;
     if (rule.public) return true;
 
     const request = context.switchToHttp().getRequest<Request & AuthenticatedRequest>();
     const principal = await this.authenticate(request);
-    const allowed =
-      principal.kind === 'resident' ? rule.resident === true : (rule.roles ?? []).includes(principal.role);
+    const allowed = principal.kind === 'resident' ? rule.resident === true : (rule.roles ?? []).includes(principal.role);
     if (!allowed) {
-      const needed = [...(rule.roles ?? []).map((r) => `${article(r)} ${r} key (X-API-Key)`), ...(rule.resident ? ['a resident token (Authorization: Bearer)'] : [])];
+      const needed = [
+        ...(rule.roles ?? []).map((r) => `${article(r)} ${r} key (X-API-Key)`),
+        ...(rule.resident ? ['a resident token (Authorization: Bearer)'] : []),
+      ];
       const held = principal.kind === 'resident' ? 'a resident token' : `${article(principal.role)} ${principal.role} key`;
       throw new DomainError('forbidden', `This endpoint needs ${needed.join(' or ')}; these credentials are ${held}`, {
         requiredRoles: [...(rule.roles ?? []), ...(rule.resident ? ['resident'] : [])],
@@ -54,7 +55,10 @@ export class AuthGuard implements CanActivate {
       const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
       if (!match) throw new DomainError('unauthorized', 'Authorization must be "Bearer <token>"');
       if (looksLikeApiKey(match[1])) {
-        throw new DomainError('unauthorized', 'This is an API key: API keys go in the X-API-Key header; Authorization: Bearer is for resident tokens');
+        throw new DomainError(
+          'unauthorized',
+          'This is an API key: API keys go in the X-API-Key header; Authorization: Bearer is for resident tokens',
+        );
       }
       const verdict = verifyResidentToken(match[1], this.config.residentJwtSecret);
       if (!verdict.ok) throw new DomainError('unauthorized', `Resident token refused: ${verdict.reason}`);

@@ -9,7 +9,13 @@ import { CatalogueService } from './catalogue.service';
 
 @Module({
   imports: [LedgerModule],
-  controllers: [CatalogueAdminController, PartnerCodeUploadController, PublicCategoriesController, PublicCatalogueController, CategoriesAdminController],
+  controllers: [
+    CatalogueAdminController,
+    PartnerCodeUploadController,
+    PublicCategoriesController,
+    PublicCatalogueController,
+    CategoriesAdminController,
+  ],
   providers: [CatalogueRepository, CatalogueService, CategoriesRepository, CategoriesService],
   exports: [CatalogueService, CategoriesService],
 })

@@ -129,7 +129,8 @@ export class CatalogueRepository {
   async findItems(ids: string[]): Promise<CatalogueItem[]> {
     if (ids.length === 0) return [];
     return (await this.db.client.catalogueItem.findMany({ where: { id: { in: ids } } })).map(toItem);
-  }}
+  }
+}
 
 type Dec = Prisma.Decimal;
 const decOrNull = (v: Dec | null) => (v === null ? null : new Decimal(v.toString()));
@@ -171,4 +172,3 @@ function toItem(r: {
     categoryId: r.categoryId,
   };
 }
-

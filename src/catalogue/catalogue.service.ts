@@ -96,7 +96,12 @@ export class CatalogueService {
   }
 
   /** Active items, each with what is still available (null: unlimited). */
-  async catalogue(limit: number, cursor?: string, at = new Date(), categoryId?: string): Promise<Page<{ item: CatalogueItem; available: number | null }>> {
+  async catalogue(
+    limit: number,
+    cursor?: string,
+    at = new Date(),
+    categoryId?: string,
+  ): Promise<Page<{ item: CatalogueItem; available: number | null }>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
     const rows = await this.withSales(await this.repository.listItems({ afterId: after?.id, activeAt: at, categoryId }, limit + 1));
     const pools = await this.repository.poolAvailable(rows.filter((r) => r.codeSource === 'POOL').map((r) => r.id));
@@ -113,7 +118,11 @@ export class CatalogueService {
    * Duplicates (within the upload or already known) are counted and skipped. A malformed code
    * refuses the whole upload and nothing is added. `partnerId` restricts to that partner's items.
    */
-  uploadCodes(itemId: string, lines: AsyncIterable<string> | Iterable<string>, partnerId?: string): Promise<{ added: number; duplicates: number }> {
+  uploadCodes(
+    itemId: string,
+    lines: AsyncIterable<string> | Iterable<string>,
+    partnerId?: string,
+  ): Promise<{ added: number; duplicates: number }> {
     return this.db.run(async () => {
       const item = await this.repository.findItem(itemId);
       if (!item || (partnerId !== undefined && item.partnerId !== partnerId)) throw notFound(`catalogue item ${itemId}`);

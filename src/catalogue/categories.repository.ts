@@ -8,7 +8,9 @@ export class CategoriesRepository {
   constructor(private readonly db: TransactionHost) {}
 
   async create(c: CatalogueCategory): Promise<CatalogueCategory> {
-    return toCategory(await this.db.client.catalogueCategory.create({ data: { id: c.id, nameRu: c.names.ru, nameEn: c.names.en, position: c.position } }));
+    return toCategory(
+      await this.db.client.catalogueCategory.create({ data: { id: c.id, nameRu: c.names.ru, nameEn: c.names.en, position: c.position } }),
+    );
   }
 
   /** `lock`: 'update' to change or delete it; 'share' to keep it until an item referring to it is written. */

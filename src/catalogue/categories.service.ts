@@ -51,7 +51,8 @@ export class CategoriesService {
       try {
         await this.repository.delete(id);
       } catch (error) {
-        if (isForeignKeyViolation(error)) throw new DomainError('invalid_state', `category ${id} is used by catalogue items: move them first`);
+        if (isForeignKeyViolation(error))
+          throw new DomainError('invalid_state', `category ${id} is used by catalogue items: move them first`);
         throw error;
       }
     });

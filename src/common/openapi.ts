@@ -39,8 +39,7 @@ export function ApiProblems(...codes: ErrorCode[]) {
       // a status documented twice (a class's and a handler's, or the idempotency decorator's 409)
       // keeps every code's example: Nest's merge would keep only the last content
       const existing = Reflect.getMetadata(API_RESPONSE_METADATA, descriptor?.value ?? target) as
-        | Record<string, { content?: Record<string, { examples?: Record<string, { summary?: string; value?: unknown }> }> }>
-        | undefined;
+        Record<string, { content?: Record<string, { examples?: Record<string, { summary?: string; value?: unknown }> }> }> | undefined;
       const earlier = existing?.[String(status)]?.content?.[PROBLEM_CONTENT_TYPE]?.examples ?? {};
       return ApiResponse({
         status,
@@ -49,7 +48,10 @@ export function ApiProblems(...codes: ErrorCode[]) {
           [PROBLEM_CONTENT_TYPE]: {
             schema: { $ref: '#/components/schemas/ProblemDto' },
             // each code its own example, so that a 404 does not show the 400's body
-            examples: { ...earlier, ...Object.fromEntries(group.map((c) => [c, { summary: ERROR_CATALOGUE[c].title, value: exampleProblem(c) }])) },
+            examples: {
+              ...earlier,
+              ...Object.fromEntries(group.map((c) => [c, { summary: ERROR_CATALOGUE[c].title, value: exampleProblem(c) }])),
+            },
           },
         },
       })(target, key!, descriptor!);

@@ -27,11 +27,13 @@ describe('problem documents', () => {
   it('turn framework exceptions into stable codes', () => {
     expect(filter.toProblem(new NotFoundException('Cannot GET /x'))).toMatchObject({ status: 404, code: 'not_found' });
     expect(filter.toProblem(new BadRequestException('bad'))).toMatchObject({ status: 400, code: 'validation_failed' });
-    expect(filter.toProblem(new ServiceUnavailableException({ status: 'error', details: { database: { status: 'down' } } }))).toMatchObject({
-      status: 503,
-      code: 'service_unavailable',
-      checks: { database: { status: 'down' } },
-    });
+    expect(filter.toProblem(new ServiceUnavailableException({ status: 'error', details: { database: { status: 'down' } } }))).toMatchObject(
+      {
+        status: 503,
+        code: 'service_unavailable',
+        checks: { database: { status: 'down' } },
+      },
+    );
   });
 
   it('answer unexpected errors with a bare 500 that reveals no internals', () => {

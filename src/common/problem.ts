@@ -18,12 +18,7 @@ export function problemType(code: ErrorCode): string {
   return `urn:civic-points-ledger:problem:${code}`;
 }
 
-export function problemOf(
-  code: ErrorCode,
-  detail: string,
-  instance?: string,
-  extensions: Record<string, unknown> = {},
-): ProblemDocument {
+export function problemOf(code: ErrorCode, detail: string, instance?: string, extensions: Record<string, unknown> = {}): ProblemDocument {
   const { status, title } = ERROR_CATALOGUE[code];
   const extra = Object.entries(extensions).filter(([name]) => !STANDARD_MEMBERS.has(name));
   return { type: problemType(code), title, status, detail, code, instance, ...Object.fromEntries(extra) };

@@ -32,14 +32,25 @@ describe('configuration', () => {
   });
 
   it('webhooks: private addresses refused, secrets unencrypted and 24 hours of retries unless configured', () => {
-    expect(loadConfig({}).webhooks).toMatchObject({ allowPrivate: false, secretKey: undefined, retryHours: 24, timeoutMs: 10_000, retryBaseMs: 15_000 });
+    expect(loadConfig({}).webhooks).toMatchObject({
+      allowPrivate: false,
+      secretKey: undefined,
+      retryHours: 24,
+      timeoutMs: 10_000,
+      retryBaseMs: 15_000,
+    });
     const key = Buffer.alloc(32, 3).toString('base64');
-    expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_SECRET_KEY: key }).webhooks).toMatchObject({ allowPrivate: true, secretKey: Buffer.alloc(32, 3) });
+    expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_SECRET_KEY: key }).webhooks).toMatchObject({
+      allowPrivate: true,
+      secretKey: Buffer.alloc(32, 3),
+    });
     expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'yes' })).toThrow(/WEBHOOK_ALLOW_PRIVATE/);
     expect(() => loadConfig({ WEBHOOK_SECRET_KEY: 'short' })).toThrow(/WEBHOOK_SECRET_KEY: must be 32 bytes/);
     // the first retry comes within a minute: its base cannot be longer
     expect(() => loadConfig({ WEBHOOK_RETRY_BASE_MS: '60001' })).toThrow(/WEBHOOK_RETRY_BASE_MS/);
-    expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '30000', WEBHOOK_LEASE_SECONDS: '30' })).toThrow(/WEBHOOK_LEASE_SECONDS: must be longer than WEBHOOK_TIMEOUT_MS/);
+    expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '30000', WEBHOOK_LEASE_SECONDS: '30' })).toThrow(
+      /WEBHOOK_LEASE_SECONDS: must be longer than WEBHOOK_TIMEOUT_MS/,
+    );
   });
 
   it('treats empty variables as unset', () => {

@@ -33,51 +33,55 @@ const byteSize = z
   .trim()
   .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as "2mb" or "512kb"');
 
-export const configSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  DATABASE_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  DATA_DIR: z.string().trim().min(1).default('./data'),
-  REDIS_URL: redisUrl.optional().or(z.literal('').transform(() => undefined)),
-  ADMIN_API_KEY: optionalString.pipe(
-    z.string().min(24, 'must be at least 24 characters long').optional(),
-  ),
-  RESIDENT_JWT_SECRET: optionalString.pipe(
-    z.string().min(32, 'must be at least 32 characters long (HS256 needs a strong secret)').optional(),
-  ),
-  RECONCILE_CRON: cronExpression.default('0 3 * * *'),
-  QUEUE_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_:-]{1,64}$/, 'must be letters, digits, "_", ":" or "-"').default('civic'),
-  EARN_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
-  EARN_STALE_SECONDS: z.coerce.number().int().min(1).max(86400).default(15),
-  BODY_LIMIT: byteSize.default('2mb'),
-  CODE_UPLOAD_LIMIT: byteSize.default('50mb'),
-  PARTNER_CODE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
-  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  SESSION_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters long').optional()),
-  LOGIN_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(10),
-  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
-  WEBHOOK_SECRET_KEY: optionalString.pipe(
-    z
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    DATABASE_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    DATA_DIR: z.string().trim().min(1).default('./data'),
+    REDIS_URL: redisUrl.optional().or(z.literal('').transform(() => undefined)),
+    ADMIN_API_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters long').optional()),
+    RESIDENT_JWT_SECRET: optionalString.pipe(
+      z.string().min(32, 'must be at least 32 characters long (HS256 needs a strong secret)').optional(),
+    ),
+    RECONCILE_CRON: cronExpression.default('0 3 * * *'),
+    QUEUE_PREFIX: z
       .string()
-      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)')
-      .optional(),
-  ),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(60_000).default(15_000),
-  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
-  WEBHOOK_RETRY_HOURS: z.coerce.number().min(0).max(720).default(24),
-  WEBHOOK_DISPATCH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
-  WEBHOOK_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
-  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
-  WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(4),
-  WEBHOOK_ROTATION_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
-}).refine((c) => c.WEBHOOK_LEASE_SECONDS * 1000 > c.WEBHOOK_TIMEOUT_MS, {
-  // a lease that ran out while its attempt still waits for an answer would send the message twice
-  message: 'must be longer than WEBHOOK_TIMEOUT_MS',
-  path: ['WEBHOOK_LEASE_SECONDS'],
-});
+      .trim()
+      .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'must be letters, digits, "_", ":" or "-"')
+      .default('civic'),
+    EARN_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+    EARN_STALE_SECONDS: z.coerce.number().int().min(1).max(86400).default(15),
+    BODY_LIMIT: byteSize.default('2mb'),
+    CODE_UPLOAD_LIMIT: byteSize.default('50mb'),
+    PARTNER_CODE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SESSION_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters long').optional()),
+    LOGIN_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(10),
+    WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+    WEBHOOK_SECRET_KEY: optionalString.pipe(
+      z
+        .string()
+        .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)')
+        .optional(),
+    ),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(60_000).default(15_000),
+    WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
+    WEBHOOK_RETRY_HOURS: z.coerce.number().min(0).max(720).default(24),
+    WEBHOOK_DISPATCH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    WEBHOOK_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+    WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(4),
+    WEBHOOK_ROTATION_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
+  })
+  .refine((c) => c.WEBHOOK_LEASE_SECONDS * 1000 > c.WEBHOOK_TIMEOUT_MS, {
+    // a lease that ran out while its attempt still waits for an answer would send the message twice
+    message: 'must be longer than WEBHOOK_TIMEOUT_MS',
+    path: ['WEBHOOK_LEASE_SECONDS'],
+  });
 
 export type RawConfig = z.infer<typeof configSchema>;
 
@@ -147,9 +151,7 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env): AppConfig {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    );
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
   }
   const c = parsed.data;
   return Object.freeze({

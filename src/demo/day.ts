@@ -110,10 +110,25 @@ export async function playDay(app: INestApplicationContext, residents: string[],
           : r < 0.65
             ? ['active-citizen', { type: 'vote.withdrawn' }] // no rule pays for it: rejected at intake
             : r < 0.85
-              ? ['our-city', { type: 'report.confirmed', status: 'pending', attributes: { description: `Report ${5000 + i}: ${pick(['broken street lamp', 'unswept yard', 'pothole', 'graffiti'])}` } }]
+              ? [
+                  'our-city',
+                  {
+                    type: 'report.confirmed',
+                    status: 'pending',
+                    attributes: {
+                      description: `Report ${5000 + i}: ${pick(['broken street lamp', 'unswept yard', 'pothole', 'graffiti'])}`,
+                    },
+                  },
+                ]
               : r < 0.95
                 ? ['city-ideas', { type: 'idea.accepted' }]
-                : ['city-tasks', { type: 'task.done', attributes: { points: String(50 * (1 + Math.floor(random() * 10))), description: 'Park clean-up' } }];
+                : [
+                    'city-tasks',
+                    {
+                      type: 'task.done',
+                      attributes: { points: String(50 * (1 + Math.floor(random() * 10))), description: 'Park clean-up' },
+                    },
+                  ];
     const list = bySource.get(sourceId) ?? [];
     list.push({ externalId, residentId, occurredAt, ...event });
     bySource.set(sourceId, list);

@@ -60,7 +60,14 @@ export const DEMO_CATEGORIES = [
 const DEMO_RULES = [
   { id: 'vote', sourceId: 'active-citizen', eventType: 'vote.cast', title: 'Vote in a city poll', points: 20 },
   { id: 'novelty', sourceId: 'active-citizen', eventType: 'novelty.rated', title: 'Rated a city novelty', points: 3, dailyCap: 30 },
-  { id: 'report', sourceId: 'our-city', eventType: 'report.confirmed', title: 'Confirmed problem report', points: 50, requiresConfirmation: true },
+  {
+    id: 'report',
+    sourceId: 'our-city',
+    eventType: 'report.confirmed',
+    title: 'Confirmed problem report',
+    points: 50,
+    requiresConfirmation: true,
+  },
   { id: 'idea', sourceId: 'city-ideas', eventType: 'idea.accepted', title: 'Accepted idea', points: 100 },
   { id: 'task', sourceId: 'city-tasks', eventType: 'task.done', title: 'City task', points: 50, minPoints: 50, maxPoints: 15000 },
 ];
@@ -72,7 +79,13 @@ export const DEMO_RESIDENTS: [string, number][] = [
 ];
 
 /** The autumn season: votes on city projects earn half as much again. */
-const DEMO_CAMPAIGN = { id: 'autumn-votes', name: 'Autumn of city projects: votes x1.5', sourceId: 'active-citizen', eventType: 'vote.cast', multiplier: '1.5' };
+const DEMO_CAMPAIGN = {
+  id: 'autumn-votes',
+  name: 'Autumn of city projects: votes x1.5',
+  sourceId: 'active-citizen',
+  eventType: 'vote.cast',
+  multiplier: '1.5',
+};
 
 export interface DemoOptions {
   /** earn events in the day of the city (default 5000) */
@@ -100,7 +113,12 @@ export function demoOptionsOf(args: string[]): DemoOptions {
  * plays a day of the city, runs a reconciliation, issues fresh keys and prints a summary with
  * where to start. Returns the reconciliation run.
  */
-export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl: string, options: DemoOptions): Promise<ReconciliationRun> {
+export async function seedDemo(
+  app: INestApplication,
+  config: AppConfig,
+  baseUrl: string,
+  options: DemoOptions,
+): Promise<ReconciliationRun> {
   const out = options.out ?? process.stdout;
   const progress = options.progress ?? progressBar;
   const ledger = app.get(LedgerReadService);
@@ -149,7 +167,9 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     'Civic points ledger: demo programme ready',
     `  database      ${config.database.url ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.database.dataDir}`}`,
     `  queue         ${config.redisUrl ? 'Bull on Redis' : 'in-process (no Redis)'}`,
-    ...(options.logFile ? [`  log           ${options.logFile} (JSON lines, level ${config.logLevel}; LOG_LEVEL=info for every request)`] : []),
+    ...(options.logFile
+      ? [`  log           ${options.logFile} (JSON lines, level ${config.logLevel}; LOG_LEVEL=info for every request)`]
+      : []),
     '',
     `  API docs      ${baseUrl}/docs`,
     `  OpenAPI       ${baseUrl}/docs/openapi.json`,
@@ -164,7 +184,7 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     `  partners      ${baseUrl}/app/till  (the till: type or scan a code, press Enter, then «Погасить»)`,
     `  finance       ${baseUrl}/app/finance  (auditors and admins)`,
     '',
-        'API keys (X-API-Key header; shown once, made afresh at each start, which revokes the last start\'s):',
+    "API keys (X-API-Key header; shown once, made afresh at each start, which revokes the last start's):",
     ...keys.map(([who, key]) => `  ${who.padEnd(24)} ${key}`),
     '',
     'Resident tokens (Authorization: Bearer ..., valid 24 hours):',
@@ -179,7 +199,11 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
     `  curl -X POST -H "Authorization: Bearer ${tokens[0][1]}" -H "Idempotency-Key: $(date +%s%N)" -H 'Content-Type: application/json' -d '{"itemId":"coffee-20"}' ${baseUrl}/v1/me/redemptions`,
     `  curl -H "X-API-Key: ${keys[1][1]}" ${baseUrl}/v1/audit/trial-balance`,
     `  curl -H "X-API-Key: ${keys[1][1]}" ${baseUrl}/v1/audit/reconciliations/${run.id}`,
-    ...(unusedCode ? [`  curl -H "X-API-Key: ${keys.find(([who]) => who === `partner ${unusedCode.partnerId}`)![1]}" ${baseUrl}/v1/partner/codes/${unusedCode.code}`] : []),
+    ...(unusedCode
+      ? [
+          `  curl -H "X-API-Key: ${keys.find(([who]) => who === `partner ${unusedCode.partnerId}`)![1]}" ${baseUrl}/v1/partner/codes/${unusedCode.code}`,
+        ]
+      : []),
     '',
     'Serving until Ctrl-C.',
   ];
@@ -193,12 +217,22 @@ export async function seedDemo(app: INestApplication, config: AppConfig, baseUrl
  */
 async function registerDemoSignIns(app: INestApplication, keys: [string, string][]): Promise<void> {
   const apiClients = app.get(ApiClientsService);
-  const entries: DemoSignIn[] = DEMO_RESIDENTS.map(([id]) => ({ id, label: id, role: 'resident' as const, user: { kind: 'resident' as const, residentId: id } }));
+  const entries: DemoSignIn[] = DEMO_RESIDENTS.map(([id]) => ({
+    id,
+    label: id,
+    role: 'resident' as const,
+    user: { kind: 'resident' as const, residentId: id },
+  }));
   for (const [who, key] of keys) {
     const p = await apiClients.authenticate(key);
     if (p.role === 'source') continue;
     const label = p.partnerId ? (DEMO_PARTNERS.find((d) => d.id === p.partnerId)?.name ?? p.partnerId) : who;
-    entries.push({ id: who.replace(/\s+/g, '-'), label, role: p.role, user: { kind: 'client', role: p.role, name: label, clientId: p.clientId, partnerId: p.partnerId } });
+    entries.push({
+      id: who.replace(/\s+/g, '-'),
+      label,
+      role: p.role,
+      user: { kind: 'client', role: p.role, name: label, clientId: p.clientId, partnerId: p.partnerId },
+    });
   }
   app.get(DemoSignIns).register(entries);
 }
@@ -244,31 +278,139 @@ async function seedProgramme(app: INestApplication, generatedResidents: number, 
   const catalogue = app.get(CatalogueService);
   const categories = app.get(CategoriesService);
   for (const category of DEMO_CATEGORIES) await ignoreExisting(() => categories.create(category));
-  const none = { stock: null, perResidentLimit: null, codeValidDays: null, activeFrom: null, activeTo: null, minPoints: null, maxPoints: null, cancelWindowHours: 24 };
+  const none = {
+    stock: null,
+    perResidentLimit: null,
+    codeValidDays: null,
+    activeFrom: null,
+    activeTo: null,
+    minPoints: null,
+    maxPoints: null,
+    cancelWindowHours: 24,
+  };
   const items = [
-    { ...none, id: 'coffee-20', kind: 'PROMO_CODE' as const, title: '20% off any coffee', partnerId: 'coffee-chain', pricePoints: new Decimal(100), codeSource: 'POOL' as const, codeValidDays: 30, perResidentLimit: 2, categoryId: 'cafes' },
-    { ...none, id: 'book-10', kind: 'PROMO_CODE' as const, title: '10% off any book', partnerId: 'book-shop', pricePoints: new Decimal(150), codeSource: 'POOL' as const, codeValidDays: 60, categoryId: 'shops' },
-    { ...none, id: 'museum-night', kind: 'TICKET' as const, title: 'Night at the City Museum', partnerId: 'city-museum', pricePoints: new Decimal(300), codeSource: 'GENERATED' as const, stock: 100, codeValidDays: 14, categoryId: 'museums' },
-    { ...none, id: 'park-day', kind: 'TICKET' as const, title: 'A day at Central Park’s attractions', partnerId: 'central-park', pricePoints: new Decimal(200), codeSource: 'GENERATED' as const, codeValidDays: 30, perResidentLimit: 4, categoryId: 'parks' },
-    { ...none, id: 'theatre-matinee', kind: 'TICKET' as const, title: 'A matinee at the Drama Theatre', partnerId: 'drama-theatre', pricePoints: new Decimal(400), codeSource: 'GENERATED' as const, stock: 50, codeValidDays: 21, perResidentLimit: 2, categoryId: 'theatres' },
-    { ...none, id: 'transit-rides', kind: 'PROMO_CODE' as const, title: 'Five rides on city transport', partnerId: 'city-transport', pricePoints: new Decimal(120), codeSource: 'GENERATED' as const, codeValidDays: 30, categoryId: 'transport' },
-    { ...none, id: 'shelter', kind: 'DONATION' as const, title: 'Help the animal shelter', partnerId: 'animal-shelter', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000), categoryId: 'charity' },
-    { ...none, id: 'children', kind: 'DONATION' as const, title: 'Books for children’s hospitals', partnerId: 'children-fund', pricePoints: null, codeSource: null, minPoints: new Decimal(10), maxPoints: new Decimal(5000), categoryId: 'charity' },
+    {
+      ...none,
+      id: 'coffee-20',
+      kind: 'PROMO_CODE' as const,
+      title: '20% off any coffee',
+      partnerId: 'coffee-chain',
+      pricePoints: new Decimal(100),
+      codeSource: 'POOL' as const,
+      codeValidDays: 30,
+      perResidentLimit: 2,
+      categoryId: 'cafes',
+    },
+    {
+      ...none,
+      id: 'book-10',
+      kind: 'PROMO_CODE' as const,
+      title: '10% off any book',
+      partnerId: 'book-shop',
+      pricePoints: new Decimal(150),
+      codeSource: 'POOL' as const,
+      codeValidDays: 60,
+      categoryId: 'shops',
+    },
+    {
+      ...none,
+      id: 'museum-night',
+      kind: 'TICKET' as const,
+      title: 'Night at the City Museum',
+      partnerId: 'city-museum',
+      pricePoints: new Decimal(300),
+      codeSource: 'GENERATED' as const,
+      stock: 100,
+      codeValidDays: 14,
+      categoryId: 'museums',
+    },
+    {
+      ...none,
+      id: 'park-day',
+      kind: 'TICKET' as const,
+      title: 'A day at Central Park’s attractions',
+      partnerId: 'central-park',
+      pricePoints: new Decimal(200),
+      codeSource: 'GENERATED' as const,
+      codeValidDays: 30,
+      perResidentLimit: 4,
+      categoryId: 'parks',
+    },
+    {
+      ...none,
+      id: 'theatre-matinee',
+      kind: 'TICKET' as const,
+      title: 'A matinee at the Drama Theatre',
+      partnerId: 'drama-theatre',
+      pricePoints: new Decimal(400),
+      codeSource: 'GENERATED' as const,
+      stock: 50,
+      codeValidDays: 21,
+      perResidentLimit: 2,
+      categoryId: 'theatres',
+    },
+    {
+      ...none,
+      id: 'transit-rides',
+      kind: 'PROMO_CODE' as const,
+      title: 'Five rides on city transport',
+      partnerId: 'city-transport',
+      pricePoints: new Decimal(120),
+      codeSource: 'GENERATED' as const,
+      codeValidDays: 30,
+      categoryId: 'transport',
+    },
+    {
+      ...none,
+      id: 'shelter',
+      kind: 'DONATION' as const,
+      title: 'Help the animal shelter',
+      partnerId: 'animal-shelter',
+      pricePoints: null,
+      codeSource: null,
+      minPoints: new Decimal(10),
+      maxPoints: new Decimal(5000),
+      categoryId: 'charity',
+    },
+    {
+      ...none,
+      id: 'children',
+      kind: 'DONATION' as const,
+      title: 'Books for children’s hospitals',
+      partnerId: 'children-fund',
+      pricePoints: null,
+      codeSource: null,
+      minPoints: new Decimal(10),
+      maxPoints: new Decimal(5000),
+      categoryId: 'charity',
+    },
   ];
   for (const item of items) await ignoreExisting(() => catalogue.createItem(item));
   // a database seeded before categories existed: every item in its category all the same
-  for (const item of items) if ((await catalogue.getItem(item.id)).categoryId !== item.categoryId) await catalogue.updateItem(item.id, { categoryId: item.categoryId });
+  for (const item of items)
+    if ((await catalogue.getItem(item.id)).categoryId !== item.categoryId)
+      await catalogue.updateItem(item.id, { categoryId: item.categoryId });
   const pool = Math.max(50, generatedResidents);
-  await catalogue.uploadCodes('coffee-20', Array.from({ length: pool }, (_, i) => `COFFEE-${String(i + 1).padStart(5, '0')}`));
-  await catalogue.uploadCodes('book-10', Array.from({ length: pool }, (_, i) => `BOOK-${String(i + 1).padStart(5, '0')}`));
+  await catalogue.uploadCodes(
+    'coffee-20',
+    Array.from({ length: pool }, (_, i) => `COFFEE-${String(i + 1).padStart(5, '0')}`),
+  );
+  await catalogue.uploadCodes(
+    'book-10',
+    Array.from({ length: pool }, (_, i) => `BOOK-${String(i + 1).padStart(5, '0')}`),
+  );
 
   // residents start with some points (once: a restarted demo keeps what they have)
-  const residents = [...DEMO_RESIDENTS.map(([id]) => id), ...Array.from({ length: generatedResidents }, (_, i) => `resident-${String(i + 1).padStart(4, '0')}`)];
+  const residents = [
+    ...DEMO_RESIDENTS.map(([id]) => id),
+    ...Array.from({ length: generatedResidents }, (_, i) => `resident-${String(i + 1).padStart(4, '0')}`),
+  ];
   const welcome = new Map(DEMO_RESIDENTS);
   const balances = await ledger.balancesOf(residents.map(residentAccount), 'POINTS');
   const bar = progress('welcome points', residents.length, 'residents');
   for (const id of residents) {
-    if (!balances.get(residentAccount(id))?.posted.gt(0)) await adjustments.adjust(ACTOR, id, new Decimal(welcome.get(id) ?? 100), 'demo welcome points');
+    if (!balances.get(residentAccount(id))?.posted.gt(0))
+      await adjustments.adjust(ACTOR, id, new Decimal(welcome.get(id) ?? 100), 'demo welcome points');
     bar.tick();
   }
   bar.stop();
@@ -280,7 +422,10 @@ async function summaryOf(app: INestApplication, day: DayReport, run: Reconciliat
   const ledger = app.get(LedgerReadService);
   const stats = await app.get(PublicStatsService).stats();
   const balances = [...(await ledger.residentBalances(day.residents)).values()].sort((a, b) => b.available.comparedTo(a.available));
-  const list = (bag: Record<string, number>) => Object.entries(bag).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const list = (bag: Record<string, number>) =>
+    Object.entries(bag)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
   const failed = run.checks.filter((c) => !c.passed);
   return [
     `A day of the city (${day.run})`,
@@ -288,7 +433,10 @@ async function summaryOf(app: INestApplication, day: DayReport, run: Reconciliat
     `  by source       ${list(day.bySource)}`,
     `  processed       ${list(day.outcomes)}; reports confirmed ${day.confirmed}, rejected ${day.rejectedReports}`,
     `  revoked vote    ${day.revoked ? `${day.revoked.externalId} of ${day.revoked.residentId} (annulled; its accrual reversed)` : 'none'}`,
-    `  top residents   ${balances.slice(0, 5).map((b) => `${b.residentId} ${b.available.toFixed()}`).join(', ')}`,
+    `  top residents   ${balances
+      .slice(0, 5)
+      .map((b) => `${b.residentId} ${b.available.toFixed()}`)
+      .join(', ')}`,
     `  redemptions     ${list(day.redemptions)}; refused: ${list(day.refusals)}`,
     `  at the tills    ${day.tillRedemptions} code(s) redeemed by partners; refused: ${list(day.tillRefusals)}`,
     `  donations       ${day.donations.map((d) => `${d.fundId} ${d.points.toFixed()}`).join(', ') || 'none'}`,
@@ -298,7 +446,9 @@ async function summaryOf(app: INestApplication, day: DayReport, run: Reconciliat
 }
 
 /** The names of the keys the demo issues at each start. */
-const DEMO_KEY_NAMES = new Set(['admin', 'auditor', ...DEMO_SOURCES.map((s) => s.id), ...DEMO_PARTNERS.map((p) => p.id)].map((n) => `demo ${n}`));
+const DEMO_KEY_NAMES = new Set(
+  ['admin', 'auditor', ...DEMO_SOURCES.map((s) => s.id), ...DEMO_PARTNERS.map((p) => p.id)].map((n) => `demo ${n}`),
+);
 
 /**
  * A restarted demo makes fresh keys (they are shown once, and a key is stored only as a hash), so
@@ -350,7 +500,16 @@ async function startReceiver(app: INestApplication): Promise<{ receiver: DemoWeb
   const { secret } = await webhooks.create(ACTOR, {
     url,
     description: DEMO_RECEIVER,
-    events: ['earn_event.posted', 'earn_event.rejected', 'earn_event.revoked', 'redemption.created', 'redemption.cancelled', 'code.redeemed', 'donation.created', 'reconciliation.failed'],
+    events: [
+      'earn_event.posted',
+      'earn_event.rejected',
+      'earn_event.revoked',
+      'redemption.created',
+      'redemption.cancelled',
+      'code.redeemed',
+      'donation.created',
+      'reconciliation.failed',
+    ],
   });
   receiver.secret = secret;
   return { receiver, url };
@@ -361,7 +520,10 @@ async function deliveriesOf(app: INestApplication, receiver: DemoWebhookReceiver
   const webhooks = app.get(WebhooksService);
   const deadline = Date.now() + 30_000;
   while ((await webhooks.backlog()).pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  const byType = [...receiver.received.entries()].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${n}`).join(', ');
+  const byType = [...receiver.received.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, n]) => `${type} ${n}`)
+    .join(', ');
   return `${receiver.total} delivered to ${url}, signatures verified (${byType || 'none'})${receiver.rejected ? `; ${receiver.rejected} REFUSED` : ''}`;
 }
 

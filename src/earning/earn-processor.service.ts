@@ -56,7 +56,9 @@ export class EarnProcessor {
       return { event, rule, points: withCampaigns(base, campaigns, event) };
     });
     const granted = await this.applyCaps(priced);
-    const debts = await this.debtsOf(priced.filter((p, i) => granted[i].gt(0) && !isPending(p.event, p.rule)).map((p) => p.event.residentId));
+    const debts = await this.debtsOf(
+      priced.filter((p, i) => granted[i].gt(0) && !isPending(p.event, p.rule)).map((p) => p.event.residentId),
+    );
 
     const transactions: (NewTransaction & { id: string })[] = [];
     const outcome: ProcessedEvent[] = priced.map(({ event, rule }, i) => {
@@ -68,7 +70,9 @@ export class EarnProcessor {
         id,
         type: EARN_TYPE,
         pending,
-        postings: pending ? accrual(event.residentId, points, new Decimal(0)) : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
+        postings: pending
+          ? accrual(event.residentId, points, new Decimal(0))
+          : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
         description: describe(event, rule),
         metadata: { sourceId: event.sourceId, externalId: event.externalId, eventType: event.type, ruleId: rule.id },
       });
@@ -107,7 +111,10 @@ export class EarnProcessor {
       let grant = points;
       if (rule.dailyCap) grant = underCap(grant, usage.get(dayKey)!, rule.dailyCap);
       if (rule.monthlyCap) grant = underCap(grant, usage.get(monthKey)!, rule.monthlyCap);
-      for (const [key, capped] of [[dayKey, rule.dailyCap], [monthKey, rule.monthlyCap]] as const) {
+      for (const [key, capped] of [
+        [dayKey, rule.dailyCap],
+        [monthKey, rule.monthlyCap],
+      ] as const) {
         if (capped && grant.gt(0)) {
           const total = usage.get(key)!.plus(grant);
           usage.set(key, total);

@@ -40,7 +40,12 @@ export class EarningAdminService {
   async listRules(limit: number, cursor?: string, sourceId?: string): Promise<Page<EarningRule>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
     const rows = await this.repository.listRules({ sourceId, afterId: after?.id }, limit + 1);
-    return pageOf(rows, limit, (r) => r, (r) => ({ id: r.id }));
+    return pageOf(
+      rows,
+      limit,
+      (r) => r,
+      (r) => ({ id: r.id }),
+    );
   }
 
   async createCampaign(input: Campaign): Promise<Campaign> {
@@ -54,7 +59,12 @@ export class EarningAdminService {
   async listCampaigns(limit: number, cursor?: string): Promise<Page<Campaign>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
     const rows = await this.repository.listCampaigns(after?.id, limit + 1);
-    return pageOf(rows, limit, (c) => c, (c) => ({ id: c.id }));
+    return pageOf(
+      rows,
+      limit,
+      (c) => c,
+      (c) => ({ id: c.id }),
+    );
   }
 
   private async guard<T>(what: string, reference: string, create: () => Promise<T>): Promise<T> {

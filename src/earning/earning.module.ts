@@ -28,7 +28,9 @@ export class EarningModule {
         EarningAdminService,
         EarnSweeper,
         EarnBacklogMetrics,
-        ...(redis ? [EarnJobConsumer, { provide: EarnQueue, useClass: BullEarnQueue }] : [{ provide: EarnQueue, useClass: InProcessEarnQueue }]),
+        ...(redis
+          ? [EarnJobConsumer, { provide: EarnQueue, useClass: BullEarnQueue }]
+          : [{ provide: EarnQueue, useClass: InProcessEarnQueue }]),
       ],
       exports: [EarningService, EarnProcessor, EarnSweeper],
     };

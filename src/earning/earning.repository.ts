@@ -197,7 +197,6 @@ function toEvents(rows: RawEvent[]): EarnEventRecord[] {
   }));
 }
 
-
 const EVENT_COLUMNS = Prisma.raw(
   'id::text, source_id, external_id, type, resident_id, occurred_at, requested_status, attributes, status, ' +
     'reason, rule_id, points::text, transaction_id::text, received_at, processed_at',
@@ -271,4 +270,3 @@ function toCampaign(c: Omit<Campaign, 'multiplier'> & { multiplier: Dec; created
     validTo: c.validTo,
   };
 }
-

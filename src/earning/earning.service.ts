@@ -195,7 +195,12 @@ export class EarningService {
         const postings = revocation(event.residentId, toResident, toDebt, available);
         try {
           await this.db.withSavepoint('revoke_attempt', () =>
-            this.ledger.reverseWith(event.transactionId!, postings, { externalId, action: 'revoke', debt: debitTo(postings, residentDebtAccount(event.residentId)).toFixed() }, 'earn.revoked'),
+            this.ledger.reverseWith(
+              event.transactionId!,
+              postings,
+              { externalId, action: 'revoke', debt: debitTo(postings, residentDebtAccount(event.residentId)).toFixed() },
+              'earn.revoked',
+            ),
           );
           break;
         } catch (error) {
@@ -255,4 +260,3 @@ function debitTo(postings: Posting[], account: string): Decimal {
 function creditTo(postings: Posting[], account: string): Decimal {
   return postings.filter((p) => p.account === account && p.side === 'C').reduce((sum, p) => sum.plus(p.amount), new Decimal(0));
 }
-

@@ -102,7 +102,12 @@ export class IdempotencyService {
 
   private async replay(scope: string, key: string, hash: string, render?: RenderStored): Promise<StoredAnswer> {
     const row = await this.db.client.idempotencyKey.findUniqueOrThrow({ where: { scope_key: { scope, key } } });
-    return replayOf(key, hash, { requestHash: row.requestHash, status: row.status, response: row.response, answerRef: row.answerRef }, render);
+    return replayOf(
+      key,
+      hash,
+      { requestHash: row.requestHash, status: row.status, response: row.response, answerRef: row.answerRef },
+      render,
+    );
   }
 }
 
@@ -117,7 +122,8 @@ async function replayOf(
     throw new DomainError('idempotency_conflict', `Idempotency-Key ${JSON.stringify(key)} was already used with a different request`);
   }
   if (row.response !== null) return { status: row.status!, body: row.response, replayed: true };
-  if (row.answerRef === null || !render) throw new Error(`Idempotency-Key ${JSON.stringify(key)}: an answer stored as a reference, and no renderer`);
+  if (row.answerRef === null || !render)
+    throw new Error(`Idempotency-Key ${JSON.stringify(key)}: an answer stored as a reference, and no renderer`);
   return { status: row.status!, body: await render(row.answerRef), replayed: true };
 }
 

@@ -111,7 +111,17 @@ export class LedgerReadRepository {
                                     WHERE p.transaction_id = t.id AND a.code = ${filter.account})`);
     }
     const rows = await this.db.client.$queryRaw<
-      { id: string; seq: bigint; type: string; kind: string; pending_id: string | null; reverses_id: string | null; metadata: unknown; description: string | null; created_at: Date }[]
+      {
+        id: string;
+        seq: bigint;
+        type: string;
+        kind: string;
+        pending_id: string | null;
+        reverses_id: string | null;
+        metadata: unknown;
+        description: string | null;
+        created_at: Date;
+      }[]
     >`SELECT t.id::text, t.seq, t.type, t.kind, t.pending_id::text, t.reverses_id::text, t.metadata, t.description, t.created_at
       FROM ledger_transactions t WHERE ${Prisma.join(where, ' AND ')} ORDER BY t.seq LIMIT ${take}`;
     const postings = await this.postingsOf(rows.map((r) => r.id));
@@ -132,7 +142,9 @@ export class LedgerReadRepository {
   private async postingsOf(ids: string[]): Promise<Map<string, JournalRow['postings']>> {
     const result = new Map<string, JournalRow['postings']>();
     if (ids.length === 0) return result;
-    const rows = await this.db.client.$queryRaw<{ transaction_id: string; code: string; asset: string; side: Side; amount: string; pending: boolean }[]>`
+    const rows = await this.db.client.$queryRaw<
+      { transaction_id: string; code: string; asset: string; side: Side; amount: string; pending: boolean }[]
+    >`
       SELECT p.transaction_id::text, a.code, p.asset, p.side, p.amount::text, p.pending
       FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
       WHERE p.transaction_id = ANY(${ids}::uuid[]) ORDER BY p.id`;
@@ -243,7 +255,9 @@ export class LedgerReadRepository {
    * each charity fund, and residents' own accounts (not their debts) summed with how many hold points.
    */
   async programmeTotals(): Promise<ProgrammeTotalsRow[]> {
-    const rows = await this.db.client.$queryRaw<{ kind: ProgrammeTotalsRow['kind']; code: string | null; balance: string; holders: number }[]>`
+    const rows = await this.db.client.$queryRaw<
+      { kind: ProgrammeTotalsRow['kind']; code: string | null; balance: string; holders: number }[]
+    >`
       WITH k AS (${this.accountKinds()})
       SELECT k.kind, CASE WHEN k.kind = 'charity' THEN k.code END AS code,
              sum(CASE k.normal_side WHEN 'D' THEN b.debits_posted - b.credits_posted ELSE b.credits_posted - b.debits_posted END)::text AS balance,
@@ -264,7 +278,12 @@ export class LedgerReadRepository {
       FROM ledger_postings p JOIN k ON k.id = p.account_id
       WHERE NOT p.pending AND p.created_at >= now() - make_interval(days => ${days}) AND k.kind IN ('issued', 'redeemed', 'charity')
       GROUP BY 1 ORDER BY 1`;
-    return rows.map((d) => ({ date: d.day, issued: new Decimal(d.issued), redeemed: new Decimal(d.redeemed), donated: new Decimal(d.donated) }));
+    return rows.map((d) => ({
+      date: d.day,
+      issued: new Decimal(d.issued),
+      redeemed: new Decimal(d.redeemed),
+      donated: new Decimal(d.donated),
+    }));
   }
 
   /** The POINTS accounts that programme totals count, each with its kind. */

@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { Decimal } from '../common/money';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
-import { charityAccount, charityFundOf, classifyAccount, partnerAccountsPrefix, residentAccount, residentDebtAccount } from './domain/account';
+import {
+  charityAccount,
+  charityFundOf,
+  classifyAccount,
+  partnerAccountsPrefix,
+  residentAccount,
+  residentDebtAccount,
+} from './domain/account';
 import { balanceView } from './domain/balance';
 import { ledgerInvalid } from './domain/errors';
 import { AccountBalance, HistoryEntry } from './domain/ledger-transaction';
@@ -76,7 +83,10 @@ export class LedgerReadService {
   /** The balances of several residents in one query, every one of them present (zero when never used). */
   async residentBalances(residentIds: string[]): Promise<Map<string, ResidentBalance>> {
     const unique = [...new Set(residentIds)];
-    const balances = await this.balancesOf(unique.flatMap((id) => [residentAccount(id), residentDebtAccount(id)]), 'POINTS');
+    const balances = await this.balancesOf(
+      unique.flatMap((id) => [residentAccount(id), residentDebtAccount(id)]),
+      'POINTS',
+    );
     return new Map(
       unique.map((id) => [id, residentBalanceOf(id, balances.get(residentAccount(id)), balances.get(residentDebtAccount(id)))]),
     );

@@ -7,7 +7,15 @@ import { ApiProblems } from '../common/openapi';
 import { optionalMoment, UUID_PARAM } from '../common/params';
 import { Idempotent } from '../idempotency/idempotent.decorator';
 import { Posting } from './domain/transaction';
-import { AccountBalanceDto, BalanceQueryDto, CreateTransactionDto, PostingDto, PostPendingDto, ReverseDto, TransactionDto } from './dto/ledger.dto';
+import {
+  AccountBalanceDto,
+  BalanceQueryDto,
+  CreateTransactionDto,
+  PostingDto,
+  PostPendingDto,
+  ReverseDto,
+  TransactionDto,
+} from './dto/ledger.dto';
 import { LedgerService } from './ledger.service';
 
 @ApiTags('ledger')

@@ -221,9 +221,7 @@ export class LedgerRepository {
         side: p.side as Side,
         amount: new Decimal(p.amount.toString()),
       })),
-      settlement: row.settlements[0]
-        ? { ...row.settlements[0], kind: row.settlements[0].kind as TransactionKind }
-        : null,
+      settlement: row.settlements[0] ? { ...row.settlements[0], kind: row.settlements[0].kind as TransactionKind } : null,
       reversalId: row.reversals[0]?.id ?? null,
     };
   }
@@ -314,4 +312,3 @@ function toSums(r: RawSums): BalanceSums {
     creditsPending: new Decimal(r.credits_pending),
   };
 }
-

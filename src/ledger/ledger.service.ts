@@ -239,9 +239,7 @@ export class LedgerService {
   }
 
   private async write(r: Recording): Promise<LedgerTransaction> {
-    const accounts = await this.repository.ensureAccounts(
-      r.postings.map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })),
-    );
+    const accounts = await this.repository.ensureAccounts(r.postings.map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })));
     const id = randomUUID();
     try {
       const { createdAt, availableAfter } = await this.repository.record([

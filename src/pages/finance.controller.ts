@@ -11,6 +11,9 @@ export class FinancePagesController {
 
   @Get()
   page(@Req() req: Request & PageRequest, @Res() res: Response, @CurrentPageUser() user: PageUser): void {
-    this.frames.send(req, res, 'finance', (l) => l.t('finance.title'), { who: user.kind === 'client' ? user.name : '', role: user.kind === 'client' ? user.role : '' });
+    this.frames.send(req, res, 'finance', (l) => l.t('finance.title'), {
+      who: user.kind === 'client' ? user.name : '',
+      role: user.kind === 'client' ? user.role : '',
+    });
   }
 }

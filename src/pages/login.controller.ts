@@ -41,7 +41,14 @@ export class LoginController {
     } catch (error) {
       if (!(error instanceof DomainError) || !['unauthorized', 'forbidden'].includes(error.code)) throw error;
       const source = error.code === 'forbidden';
-      this.frames.send(req, res, 'login', title, { resident: false, demo: this.demo.list(), errorKey: source ? 'login.error.source' : 'login.error.unauthorized' }, source ? 403 : 401);
+      this.frames.send(
+        req,
+        res,
+        'login',
+        title,
+        { resident: false, demo: this.demo.list(), errorKey: source ? 'login.error.source' : 'login.error.unauthorized' },
+        source ? 403 : 401,
+      );
     }
   }
 
@@ -53,7 +60,19 @@ export class LoginController {
       res.redirect(303, homeOf(user));
     } catch (error) {
       if (!(error instanceof DomainError) || error.code !== 'unauthorized') throw error;
-      this.frames.send(req, res, 'login', title, { resident: true, demo: this.demo.list(), errorKey: 'login.error.token', errorReason: error.detail.replace(/^resident token refused: /, '') }, 401);
+      this.frames.send(
+        req,
+        res,
+        'login',
+        title,
+        {
+          resident: true,
+          demo: this.demo.list(),
+          errorKey: 'login.error.token',
+          errorReason: error.detail.replace(/^resident token refused: /, ''),
+        },
+        401,
+      );
     }
   }
 

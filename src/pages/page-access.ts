@@ -1,4 +1,17 @@
-import { ArgumentsHost, CanActivate, Catch, ExceptionFilter, ExecutionContext, Injectable, Logger, SetMetadata, applyDecorators, createParamDecorator, UseFilters, UseGuards } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  CanActivate,
+  Catch,
+  ExceptionFilter,
+  ExecutionContext,
+  Injectable,
+  Logger,
+  SetMetadata,
+  applyDecorators,
+  createParamDecorator,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -47,7 +60,13 @@ class WrongRole extends Error {
  * `audience` empty: anyone (the sign-in pages).
  */
 export const PageController = (...audience: PageAudience[]) =>
-  applyDecorators(Public(), ApiExcludeController(), SetMetadata(PAGE_AUDIENCE, audience), UseGuards(PageAccessGuard), UseFilters(PageErrorFilter));
+  applyDecorators(
+    Public(),
+    ApiExcludeController(),
+    SetMetadata(PAGE_AUDIENCE, audience),
+    UseGuards(PageAccessGuard),
+    UseFilters(PageErrorFilter),
+  );
 
 /**
  * Reads the session and enforces a page's audience: no session, 302 to the sign-in page; a
@@ -92,7 +111,14 @@ export class PageFrames {
     return { l, user: req.pageUser ?? null, csrf: this.security.token(req, res), path: req.path, title: title(l) };
   }
 
-  send(req: Request & PageRequest, res: Response, view: string, title: (l: Locale) => string, model: Record<string, unknown> = {}, status = 200): void {
+  send(
+    req: Request & PageRequest,
+    res: Response,
+    view: string,
+    title: (l: Locale) => string,
+    model: Record<string, unknown> = {},
+    status = 200,
+  ): void {
     this.views.send(res, view, { ...this.of(req, res, title), ...model }, status);
   }
 }
@@ -109,14 +135,30 @@ export class PageErrorFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     if (error instanceof SignInRequired) return res.redirect(302, error.location);
     if (error instanceof WrongRole) {
-      return this.frames.send(req, res, 'message', (l) => l.t('forbidden.title'), {
-        text: localeOf(res.locals.lang as Language).t('forbidden.text', { role: localeOf(res.locals.lang as Language).t(`role.${audienceOf(error.user)}` as MessageKey) }),
-        home: homeOf(error.user),
-      }, 403);
+      return this.frames.send(
+        req,
+        res,
+        'message',
+        (l) => l.t('forbidden.title'),
+        {
+          text: localeOf(res.locals.lang as Language).t('forbidden.text', {
+            role: localeOf(res.locals.lang as Language).t(`role.${audienceOf(error.user)}` as MessageKey),
+          }),
+          home: homeOf(error.user),
+        },
+        403,
+      );
     }
     if (error instanceof DomainError && (error.code === 'not_found' || error.code === 'validation_failed')) {
       const l = localeOf(res.locals.lang as Language);
-      return this.frames.send(req, res, 'message', () => l.t('notFound.title'), { text: l.t('notFound.text'), home: req.pageUser ? homeOf(req.pageUser) : '/app/login' }, 404);
+      return this.frames.send(
+        req,
+        res,
+        'message',
+        () => l.t('notFound.title'),
+        { text: l.t('notFound.text'), home: req.pageUser ? homeOf(req.pageUser) : '/app/login' },
+        404,
+      );
     }
     this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     res.status(500).type('text').send('Internal error');

@@ -45,7 +45,9 @@ export function mountPages(app: NestExpressApplication, config: AppConfig): void
   );
   for (const [path, file] of Object.entries(ASSETS)) {
     app.use(path, (req: Request, res: Response, next: NextFunction) =>
-      req.method === 'GET' || req.method === 'HEAD' ? res.sendFile(file, { maxAge: 24 * 3600_000, headers: { 'X-Content-Type-Options': 'nosniff' } }) : next(),
+      req.method === 'GET' || req.method === 'HEAD'
+        ? res.sendFile(file, { maxAge: 24 * 3600_000, headers: { 'X-Content-Type-Options': 'nosniff' } })
+        : next(),
     );
   }
   app.use('/app', cookieParser());
@@ -63,10 +65,17 @@ export function mountPages(app: NestExpressApplication, config: AppConfig): void
     legacyHeaders: false,
     handler: (req, res) => {
       const l = localeOf(res.locals.lang);
-      res.status(429).type('html').send(views.render('message', { l, title: l.t('login.title'), text: l.t('login.error.rate'), user: null, csrf: '', path: req.path }));
+      res
+        .status(429)
+        .type('html')
+        .send(
+          views.render('message', { l, title: l.t('login.title'), text: l.t('login.error.rate'), user: null, csrf: '', path: req.path }),
+        );
     },
   });
-  app.use(['/app/login', '/app/login/resident', '/app/login/demo'], (req: Request, res: Response, next: NextFunction) => (req.method === 'POST' ? limiter(req, res, next) : next()));
+  app.use(['/app/login', '/app/login/resident', '/app/login/demo'], (req: Request, res: Response, next: NextFunction) =>
+    req.method === 'POST' ? limiter(req, res, next) : next(),
+  );
   // looking codes up at the till is limited per session like the API's per key (guessing codes)
   const till = rateLimit({
     windowMs: 60_000,
@@ -76,13 +85,23 @@ export function mountPages(app: NestExpressApplication, config: AppConfig): void
     keyGenerator: (req) => sessionTokenOf(req) ?? 'anonymous',
     handler: (_req, res) => {
       const l = localeOf(res.locals.lang);
-      res.status(429).type('html').send(views.render('message', { l, title: l.t('till.title'), text: l.t('till.rate'), user: null, csrf: '', path: '/app/till' }));
+      res
+        .status(429)
+        .type('html')
+        .send(views.render('message', { l, title: l.t('till.title'), text: l.t('till.rate'), user: null, csrf: '', path: '/app/till' }));
     },
   });
-  app.use('/app/till', (req: Request, res: Response, next: NextFunction) => (req.query.code !== undefined || req.method === 'POST' ? till(req, res, next) : next()));
+  app.use('/app/till', (req: Request, res: Response, next: NextFunction) =>
+    req.query.code !== undefined || req.method === 'POST' ? till(req, res, next) : next(),
+  );
   app.use('/app', (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST' || security.check(req)) return next();
     const l = localeOf(res.locals.lang);
-    res.status(403).type('html').send(views.render('message', { l, title: l.t('forbidden.title'), text: l.t('login.error.csrf'), user: null, csrf: '', path: req.path }));
+    res
+      .status(403)
+      .type('html')
+      .send(
+        views.render('message', { l, title: l.t('forbidden.title'), text: l.t('login.error.csrf'), user: null, csrf: '', path: req.path }),
+      );
   });
 }

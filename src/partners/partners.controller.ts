@@ -18,7 +18,13 @@ export class PartnerCodeDto {
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) redeemedAt: string | null;
 
   static of(c: PartnerCodeView): PartnerCodeDto {
-    return { code: c.code, status: c.status, itemId: c.itemId, validUntil: c.validUntil?.toISOString() ?? null, redeemedAt: c.redeemedAt?.toISOString() ?? null };
+    return {
+      code: c.code,
+      status: c.status,
+      itemId: c.itemId,
+      validUntil: c.validUntil?.toISOString() ?? null,
+      redeemedAt: c.redeemedAt?.toISOString() ?? null,
+    };
   }
 }
 
@@ -57,7 +63,9 @@ export class PartnersController {
   @ApiProblems('not_found', 'rate_limited')
   async lookup(@CurrentClient() partner: ClientPrincipal, @Param('code') code: string): Promise<PartnerCodeDto> {
     return PartnerCodeDto.of(
-      await this.metrics.outcome(this.metrics.partnerCodes, { action: 'validate' }, () => this.partners.lookup(partner.partnerId!, checked(code))),
+      await this.metrics.outcome(this.metrics.partnerCodes, { action: 'validate' }, () =>
+        this.partners.lookup(partner.partnerId!, checked(code)),
+      ),
     );
   }
 
@@ -69,7 +77,9 @@ export class PartnersController {
   @ApiProblems('not_found', 'code_already_redeemed', 'invalid_state', 'code_expired', 'rate_limited')
   async redeem(@CurrentClient() partner: ClientPrincipal, @Param('code') code: string): Promise<PartnerCodeDto> {
     return PartnerCodeDto.of(
-      await this.metrics.outcome(this.metrics.partnerCodes, { action: 'redeem' }, () => this.partners.redeem(partner.partnerId!, checked(code))),
+      await this.metrics.outcome(this.metrics.partnerCodes, { action: 'redeem' }, () =>
+        this.partners.redeem(partner.partnerId!, checked(code)),
+      ),
     );
   }
 
@@ -79,7 +89,11 @@ export class PartnersController {
   @ApiQuery({ name: 'to', required: true, example: '2026-12-01T00:00:00Z' })
   @ApiOkResponse({ type: SettlementDto })
   @ApiProblems('validation_failed')
-  async settlements(@CurrentClient() partner: ClientPrincipal, @Query('from') from?: string, @Query('to') to?: string): Promise<SettlementDto> {
+  async settlements(
+    @CurrentClient() partner: ClientPrincipal,
+    @Query('from') from?: string,
+    @Query('to') to?: string,
+  ): Promise<SettlementDto> {
     const start = optionalMoment(from, 'from');
     const end = optionalMoment(to, 'to');
     if (!start || !end) throw invalidInput('from and to are required');

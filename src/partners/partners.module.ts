@@ -13,10 +13,12 @@ export class PartnersModule {
       module: PartnersModule,
       // registered once with its rate limit; its use cases serve the till's page too
       global: true,
-      imports: [ThrottlerModule.forRoot({
+      imports: [
+        ThrottlerModule.forRoot({
           throttlers: [{ name: 'partner-codes', ttl: 60_000, limit: perMinute }],
           storage: new FixedWindowThrottlerStorage(),
-        })],
+        }),
+      ],
       controllers: [PartnersController],
       providers: [PartnersRepository, PartnersService, PartnerThrottlerGuard],
       exports: [PartnersService],

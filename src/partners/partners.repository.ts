@@ -39,7 +39,15 @@ export class PartnersRepository {
     );
     const r = rows[0];
     return r
-      ? { code: r.code, status: r.status, itemId: r.item_id, partnerId, validUntil: r.valid_until, redeemedAt: r.redeemed_at, redemptionId: r.redemption_id }
+      ? {
+          code: r.code,
+          status: r.status,
+          itemId: r.item_id,
+          partnerId,
+          validUntil: r.valid_until,
+          redeemedAt: r.redeemed_at,
+          redemptionId: r.redemption_id,
+        }
       : null;
   }
 
@@ -66,7 +74,11 @@ export class PartnersRepository {
   }
 
   /** Donations to a charity fund in [from, to), per item. */
-  async donations(partnerId: string, from: Date, to: Date): Promise<{ itemId: string; title: string; donations: number; points: Decimal }[]> {
+  async donations(
+    partnerId: string,
+    from: Date,
+    to: Date,
+  ): Promise<{ itemId: string; title: string; donations: number; points: Decimal }[]> {
     const rows = await this.db.client.$queryRaw<{ item_id: string; title: string; n: number; points: string }[]>`
       SELECT i.id AS item_id, i.title, count(*)::int AS n, coalesce(sum(r.points_spent), 0)::text AS points
       FROM redemptions r JOIN catalogue_items i ON i.id = r.item_id
@@ -77,7 +89,12 @@ export class PartnersRepository {
   }
 
   /** The codes of a partner's items redeemed in [from, to), newest first. */
-  async redeemedCodes(partnerId: string, from: Date, to: Date, take: number): Promise<{ code: string; itemId: string; title: string; redeemedAt: Date }[]> {
+  async redeemedCodes(
+    partnerId: string,
+    from: Date,
+    to: Date,
+    take: number,
+  ): Promise<{ code: string; itemId: string; title: string; redeemedAt: Date }[]> {
     const rows = await this.db.client.$queryRaw<{ code: string; item_id: string; title: string; redeemed_at: Date }[]>`
       SELECT c.code, c.item_id, i.title, c.redeemed_at
       FROM item_codes c JOIN catalogue_items i ON i.id = c.item_id

@@ -35,7 +35,8 @@ export class PartnersService {
     }
     if (redeemedAt) return { ...view(await this.own(partnerId, code)), redeemedAt };
     const found = view(await this.own(partnerId, code));
-    if (found.status === 'redeemed') throw new DomainError('code_already_redeemed', `code was already redeemed at ${found.redeemedAt?.toISOString()}`);
+    if (found.status === 'redeemed')
+      throw new DomainError('code_already_redeemed', `code was already redeemed at ${found.redeemedAt?.toISOString()}`);
     if (found.status === 'expired') throw new DomainError('code_expired', `code expired at ${found.validUntil?.toISOString()}`);
     throw new DomainError('invalid_state', `code is ${found.status}`);
   }
@@ -56,7 +57,8 @@ export class PartnersService {
 
   /** A code of this partner; anyone else's, an unknown one or one not yet issued is simply not found. */
   private async own(partnerId: string, code: string): Promise<CodeRecord> {
-    const found = (await this.mine(partnerId, code)) ?? (code !== code.toUpperCase() ? await this.mine(partnerId, code.toUpperCase()) : null);
+    const found =
+      (await this.mine(partnerId, code)) ?? (code !== code.toUpperCase() ? await this.mine(partnerId, code.toUpperCase()) : null);
     if (found) return found;
     // a code of our generated shape whose check character does not match is a typo, not a code anyone holds
     const upper = code.toUpperCase();
@@ -76,7 +78,12 @@ export class PartnersService {
   }
 
   /** The codes of this partner's items redeemed in [from, to), newest first (the till's day). */
-  redeemedCodes(partnerId: string, from: Date, to: Date, take: number): Promise<{ code: string; itemId: string; title: string; redeemedAt: Date }[]> {
+  redeemedCodes(
+    partnerId: string,
+    from: Date,
+    to: Date,
+    take: number,
+  ): Promise<{ code: string; itemId: string; title: string; redeemedAt: Date }[]> {
     return this.repository.redeemedCodes(partnerId, from, to, take);
   }
 }

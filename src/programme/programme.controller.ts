@@ -4,14 +4,7 @@ import { CurrentClient, Roles } from '../auth/access.decorators';
 import { actorOf, ClientPrincipal } from '../auth/domain/principal';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
-import {
-  CreatePartnerDto,
-  CreateSourceDto,
-  PartnerDto,
-  PartnerPageDto,
-  SourceDto,
-  SourcePageDto,
-} from './dto/programme.dto';
+import { CreatePartnerDto, CreateSourceDto, PartnerDto, PartnerPageDto, SourceDto, SourcePageDto } from './dto/programme.dto';
 import { ProgrammeService } from './programme.service';
 
 @ApiTags('admin')

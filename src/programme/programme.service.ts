@@ -29,7 +29,12 @@ export class ProgrammeService {
   async listSources(limit: number, cursor?: string): Promise<Page<Source>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
     const rows = await this.repository.listSources(after?.id, limit + 1);
-    return pageOf(rows, limit, (s) => s, (s) => ({ id: s.id }));
+    return pageOf(
+      rows,
+      limit,
+      (s) => s,
+      (s) => ({ id: s.id }),
+    );
   }
 
   async createPartner(actor: string, input: { id: string; name: string; kind: PartnerKind }): Promise<Partner> {
@@ -50,7 +55,12 @@ export class ProgrammeService {
   async listPartners(limit: number, cursor?: string): Promise<Page<Partner>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
     const rows = await this.repository.listPartners(after?.id, limit + 1);
-    return pageOf(rows, limit, (p) => p, (p) => ({ id: p.id }));
+    return pageOf(
+      rows,
+      limit,
+      (p) => p,
+      (p) => ({ id: p.id }),
+    );
   }
 
   /** A partner by id (the till shows its name), or null. */

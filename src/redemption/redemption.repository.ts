@@ -83,7 +83,9 @@ export class RedemptionRepository {
    * Returns the codes it got (fewer than asked when the pool ran dry) and the creation time.
    */
   async createRedemption(
-    r: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId' | 'balanceAfter'> & { balanceAfter: Decimal | null },
+    r: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId' | 'balanceAfter'> & {
+      balanceAfter: Decimal | null;
+    },
     codes: { generated: string[] } | { pool: number } | null,
     validUntil: Date | null,
   ): Promise<{ createdAt: Date; codes: IssuedCode[] }> {
@@ -95,7 +97,9 @@ export class RedemptionRepository {
     type Row = { created_at: Date; code: string | null; valid_until: Date | null };
     let rows: Row[];
     if (codes === null) {
-      rows = (await this.db.client.$queryRaw<Row[]>`WITH r AS (${insert}) SELECT r.created_at, NULL::text AS code, NULL::timestamptz AS valid_until FROM r`);
+      rows = await this.db.client.$queryRaw<
+        Row[]
+      >`WITH r AS (${insert}) SELECT r.created_at, NULL::text AS code, NULL::timestamptz AS valid_until FROM r`;
     } else if ('generated' in codes) {
       rows = await this.db.client.$queryRaw<Row[]>`
         WITH r AS (${insert}), c AS (
@@ -144,7 +148,18 @@ export class RedemptionRepository {
         `SELECT outcome, request_hash, status, response, answer_ref, kind, points_spent::text, balance_after::text, created_at, codes, valid_until,
                 stock_counted, limit_counted
          FROM catalogue_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [r.scope, r.key, r.hash, r.redemptionId, r.transactionId, r.residentId, r.residentAccountId.toString(), r.itemId, r.quantity, r.generatedCodes],
+        [
+          r.scope,
+          r.key,
+          r.hash,
+          r.redemptionId,
+          r.transactionId,
+          r.residentId,
+          r.residentAccountId.toString(),
+          r.itemId,
+          r.quantity,
+          r.generatedCodes,
+        ],
       );
       const key = { requestHash: row.request_hash, status: row.status, body: row.response, answerRef: row.answer_ref };
       if (row.outcome === 'replay') return { outcome: 'replay', ...key, redemption: null };
@@ -184,7 +199,11 @@ export class RedemptionRepository {
     return row && toRedemption(row);
   }
 
-  async listRedemptions(residentId: string, before: { createdAt: Date; id: string } | undefined, take: number): Promise<RedemptionRecord[]> {
+  async listRedemptions(
+    residentId: string,
+    before: { createdAt: Date; id: string } | undefined,
+    take: number,
+  ): Promise<RedemptionRecord[]> {
     const rows = await this.db.client.redemption.findMany({
       where: {
         residentId,

@@ -174,7 +174,12 @@ export class RedemptionService {
   async list(residentId: string, limit: number, cursor?: string): Promise<Page<RedemptionRecord>> {
     const before = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
     const rows = await this.repository.listRedemptions(residentId, before && { createdAt: new Date(before.t), id: before.id }, limit + 1);
-    return pageOf(rows, limit, (r) => r, (r) => ({ t: r.createdAt.toISOString(), id: r.id }));
+    return pageOf(
+      rows,
+      limit,
+      (r) => r,
+      (r) => ({ t: r.createdAt.toISOString(), id: r.id }),
+    );
   }
 
   /**
@@ -232,7 +237,9 @@ export class RedemptionService {
 
 /** A redemption just made: what was recorded, with its codes (issued) and the resident's balance after it. */
 function completed(
-  record: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId' | 'balanceAfter'> & { balanceAfter: Decimal },
+  record: Omit<RedemptionRecord, 'codes' | 'createdAt' | 'cancelledAt' | 'refundTransactionId' | 'balanceAfter'> & {
+    balanceAfter: Decimal;
+  },
   created: { createdAt: Date; codes: IssuedCode[] },
 ): RedemptionResult {
   return {

@@ -124,7 +124,9 @@ export class DeliveryJobConsumer implements OnModuleInit {
       .process(WEBHOOK_ATTEMPT_JOB, this.config.webhooks.concurrency, (job: Job<AttemptJob>) =>
         this.delivery.attempt(job.data.deliveryId, job.data.lease).finally(() => this.signal.settled()),
       )
-      .catch((error: Error) => this.logger.error(`webhook queue consumer stopped: ${error.message}; the dispatcher attempts deliveries itself`));
+      .catch((error: Error) =>
+        this.logger.error(`webhook queue consumer stopped: ${error.message}; the dispatcher attempts deliveries itself`),
+      );
   }
 }
 

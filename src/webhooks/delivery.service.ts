@@ -63,14 +63,28 @@ export class DeliveryService {
     const at = new Date();
     const clip = (text: string | null, n: number) => (text === null ? null : text.slice(0, n));
     if (outcome.kind === 'delivered') {
-      await this.repository.recordAttempt(deliveryId, { status: 'delivered', at, next: null, httpStatus: outcome.status, response: clip(outcome.response, 1000), error: null });
+      await this.repository.recordAttempt(deliveryId, {
+        status: 'delivered',
+        at,
+        next: null,
+        httpStatus: outcome.status,
+        response: clip(outcome.response, 1000),
+        error: null,
+      });
       this.metrics.attempts.inc({ outcome: 'delivered' });
       return;
     }
     if (outcome.kind === 'gone') {
       // 410 Gone: the receiver says this endpoint is no more; stop sending it anything
       await this.transactions.run(async () => {
-        await this.repository.recordAttempt(deliveryId, { status: 'failed', at, next: null, httpStatus: outcome.status, response: clip(outcome.response, 1000), error: null });
+        await this.repository.recordAttempt(deliveryId, {
+          status: 'failed',
+          at,
+          next: null,
+          httpStatus: outcome.status,
+          response: clip(outcome.response, 1000),
+          error: null,
+        });
         await this.repository.end(webhookId, 'disabled', 'the receiver answered 410 Gone');
       });
       this.metrics.attempts.inc({ outcome: 'gone' });

@@ -32,7 +32,10 @@ export class SecretBox {
   open(stored: string): string {
     if (!stored.startsWith(ENCRYPTED)) return stored;
     if (!this.key) throw new Error('a webhook secret is encrypted and WEBHOOK_SECRET_KEY is not set');
-    const [iv, tag, body] = stored.slice(ENCRYPTED.length).split('.').map((p) => Buffer.from(p, 'base64url'));
+    const [iv, tag, body] = stored
+      .slice(ENCRYPTED.length)
+      .split('.')
+      .map((p) => Buffer.from(p, 'base64url'));
     const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');

@@ -52,7 +52,10 @@ export class WebhookSender implements OnModuleDestroy {
     try {
       // a resolver that does not answer must not hold a registration or an attempt for long
       const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })), Math.min(this.config.webhooks.timeoutMs, 5_000));
+        timer = setTimeout(
+          () => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })),
+          Math.min(this.config.webhooks.timeoutMs, 5_000),
+        );
       });
       addresses = await Promise.race([lookup(host, { all: true, verbatim: true }), late]);
     } catch (error) {
@@ -115,7 +118,12 @@ export class WebhookSender implements OnModuleDestroy {
         finish({ kind: 'failed', status: null, response: null, error: `no answer within ${this.config.webhooks.timeoutMs} ms` });
       }, this.config.webhooks.timeoutMs);
       request.on('error', (error: NodeJS.ErrnoException) =>
-        finish({ kind: 'failed', status: null, response: null, error: (error.code ? `${error.code}: ` : '') + error.message.slice(0, 400) }),
+        finish({
+          kind: 'failed',
+          status: null,
+          response: null,
+          error: (error.code ? `${error.code}: ` : '') + error.message.slice(0, 400),
+        }),
       );
       request.on('response', (response) => {
         const status = response.statusCode ?? 0;

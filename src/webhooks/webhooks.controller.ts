@@ -5,7 +5,15 @@ import { actorOf, ClientPrincipal } from '../auth/domain/principal';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { UUID_PARAM } from '../common/params';
-import { CreatedWebhookDto, CreateWebhookDto, DeliveryDto, DeliveryPageDto, RotateSecretDto, WebhookDto, WebhookPageDto } from './dto/webhook.dto';
+import {
+  CreatedWebhookDto,
+  CreateWebhookDto,
+  DeliveryDto,
+  DeliveryPageDto,
+  RotateSecretDto,
+  WebhookDto,
+  WebhookPageDto,
+} from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
@@ -53,7 +61,11 @@ export class WebhooksController {
   @ApiOperation({ summary: 'A new secret, shown once; the old one keeps signing beside it for the overlap (two signatures)' })
   @ApiOkResponse({ type: CreatedWebhookDto })
   @ApiProblems('validation_failed', 'not_found')
-  async rotate(@CurrentClient() admin: ClientPrincipal, @Param('id', UUID_PARAM) id: string, @Body() body: RotateSecretDto): Promise<CreatedWebhookDto> {
+  async rotate(
+    @CurrentClient() admin: ClientPrincipal,
+    @Param('id', UUID_PARAM) id: string,
+    @Body() body: RotateSecretDto,
+  ): Promise<CreatedWebhookDto> {
     const { webhook, secret } = await this.webhooks.rotateSecret(actorOf(admin), id, body.overlapHours);
     return { ...WebhookDto.of(webhook), secret };
   }

@@ -2,7 +2,14 @@ import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { AttemptSignal } from './attempt-signal';
-import { BullDeliveryQueue, DeliveryJobConsumer, DeliveryQueue, InProcessAttempts, InProcessDeliveryQueue, WEBHOOK_QUEUE } from './delivery-queue';
+import {
+  BullDeliveryQueue,
+  DeliveryJobConsumer,
+  DeliveryQueue,
+  InProcessAttempts,
+  InProcessDeliveryQueue,
+  WEBHOOK_QUEUE,
+} from './delivery-queue';
 import { DeliveryService } from './delivery.service';
 import { SecretBox } from './secret-box';
 import { WebhookDispatcher } from './webhook-dispatcher.cron';
@@ -34,7 +41,9 @@ export class WebhooksModule {
         AttemptSignal,
         InProcessAttempts,
         WebhookDispatcher,
-        ...(redis ? [DeliveryJobConsumer, { provide: DeliveryQueue, useClass: BullDeliveryQueue }] : [{ provide: DeliveryQueue, useClass: InProcessDeliveryQueue }]),
+        ...(redis
+          ? [DeliveryJobConsumer, { provide: DeliveryQueue, useClass: BullDeliveryQueue }]
+          : [{ provide: DeliveryQueue, useClass: InProcessDeliveryQueue }]),
       ],
       exports: [WebhookDispatcher],
     };

@@ -121,7 +121,8 @@ export class WebhooksRepository {
       data: { status, disabledReason: reason, updatedAt: new Date() },
     });
     // its pending deliveries locked in id order first: two endings of one webhook take them alike
-    await this.tx.client.$queryRaw`SELECT id FROM webhook_deliveries WHERE webhook_id = ${id}::uuid AND status = 'pending' ORDER BY id FOR UPDATE`;
+    await this.tx.client
+      .$queryRaw`SELECT id FROM webhook_deliveries WHERE webhook_id = ${id}::uuid AND status = 'pending' ORDER BY id FOR UPDATE`;
     await this.tx.client.webhookDelivery.updateMany({
       where: { webhookId: id, status: 'pending' },
       data: { status: 'cancelled', leasedUntil: null },
@@ -142,7 +143,10 @@ export class WebhooksRepository {
   }
 
   async findDelivery(webhookId: string, id: string): Promise<Delivery | null> {
-    const row = await this.tx.client.webhookDelivery.findFirst({ where: { webhookId, id }, include: { event: { select: { type: true } } } });
+    const row = await this.tx.client.webhookDelivery.findFirst({
+      where: { webhookId, id },
+      include: { event: { select: { type: true } } },
+    });
     return row ? deliveryOf(row) : null;
   }
 
@@ -220,7 +224,14 @@ export class WebhooksRepository {
   /** Records an attempt: delivered, given up, or due again at `next`. Only a pending delivery changes. */
   async recordAttempt(
     id: string,
-    result: { status: DeliveryStatus; at: Date; next: Date | null; httpStatus: number | null; response: string | null; error: string | null },
+    result: {
+      status: DeliveryStatus;
+      at: Date;
+      next: Date | null;
+      httpStatus: number | null;
+      response: string | null;
+      error: string | null;
+    },
   ): Promise<boolean> {
     const count = await this.tx.client.webhookDelivery.updateMany({
       where: { id, status: 'pending' },

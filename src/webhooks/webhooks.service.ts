@@ -60,7 +60,8 @@ export class WebhooksService {
       });
       return { webhook, secret };
     } catch (error) {
-      if (isForeignKeyViolation(error)) throw input.partnerId ? notFound(`partner ${input.partnerId}`) : notFound(`source ${input.sourceId}`);
+      if (isForeignKeyViolation(error))
+        throw input.partnerId ? notFound(`partner ${input.partnerId}`) : notFound(`source ${input.sourceId}`);
       throw error;
     }
   }
@@ -74,7 +75,12 @@ export class WebhooksService {
   async list(limit: number, cursor?: string): Promise<Page<Webhook>> {
     const after = decodeCursor<{ id: string }>(cursor, ['id']);
     const rows = await this.repository.list(after?.id, limit + 1);
-    return pageOf(rows, limit, (w) => w, (w) => ({ id: w.id }));
+    return pageOf(
+      rows,
+      limit,
+      (w) => w,
+      (w) => ({ id: w.id }),
+    );
   }
 
   /** Deletes a webhook: nothing more is sent to it, and what it still had to receive is cancelled. */
@@ -91,7 +97,11 @@ export class WebhooksService {
    * A new secret, returned once. The old one keeps signing beside it (two signatures in
    * `webhook-signature`) for the overlap, so that the receiver can switch without losing a message.
    */
-  async rotateSecret(actor: string, id: string, overlapHours = this.config.webhooks.rotationOverlapHours): Promise<{ webhook: Webhook; secret: string }> {
+  async rotateSecret(
+    actor: string,
+    id: string,
+    overlapHours = this.config.webhooks.rotationOverlapHours,
+  ): Promise<{ webhook: Webhook; secret: string }> {
     const secret = newWebhookSecret();
     const webhook = await this.transactions.run(async () => {
       const current = await this.repository.findSecrets(id);
@@ -117,7 +127,12 @@ export class WebhooksService {
       before ? { createdAt: new Date(before.createdAt), id: before.id } : undefined,
       limit + 1,
     );
-    return pageOf(rows, limit, (d) => d, (d) => ({ createdAt: d.createdAt.toISOString(), id: d.id }));
+    return pageOf(
+      rows,
+      limit,
+      (d) => d,
+      (d) => ({ createdAt: d.createdAt.toISOString(), id: d.id }),
+    );
   }
 
   /** Sends a delivery again, now (a failed one, or a delivered one the receiver lost). */
@@ -146,7 +161,8 @@ export class WebhooksService {
     try {
       await this.sender.resolve(url);
     } catch (error) {
-      if (error instanceof UnsafeUrlError) throw invalidInput(`url: ${error.message}`, { errors: [{ field: 'url', messages: [error.message] }] });
+      if (error instanceof UnsafeUrlError)
+        throw invalidInput(`url: ${error.message}`, { errors: [{ field: 'url', messages: [error.message] }] });
       throw error;
     }
   }

@@ -28,17 +28,46 @@ describe('abuse', () => {
     }
     t = await startTestApp({ LOG_LEVEL: 'trace', PARTNER_CODE_RATE_PER_MINUTE: '20', API_KEY_CACHE_SECONDS: '1' });
     base = await baseUrlOf(t);
-    for (const [id, kind] of [['cafe', 'cafe'], ['museum', 'museum']]) {
+    for (const [id, kind] of [
+      ['cafe', 'cafe'],
+      ['museum', 'museum'],
+    ]) {
       await t.http.post('/v1/admin/partners').set(t.admin).send({ id, name: id, kind }).expect(201);
-      keys[id] = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: id, role: 'partner', partnerId: id }).expect(201)).body.apiKey;
+      keys[id] = (
+        await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: id, role: 'partner', partnerId: id }).expect(201)
+      ).body.apiKey;
     }
-    keys.auditor = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'audit', role: 'auditor' }).expect(201)).body.apiKey;
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin)
-      .send({ id: 'cake', kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED', stock: 2, perResidentLimit: 1 }).expect(201);
+    keys.auditor = (
+      await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'audit', role: 'auditor' }).expect(201)
+    ).body.apiKey;
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({
+        id: 'cake',
+        kind: 'PROMO_CODE',
+        title: 'Cake',
+        partnerId: 'cafe',
+        pricePoints: '10',
+        codeSource: 'GENERATED',
+        stock: 2,
+        perResidentLimit: 1,
+      })
+      .expect(201);
     for (const r of ['anna-a1', 'bella-b2']) {
-      await t.http.post('/v1/admin/adjustments').set(t.admin).set(idempotencyKey()).send({ residentId: r, amount: '15', reason: 'opening' }).expect(201);
+      await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set(idempotencyKey())
+        .send({ residentId: r, amount: '15', reason: 'opening' })
+        .expect(201);
     }
-    const bella = await t.http.post('/v1/me/redemptions').set(t.residentAuth('bella-b2')).set(idempotencyKey()).send({ itemId: 'cake' }).expect(201);
+    const bella = await t.http
+      .post('/v1/me/redemptions')
+      .set(t.residentAuth('bella-b2'))
+      .set(idempotencyKey())
+      .send({ itemId: 'cake' })
+      .expect(201);
     bellaCode = bella.body.codes[0].code;
     bellaRedemption = bella.body.id;
   });
@@ -52,7 +81,11 @@ describe('abuse', () => {
     const guesses = Array.from({ length: 120 }, (_, i) => (i === 100 ? bellaCode : `GUESS${String(i).padStart(8, '0')}`));
     const answers = await Promise.all(
       guesses.map((code, i) =>
-        send(base, { method: i % 2 ? 'POST' : 'GET', path: `/v1/partner/codes/${code}${i % 2 ? '/redeem' : ''}`, headers: { 'X-API-Key': keys.cafe } }),
+        send(base, {
+          method: i % 2 ? 'POST' : 'GET',
+          path: `/v1/partner/codes/${code}${i % 2 ? '/redeem' : ''}`,
+          headers: { 'X-API-Key': keys.cafe },
+        }),
       ),
     );
     const through = answers.filter((a) => a.status !== 429);
@@ -68,7 +101,11 @@ describe('abuse', () => {
     const foreign = await send(base, { method: 'GET', path: `/v1/partner/codes/${bellaCode}`, headers: { 'X-API-Key': keys.museum } });
     const unknown = await send(base, { method: 'GET', path: '/v1/partner/codes/NOSUCHCODE234', headers: { 'X-API-Key': keys.museum } });
     expect([foreign.status, unknown.status]).toEqual([404, 404]);
-    const shape = (a: Answer, code: string) => ({ ...(a.body as Record<string, unknown>), instance: undefined, detail: String((a.body as { detail: string }).detail).replace(code, 'C') });
+    const shape = (a: Answer, code: string) => ({
+      ...(a.body as Record<string, unknown>),
+      instance: undefined,
+      detail: String((a.body as { detail: string }).detail).replace(code, 'C'),
+    });
     expect(shape(foreign, bellaCode)).toEqual(shape(unknown, 'NOSUCHCODE234'));
   });
 
@@ -81,11 +118,21 @@ describe('abuse', () => {
     const tables = await t.prisma.$queryRawUnsafe<{ name: string }[]>(
       `SELECT quote_ident(table_name) AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
     );
-    const secrets = [created.apiKey, keys.cafe, keys.museum, keys.auditor, t.admin['X-API-Key'], t.residentAuth('anna-a1').Authorization.slice(7, 60)];
+    const secrets = [
+      created.apiKey,
+      keys.cafe,
+      keys.museum,
+      keys.auditor,
+      t.admin['X-API-Key'],
+      t.residentAuth('anna-a1').Authorization.slice(7, 60),
+    ];
     const found: string[] = [];
     for (const { name } of tables) {
       for (const secret of secrets) {
-        const hits = await t.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${name} x WHERE strpos(x::text, $1) > 0`, secret);
+        const hits = await t.prisma.$queryRawUnsafe<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM ${name} x WHERE strpos(x::text, $1) > 0`,
+          secret,
+        );
         if (hits[0].n > 0) found.push(`${name} holds ${secret.slice(0, 8)}…`);
       }
     }
@@ -98,8 +145,19 @@ describe('abuse', () => {
   it('error answers carry no stack trace, SQL, or anyone else’s ids; a database failure is a bare 500', async () => {
     const anna = t.residentAuth('anna-a1');
     const answers: Answer[] = [];
-    const call = async (method: string, path: string, headers: Record<string, string>, body?: unknown, contentType = 'application/json') => {
-      const a = await send(base, { method, path, headers: { ...headers, 'Content-Type': contentType }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+    const call = async (
+      method: string,
+      path: string,
+      headers: Record<string, string>,
+      body?: unknown,
+      contentType = 'application/json',
+    ) => {
+      const a = await send(base, {
+        method,
+        path,
+        headers: { ...headers, 'Content-Type': contentType },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
       answers.push(a);
       return a;
     };
@@ -111,7 +169,12 @@ describe('abuse', () => {
     await call('POST', '/v1/me/redemptions', { ...anna, ...idempotencyKey() }, { itemId: 'cake' }); // ok, last of the stock
     await call('POST', '/v1/me/redemptions', { ...t.residentAuth('carl-c3'), ...idempotencyKey() }, { itemId: 'cake' }); // out of stock
     await call('POST', '/v1/me/donations', { ...anna, ...idempotencyKey() }, { itemId: 'cake', amount: '1000' });
-    await call('POST', '/v1/admin/adjustments', { ...t.admin, ...idempotencyKey() }, { residentId: 'anna-a1', amount: '-1000', reason: 'too much' });
+    await call(
+      'POST',
+      '/v1/admin/adjustments',
+      { ...t.admin, ...idempotencyKey() },
+      { residentId: 'anna-a1', amount: '-1000', reason: 'too much' },
+    );
     await call('POST', '/v1/admin/sources', t.admin, '{"id": "x",');
     await call('POST', '/v1/admin/items/cake/codes', t.admin, '<x/>', 'application/xml');
     await call('POST', '/v1/admin/sources', t.admin, { id: 'big', name: 'x'.repeat(3 * 1024 * 1024) });
@@ -175,7 +238,16 @@ describe('abuse', () => {
     }
     const log = logged.join('');
     expect(log.length).toBeGreaterThan(0);
-    for (const secret of [revoked.apiKey, keys.auditor, keys.cafe, keys.museum, fresh, t.admin['X-API-Key'], token.Authorization.slice(7), expired.slice(7)]) {
+    for (const secret of [
+      revoked.apiKey,
+      keys.auditor,
+      keys.cafe,
+      keys.museum,
+      fresh,
+      t.admin['X-API-Key'],
+      token.Authorization.slice(7),
+      expired.slice(7),
+    ]) {
       expect(log).not.toContain(secret);
       expect(log).not.toContain(secret.slice(0, 24));
     }
@@ -187,7 +259,12 @@ describe('abuse', () => {
       await send(base, { method: 'GET', path: '/v1/catalogue' }),
       await send(base, { method: 'GET', path: '/v1/me/balance' }),
       await send(base, { method: 'GET', path: '/v1/nowhere' }),
-      await send(base, { method: 'POST', path: '/v1/admin/sources', headers: { ...t.admin, 'Content-Type': 'application/json' }, body: '{' }),
+      await send(base, {
+        method: 'POST',
+        path: '/v1/admin/sources',
+        headers: { ...t.admin, 'Content-Type': 'application/json' },
+        body: '{',
+      }),
       await send(base, { method: 'GET', path: '/docs/openapi.json' }),
     ];
     for (const a of answers) {

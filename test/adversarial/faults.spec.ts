@@ -42,13 +42,34 @@ describe('faults under load', () => {
     base = await baseUrlOf(t);
     redis = new Redis(OWN_REDIS);
     await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
-    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
+    await t.http
+      .post('/v1/admin/earning-rules')
+      .set(t.admin)
+      .send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' })
+      .expect(201);
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'cafe', name: 'Cafe', kind: 'cafe' }).expect(201);
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin)
-      .send({ id: 'ticket', kind: 'TICKET', title: 'Ticket', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED', stock: 100_000 }).expect(201);
-    sourceKey = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey;
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({
+        id: 'ticket',
+        kind: 'TICKET',
+        title: 'Ticket',
+        partnerId: 'cafe',
+        pricePoints: '10',
+        codeSource: 'GENERATED',
+        stock: 100_000,
+      })
+      .expect(201);
+    sourceKey = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201))
+      .body.apiKey;
     for (let i = 0; i < RESIDENTS; i++) {
-      await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: `f${i}`, amount: '5000', reason: 'opening' }).expect(201);
+      await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set('Idempotency-Key', randomUUID())
+        .send({ residentId: `f${i}`, amount: '5000', reason: 'opening' })
+        .expect(201);
     }
   });
 
@@ -97,7 +118,10 @@ describe('faults under load', () => {
                 key: randomUUID(),
                 body: {
                   type: 'transfer',
-                  postings: [{ account: `resident:${resident}`, asset: 'POINTS', debit: '5' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '5' }],
+                  postings: [
+                    { account: `resident:${resident}`, asset: 'POINTS', debit: '5' },
+                    { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '5' },
+                  ],
                 },
               };
         sent.push(s);
@@ -139,7 +163,11 @@ describe('faults under load', () => {
       faults.push(`Redis: database ${FAULTS_DB} flushed and ${clients.length} client connections killed`);
     };
     const chaos = async () => {
-      await waitFor(async () => (await t.prisma.earnEvent.count({ where: { status: 'posted' } })) > 0, 30_000, 'the worker to post something');
+      await waitFor(
+        async () => (await t.prisma.earnEvent.count({ where: { status: 'posted' } })) > 0,
+        30_000,
+        'the worker to post something',
+      );
       worker!.kill('SIGKILL');
       await new Promise((r) => worker!.once('exit', r));
       faults.push('worker process killed (SIGKILL) in the middle of its batches');
@@ -173,10 +201,14 @@ describe('faults under load', () => {
       expect([s.answer.status, s.answer.body]).toEqual([s.kind === 'earn' ? 202 : 201, expect.anything()]);
     }
     await queue.resume(true);
-    await waitFor(async () => {
-      await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
-      return (await t.prisma.earnEvent.count({ where: { status: 'received' } })) === 0;
-    }, 60_000, 'the sweeper to post every accepted event');
+    await waitFor(
+      async () => {
+        await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
+        return (await t.prisma.earnEvent.count({ where: { status: 'received' } })) === 0;
+      },
+      60_000,
+      'the sweeper to post every accepted event',
+    );
 
     // --- nothing accepted lost, nothing doubled
     const accepted = sent
@@ -196,13 +228,23 @@ describe('faults under load', () => {
     const redemptions = spends.filter((s) => s.kind === 'redeem');
     expect(await t.prisma.redemption.count()).toBe(redemptions.length);
     expect(new Set(redemptions.map((s) => (s.answer!.body as { id: string }).id)).size).toBe(redemptions.length);
-    const transfers = await t.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ledger_transactions WHERE type = 'transfer'`);
+    const transfers = await t.prisma.$queryRawUnsafe<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM ledger_transactions WHERE type = 'transfer'`,
+    );
     expect(transfers[0].n).toBe(spends.length - redemptions.length);
     // every resident's balance is exactly what was accepted for them
     for (let i = 0; i < RESIDENTS; i++) {
       const resident = `f${i}`;
-      const earned = 20 * Number((await t.prisma.$queryRawUnsafe<{ n: number }[]>(
-        `SELECT count(*)::int AS n FROM earn_events WHERE resident_id = $1 AND status = 'posted'`, resident))[0].n);
+      const earned =
+        20 *
+        Number(
+          (
+            await t.prisma.$queryRawUnsafe<{ n: number }[]>(
+              `SELECT count(*)::int AS n FROM earn_events WHERE resident_id = $1 AND status = 'posted'`,
+              resident,
+            )
+          )[0].n,
+        );
       const spent = spends.filter((s) => s.resident === resident).reduce((sum, s) => sum + (s.kind === 'redeem' ? 10 : 5), 0);
       const balance = (await t.http.get('/v1/me/balance').set(t.residentAuth(resident)).expect(200)).body.available;
       expect(balance).toBe(String(5000 + earned - spent));

@@ -84,22 +84,90 @@ const hostileStrings = [
   'é'.repeat(6_000),
 ];
 const badDecimals = [
-  '1e3', 'NaN', 'Infinity', '-Infinity', ' 10', '10 ', '0x10', '', '1,5', '--1', '1.2.3', '١٠', '+5', '.5', '5.',
-  '9'.repeat(40), '1' + '0'.repeat(25), '0.000000001', '1\u0000', '999999999999999999', '10000000000000001',
+  '1e3',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  ' 10',
+  '10 ',
+  '0x10',
+  '',
+  '1,5',
+  '--1',
+  '1.2.3',
+  '١٠',
+  '+5',
+  '.5',
+  '5.',
+  '9'.repeat(40),
+  '1' + '0'.repeat(25),
+  '0.000000001',
+  '1\u0000',
+  '999999999999999999',
+  '10000000000000001',
 ];
 const badNumbers = [-1, -1e9, 0.5, 1.5, 1e9, 2 ** 31, 2 ** 53 + 2, 1e20, 1e308, -1e308];
-const badDates = ['', 'yesterday', '2026-13-45T99:00:00Z', '2026-02-30T00:00:00Z', '0000-00-00', '99999-01-01T00:00:00Z', '2026-11-22 10:00', '1e12', 'T'];
+const badDates = [
+  '',
+  'yesterday',
+  '2026-13-45T99:00:00Z',
+  '2026-02-30T00:00:00Z',
+  '0000-00-00',
+  '99999-01-01T00:00:00Z',
+  '2026-11-22 10:00',
+  '1e12',
+  'T',
+];
 const invalidJsonTexts = [
-  '{', '{"a":', '{"a":1,}', "{'a':1}", '{"a":NaN}', '{"a":undefined}', 'nul', '[1,2', '{"a":"\u0000"', '\ufeff{"a":1', '{"a":1}}',
-  '['.repeat(5000) + ']'.repeat(4999), '{"a":"\\ud800"', '{"a":01}', '{"a":.5}', '{"a":"x"\n"b":1}', 'true false',
+  '{',
+  '{"a":',
+  '{"a":1,}',
+  "{'a':1}",
+  '{"a":NaN}',
+  '{"a":undefined}',
+  'nul',
+  '[1,2',
+  '{"a":"\u0000"',
+  '\ufeff{"a":1',
+  '{"a":1}}',
+  '['.repeat(5000) + ']'.repeat(4999),
+  '{"a":"\\ud800"',
+  '{"a":01}',
+  '{"a":.5}',
+  '{"a":"x"\n"b":1}',
+  'true false',
 ];
 const wrongContentTypes = [
-  'text/plain', 'text/csv', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml',
-  'application/json; charset=utf-16', 'application/json; charset=koi8-r', 'image/png', 'application/octet-stream',
+  'text/plain',
+  'text/csv',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/xml',
+  'application/json; charset=utf-16',
+  'application/json; charset=koi8-r',
+  'image/png',
+  'application/octet-stream',
 ];
 const pathJunk = [
-  'nosuchthing', '00000000-0000-0000-0000-000000000000', randomUUID(), '%00', '%E0%A4%A', '..%2F..%2Fadmin', 'a%20b', '%F0%9F%99%82',
-  "x'%20OR%20'1'='1", '-1', '1e9', 'NaN', 'null', 'undefined', '%0D%0ASet-Cookie:%20x=1', 'A'.repeat(3000), '%C3%A9t%C3%A9', '__proto__', 'constructor',
+  'nosuchthing',
+  '00000000-0000-0000-0000-000000000000',
+  randomUUID(),
+  '%00',
+  '%E0%A4%A',
+  '..%2F..%2Fadmin',
+  'a%20b',
+  '%F0%9F%99%82',
+  "x'%20OR%20'1'='1",
+  '-1',
+  '1e9',
+  'NaN',
+  'null',
+  'undefined',
+  '%0D%0ASet-Cookie:%20x=1',
+  'A'.repeat(3000),
+  '%C3%A9t%C3%A9',
+  '__proto__',
+  'constructor',
 ];
 
 describe('fuzzed bad input against every write endpoint', () => {
@@ -161,9 +229,13 @@ describe('fuzzed bad input against every write endpoint', () => {
     const before = await booksSnapshot(t);
     const requests = fc.sample(requestArbitrary(operations, credentials), { seed: SEED, numRuns: RUNS });
     const answers = await inPool(requests, 16, (r) =>
-      send(base, { method: r.op.method, path: r.path, headers: r.headers, body: r.body }).catch(
-        (error: Error): Answer => ({ status: 0, contentType: '', headers: new Headers(), text: String(error.cause ?? error), body: undefined }),
-      ),
+      send(base, { method: r.op.method, path: r.path, headers: r.headers, body: r.body }).catch((error: Error): Answer => ({
+        status: 0,
+        contentType: '',
+        headers: new Headers(),
+        text: String(error.cause ?? error),
+        body: undefined,
+      })),
     );
 
     const failures: string[] = [];
@@ -176,7 +248,10 @@ describe('fuzzed bad input against every write endpoint', () => {
       byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
       perOperation[`${r.op.method} ${r.op.path}`] = (perOperation[`${r.op.method} ${r.op.path}`] ?? 0) + 1;
       const why = notA4xxProblem(a);
-      if (why) failures.push(`#${i} ${r.kind} ${r.op.method} ${r.path.slice(0, 120)} ${JSON.stringify(r.headers['Content-Type'])} ${(r.body ?? '').slice(0, 300)} → ${why}`);
+      if (why)
+        failures.push(
+          `#${i} ${r.kind} ${r.op.method} ${r.path.slice(0, 120)} ${JSON.stringify(r.headers['Content-Type'])} ${(r.body ?? '').slice(0, 300)} → ${why}`,
+        );
     });
     const after = await booksSnapshot(t);
     // eslint-disable-next-line no-console
@@ -203,8 +278,23 @@ describe('fuzzed bad input against every write endpoint', () => {
     const before = await booksSnapshot(t);
     const text = fc.oneof(
       fc.constantFrom(
-        '\ud800', 'a\udfffb', '\u202eevil\u202c', 'Ё́лка', 'e\u0301\u0301\u0301', '🙂'.repeat(50), '\u001b[2J', '\u0007\u007f\u0085', '\u2028\u2029',
-        '\ufeffbom', "x'; DROP TABLE ledger_postings; --", '${7*7}{{7*7}}', '<img src=x onerror=alert(1)>', 'ж'.repeat(200), '\\u0000', '%00', '\t\r\n',
+        '\ud800',
+        'a\udfffb',
+        '\u202eevil\u202c',
+        'Ё́лка',
+        'e\u0301\u0301\u0301',
+        '🙂'.repeat(50),
+        '\u001b[2J',
+        '\u0007\u007f\u0085',
+        '\u2028\u2029',
+        '\ufeffbom',
+        "x'; DROP TABLE ledger_postings; --",
+        '${7*7}{{7*7}}',
+        '<img src=x onerror=alert(1)>',
+        'ж'.repeat(200),
+        '\\u0000',
+        '%00',
+        '\t\r\n',
       ),
       fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }),
       fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }),
@@ -215,45 +305,115 @@ describe('fuzzed bad input against every write endpoint', () => {
     const cases = fc.sample(
       fc.tuple(fc.nat({ max: 9 }), text, text).map(([which, a, b]) => {
         switch (which) {
-          case 0: return { config: true, method: 'POST', path: '/v1/admin/sources', headers: j(t.admin), body: { id: fresh(), name: a } };
-          case 1: return { config: true, method: 'POST', path: '/v1/admin/partners', headers: j(t.admin), body: { id: fresh(), name: a, kind: 'shop' } };
-          case 2: return { config: true, method: 'POST', path: '/v1/admin/api-clients', headers: j(t.admin), body: { name: a, role: 'auditor' } };
+          case 0:
+            return { config: true, method: 'POST', path: '/v1/admin/sources', headers: j(t.admin), body: { id: fresh(), name: a } };
+          case 1:
+            return {
+              config: true,
+              method: 'POST',
+              path: '/v1/admin/partners',
+              headers: j(t.admin),
+              body: { id: fresh(), name: a, kind: 'shop' },
+            };
+          case 2:
+            return { config: true, method: 'POST', path: '/v1/admin/api-clients', headers: j(t.admin), body: { name: a, role: 'auditor' } };
           case 3:
-            return { config: true, method: 'POST', path: '/v1/admin/catalogue-items', headers: j(t.admin),
-              body: { id: fresh(), kind: 'PROMO_CODE', title: a, partnerId: 'coffee-chain', pricePoints: '10', codeSource: 'GENERATED', activeFrom: '2090-01-01T00:00:00Z' } };
+            return {
+              config: true,
+              method: 'POST',
+              path: '/v1/admin/catalogue-items',
+              headers: j(t.admin),
+              body: {
+                id: fresh(),
+                kind: 'PROMO_CODE',
+                title: a,
+                partnerId: 'coffee-chain',
+                pricePoints: '10',
+                codeSource: 'GENERATED',
+                activeFrom: '2090-01-01T00:00:00Z',
+              },
+            };
           case 4:
-            return { config: true, method: 'POST', path: '/v1/admin/campaigns', headers: j(t.admin),
-              body: { id: fresh(), name: a, multiplier: '1.5', validFrom: '2090-01-01T00:00:00Z', validTo: '2091-01-01T00:00:00Z' } };
-          case 5: return { config: true, method: 'PATCH', path: '/v1/admin/catalogue-items/coffee', headers: j(t.admin), body: { title: a } };
+            return {
+              config: true,
+              method: 'POST',
+              path: '/v1/admin/campaigns',
+              headers: j(t.admin),
+              body: { id: fresh(), name: a, multiplier: '1.5', validFrom: '2090-01-01T00:00:00Z', validTo: '2091-01-01T00:00:00Z' },
+            };
+          case 5:
+            return { config: true, method: 'PATCH', path: '/v1/admin/catalogue-items/coffee', headers: j(t.admin), body: { title: a } };
           case 6:
-            return { config: false, method: 'POST', path: '/v1/admin/adjustments', headers: j({ ...t.admin, ...idempotencyKey() }),
-              body: { residentId: 'nobody-with-points', amount: '-1', reason: `why ${a}` } };
+            return {
+              config: false,
+              method: 'POST',
+              path: '/v1/admin/adjustments',
+              headers: j({ ...t.admin, ...idempotencyKey() }),
+              body: { residentId: 'nobody-with-points', amount: '-1', reason: `why ${a}` },
+            };
           case 7:
-            return { config: false, method: 'POST', path: '/v1/ledger/transactions', headers: j({ ...t.admin, ...idempotencyKey() }),
-              body: { type: 'transfer', description: a, metadata: { note: b, [b.slice(0, 20) || 'k']: a },
-                postings: [{ account: 'resident:nobody-with-points', asset: 'POINTS', debit: '1' }, { account: 'partner:coffee-chain:redeemed', asset: 'POINTS', credit: '1' }] } };
+            return {
+              config: false,
+              method: 'POST',
+              path: '/v1/ledger/transactions',
+              headers: j({ ...t.admin, ...idempotencyKey() }),
+              body: {
+                type: 'transfer',
+                description: a,
+                metadata: { note: b, [b.slice(0, 20) || 'k']: a },
+                postings: [
+                  { account: 'resident:nobody-with-points', asset: 'POINTS', debit: '1' },
+                  { account: 'partner:coffee-chain:redeemed', asset: 'POINTS', credit: '1' },
+                ],
+              },
+            };
           case 8:
-            return { config: false, method: 'POST', path: '/v1/earn-events', headers: j(credentials.source),
-              body: { events: [{ externalId: fresh(), type: 'no.such.rule', residentId: 'anna', occurredAt: new Date(Date.now() - 60_000).toISOString(),
-                attributes: { description: a, [b.slice(0, 20) || 'k']: b } }] } };
+            return {
+              config: false,
+              method: 'POST',
+              path: '/v1/earn-events',
+              headers: j(credentials.source),
+              body: {
+                events: [
+                  {
+                    externalId: fresh(),
+                    type: 'no.such.rule',
+                    residentId: 'anna',
+                    occurredAt: new Date(Date.now() - 60_000).toISOString(),
+                    attributes: { description: a, [b.slice(0, 20) || 'k']: b },
+                  },
+                ],
+              },
+            };
           default:
-            return { config: false, method: 'POST', path: '/v1/me/donations', headers: j({ ...t.residentAuth('nobody-with-points'), ...idempotencyKey() }),
-              body: { itemId: 'children-fund-donation', amount: '10' } };
+            return {
+              config: false,
+              method: 'POST',
+              path: '/v1/me/donations',
+              headers: j({ ...t.residentAuth('nobody-with-points'), ...idempotencyKey() }),
+              body: { itemId: 'children-fund-donation', amount: '10' },
+            };
         }
       }),
       { seed: SEED, numRuns: 1000 },
     );
-    const answers = await inPool(cases, 16, (c) => send(base, { method: c.method, path: c.path, headers: c.headers, body: JSON.stringify(c.body) }));
+    const answers = await inPool(cases, 16, (c) =>
+      send(base, { method: c.method, path: c.path, headers: c.headers, body: JSON.stringify(c.body) }),
+    );
     const failures: string[] = [];
     let accepted = 0;
     answers.forEach((a, i) => {
       const c = cases[i];
-      const rejectedIntake = c.path === '/v1/earn-events' && a.status === 202 && (a.body as any)?.results?.every((r: any) => r.status === 'rejected');
+      const rejectedIntake =
+        c.path === '/v1/earn-events' && a.status === 202 && (a.body as any)?.results?.every((r: any) => r.status === 'rejected');
       if (a.status < 300 && (c.config || rejectedIntake)) accepted++;
-      else if (notA4xxProblem(a)) failures.push(`${c.method} ${c.path} ${JSON.stringify(c.body).slice(0, 300)} → ${a.status} ${a.text.slice(0, 200)}`);
+      else if (notA4xxProblem(a))
+        failures.push(`${c.method} ${c.path} ${JSON.stringify(c.body).slice(0, 300)} → ${a.status} ${a.text.slice(0, 200)}`);
     });
     // eslint-disable-next-line no-console
-    console.log(`hostile text: ${cases.length} requests, ${accepted} accepted (settings and rejected earn events), ${cases.length - accepted} refused`);
+    console.log(
+      `hostile text: ${cases.length} requests, ${accepted} accepted (settings and rejected earn events), ${cases.length - accepted} refused`,
+    );
     expect(failures.slice(0, 20)).toEqual([]);
     const after = await booksSnapshot(t);
     const money = (snap: Record<string, any>) => ({
@@ -275,57 +435,113 @@ async function seedWorld(t: TestApp) {
     return res.body;
   };
   await ok(t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }), 201);
-  await ok(t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }), 201);
+  await ok(
+    t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }),
+    201,
+  );
   await ok(t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'coffee-chain', name: 'Coffee', kind: 'cafe' }), 201);
   await ok(t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'children-fund', name: 'Fund', kind: 'charity' }), 201);
-  const sourceKey = (await ok(t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 's', role: 'source', sourceId: 'votes' }), 201)).apiKey;
-  const partnerKey = (await ok(t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'p', role: 'partner', partnerId: 'coffee-chain' }), 201))
-    .apiKey;
+  const sourceKey = (
+    await ok(t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 's', role: 'source', sourceId: 'votes' }), 201)
+  ).apiKey;
+  const partnerKey = (
+    await ok(t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'p', role: 'partner', partnerId: 'coffee-chain' }), 201)
+  ).apiKey;
   await ok(
     t.http.post('/v1/admin/catalogue-items').set(t.admin).send({
-      id: 'coffee', kind: 'PROMO_CODE', title: 'Coffee', partnerId: 'coffee-chain', pricePoints: '100', codeSource: 'POOL', perResidentLimit: 3,
+      id: 'coffee',
+      kind: 'PROMO_CODE',
+      title: 'Coffee',
+      partnerId: 'coffee-chain',
+      pricePoints: '100',
+      codeSource: 'POOL',
+      perResidentLimit: 3,
     }),
     201,
   );
-  await ok(t.http.post('/v1/admin/items/coffee/codes').set(t.admin).send({ codes: ['CAFE-0001', 'CAFE-0002', 'CAFE-0003'] }), 200);
+  await ok(
+    t.http
+      .post('/v1/admin/items/coffee/codes')
+      .set(t.admin)
+      .send({ codes: ['CAFE-0001', 'CAFE-0002', 'CAFE-0003'] }),
+    200,
+  );
   await ok(
     t.http.post('/v1/admin/catalogue-items').set(t.admin).send({
-      id: 'coffee-discount', kind: 'TICKET', title: 'Ticket', partnerId: 'coffee-chain', pricePoints: '10', codeSource: 'GENERATED', stock: 5,
+      id: 'coffee-discount',
+      kind: 'TICKET',
+      title: 'Ticket',
+      partnerId: 'coffee-chain',
+      pricePoints: '10',
+      codeSource: 'GENERATED',
+      stock: 5,
     }),
     201,
   );
   await ok(
     t.http.post('/v1/admin/catalogue-items').set(t.admin).send({
-      id: 'children-fund-donation', kind: 'DONATION', title: 'Help', partnerId: 'children-fund', minPoints: '10', maxPoints: '500',
+      id: 'children-fund-donation',
+      kind: 'DONATION',
+      title: 'Help',
+      partnerId: 'children-fund',
+      minPoints: '10',
+      maxPoints: '500',
     }),
     201,
   );
   for (const r of ['anna', 'boris']) {
-    await ok(t.http.post('/v1/admin/adjustments').set(t.admin).set(idempotencyKey()).send({ residentId: r, amount: '1000', reason: 'opening' }), 201);
+    await ok(
+      t.http.post('/v1/admin/adjustments').set(t.admin).set(idempotencyKey()).send({ residentId: r, amount: '1000', reason: 'opening' }),
+      201,
+    );
   }
   await ok(t.http.post('/v1/me/redemptions').set(t.residentAuth('anna')).set(idempotencyKey()).send({ itemId: 'coffee' }), 201);
   const hold = await ok(
-    t.http.post('/v1/ledger/transactions').set(t.admin).set(idempotencyKey()).send({
-      type: 'transfer', pending: true,
-      postings: [{ account: 'resident:boris', asset: 'POINTS', debit: '100' }, { account: 'partner:coffee-chain:redeemed', asset: 'POINTS', credit: '100' }],
-    }),
+    t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set(idempotencyKey())
+      .send({
+        type: 'transfer',
+        pending: true,
+        postings: [
+          { account: 'resident:boris', asset: 'POINTS', debit: '100' },
+          { account: 'partner:coffee-chain:redeemed', asset: 'POINTS', credit: '100' },
+        ],
+      }),
     201,
   );
   const posted = await ok(
-    t.http.post('/v1/ledger/transactions').set(t.admin).set(idempotencyKey()).send({
-      type: 'transfer',
-      postings: [{ account: 'resident:boris', asset: 'POINTS', debit: '5' }, { account: 'partner:coffee-chain:redeemed', asset: 'POINTS', credit: '5' }],
-    }),
+    t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set(idempotencyKey())
+      .send({
+        type: 'transfer',
+        postings: [
+          { account: 'resident:boris', asset: 'POINTS', debit: '5' },
+          { account: 'partner:coffee-chain:redeemed', asset: 'POINTS', credit: '5' },
+        ],
+      }),
     201,
   );
   await ok(
-    t.http.post('/v1/earn-events').set('X-API-Key', sourceKey).send({
-      events: [{ externalId: 'vote-123-anna', type: 'vote.cast', residentId: 'anna', occurredAt: new Date(Date.now() - 60_000).toISOString() }],
-    }),
+    t.http
+      .post('/v1/earn-events')
+      .set('X-API-Key', sourceKey)
+      .send({
+        events: [
+          { externalId: 'vote-123-anna', type: 'vote.cast', residentId: 'anna', occurredAt: new Date(Date.now() - 60_000).toISOString() },
+        ],
+      }),
     202,
   );
   // the event is processed by the queue: the books must be still before the fuzzing starts
-  await waitFor(async () => (await t.http.get('/v1/earn-events/vote-123-anna').set('X-API-Key', sourceKey)).body.status === 'posted', 20_000, 'the seeded event');
+  await waitFor(
+    async () => (await t.http.get('/v1/earn-events/vote-123-anna').set('X-API-Key', sourceKey)).body.status === 'posted',
+    20_000,
+    'the seeded event',
+  );
   return { sourceKey, partnerKey, holdId: hold.id as string, postedId: posted.id as string };
 }
 
@@ -362,7 +578,23 @@ const anyJson = fc.oneof(
   fc.array(fc.string(), { maxLength: 3 }),
   fc.dictionary(fc.string({ maxLength: 5 }), fc.string(), { maxKeys: 3 }),
 );
-const extraKey = fc.oneof(fc.constantFrom('isAdmin', 'role', 'balance', '__proto__', 'constructor', 'prototype', 'valueOf', 'toString', 'hasOwnProperty', 'id2', '$where', ''), fc.string({ minLength: 1, maxLength: 20 }));
+const extraKey = fc.oneof(
+  fc.constantFrom(
+    'isAdmin',
+    'role',
+    'balance',
+    '__proto__',
+    'constructor',
+    'prototype',
+    'valueOf',
+    'toString',
+    'hasOwnProperty',
+    'id2',
+    '$where',
+    '',
+  ),
+  fc.string({ minLength: 1, maxLength: 20 }),
+);
 
 /** One invalidating change of an object of the given schema (undefined when none applies). */
 function objectMutation(schema: Schema, opPath: string): fc.Arbitrary<{ kind: string; apply: (body: Body) => Body }> {
@@ -378,19 +610,25 @@ function objectMutation(schema: Schema, opPath: string): fc.Arbitrary<{ kind: st
     );
   }
   choices.push(
-    fc.tuple(extraKey.filter((k) => !props.includes(k)), anyJson).map(([k, v]) => ({
-      kind: 'unknown field',
-      apply: (b: Body) => {
-        const out = { ...b };
-        Object.defineProperty(out, k, { value: v, enumerable: true, configurable: true, writable: true });
-        return out;
-      },
-    })),
+    fc
+      .tuple(
+        extraKey.filter((k) => !props.includes(k)),
+        anyJson,
+      )
+      .map(([k, v]) => ({
+        kind: 'unknown field',
+        apply: (b: Body) => {
+          const out = { ...b };
+          Object.defineProperty(out, k, { value: v, enumerable: true, configurable: true, writable: true });
+          return out;
+        },
+      })),
   );
   for (const p of props) {
     const s = schema.properties![p];
     const isRequired = required.includes(p);
-    const set = (kind: string, values: fc.Arbitrary<unknown>) => choices.push(values.map((v) => ({ kind, apply: (b: Body) => ({ ...b, [p]: v }) })));
+    const set = (kind: string, values: fc.Arbitrary<unknown>) =>
+      choices.push(values.map((v) => ({ kind, apply: (b: Body) => ({ ...b, [p]: v }) })));
     set('wrong type', wrongTypeOf(s, isRequired));
     if (s.type === 'number' || s.type === 'integer') set('number out of range', fc.constantFrom(...badNumbers));
     else if (s.type === 'string' && typeof s.example === 'string' && DECIMAL_EXAMPLE.test(s.example)) {
@@ -398,11 +636,16 @@ function objectMutation(schema: Schema, opPath: string): fc.Arbitrary<{ kind: st
       const extra = [...(signed ? [] : ['-5', '-0']), ...(p === 'multiplier' ? [] : ['1.5', '0.01'])];
       set('bad decimal string', fc.constantFrom(...badDecimals, ...extra));
     } else if (s.type === 'string' && s.format === 'date-time') set('bad date', fc.constantFrom(...badDates));
-    else if (s.type === 'string' && s.enum) set('not in enum', fc.constantFrom('', 'ADMIN', `${s.enum[0]} `, String(s.enum[0]).toUpperCase() + 'X', 'root', '\u0000'));
-    else if (s.type === 'string' && FREE_TEXT.has(p)) set('oversized text', fc.constantFrom('x'.repeat(12_000), 'ж'.repeat(2_000), '🙂'.repeat(1_000)));
+    else if (s.type === 'string' && s.enum)
+      set('not in enum', fc.constantFrom('', 'ADMIN', `${s.enum[0]} `, String(s.enum[0]).toUpperCase() + 'X', 'root', '\u0000'));
+    else if (s.type === 'string' && FREE_TEXT.has(p))
+      set('oversized text', fc.constantFrom('x'.repeat(12_000), 'ж'.repeat(2_000), '🙂'.repeat(1_000)));
     else if (s.type === 'string') set('hostile string', fc.constantFrom(...hostileStrings));
     else if (s.type === 'object' && s.additionalProperties) {
-      set('oversized object', fc.constantFrom({ blob: 'x'.repeat(9_000) }, Object.fromEntries(Array.from({ length: 800 }, (_, i) => [`k${i}`, 'vvvvvvvvvv']))));
+      set(
+        'oversized object',
+        fc.constantFrom({ blob: 'x'.repeat(9_000) }, Object.fromEntries(Array.from({ length: 800 }, (_, i) => [`k${i}`, 'vvvvvvvvvv']))),
+      );
     } else if (s.type === 'array' && s.items?.properties) {
       choices.push(
         fc.tuple(objectMutation(s.items, opPath), fc.nat()).map(([inner, at]) => ({
@@ -415,9 +658,25 @@ function objectMutation(schema: Schema, opPath: string): fc.Arbitrary<{ kind: st
           },
         })),
       );
-      set('empty or oversized list', fc.constantFrom([], Array.from({ length: (s.maxItems ?? 1000) + 1 }, () => validOf(s.items!))));
+      set(
+        'empty or oversized list',
+        fc.constantFrom(
+          [],
+          Array.from({ length: (s.maxItems ?? 1000) + 1 }, () => validOf(s.items!)),
+        ),
+      );
     } else if (s.type === 'array') {
-      set('bad list', fc.constantFrom([], [null], [1, 2], [{}], ['\u0000'], Array.from({ length: 3 }, () => 'x'.repeat(80))));
+      set(
+        'bad list',
+        fc.constantFrom(
+          [],
+          [null],
+          [1, 2],
+          [{}],
+          ['\u0000'],
+          Array.from({ length: 3 }, () => 'x'.repeat(80)),
+        ),
+      );
     }
   }
   return fc.oneof(...choices);
@@ -440,10 +699,14 @@ function wrongTypeOf(s: Schema, required: boolean): fc.Arbitrary<unknown> {
 function requestArbitrary(operations: Operation[], credentials: Record<string, Record<string, string>>): fc.Arbitrary<FuzzRequest> {
   return fc.constantFrom(...operations).chain((op) => {
     const realPath = (values: Record<string, string>) =>
-      op.path.replace(/\{(\w+)\}/g, (_, name: string) => (values[name] !== undefined ? values[name] : encodeURIComponent(op.real[name] ?? randomUUID())));
+      op.path.replace(/\{(\w+)\}/g, (_, name: string) =>
+        values[name] !== undefined ? values[name] : encodeURIComponent(op.real[name] ?? randomUUID()),
+      );
     const hasReal = op.params.length > 0 && op.params.every((p) => op.real[p] !== undefined);
     const junkPath = fc
-      .tuple(...op.params.map(() => fc.oneof(fc.constantFrom(...pathJunk), fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent))))
+      .tuple(
+        ...op.params.map(() => fc.oneof(fc.constantFrom(...pathJunk), fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent))),
+      )
       .map((values) => op.path.replace(/\{(\w+)\}/g, (_, name: string) => values[op.params.indexOf(name)] as string));
     const headers = (contentType = 'application/json') => ({
       ...credentials[op.role],
@@ -458,7 +721,11 @@ function requestArbitrary(operations: Operation[], credentials: Record<string, R
     if (acceptsBody && op.schema!.properties) {
       bodyMutations.push({
         weight: 8,
-        arbitrary: objectMutation(op.schema!, op.path).map((m) => ({ kind: m.kind, headers: headers(), body: JSON.stringify(m.apply({ ...baseBody! })) })),
+        arbitrary: objectMutation(op.schema!, op.path).map((m) => ({
+          kind: m.kind,
+          headers: headers(),
+          body: JSON.stringify(m.apply({ ...baseBody! })),
+        })),
       });
       if (op.schema!.required?.length) {
         bodyMutations.push({
@@ -471,7 +738,10 @@ function requestArbitrary(operations: Operation[], credentials: Record<string, R
         });
       }
     }
-    bodyMutations.push({ weight: 2, arbitrary: fc.constantFrom(...invalidJsonTexts).map((body) => ({ kind: 'invalid JSON', headers: headers(), body })) });
+    bodyMutations.push({
+      weight: 2,
+      arbitrary: fc.constantFrom(...invalidJsonTexts).map((body) => ({ kind: 'invalid JSON', headers: headers(), body })),
+    });
     bodyMutations.push({
       weight: 1,
       arbitrary: fc.constantFrom(BODY_LIMIT_BYTES + 1, BODY_LIMIT_BYTES * 2).map((size) => ({
@@ -512,7 +782,9 @@ function requestArbitrary(operations: Operation[], credentials: Record<string, R
           op,
           kind: 'bad idempotency key',
           path: realPath({}),
-          headers: Object.fromEntries(Object.entries({ ...headers(), 'Idempotency-Key': key }).filter(([, v]) => v !== undefined)) as Record<string, string>,
+          headers: Object.fromEntries(
+            Object.entries({ ...headers(), 'Idempotency-Key': key }).filter(([, v]) => v !== undefined),
+          ) as Record<string, string>,
           body: JSON.stringify(baseBody),
         })),
       });

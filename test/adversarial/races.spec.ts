@@ -23,13 +23,32 @@ describe('races', () => {
   beforeAll(async () => {
     t = await startTestApp({ DATABASE_POOL_SIZE: '20', PARTNER_CODE_RATE_PER_MINUTE: '100000' });
     await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
-    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
-    sourceKey = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 's', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey };
-    for (const [id, kind] of [['cafe', 'cafe'], ['fund', 'charity']]) {
+    await t.http
+      .post('/v1/admin/earning-rules')
+      .set(t.admin)
+      .send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' })
+      .expect(201);
+    sourceKey = {
+      'X-API-Key': (
+        await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 's', role: 'source', sourceId: 'votes' }).expect(201)
+      ).body.apiKey,
+    };
+    for (const [id, kind] of [
+      ['cafe', 'cafe'],
+      ['fund', 'charity'],
+    ]) {
       await t.http.post('/v1/admin/partners').set(t.admin).send({ id, name: id, kind }).expect(201);
     }
-    partnerKey = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'p', role: 'partner', partnerId: 'cafe' }).expect(201)).body.apiKey };
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: 'gift', kind: 'DONATION', title: 'Gift', partnerId: 'fund', minPoints: '1', maxPoints: '1000' }).expect(201);
+    partnerKey = {
+      'X-API-Key': (
+        await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'p', role: 'partner', partnerId: 'cafe' }).expect(201)
+      ).body.apiKey,
+    };
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ id: 'gift', kind: 'DONATION', title: 'Gift', partnerId: 'fund', minPoints: '1', maxPoints: '1000' })
+      .expect(201);
   });
 
   afterEach(async () => {
@@ -50,9 +69,16 @@ describe('races', () => {
   const resident = () => `r${++n}x${randomUUID().slice(0, 6)}`;
   const grant = (residentId: string, amount: string) =>
     t.http.post('/v1/admin/adjustments').set(t.admin).set(idempotencyKey()).send({ residentId, amount, reason: 'opening' }).expect(201);
-  const available = async (residentId: string) => (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available as string;
-  const item = (body: object) => t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ kind: 'PROMO_CODE', partnerId: 'cafe', title: 'x', ...body }).expect(201);
-  const redeem = (residentId: string, body: object, key = idempotencyKey()) => t.http.post('/v1/me/redemptions').set(t.residentAuth(residentId)).set(key).send(body);
+  const available = async (residentId: string) =>
+    (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available as string;
+  const item = (body: object) =>
+    t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ kind: 'PROMO_CODE', partnerId: 'cafe', title: 'x', ...body })
+      .expect(201);
+  const redeem = (residentId: string, body: object, key = idempotencyKey()) =>
+    t.http.post('/v1/me/redemptions').set(t.residentAuth(residentId)).set(key).send(body);
   const all = async <T>(work: Promise<T>[]) => {
     requestsRaced += work.length;
     return Promise.all(work);
@@ -66,14 +92,28 @@ describe('races', () => {
       await grant(vera, '100');
       const doors = Array.from({ length: 24 }, (_, i) => {
         switch (i % 4) {
-          case 0: return redeem(vera, { itemId: id });
-          case 1: return t.http.post('/v1/me/donations').set(t.residentAuth(vera)).set(idempotencyKey()).send({ itemId: 'gift', amount: '30' });
+          case 0:
+            return redeem(vera, { itemId: id });
+          case 1:
+            return t.http.post('/v1/me/donations').set(t.residentAuth(vera)).set(idempotencyKey()).send({ itemId: 'gift', amount: '30' });
           case 2:
-            return t.http.post('/v1/ledger/transactions').set(t.admin).set(idempotencyKey()).send({
-              type: 'transfer',
-              postings: [{ account: `resident:${vera}`, asset: 'POINTS', debit: '30' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '30' }],
-            });
-          default: return t.http.post('/v1/admin/adjustments').set(t.admin).set(idempotencyKey()).send({ residentId: vera, amount: '-30', reason: 'race' });
+            return t.http
+              .post('/v1/ledger/transactions')
+              .set(t.admin)
+              .set(idempotencyKey())
+              .send({
+                type: 'transfer',
+                postings: [
+                  { account: `resident:${vera}`, asset: 'POINTS', debit: '30' },
+                  { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '30' },
+                ],
+              });
+          default:
+            return t.http
+              .post('/v1/admin/adjustments')
+              .set(t.admin)
+              .set(idempotencyKey())
+              .send({ residentId: vera, amount: '-30', reason: 'race' });
         }
       });
       const answers = await all(doors);
@@ -100,7 +140,11 @@ describe('races', () => {
       const cancels = answers.slice(20);
       const wins = answers.filter((a) => a.status === 200);
       expect(wins).toHaveLength(1);
-      expect(tills.filter((a) => a.status !== 200).every((a) => a.status === 409 && ['code_already_redeemed', 'invalid_state'].includes(a.body.code))).toBe(true);
+      expect(
+        tills
+          .filter((a) => a.status !== 200)
+          .every((a) => a.status === 409 && ['code_already_redeemed', 'invalid_state'].includes(a.body.code)),
+      ).toBe(true);
       expect(cancels.filter((a) => a.status !== 200).every((a) => a.status === 409 && a.body.code === 'invalid_state')).toBe(true);
       const status = (await t.http.get(`/v1/partner/codes/${code}`).set(partnerKey).expect(200)).body.status;
       if (tills.some((a) => a.status === 200)) {
@@ -119,8 +163,19 @@ describe('races', () => {
   it('stock and per-resident limits under mixed quantities from many residents and one greedy resident', async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const id = `stock-${round}`;
-      await item({ id, pricePoints: '5', codeSource: round % 2 ? 'POOL' : 'GENERATED', perResidentLimit: 3, ...(round % 2 ? {} : { stock: 12 }) });
-      if (round % 2) await t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).send({ codes: Array.from({ length: 12 }, (_, i) => `${id}-C${i}`) }).expect(200);
+      await item({
+        id,
+        pricePoints: '5',
+        codeSource: round % 2 ? 'POOL' : 'GENERATED',
+        perResidentLimit: 3,
+        ...(round % 2 ? {} : { stock: 12 }),
+      });
+      if (round % 2)
+        await t.http
+          .post(`/v1/admin/items/${id}/codes`)
+          .set(t.admin)
+          .send({ codes: Array.from({ length: 12 }, (_, i) => `${id}-C${i}`) })
+          .expect(200);
       const residents = Array.from({ length: 8 }, resident);
       for (const r of residents) await grant(r, '100');
       const greedy = residents[0];
@@ -129,7 +184,9 @@ describe('races', () => {
       const ok = answers.filter((a) => a.status === 201);
       const sold = ok.reduce((sum, a) => sum + a.body.quantity, 0);
       expect(sold).toBeLessThanOrEqual(12);
-      expect(answers.filter((a) => a.status !== 201).every((a) => a.status === 409 && ['out_of_stock', 'limit_exceeded'].includes(a.body.code))).toBe(true);
+      expect(
+        answers.filter((a) => a.status !== 201).every((a) => a.status === 409 && ['out_of_stock', 'limit_exceeded'].includes(a.body.code)),
+      ).toBe(true);
       const codes = ok.flatMap((a) => a.body.codes.map((c: { code: string }) => c.code));
       expect(new Set(codes).size).toBe(sold);
       // each resident within the limit, and charged exactly for what they got
@@ -155,9 +212,17 @@ describe('races', () => {
       await t.http
         .post('/v1/earn-events')
         .set(sourceKey)
-        .send({ events: [{ externalId, type: 'vote.cast', residentId: lena, occurredAt: new Date(Date.now() - 60_000).toISOString(), status: 'pending' }] })
+        .send({
+          events: [
+            { externalId, type: 'vote.cast', residentId: lena, occurredAt: new Date(Date.now() - 60_000).toISOString(), status: 'pending' },
+          ],
+        })
         .expect(202);
-      await waitFor(async () => (await t.http.get(`/v1/earn-events/${externalId}`).set(sourceKey).expect(200)).body.status === 'pending', 20_000, 'the event to be pending');
+      await waitFor(
+        async () => (await t.http.get(`/v1/earn-events/${externalId}`).set(sourceKey).expect(200)).body.status === 'pending',
+        20_000,
+        'the event to be pending',
+      );
       const verbs = Array.from({ length: 18 }, (_, i) => ['confirm', 'reject', 'revoke'][i % 3]);
       const answers = await all(verbs.map((verb) => t.http.post(`/v1/earn-events/${externalId}/${verb}`).set(sourceKey)));
       const won = (verb: string) => answers.filter((a, i) => verbs[i] === verb && a.status === 200).length;
@@ -192,17 +257,26 @@ describe('races', () => {
           type: 'transfer',
           pending: true,
           expiresAt: new Date(Date.now() + 3600_000).toISOString(),
-          postings: [{ account: `resident:${oleg}`, asset: 'POINTS', debit: '60' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '60' }],
+          postings: [
+            { account: `resident:${oleg}`, asset: 'POINTS', debit: '60' },
+            { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '60' },
+          ],
         })
         .expect(201);
       const amounts = ['10', '20', '30', '60', undefined];
       const requests = Array.from({ length: 15 }, (_, i) =>
         i % 3 === 2
           ? t.http.post(`/v1/ledger/transactions/${hold.body.id}/void`).set(t.admin).send({})
-          : t.http.post(`/v1/ledger/transactions/${hold.body.id}/post`).set(t.admin).send(amounts[i % 5] ? { amount: amounts[i % 5] } : {}),
+          : t.http
+              .post(`/v1/ledger/transactions/${hold.body.id}/post`)
+              .set(t.admin)
+              .send(amounts[i % 5] ? { amount: amounts[i % 5] } : {}),
       );
       requestsRaced += 2;
-      const [answers, expired] = await Promise.all([all(requests), Promise.all([0, 1].map(() => ledger.expireHolds(new Date(Date.now() + 7200_000))))]);
+      const [answers, expired] = await Promise.all([
+        all(requests),
+        Promise.all([0, 1].map(() => ledger.expireHolds(new Date(Date.now() + 7200_000)))),
+      ]);
       const winners = answers.map((a, i) => ({ a, i })).filter(({ a }) => a.status === 200);
       expect(winners.length + expired.reduce((s, x) => s + x, 0)).toBe(1);
       expect(answers.filter((a) => a.status !== 200).every((a) => a.status === 409 && a.body.code === 'invalid_state')).toBe(true);
@@ -231,14 +305,18 @@ describe('races', () => {
       // the same for a money move by an admin: a negative adjustment, with its refusal replayed too
       const adjKey = idempotencyKey();
       const adjustments = await all(
-        Array.from({ length: 12 }, () => t.http.post('/v1/admin/adjustments').set(t.admin).set(adjKey).send({ residentId: pavel, amount: '-50', reason: 'race' })),
+        Array.from({ length: 12 }, () =>
+          t.http.post('/v1/admin/adjustments').set(t.admin).set(adjKey).send({ residentId: pavel, amount: '-50', reason: 'race' }),
+        ),
       );
       expect(adjustments.map((a) => a.status)).toEqual(Array(12).fill(201));
       expect(new Set(adjustments.map((a) => a.body.id)).size).toBe(1);
       expect(await available(pavel)).toBe('30');
       const refusalKey = idempotencyKey();
       const refusals = await all(
-        Array.from({ length: 8 }, () => t.http.post('/v1/admin/adjustments').set(t.admin).set(refusalKey).send({ residentId: pavel, amount: '-31', reason: 'race' })),
+        Array.from({ length: 8 }, () =>
+          t.http.post('/v1/admin/adjustments').set(t.admin).set(refusalKey).send({ residentId: pavel, amount: '-31', reason: 'race' }),
+        ),
       );
       expect(refusals.every((a) => a.status === 409 && a.body.code === 'insufficient_points')).toBe(true);
       expect(await available(pavel)).toBe('30');

@@ -57,7 +57,13 @@ export function notA4xxProblem(a: Answer): string | undefined {
   if (a.status < 400 || a.status >= 500) return `status ${a.status}`;
   if (!/^application\/problem\+json/.test(a.contentType)) return `content-type ${a.contentType}`;
   const body = a.body as { code?: unknown; status?: unknown; type?: unknown; title?: unknown } | undefined;
-  if (!body || typeof body.code !== 'string' || body.status !== a.status || typeof body.type !== 'string' || typeof body.title !== 'string') {
+  if (
+    !body ||
+    typeof body.code !== 'string' ||
+    body.status !== a.status ||
+    typeof body.type !== 'string' ||
+    typeof body.title !== 'string'
+  ) {
     return `body ${a.text.slice(0, 200)}`;
   }
   return undefined;

@@ -16,7 +16,13 @@ describe('public programme statistics', () => {
       .post('/v1/ledger/transactions')
       .set(t.admin)
       .set(key())
-      .send({ type: 'earn', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: amount }, { account: `resident:${residentId}`, asset: 'POINTS', credit: amount }] })
+      .send({
+        type: 'earn',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: amount },
+          { account: `resident:${residentId}`, asset: 'POINTS', credit: amount },
+        ],
+      })
       .expect(201);
 
   it('are the ledger’s own totals: issued, redeemed, donated per fund, outstanding, residents', async () => {
@@ -25,8 +31,16 @@ describe('public programme statistics', () => {
     await earn('vera', '50');
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'cafe', name: 'Cafe', kind: 'cafe' }).expect(201);
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'fund', name: 'Fund', kind: 'charity' }).expect(201);
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: 'tea', kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '100', codeSource: 'GENERATED' }).expect(201);
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: 'give', kind: 'DONATION', title: 'Give', partnerId: 'fund', minPoints: '1', maxPoints: '1000' }).expect(201);
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ id: 'tea', kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '100', codeSource: 'GENERATED' })
+      .expect(201);
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ id: 'give', kind: 'DONATION', title: 'Give', partnerId: 'fund', minPoints: '1', maxPoints: '1000' })
+      .expect(201);
     await t.http.post('/v1/me/redemptions').set(t.residentAuth('anna')).set(key()).send({ itemId: 'tea' }).expect(201);
     await t.http.post('/v1/me/donations').set(t.residentAuth('boris')).set(key()).send({ itemId: 'give', amount: '200' }).expect(201);
     // no credentials needed

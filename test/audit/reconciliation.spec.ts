@@ -11,18 +11,41 @@ describe('reconciliation', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    auditor = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey };
+    auditor = {
+      'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey,
+    };
     // a little of everything: a grant, a spend, a hold, a redemption with a code
-    const grant = await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: 'anna', amount: '500', reason: 'opening' }).expect(201);
+    const grant = await t.http
+      .post('/v1/admin/adjustments')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({ residentId: 'anna', amount: '500', reason: 'opening' })
+      .expect(201);
     grantTx = grant.body.id;
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'cafe', name: 'Cafe', kind: 'cafe' }).expect(201);
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: 'tea', kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '50', codeSource: 'GENERATED' }).expect(201);
-    await t.http.post('/v1/me/redemptions').set(t.residentAuth('anna')).set('Idempotency-Key', randomUUID()).send({ itemId: 'tea' }).expect(201);
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ id: 'tea', kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '50', codeSource: 'GENERATED' })
+      .expect(201);
+    await t.http
+      .post('/v1/me/redemptions')
+      .set(t.residentAuth('anna'))
+      .set('Idempotency-Key', randomUUID())
+      .send({ itemId: 'tea' })
+      .expect(201);
     await t.http
       .post('/v1/ledger/transactions')
       .set(t.admin)
       .set('Idempotency-Key', randomUUID())
-      .send({ type: 'redeem', pending: true, postings: [{ account: 'resident:anna', asset: 'POINTS', debit: '40' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '40' }] })
+      .send({
+        type: 'redeem',
+        pending: true,
+        postings: [
+          { account: 'resident:anna', asset: 'POINTS', debit: '40' },
+          { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '40' },
+        ],
+      })
       .expect(201);
   });
 
@@ -30,12 +53,20 @@ describe('reconciliation', () => {
 
   const run = async () => {
     const started = await t.http.post('/v1/audit/reconciliations').set(auditor).expect(202);
-    return waitFor(async () => {
-      const r = (await t.http.get(`/v1/audit/reconciliations/${started.body.id}`).set(auditor).expect(200)).body;
-      return r.status === 'running' ? undefined : r;
-    }, 20_000, 'the reconciliation');
+    return waitFor(
+      async () => {
+        const r = (await t.http.get(`/v1/audit/reconciliations/${started.body.id}`).set(auditor).expect(200)).body;
+        return r.status === 'running' ? undefined : r;
+      },
+      20_000,
+      'the reconciliation',
+    );
   };
-  const failed = (report: { checks: { name: string; passed: boolean }[] }) => report.checks.filter((c) => !c.passed).map((c) => c.name).sort();
+  const failed = (report: { checks: { name: string; passed: boolean }[] }) =>
+    report.checks
+      .filter((c) => !c.passed)
+      .map((c) => c.name)
+      .sort();
 
   /** Changes journal rows as an attacker with database access would: with the triggers off. */
   const tamper = async (sql: string) => {
@@ -106,7 +137,9 @@ describe('reconciliation', () => {
     try {
       const report = await run();
       expect(failed(report)).toEqual(['balances_match_postings', 'transactions_balanced', 'trial_balance_zero']);
-      expect(report.checks.find((c: { name: string }) => c.name === 'transactions_balanced').offending).toEqual([`transaction ${both.body.id} (POINTS, RUB)`]);
+      expect(report.checks.find((c: { name: string }) => c.name === 'transactions_balanced').offending).toEqual([
+        `transaction ${both.body.id} (POINTS, RUB)`,
+      ]);
     } finally {
       await tamper(shift(-1));
     }
@@ -114,23 +147,31 @@ describe('reconciliation', () => {
   });
 
   it('a stored balance changed behind the ledger’s back fails balances_match_postings', async () => {
-    await t.prisma.$executeRawUnsafe(`UPDATE account_balances SET credits_posted = credits_posted + 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`);
+    await t.prisma.$executeRawUnsafe(
+      `UPDATE account_balances SET credits_posted = credits_posted + 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`,
+    );
     try {
       expect(failed(await run())).toEqual(['balances_match_postings']);
     } finally {
-      await t.prisma.$executeRawUnsafe(`UPDATE account_balances SET credits_posted = credits_posted - 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`);
+      await t.prisma.$executeRawUnsafe(
+        `UPDATE account_balances SET credits_posted = credits_posted - 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`,
+      );
     }
   });
 
   it('a deleted posting fails postings_reference or the balance checks', async () => {
-    const ids = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(`SELECT id FROM ledger_postings WHERE transaction_id = '${grantTx}' AND side = 'D'`);
+    const ids = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(
+      `SELECT id FROM ledger_postings WHERE transaction_id = '${grantTx}' AND side = 'D'`,
+    );
     await tamper(`UPDATE ledger_postings SET account_id = 999999 WHERE id = ${ids[0].id}`);
     try {
       const report = await run();
       expect(failed(report)).toContain('postings_reference');
       expect(report.checks.find((c: { name: string }) => c.name === 'postings_reference').offending).toEqual([`posting ${ids[0].id}`]);
     } finally {
-      await tamper(`UPDATE ledger_postings SET account_id = (SELECT id FROM ledger_accounts WHERE code = 'programme:adjustments') WHERE id = ${ids[0].id}`);
+      await tamper(
+        `UPDATE ledger_postings SET account_id = (SELECT id FROM ledger_accounts WHERE code = 'programme:adjustments') WHERE id = ${ids[0].id}`,
+      );
     }
   });
 
@@ -139,9 +180,17 @@ describe('reconciliation', () => {
       .post('/v1/ledger/transactions')
       .set(t.admin)
       .set('Idempotency-Key', randomUUID())
-      .send({ type: 'transfer', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '3' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '3' }] })
+      .send({
+        type: 'transfer',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '3' },
+          { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '3' },
+        ],
+      })
       .expect(201);
-    const postings = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(`SELECT id FROM ledger_postings WHERE transaction_id = '${gone.body.id}' ORDER BY id`);
+    const postings = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(
+      `SELECT id FROM ledger_postings WHERE transaction_id = '${gone.body.id}' ORDER BY id`,
+    );
     const rows = (sql: string) =>
       t.prisma.$transaction([
         // the reference from earn events is checked at commit: checked at once, ALTER TABLE may follow
@@ -155,7 +204,9 @@ describe('reconciliation', () => {
     try {
       const report = await run();
       expect(failed(report)).toContain('postings_reference');
-      expect(report.checks.find((c: { name: string }) => c.name === 'postings_reference').offending.sort()).toEqual(postings.map((p) => `posting ${p.id}`).sort());
+      expect(report.checks.find((c: { name: string }) => c.name === 'postings_reference').offending.sort()).toEqual(
+        postings.map((p) => `posting ${p.id}`).sort(),
+      );
     } finally {
       await rows(`INSERT INTO ledger_transactions OVERRIDING SYSTEM VALUE SELECT * FROM deleted_transaction`);
       await t.prisma.$executeRawUnsafe('DROP TABLE deleted_transaction');
@@ -172,7 +223,9 @@ describe('reconciliation', () => {
     try {
       const report = await run();
       expect(failed(report)).toEqual(['earn_events_processed']);
-      expect(report.checks.find((c: { name: string }) => c.name === 'earn_events_processed').offending).toEqual(['event votes/stuck-1 received']);
+      expect(report.checks.find((c: { name: string }) => c.name === 'earn_events_processed').offending).toEqual([
+        'event votes/stuck-1 received',
+      ]);
     } finally {
       await t.prisma.$executeRawUnsafe(`DELETE FROM earn_events WHERE external_id = 'stuck-1'`);
     }
@@ -197,7 +250,9 @@ describe('reconciliation', () => {
   });
 
   it('is read by auditors and admins only; an unknown run is 404', async () => {
-    const partner = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'p', role: 'partner', partnerId: 'cafe' }).expect(201)).body.apiKey;
+    const partner = (
+      await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'p', role: 'partner', partnerId: 'cafe' }).expect(201)
+    ).body.apiKey;
     expectProblem(await t.http.post('/v1/audit/reconciliations').set('X-API-Key', partner), 403, 'forbidden');
     expectProblem(await t.http.get(`/v1/audit/reconciliations/${randomUUID()}`).set(auditor), 404, 'not_found');
   });

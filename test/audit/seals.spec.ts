@@ -19,13 +19,21 @@ describe('sealed journal', () => {
   beforeAll(async () => {
     t = await startTestApp();
     seals = t.app.get(SealService);
-    auditor = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey };
+    auditor = {
+      'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey,
+    };
     for (let i = 0; i < 5; i++) {
       const res = await t.http
         .post('/v1/ledger/transactions')
         .set(t.admin)
         .set('Idempotency-Key', randomUUID())
-        .send({ type: 'earn', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: `${10 + i}` }, { account: `resident:s${i}`, asset: 'POINTS', credit: `${10 + i}` }] })
+        .send({
+          type: 'earn',
+          postings: [
+            { account: 'programme:issued', asset: 'POINTS', debit: `${10 + i}` },
+            { account: `resident:s${i}`, asset: 'POINTS', credit: `${10 + i}` },
+          ],
+        })
         .expect(201);
       ids.push(res.body.id);
     }
@@ -53,7 +61,13 @@ describe('sealed journal', () => {
       .post('/v1/ledger/transactions')
       .set(t.admin)
       .set('Idempotency-Key', randomUUID())
-      .send({ type: 'earn', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '1' }, { account: 'resident:late', asset: 'POINTS', credit: '1' }] })
+      .send({
+        type: 'earn',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '1' },
+          { account: 'resident:late', asset: 'POINTS', credit: '1' },
+        ],
+      })
       .expect(201);
     const second = await seals.seal(new Date(Date.now() + 1));
     expect(second).toMatchObject({ transactions: 1, previousHash: first!.hash });
@@ -135,7 +149,10 @@ describe('sealed journal', () => {
     await change(`UPDATE ledger_seals SET transactions = 4 WHERE id = 1`);
     try {
       const report = await reconcile();
-      expect(report.checks.find((c: { name: string }) => c.name === 'seal_chain_intact')).toMatchObject({ passed: false, offending: ['seal 1'] });
+      expect(report.checks.find((c: { name: string }) => c.name === 'seal_chain_intact')).toMatchObject({
+        passed: false,
+        offending: ['seal 1'],
+      });
     } finally {
       await change(`UPDATE ledger_seals SET transactions = ${original.transactions} WHERE id = 1`);
     }

@@ -10,15 +10,32 @@ describe('audit reads: statements, the journal, tracing a point', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    auditor = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey };
-    const move = (body: object) => t.http.post('/v1/ledger/transactions').set(t.admin).set('Idempotency-Key', randomUUID()).send(body).expect(201);
-    const earn = (amount: string) => move({ type: 'earn', description: `earned ${amount}`, postings: [{ account: 'programme:issued', asset: 'POINTS', debit: amount }, { account: 'resident:anna', asset: 'POINTS', credit: amount }] });
+    auditor = {
+      'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey,
+    };
+    const move = (body: object) =>
+      t.http.post('/v1/ledger/transactions').set(t.admin).set('Idempotency-Key', randomUUID()).send(body).expect(201);
+    const earn = (amount: string) =>
+      move({
+        type: 'earn',
+        description: `earned ${amount}`,
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: amount },
+          { account: 'resident:anna', asset: 'POINTS', credit: amount },
+        ],
+      });
     await earn('100');
     await new Promise((r) => setTimeout(r, 20));
     t0 = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 20));
     await earn('50');
-    await move({ type: 'redeem', postings: [{ account: 'resident:anna', asset: 'POINTS', debit: '30' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '30' }] });
+    await move({
+      type: 'redeem',
+      postings: [
+        { account: 'resident:anna', asset: 'POINTS', debit: '30' },
+        { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '30' },
+      ],
+    });
     await earn('7');
     await new Promise((r) => setTimeout(r, 20));
     t1 = new Date().toISOString();
@@ -39,12 +56,18 @@ describe('audit reads: statements, the journal, tracing a point', () => {
 
   it('the CSV statement says the same as the JSON one', async () => {
     const json = (await t.http.get(`/v1/audit/accounts/resident:anna/statement?from=${t0}&to=${t1}`).set(auditor).expect(200)).body;
-    const res = await t.http.get(`/v1/audit/accounts/resident:anna/statement?from=${t0}&to=${t1}`).set(auditor).set('Accept', 'text/csv').expect(200);
+    const res = await t.http
+      .get(`/v1/audit/accounts/resident:anna/statement?from=${t0}&to=${t1}`)
+      .set(auditor)
+      .set('Accept', 'text/csv')
+      .expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/csv/);
     const rows = parse(res.text, { columns: true }) as Record<string, string>[];
     expect(rows[0]).toMatchObject({ type: 'opening balance', balance: json.openingBalance });
     expect(rows[rows.length - 1]).toMatchObject({ type: 'closing balance', balance: json.closingBalance });
-    expect(rows.slice(1, -1).map((r) => ({ transactionId: r.transactionId, debit: r.debit, credit: r.credit, balance: r.balance }))).toEqual(
+    expect(
+      rows.slice(1, -1).map((r) => ({ transactionId: r.transactionId, debit: r.debit, credit: r.credit, balance: r.balance })),
+    ).toEqual(
       json.entries.map((e: { transactionId: string; debit?: string; credit?: string; balance: string }) => ({
         transactionId: e.transactionId,
         debit: e.debit ?? '',
@@ -74,7 +97,11 @@ describe('audit reads: statements, the journal, tracing a point', () => {
   });
 
   it('auditors read but never write', async () => {
-    expectProblem(await t.http.post('/v1/ledger/transactions').set(auditor).set('Idempotency-Key', randomUUID()).send({}), 403, 'forbidden');
+    expectProblem(
+      await t.http.post('/v1/ledger/transactions').set(auditor).set('Idempotency-Key', randomUUID()).send({}),
+      403,
+      'forbidden',
+    );
     expectProblem(await t.http.post('/v1/admin/adjustments').set(auditor).set('Idempotency-Key', randomUUID()).send({}), 403, 'forbidden');
     expectProblem(await t.http.post('/v1/admin/sources').set(auditor).send({ id: 'x', name: 'x' }), 403, 'forbidden');
     // from is optional (the first entry), but a from that is no date is refused

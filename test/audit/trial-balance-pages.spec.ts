@@ -6,8 +6,17 @@ describe('the trial balance in pages, with subtotals per kind of account', () =>
 
   beforeAll(async () => {
     t = await startTestApp();
-    for (const [resident, amount] of [['anna', '500'], ['boris', '250'], ['vera', '1200']]) {
-      await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: resident, amount, reason: 'welcome' }).expect(201);
+    for (const [resident, amount] of [
+      ['anna', '500'],
+      ['boris', '250'],
+      ['vera', '1200'],
+    ]) {
+      await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set('Idempotency-Key', randomUUID())
+        .send({ residentId: resident, amount, reason: 'welcome' })
+        .expect(201);
     }
   });
 
@@ -19,7 +28,13 @@ describe('the trial balance in pages, with subtotals per kind of account', () =>
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = (await t.http.get('/v1/audit/trial-balance').query({ limit: 2, ...(cursor ? { cursor } : {}) }).set(t.admin).expect(200)).body;
+      const page = (
+        await t.http
+          .get('/v1/audit/trial-balance')
+          .query({ limit: 2, ...(cursor ? { cursor } : {}) })
+          .set(t.admin)
+          .expect(200)
+      ).body;
       expect(page.accounts.length).toBeLessThanOrEqual(2);
       expect(page.totals).toEqual(all.totals);
       expect(page.subtotals).toEqual(all.subtotals);

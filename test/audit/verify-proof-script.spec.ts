@@ -29,7 +29,16 @@ describe('scripts/verify-proof.js given nothing to verify', () => {
 
   it('a 404 answer saved in place of the proof: says it is an error answer and which, exit 2', () => {
     const file = join(dir, 'proof.json');
-    writeFileSync(file, JSON.stringify({ type: 'urn:civic-points-ledger:problem:not_found', title: 'Not found', status: 404, detail: 'transaction x is not sealed yet', code: 'not_found' }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        type: 'urn:civic-points-ledger:problem:not_found',
+        title: 'Not found',
+        status: 404,
+        detail: 'transaction x is not sealed yet',
+        code: 'not_found',
+      }),
+    );
     oneLine(verify(file), /holds an error answer, not a proof: 404 not_found: transaction x is not sealed yet/);
   });
 

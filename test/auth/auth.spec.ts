@@ -48,7 +48,10 @@ describe('authentication and roles', () => {
     it.each(['auditor', 'source', 'partner'])('a %s key on admin endpoints: 403, and nothing is created', async (role) => {
       expectProblem(await t.http.get('/v1/admin/sources').set('X-API-Key', keys[role]), 403, 'forbidden');
       expectProblem(
-        await t.http.post('/v1/admin/sources').set('X-API-Key', keys[role]).send({ id: `by-${role}`, name: 'x' }),
+        await t.http
+          .post('/v1/admin/sources')
+          .set('X-API-Key', keys[role])
+          .send({ id: `by-${role}`, name: 'x' }),
         403,
         'forbidden',
       );
@@ -84,7 +87,10 @@ describe('authentication and roles', () => {
         await held;
         return row;
       });
-      const overlapping = t.http.get('/v1/admin/sources').set('X-API-Key', apiKey).then((r) => r);
+      const overlapping = t.http
+        .get('/v1/admin/sources')
+        .set('X-API-Key', apiKey)
+        .then((r) => r);
       await waitFor(async () => spy.mock.calls.length > 0, 5000, 'the look-up to start');
       await t.http.delete(`/v1/admin/api-clients/${id}`).set(t.admin).expect(200);
       release();

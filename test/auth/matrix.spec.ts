@@ -37,7 +37,14 @@ const OWNED: Record<string, string> = {
 describe('authorisation of every role against every endpoint', () => {
   let t: TestApp;
   const credentials: Credential[] = [];
-  const owner = { resident: 'anna-q7x3', redemption: '', code: '', poolCode: 'CAFE-SECRET-POOL-0001', item: 'cafe-pool', event: 'secret-ev-1' };
+  const owner = {
+    resident: 'anna-q7x3',
+    redemption: '',
+    code: '',
+    poolCode: 'CAFE-SECRET-POOL-0001',
+    item: 'cafe-pool',
+    event: 'secret-ev-1',
+  };
   // a webhook of the admins': its endpoints are admin-only, and its secret is never answered again
   const webhook = { id: '', secret: '' };
 
@@ -50,28 +57,73 @@ describe('authorisation of every role against every endpoint', () => {
     };
     for (const id of ['votes', 'ideas']) await ok(t.http.post('/v1/admin/sources').set(t.admin).send({ id, name: id }));
     for (const id of ['cafe', 'museum']) await ok(t.http.post('/v1/admin/partners').set(t.admin).send({ id, name: id, kind: 'cafe' }));
-    await ok(t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }));
+    await ok(
+      t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }),
+    );
     const key = async (body: object) => ok(t.http.post('/v1/admin/api-clients').set(t.admin).send(body));
     const revoked = await key({ name: 'revoked', role: 'admin' });
     await ok(t.http.delete(`/v1/admin/api-clients/${revoked.id}`).set(t.admin), 200);
 
     // the owner's objects: a redemption with a code of cafe's, a pool code not yet issued, an earn event of votes
-    await ok(t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: 'cafe-gen', kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' }));
-    await ok(t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: owner.item, kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '10', codeSource: 'POOL' }));
-    await ok(t.http.post(`/v1/admin/items/${owner.item}/codes`).set(t.admin).send({ codes: [owner.poolCode] }), 200);
-    await ok(t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: owner.resident, amount: '500', reason: 'opening' }));
-    const redemption = await ok(t.http.post('/v1/me/redemptions').set(t.residentAuth(owner.resident)).set('Idempotency-Key', randomUUID()).send({ itemId: 'cafe-gen' }));
+    await ok(
+      t.http
+        .post('/v1/admin/catalogue-items')
+        .set(t.admin)
+        .send({ id: 'cafe-gen', kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' }),
+    );
+    await ok(
+      t.http
+        .post('/v1/admin/catalogue-items')
+        .set(t.admin)
+        .send({ id: owner.item, kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '10', codeSource: 'POOL' }),
+    );
+    await ok(
+      t.http
+        .post(`/v1/admin/items/${owner.item}/codes`)
+        .set(t.admin)
+        .send({ codes: [owner.poolCode] }),
+      200,
+    );
+    await ok(
+      t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set('Idempotency-Key', randomUUID())
+        .send({ residentId: owner.resident, amount: '500', reason: 'opening' }),
+    );
+    const redemption = await ok(
+      t.http
+        .post('/v1/me/redemptions')
+        .set(t.residentAuth(owner.resident))
+        .set('Idempotency-Key', randomUUID())
+        .send({ itemId: 'cafe-gen' }),
+    );
     owner.redemption = redemption.id;
     owner.code = redemption.codes[0].code;
     const votesKey = (await key({ name: 's', role: 'source', sourceId: 'votes' })).apiKey;
     await ok(
-      t.http.post('/v1/earn-events').set('X-API-Key', votesKey).send({
-        events: [{ externalId: owner.event, type: 'vote.cast', residentId: owner.resident, occurredAt: new Date(Date.now() - 60_000).toISOString() }],
-      }),
+      t.http
+        .post('/v1/earn-events')
+        .set('X-API-Key', votesKey)
+        .send({
+          events: [
+            {
+              externalId: owner.event,
+              type: 'vote.cast',
+              residentId: owner.resident,
+              occurredAt: new Date(Date.now() - 60_000).toISOString(),
+            },
+          ],
+        }),
       202,
     );
 
-    const hook = await ok(t.http.post('/v1/admin/webhooks').set(t.admin).send({ url: 'https://93.184.215.14/hooks', events: ['reconciliation.failed'] }));
+    const hook = await ok(
+      t.http
+        .post('/v1/admin/webhooks')
+        .set(t.admin)
+        .send({ url: 'https://93.184.215.14/hooks', events: ['reconciliation.failed'] }),
+    );
     Object.assign(webhook, { id: hook.id, secret: hook.secret });
 
     const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -81,16 +133,60 @@ describe('authorisation of every role against every endpoint', () => {
       { name: 'a malformed key', role: null, headers: { 'X-API-Key': 'nope' }, sees: none },
       { name: 'an unknown key', role: null, headers: { 'X-API-Key': generateApiKey() }, sees: none },
       { name: 'a revoked key', role: null, headers: { 'X-API-Key': revoked.apiKey }, sees: none },
-      { name: 'an expired resident token', role: null, headers: { Authorization: `Bearer ${signResidentToken(owner.resident, JWT_SECRET, -60)}` }, sees: none },
-      { name: 'an unsigned resident token', role: null, headers: { Authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: owner.resident, exp: 4e9 })}.` }, sees: none },
-      { name: 'a wrongly signed resident token', role: null, headers: { Authorization: `Bearer ${signResidentToken(owner.resident, 'w'.repeat(40))}` }, sees: none },
+      {
+        name: 'an expired resident token',
+        role: null,
+        headers: { Authorization: `Bearer ${signResidentToken(owner.resident, JWT_SECRET, -60)}` },
+        sees: none,
+      },
+      {
+        name: 'an unsigned resident token',
+        role: null,
+        headers: { Authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: owner.resident, exp: 4e9 })}.` },
+        sees: none,
+      },
+      {
+        name: 'a wrongly signed resident token',
+        role: null,
+        headers: { Authorization: `Bearer ${signResidentToken(owner.resident, 'w'.repeat(40))}` },
+        sees: none,
+      },
       { name: 'a source key', role: 'source', party: 'owner', headers: { 'X-API-Key': votesKey }, sees: [owner.resident] },
-      { name: 'a source key of another source', role: 'source', party: 'other', headers: { 'X-API-Key': (await key({ name: 's2', role: 'source', sourceId: 'ideas' })).apiKey }, sees: none },
-      { name: 'a partner key', role: 'partner', party: 'owner', headers: { 'X-API-Key': (await key({ name: 'p', role: 'partner', partnerId: 'cafe' })).apiKey }, sees: [owner.code, owner.poolCode] },
-      { name: 'a partner key of another partner', role: 'partner', party: 'other', headers: { 'X-API-Key': (await key({ name: 'p2', role: 'partner', partnerId: 'museum' })).apiKey }, sees: none },
-      { name: 'an auditor key', role: 'auditor', headers: { 'X-API-Key': (await key({ name: 'a', role: 'auditor' })).apiKey }, sees: 'all' },
+      {
+        name: 'a source key of another source',
+        role: 'source',
+        party: 'other',
+        headers: { 'X-API-Key': (await key({ name: 's2', role: 'source', sourceId: 'ideas' })).apiKey },
+        sees: none,
+      },
+      {
+        name: 'a partner key',
+        role: 'partner',
+        party: 'owner',
+        headers: { 'X-API-Key': (await key({ name: 'p', role: 'partner', partnerId: 'cafe' })).apiKey },
+        sees: [owner.code, owner.poolCode],
+      },
+      {
+        name: 'a partner key of another partner',
+        role: 'partner',
+        party: 'other',
+        headers: { 'X-API-Key': (await key({ name: 'p2', role: 'partner', partnerId: 'museum' })).apiKey },
+        sees: none,
+      },
+      {
+        name: 'an auditor key',
+        role: 'auditor',
+        headers: { 'X-API-Key': (await key({ name: 'a', role: 'auditor' })).apiKey },
+        sees: 'all',
+      },
       { name: 'an admin key', role: 'admin', headers: { 'X-API-Key': (await key({ name: 'adm', role: 'admin' })).apiKey }, sees: 'all' },
-      { name: 'a resident token', role: 'resident', party: 'owner', headers: t.residentAuth(owner.resident), sees: [owner.resident, owner.redemption, owner.code] },
+      {
+        name: 'a resident token',
+        role: 'resident',
+        party: 'owner',
+        headers: t.residentAuth(owner.resident),
+        sees: [owner.resident, owner.redemption, owner.code],
+      },
       { name: "another resident's token", role: 'resident', party: 'other', headers: t.residentAuth('bella-k2m9'), sees: none },
     );
   });
@@ -118,13 +214,15 @@ describe('authorisation of every role against every endpoint', () => {
           continue;
         }
         const ownedBy = OWNED[path];
-        const url = path.replace(/\{[^}]+\}/g, (name) =>
-          params[name] ??
-          (name === '{id}' && path.startsWith('/v1/me/redemptions')
-            ? owner.redemption
-            : name === '{id}' && path.startsWith('/v1/admin/webhooks')
-              ? webhook.id
-              : randomUUID()),
+        const url = path.replace(
+          /\{[^}]+\}/g,
+          (name) =>
+            params[name] ??
+            (name === '{id}' && path.startsWith('/v1/me/redemptions')
+              ? owner.redemption
+              : name === '{id}' && path.startsWith('/v1/admin/webhooks')
+                ? webhook.id
+                : randomUUID()),
         );
         // the owners act last, so that what they change (a cancel, a redeem) does not decide the others' answers
         const ordered = [...credentials].sort((a, b) => Number(a.party === 'owner') - Number(b.party === 'owner'));
@@ -142,7 +240,8 @@ describe('authorisation of every role against every endpoint', () => {
             if (res.status !== expected) failures.push(`${what}: ${res.status}, expected ${expected}`);
             if (res.body?.code !== (expected === 401 ? 'unauthorized' : 'forbidden')) failures.push(`${what}: code ${res.body?.code}`);
           } else if (ownedBy === credential.role && credential.party === 'other') {
-            if (res.status !== 404 && res.status !== 403) failures.push(`${what}: ${res.status}, expected 404 (or 403) for another's object`);
+            if (res.status !== 404 && res.status !== 403)
+              failures.push(`${what}: ${res.status}, expected 404 (or 403) for another's object`);
           } else if (res.status === 401 || res.status === 403) {
             failures.push(`${what}: ${res.status}, expected to get past authentication`);
           }
@@ -152,7 +251,8 @@ describe('authorisation of every role against every endpoint', () => {
             const text = `${JSON.stringify(rest)} ${res.type === 'text/csv' || res.type === 'text/plain' ? res.text : ''} ${res.headers['location'] ?? ''}`;
             for (const secret of credential.sees) if (!url.includes(secret) && text.includes(secret)) ownersSaw.add(secret);
             for (const secret of secrets()) {
-              if (!credential.sees.includes(secret) && !url.includes(secret) && text.includes(secret)) failures.push(`${what}: the answer names ${secret}`);
+              if (!credential.sees.includes(secret) && !url.includes(secret) && text.includes(secret))
+                failures.push(`${what}: the answer names ${secret}`);
             }
             leakChecks++;
           }
@@ -160,7 +260,9 @@ describe('authorisation of every role against every endpoint', () => {
       }
     }
     // eslint-disable-next-line no-console
-    console.log(`authorisation matrix: ${checked} requests (${credentials.length} credentials), ${leakChecks} answers checked for others' data`);
+    console.log(
+      `authorisation matrix: ${checked} requests (${credentials.length} credentials), ${leakChecks} answers checked for others' data`,
+    );
     expect(failures).toEqual([]);
     expect(checked).toBeGreaterThan(100);
     // the check can see a leak: the owners' own answers do carry these secrets

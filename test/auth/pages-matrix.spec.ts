@@ -24,9 +24,22 @@ describe('authorisation of every page for every role', () => {
       return res.body;
     };
     for (const id of ['cafe', 'museum']) await ok(t.http.post('/v1/admin/partners').set(t.admin).send({ id, name: id, kind: 'cafe' }));
-    await ok(t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ id: 'cake', kind: 'PROMO_CODE', title: 'Secret cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' }));
-    await ok(t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: owner.resident, amount: '500', reason: 'opening' }));
-    const r = await ok(t.http.post('/v1/me/redemptions').set(t.residentAuth(owner.resident)).set('Idempotency-Key', randomUUID()).send({ itemId: 'cake' }));
+    await ok(
+      t.http
+        .post('/v1/admin/catalogue-items')
+        .set(t.admin)
+        .send({ id: 'cake', kind: 'PROMO_CODE', title: 'Secret cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' }),
+    );
+    await ok(
+      t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set('Idempotency-Key', randomUUID())
+        .send({ residentId: owner.resident, amount: '500', reason: 'opening' }),
+    );
+    const r = await ok(
+      t.http.post('/v1/me/redemptions').set(t.residentAuth(owner.resident)).set('Idempotency-Key', randomUUID()).send({ itemId: 'cake' }),
+    );
     owner.redemption = r.id;
     owner.code = r.codes[0].code;
     const key = async (body: object) => (await ok(t.http.post('/v1/admin/api-clients').set(t.admin).send(body))).apiKey as string;
@@ -37,8 +50,18 @@ describe('authorisation of every page for every role', () => {
       { name: 'no session', audience: null, client: anonymous },
       { name: 'the resident', audience: 'resident', party: 'owner', client: await signInResident(base, token(owner.resident)) },
       { name: 'another resident', audience: 'resident', party: 'other', client: await signInResident(base, token('bella-k2m9')) },
-      { name: 'the partner', audience: 'partner', party: 'owner', client: await signInWithKey(base, await key({ name: 'p', role: 'partner', partnerId: 'cafe' })) },
-      { name: 'another partner', audience: 'partner', party: 'other', client: await signInWithKey(base, await key({ name: 'p2', role: 'partner', partnerId: 'museum' })) },
+      {
+        name: 'the partner',
+        audience: 'partner',
+        party: 'owner',
+        client: await signInWithKey(base, await key({ name: 'p', role: 'partner', partnerId: 'cafe' })),
+      },
+      {
+        name: 'another partner',
+        audience: 'partner',
+        party: 'other',
+        client: await signInWithKey(base, await key({ name: 'p2', role: 'partner', partnerId: 'museum' })),
+      },
       { name: 'an auditor', audience: 'auditor', client: await signInWithKey(base, await key({ name: 'a', role: 'auditor' })) },
       { name: 'an admin', audience: 'admin', client: await signInWithKey(base, await key({ name: 'adm', role: 'admin' })) },
     );
@@ -75,12 +98,14 @@ describe('authorisation of every page for every role', () => {
         const what = `${page.method} ${page.path} by ${user.name}`;
         if (user.audience === null) {
           const to = page.audience.includes('resident') ? '/app/login/resident' : '/app/login';
-          if (res.status !== 302 || res.headers.location !== to) failures.push(`${what}: ${res.status} ${res.headers.location}, expected 302 to ${to}`);
+          if (res.status !== 302 || res.headers.location !== to)
+            failures.push(`${what}: ${res.status} ${res.headers.location}, expected 302 to ${to}`);
         } else if (!page.audience.includes(user.audience)) {
           if (res.status !== 403) failures.push(`${what}: ${res.status}, expected 403`);
         } else if (page.owned && user.party === 'other') {
           if (page.owned === 'resident' && res.status !== 404) failures.push(`${what}: ${res.status}, expected 404`);
-          if (page.owned === 'partner' && tillStatus(res.text) !== 'unknown') failures.push(`${what}: till shows ${tillStatus(res.text)}, expected unknown`);
+          if (page.owned === 'partner' && tillStatus(res.text) !== 'unknown')
+            failures.push(`${what}: till shows ${tillStatus(res.text)}, expected unknown`);
         } else if (![200, 409].includes(res.status)) {
           failures.push(`${what}: ${res.status}, expected the page`);
         }
@@ -88,7 +113,8 @@ describe('authorisation of every page for every role', () => {
         const named = page.path.includes(owner.code) || page.path === '/app/till/redeem';
         if (user.party !== 'owner' && !named && res.text?.includes(owner.code)) failures.push(`${what}: the page shows the owner's code`);
         // the item is public; that this code is for it is not
-        if (page.owned && user.party === 'other' && res.text?.includes('Secret cake')) failures.push(`${what}: the page names the owner's item`);
+        if (page.owned && user.party === 'other' && res.text?.includes('Secret cake'))
+          failures.push(`${what}: the page names the owner's item`);
       }
     }
     expect(failures).toEqual([]);

@@ -34,7 +34,9 @@ describe('the benchmark’s options', () => {
   });
 
   it('take whole numbers, a scenario set and --keep', () => {
-    expect(parseOptions(['--transfers', '200', '--workers', '4', '--only', 'reconcile', '--reconcile', '0', '--keep', '--soak', '30'])).toMatchObject({
+    expect(
+      parseOptions(['--transfers', '200', '--workers', '4', '--only', 'reconcile', '--reconcile', '0', '--keep', '--soak', '30']),
+    ).toMatchObject({
       transfers: 200,
       workers: 4,
       only: 'reconcile',

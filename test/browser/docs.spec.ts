@@ -26,7 +26,15 @@ describe('the API docs in a browser', () => {
     await page.locator('.opblock').first().waitFor({ timeout: 20_000 });
     expect(await page.title()).toBe('Civic points ledger API');
     const paths = await page.locator('.opblock-summary-path').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-path')));
-    expect(paths).toEqual(expect.arrayContaining(['/v1/catalogue', '/v1/earn-events', '/v1/me/redemptions', '/v1/partner/codes/{code}', '/v1/audit/trial-balance']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/v1/catalogue',
+        '/v1/earn-events',
+        '/v1/me/redemptions',
+        '/v1/partner/codes/{code}',
+        '/v1/audit/trial-balance',
+      ]),
+    );
     expect(paths.length).toBeGreaterThan(30);
   });
 
@@ -38,6 +46,8 @@ describe('the API docs in a browser', () => {
     const status = operation.locator('.live-responses-table tr.response .response-col_status');
     await status.waitFor({ timeout: 20_000 });
     expect((await status.innerText()).trim()).toBe('200');
-    expect(await operation.locator('.live-responses-table .microlight, .live-responses-table pre').first().innerText()).toContain('"items"');
+    expect(await operation.locator('.live-responses-table .microlight, .live-responses-table pre').first().innerText()).toContain(
+      '"items"',
+    );
   });
 });

@@ -42,16 +42,57 @@ describe('pages for people in a browser', () => {
     };
     ok(await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'city-museum', name: 'City Museum', kind: 'museum' }));
     ok(await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'fund', name: XSS_FUND, kind: 'charity' }));
-    museumKey = ok(await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'City Museum', role: 'partner', partnerId: 'city-museum' })).apiKey;
-    fundKey = ok(await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: XSS_FUND, role: 'partner', partnerId: 'fund' })).apiKey;
-    for (const [id, ru, en, position] of [['cafes', 'Кафе и рестораны', 'Cafes and restaurants', 10], ['museums', 'Музеи', 'Museums', 30], ['charity', 'Благотворительность', 'Charity', 70]] as const) {
+    museumKey = ok(
+      await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'City Museum', role: 'partner', partnerId: 'city-museum' }),
+    ).apiKey;
+    fundKey = ok(
+      await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: XSS_FUND, role: 'partner', partnerId: 'fund' }),
+    ).apiKey;
+    for (const [id, ru, en, position] of [
+      ['cafes', 'Кафе и рестораны', 'Cafes and restaurants', 10],
+      ['museums', 'Музеи', 'Museums', 30],
+      ['charity', 'Благотворительность', 'Charity', 70],
+    ] as const) {
       ok(await t.http.post('/v1/admin/categories').set(t.admin).send({ id, names: { ru, en }, position }));
     }
     const item = async (body: object) => ok(await t.http.post('/v1/admin/catalogue-items').set(t.admin).send(body));
-    await item({ id: 'museum-night', kind: 'TICKET', title: 'Ночь в Городском музее', partnerId: 'city-museum', pricePoints: '300', codeSource: 'GENERATED', stock: 100, codeValidDays: 14, perResidentLimit: 2, categoryId: 'museums' });
-    await item({ id: 'museum-xss', kind: 'TICKET', title: XSS_TITLE, partnerId: 'city-museum', pricePoints: '50', codeSource: 'GENERATED', categoryId: 'museums' });
-    await item({ id: 'fund-xss', kind: 'DONATION', title: XSS_FUND, partnerId: 'fund', minPoints: '10', maxPoints: '1000', categoryId: 'charity' });
-    ok(await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', 'opening-anna').send({ residentId: 'anna', amount: '1250', reason: 'welcome' }));
+    await item({
+      id: 'museum-night',
+      kind: 'TICKET',
+      title: 'Ночь в Городском музее',
+      partnerId: 'city-museum',
+      pricePoints: '300',
+      codeSource: 'GENERATED',
+      stock: 100,
+      codeValidDays: 14,
+      perResidentLimit: 2,
+      categoryId: 'museums',
+    });
+    await item({
+      id: 'museum-xss',
+      kind: 'TICKET',
+      title: XSS_TITLE,
+      partnerId: 'city-museum',
+      pricePoints: '50',
+      codeSource: 'GENERATED',
+      categoryId: 'museums',
+    });
+    await item({
+      id: 'fund-xss',
+      kind: 'DONATION',
+      title: XSS_FUND,
+      partnerId: 'fund',
+      minPoints: '10',
+      maxPoints: '1000',
+      categoryId: 'charity',
+    });
+    ok(
+      await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set('Idempotency-Key', 'opening-anna')
+        .send({ residentId: 'anna', amount: '1250', reason: 'welcome' }),
+    );
     browser = await launchSharedBrowser();
   }, 300_000); // a first run may install chromium
 
@@ -86,11 +127,16 @@ describe('pages for people in a browser', () => {
       const w = globalThis as unknown as { axe?: Axe; document: unknown };
       if (!w.axe) (0, eval)(source);
       const result = await w.axe!.run(w.document, { resultTypes: ['violations'] });
-      return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+      return result.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
     }, AXE);
     expect({ page: name, violations }).toEqual({ page: name, violations: [] });
     const size = page.viewportSize()!;
-    for (const [label, viewport] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
+    for (const [label, viewport] of [
+      ['phone', PHONE],
+      ['desktop', DESKTOP],
+    ] as const) {
       await page.setViewportSize(viewport);
       await page.screenshot({ path: join(SHOTS, `${name}-${label}.png`), fullPage: true });
     }
@@ -125,7 +171,11 @@ describe('pages for people in a browser', () => {
     code = (await page.locator('[data-code]').innerText()).trim();
     expect(code).toMatch(/^[0-9A-Z]{13}$/);
     await expect(page.locator('img.qr').isVisible()).resolves.toBe(true);
-    expect(await page.locator('img.qr').evaluate((img: unknown) => (img as { complete: boolean }).complete && (img as { naturalWidth: number }).naturalWidth > 0)).toBe(true);
+    expect(
+      await page
+        .locator('img.qr')
+        .evaluate((img: unknown) => (img as { complete: boolean }).complete && (img as { naturalWidth: number }).naturalWidth > 0),
+    ).toBe(true);
     await look(page, 'code-ru');
   });
 

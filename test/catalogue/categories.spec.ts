@@ -13,7 +13,10 @@ describe('catalogue categories', () => {
 
   const category = (body: object) => t.http.post('/v1/admin/categories').set(t.admin).send(body);
   const item = (body: object) =>
-    t.http.post('/v1/admin/catalogue-items').set(t.admin).send({ kind: 'TICKET', partnerId: 'hermitage', pricePoints: '300', codeSource: 'GENERATED', ...body });
+    t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ kind: 'TICKET', partnerId: 'hermitage', pricePoints: '300', codeSource: 'GENERATED', ...body });
 
   it('an admin adds categories; the public list shows them in page order with their active items counted', async () => {
     const museums = await category({ id: 'museums', names: { ru: 'Музеи', en: 'Museums' }, position: 30 }).expect(201);
@@ -48,7 +51,11 @@ describe('catalogue categories', () => {
   it('an item moves to another category, or out of any, by PATCH; an unknown category is refused and changes nothing', async () => {
     const moved = await t.http.patch('/v1/admin/catalogue-items/no-category').set(t.admin).send({ categoryId: 'parks' }).expect(200);
     expect(moved.body.categoryId).toBe('parks');
-    expectProblem(await t.http.patch('/v1/admin/catalogue-items/no-category').set(t.admin).send({ categoryId: 'nowhere' }), 404, 'not_found');
+    expectProblem(
+      await t.http.patch('/v1/admin/catalogue-items/no-category').set(t.admin).send({ categoryId: 'nowhere' }),
+      404,
+      'not_found',
+    );
     expect((await t.http.get('/v1/admin/catalogue-items/no-category').set(t.admin).expect(200)).body.categoryId).toBe('parks');
     const out = await t.http.patch('/v1/admin/catalogue-items/no-category').set(t.admin).send({ categoryId: null }).expect(200);
     expect(out.body.categoryId).toBeNull();
@@ -57,7 +64,11 @@ describe('catalogue categories', () => {
   });
 
   it('a category is renamed and moved; a category in use cannot be deleted, an unused one can', async () => {
-    const renamed = await t.http.patch('/v1/admin/categories/parks').set(t.admin).send({ names: { en: 'Parks and gardens' }, position: 40 }).expect(200);
+    const renamed = await t.http
+      .patch('/v1/admin/categories/parks')
+      .set(t.admin)
+      .send({ names: { en: 'Parks and gardens' }, position: 40 })
+      .expect(200);
     expect(renamed.body).toEqual({ id: 'parks', names: { ru: 'Парки', en: 'Parks and gardens' }, position: 40 });
     expect((await t.http.get('/v1/admin/categories/parks').set(t.admin).expect(200)).body.names.en).toBe('Parks and gardens');
     expectProblem(await t.http.delete('/v1/admin/categories/museums').set(t.admin), 409, 'invalid_state');

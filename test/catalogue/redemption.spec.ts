@@ -14,7 +14,12 @@ describe('catalogue, redemption and partners', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    for (const [id, kind] of [['cafe', 'cafe'], ['museum', 'museum'], ['fund', 'charity'], ['other', 'shop']]) {
+    for (const [id, kind] of [
+      ['cafe', 'cafe'],
+      ['museum', 'museum'],
+      ['fund', 'charity'],
+      ['other', 'shop'],
+    ]) {
       await t.http.post('/v1/admin/partners').set(t.admin).send({ id, name: id, kind }).expect(201);
       const key = await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: id, role: 'partner', partnerId: id }).expect(201);
       partnerKeys[id] = { 'X-API-Key': key.body.apiKey };
@@ -33,14 +38,23 @@ describe('catalogue, redemption and partners', () => {
   const item = async (body: object) => (await t.http.post('/v1/admin/catalogue-items').set(t.admin).send(body).expect(201)).body;
   const grant = (residentId: string, amount: string) =>
     t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening' }).expect(201);
-  const redeem = (residentId: string, body: object, k = key()) => t.http.post('/v1/me/redemptions').set(t.residentAuth(residentId)).set(k).send(body);
-  const balance = async (residentId: string) => (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available;
-  const pool = async (id: string, codes: string[]) =>
-    t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).send({ codes }).expect(200);
+  const redeem = (residentId: string, body: object, k = key()) =>
+    t.http.post('/v1/me/redemptions').set(t.residentAuth(residentId)).set(k).send(body);
+  const balance = async (residentId: string) =>
+    (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available;
+  const pool = async (id: string, codes: string[]) => t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).send({ codes }).expect(200);
 
   it('a resident redeems a promo code from a pool and sees it, the points gone', async () => {
     const id = itemId('coffee');
-    await item({ id, kind: 'PROMO_CODE', title: '20% off coffee', partnerId: 'cafe', pricePoints: '100', codeSource: 'POOL', codeValidDays: 30 });
+    await item({
+      id,
+      kind: 'PROMO_CODE',
+      title: '20% off coffee',
+      partnerId: 'cafe',
+      pricePoints: '100',
+      codeSource: 'POOL',
+      codeValidDays: 30,
+    });
     await pool(id, ['CAFE-A-0001', 'CAFE-A-0002']);
     const anna = resident();
     await grant(anna, '250');
@@ -71,7 +85,14 @@ describe('catalogue, redemption and partners', () => {
   });
 
   it.each([
-    ['POOL', (id: string) => pool(id, ['S-1-0001', 'S-1-0002', 'S-1-0003', 'S-1-0004', 'S-1-0005'].map((c) => `${c}-${id}`))],
+    [
+      'POOL',
+      (id: string) =>
+        pool(
+          id,
+          ['S-1-0001', 'S-1-0002', 'S-1-0003', 'S-1-0004', 'S-1-0005'].map((c) => `${c}-${id}`),
+        ),
+    ],
     ['GENERATED with stock 5', async () => undefined],
   ])('20 residents race for an item with 5 (%s): exactly 5 succeed with 5 distinct codes', async (source, fill) => {
     const id = itemId('race');
@@ -112,7 +133,15 @@ describe('catalogue, redemption and partners', () => {
 
   it('perResidentLimit 1 with 5 concurrent requests of one resident: exactly 1', async () => {
     const id = itemId('once');
-    await item({ id, kind: 'PROMO_CODE', title: 'Welcome gift', partnerId: 'other', pricePoints: '1', codeSource: 'GENERATED', perResidentLimit: 1 });
+    await item({
+      id,
+      kind: 'PROMO_CODE',
+      title: 'Welcome gift',
+      partnerId: 'other',
+      pricePoints: '1',
+      codeSource: 'GENERATED',
+      perResidentLimit: 1,
+    });
     const gleb = resident();
     await grant(gleb, '100');
     const answers = await Promise.all(Array.from({ length: 5 }, () => redeem(gleb, { itemId: id })));
@@ -132,7 +161,17 @@ describe('catalogue, redemption and partners', () => {
 
     it('give the same answer and write the same journal entry', async () => {
       const id = itemId('same');
-      await item({ id, kind: 'TICKET', title: 'Zoo day', partnerId: 'museum', pricePoints: '30', codeSource: 'GENERATED', codeValidDays: 2, stock: 10, perResidentLimit: 5 });
+      await item({
+        id,
+        kind: 'TICKET',
+        title: 'Zoo day',
+        partnerId: 'museum',
+        pricePoints: '30',
+        codeSource: 'GENERATED',
+        codeValidDays: 2,
+        stock: 10,
+        perResidentLimit: 5,
+      });
       const lev = resident();
       await grant(lev, '200');
       await t.app.get(RedemptionService).redeem(lev, id, 1);
@@ -154,7 +193,13 @@ describe('catalogue, redemption and partners', () => {
 
       const entry = async (txId: string) => {
         const tx = (await t.http.get(`/v1/ledger/transactions/${txId}`).set(t.admin).expect(200)).body;
-        return { type: tx.type, status: tx.status, description: tx.description, postings: tx.postings, metadata: { ...tx.metadata, redemptionId: 'x' } };
+        return {
+          type: tx.type,
+          status: tx.status,
+          description: tx.description,
+          postings: tx.postings,
+          metadata: { ...tx.metadata, redemptionId: 'x' },
+        };
       };
       expect(await entry(fast.body.transactionId)).toEqual(await entry(general.transactionId));
       expect((await entry(fast.body.transactionId)).description).toBe('Zoo day × 2');
@@ -171,7 +216,8 @@ describe('catalogue, redemption and partners', () => {
       expect(refundShape(fastRefund)).toEqual(refundShape(generalRefund));
       expect(fastRefund).toMatchObject({ status: 'cancelled', balanceAfter: '110', pointsSpent: '60' });
       expect(generalRefund).toMatchObject({ status: 'cancelled', balanceAfter: '170', pointsSpent: '60' });
-      const refundOf = async (redemptionId: string) => (await t.prisma.redemption.findUniqueOrThrow({ where: { id: redemptionId } })).refundTransactionId!;
+      const refundOf = async (redemptionId: string) =>
+        (await t.prisma.redemption.findUniqueOrThrow({ where: { id: redemptionId } })).refundTransactionId!;
       const refundEntry = async (redemptionId: string) => {
         const e = await entry(await refundOf(redemptionId));
         return { ...e, metadata: { ...e.metadata, reverses: 'x' } };
@@ -184,7 +230,15 @@ describe('catalogue, redemption and partners', () => {
 
     it('a replay of a one-statement redemption is its first answer byte for byte, even after a cancel', async () => {
       const id = itemId('bytes');
-      await item({ id, kind: 'PROMO_CODE', title: 'Scarf', partnerId: 'cafe', pricePoints: '25', codeSource: 'GENERATED', codeValidDays: 3 });
+      await item({
+        id,
+        kind: 'PROMO_CODE',
+        title: 'Scarf',
+        partnerId: 'cafe',
+        pricePoints: '25',
+        codeSource: 'GENERATED',
+        codeValidDays: 3,
+      });
       const nina = resident();
       await grant(nina, '100');
       const spy = oneStatement();
@@ -245,9 +299,14 @@ describe('catalogue, redemption and partners', () => {
         const pending = redeem(vera, { itemId: id }).then((r) => r);
         // the redemption now waits for the partner's rows; it must not hold the resident's meanwhile
         const blocker = (other as unknown as { processID: number }).processID;
-        await waitFor(async () => (await t.prisma.$queryRaw<{ n: bigint }[]>`
+        await waitFor(
+          async () =>
+            (
+              await t.prisma.$queryRaw<{ n: bigint }[]>`
           SELECT count(*) AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%catalogue_redeem%'`)[0].n === 1n);
+          WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%catalogue_redeem%'`
+            )[0].n === 1n,
+        );
         await other.query("SET LOCAL lock_timeout = '3s'");
         await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account[`resident:${vera}`].toString()]);
         await other.query('COMMIT');
@@ -268,8 +327,16 @@ describe('catalogue, redemption and partners', () => {
       await grant(poor, '100');
       const [richAccount] = await t.prisma.$queryRaw<{ id: bigint }[]>`SELECT id FROM ledger_accounts WHERE code = ${`resident:${rich}`}`;
       const answer = await t.app.get(RedemptionRepository).redeemInOneStatement({
-        scope: `resident:${poor}`, key: randomUUID(), hash: 'h'.repeat(64), redemptionId: randomUUID(), transactionId: randomUUID(),
-        residentId: poor, residentAccountId: richAccount.id, itemId: id, quantity: 1, generatedCodes: ['TESTCODE1'],
+        scope: `resident:${poor}`,
+        key: randomUUID(),
+        hash: 'h'.repeat(64),
+        redemptionId: randomUUID(),
+        transactionId: randomUUID(),
+        residentId: poor,
+        residentAccountId: richAccount.id,
+        itemId: id,
+        quantity: 1,
+        generatedCodes: ['TESTCODE1'],
       });
       expect(answer).toBeNull(); // the general path, which finds the resident's own account
       expect([await balance(rich), await balance(poor)]).toEqual(['100', '100']);
@@ -329,7 +396,15 @@ describe('catalogue, redemption and partners', () => {
     const id = 'till-item';
 
     beforeAll(async () => {
-      await item({ id, kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '30', codeSource: 'GENERATED', codeValidDays: 7 });
+      await item({
+        id,
+        kind: 'PROMO_CODE',
+        title: 'Cake',
+        partnerId: 'cafe',
+        pricePoints: '30',
+        codeSource: 'GENERATED',
+        codeValidDays: 7,
+      });
       egor = resident();
       await grant(egor, '100');
       const res = await redeem(egor, { itemId: id }).expect(201);
@@ -346,7 +421,9 @@ describe('catalogue, redemption and partners', () => {
     });
 
     it('20 concurrent redeems of one code: exactly one 200, the rest 409 code_already_redeemed; then no cancel', async () => {
-      const answers = await Promise.all(Array.from({ length: 20 }, () => t.http.post(`/v1/partner/codes/${code}/redeem`).set(partnerKeys.cafe)));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => t.http.post(`/v1/partner/codes/${code}/redeem`).set(partnerKeys.cafe)),
+      );
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
       expect(answers.filter((a) => a.status === 409 && a.body.code === 'code_already_redeemed')).toHaveLength(19);
       expect((await t.http.get(`/v1/partner/codes/${code}`).set(partnerKeys.cafe).expect(200)).body.status).toBe('redeemed');
@@ -385,7 +462,16 @@ describe('catalogue, redemption and partners', () => {
   describe('cancelling', () => {
     it('an unused code within the window: the points come back and the count is freed', async () => {
       const id = itemId('cancel');
-      await item({ id, kind: 'PROMO_CODE', title: 'Tea', partnerId: 'cafe', pricePoints: '25', codeSource: 'GENERATED', stock: 1, perResidentLimit: 1 });
+      await item({
+        id,
+        kind: 'PROMO_CODE',
+        title: 'Tea',
+        partnerId: 'cafe',
+        pricePoints: '25',
+        codeSource: 'GENERATED',
+        stock: 1,
+        perResidentLimit: 1,
+      });
       const fedor = resident();
       await grant(fedor, '25');
       const r = await redeem(fedor, { itemId: id }).expect(201);
@@ -417,7 +503,15 @@ describe('catalogue, redemption and partners', () => {
 
     it('after the cancel window: 409 invalid_state', async () => {
       const id = itemId('nowindow');
-      await item({ id, kind: 'PROMO_CODE', title: 'Scone', partnerId: 'cafe', pricePoints: '5', codeSource: 'GENERATED', cancelWindowHours: 0 });
+      await item({
+        id,
+        kind: 'PROMO_CODE',
+        title: 'Scone',
+        partnerId: 'cafe',
+        pricePoints: '5',
+        codeSource: 'GENERATED',
+        cancelWindowHours: 0,
+      });
       const galya = resident();
       await grant(galya, '5');
       const r = await redeem(galya, { itemId: id }).expect(201);
@@ -434,7 +528,11 @@ describe('catalogue, redemption and partners', () => {
       const ivan = resident();
       await grant(ivan, '500');
       for (const amount of ['9', '1001', '10.5', '-10']) {
-        expectProblem(await t.http.post('/v1/me/donations').set(t.residentAuth(ivan)).set(key()).send({ itemId: id, amount }), 400, 'validation_failed');
+        expectProblem(
+          await t.http.post('/v1/me/donations').set(t.residentAuth(ivan)).set(key()).send({ itemId: id, amount }),
+          400,
+          'validation_failed',
+        );
       }
       const d = await t.http.post('/v1/me/donations').set(t.residentAuth(ivan)).set(key()).send({ itemId: id, amount: '150' }).expect(201);
       expect(d.body).toMatchObject({ kind: 'DONATION', pointsSpent: '150', balanceAfter: '350', codes: [] });
@@ -444,19 +542,38 @@ describe('catalogue, redemption and partners', () => {
       const to = new Date(Date.now() + 3600_000).toISOString();
       const s = (await t.http.get(`/v1/partner/settlements?from=${from}&to=${to}`).set(partnerKeys.fund).expect(200)).body;
       expect(s.donations).toEqual([{ itemId: id, title: 'Help the shelter', donations: 1, points: '150' }]);
-      expectProblem(await t.http.post('/v1/me/redemptions').set(t.residentAuth(ivan)).set(key()).send({ itemId: id }), 400, 'validation_failed');
+      expectProblem(
+        await t.http.post('/v1/me/redemptions').set(t.residentAuth(ivan)).set(key()).send({ itemId: id }),
+        400,
+        'validation_failed',
+      );
     });
   });
 
   describe('bad input and inactive items change nothing', () => {
     it('an inactive or unknown item is 404; bad bodies are 400', async () => {
       const id = itemId('later');
-      await item({ id, kind: 'PROMO_CODE', title: 'Later', partnerId: 'cafe', pricePoints: '1', codeSource: 'GENERATED', activeFrom: '2999-01-01T00:00:00Z' });
+      await item({
+        id,
+        kind: 'PROMO_CODE',
+        title: 'Later',
+        partnerId: 'cafe',
+        pricePoints: '1',
+        codeSource: 'GENERATED',
+        activeFrom: '2999-01-01T00:00:00Z',
+      });
       const r = resident();
       await grant(r, '10');
       expectProblem(await redeem(r, { itemId: id }), 404, 'not_found');
       expectProblem(await redeem(r, { itemId: 'no-such-item' }), 404, 'not_found');
-      for (const body of [{}, { itemId: id, quantity: 0 }, { itemId: id, quantity: 11 }, { itemId: id, quantity: 1.5 }, { itemId: 'Bad Id' }, { itemId: id, extra: 1 }]) {
+      for (const body of [
+        {},
+        { itemId: id, quantity: 0 },
+        { itemId: id, quantity: 11 },
+        { itemId: id, quantity: 1.5 },
+        { itemId: 'Bad Id' },
+        { itemId: id, extra: 1 },
+      ]) {
         expectProblem(await redeem(r, body), 400, 'validation_failed');
       }
       expectProblem(await t.http.post('/v1/me/redemptions').set(t.residentAuth(r)).send({ itemId: id }), 400, 'validation_failed');
@@ -471,14 +588,37 @@ describe('catalogue, redemption and partners', () => {
       await item({ id, kind: 'PROMO_CODE', title: 'Pool', partnerId: 'other', pricePoints: '1', codeSource: 'POOL' });
       expect((await pool(id, [`${id}-A1`, `${id}-A2`, `${id}-A1`])).body).toEqual({ added: 2, duplicates: 1 });
       const csv = [`${id}-A2`, `${id}-B1`, '', `${id}-B2`, `${id}-B2`].join('\n');
-      const up = await t.http.post(`/v1/partner/items/${id}/codes`).set(partnerKeys.other).set('Content-Type', 'text/csv').send(csv).expect(200);
+      const up = await t.http
+        .post(`/v1/partner/items/${id}/codes`)
+        .set(partnerKeys.other)
+        .set('Content-Type', 'text/csv')
+        .send(csv)
+        .expect(200);
       expect(up.body).toEqual({ added: 2, duplicates: 2 });
       const before = await t.prisma.itemCode.count({ where: { itemId: id } });
-      expectProblem(await t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).send({ codes: [`${id}-C1`, 'has space'] }), 400, 'validation_failed');
+      expectProblem(
+        await t.http
+          .post(`/v1/admin/items/${id}/codes`)
+          .set(t.admin)
+          .send({ codes: [`${id}-C1`, 'has space'] }),
+        400,
+        'validation_failed',
+      );
       expectProblem(await t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).send({ codes: [] }), 400, 'validation_failed');
-      expectProblem(await t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).set('Content-Type', 'application/xml').send('<x/>'), 415, 'unsupported_media_type');
+      expectProblem(
+        await t.http.post(`/v1/admin/items/${id}/codes`).set(t.admin).set('Content-Type', 'application/xml').send('<x/>'),
+        415,
+        'unsupported_media_type',
+      );
       expect(await t.prisma.itemCode.count({ where: { itemId: id } })).toBe(before);
-      expectProblem(await t.http.post(`/v1/partner/items/${id}/codes`).set(partnerKeys.cafe).send({ codes: ['ZZZZ-1'] }), 404, 'not_found');
+      expectProblem(
+        await t.http
+          .post(`/v1/partner/items/${id}/codes`)
+          .set(partnerKeys.cafe)
+          .send({ codes: ['ZZZZ-1'] }),
+        404,
+        'not_found',
+      );
     });
 
     it('a code another partner holds is simply added: an upload tells nothing of other partners’ codes', async () => {
@@ -490,7 +630,11 @@ describe('catalogue, redemption and partners', () => {
       await item({ id: again, kind: 'PROMO_CODE', title: 'Mine too', partnerId: 'cafe', pricePoints: '5', codeSource: 'POOL' });
       const secret = `SHARED-${randomUUID().slice(0, 8)}`;
       const up = (id: string, partner: string) =>
-        t.http.post(`/v1/partner/items/${id}/codes`).set(partnerKeys[partner]).send({ codes: [secret] }).expect(200);
+        t.http
+          .post(`/v1/partner/items/${id}/codes`)
+          .set(partnerKeys[partner])
+          .send({ codes: [secret] })
+          .expect(200);
       expect((await up(mine, 'cafe')).body).toEqual({ added: 1, duplicates: 0 });
       expect((await up(theirs, 'other')).body).toEqual({ added: 1, duplicates: 0 });
       // within one partner a code stays unique across its items
@@ -500,7 +644,10 @@ describe('catalogue, redemption and partners', () => {
       await grant(olga, '10');
       const a = await redeem(olga, { itemId: mine }).expect(201);
       expect(a.body.codes[0].code).toBe(secret);
-      expect((await t.http.get(`/v1/partner/codes/${secret}`).set(partnerKeys.cafe).expect(200)).body).toMatchObject({ itemId: mine, status: 'issued' });
+      expect((await t.http.get(`/v1/partner/codes/${secret}`).set(partnerKeys.cafe).expect(200)).body).toMatchObject({
+        itemId: mine,
+        status: 'issued',
+      });
       expectProblem(await t.http.get(`/v1/partner/codes/${secret}`).set(partnerKeys.other), 404, 'not_found');
       await t.http.post(`/v1/partner/codes/${secret}/redeem`).set(partnerKeys.cafe).expect(200);
       expectProblem(await t.http.post(`/v1/partner/codes/${secret}/redeem`).set(partnerKeys.other), 404, 'not_found');
@@ -527,7 +674,9 @@ describe('partner validation is rate-limited per key', () => {
 
   it('the sixth attempt in a minute is 429 rate_limited; another key is not affected', async () => {
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'cafe', name: 'cafe', kind: 'cafe' }).expect(201);
-    const key = async () => (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'k', role: 'partner', partnerId: 'cafe' }).expect(201)).body.apiKey;
+    const key = async () =>
+      (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'k', role: 'partner', partnerId: 'cafe' }).expect(201)).body
+        .apiKey;
     const [a, b] = [await key(), await key()];
     for (let i = 0; i < 5; i++) expectProblem(await t.http.get(`/v1/partner/codes/GUESS${i}XX`).set('X-API-Key', a), 404, 'not_found');
     expectProblem(await t.http.get('/v1/partner/codes/GUESS9XX').set('X-API-Key', a), 429, 'rate_limited');

@@ -70,9 +70,7 @@ describe('migrations on PostgreSQL', () => {
       /29990101000000_broken failed and was rolled back/,
     );
     expect(await tables(db)).not.toContain('half_done');
-    const recorded = await db.withSession((s) =>
-      s.query(`SELECT 1 FROM _prisma_migrations WHERE migration_name = $1`, [broken.name]),
-    );
+    const recorded = await db.withSession((s) => s.query(`SELECT 1 FROM _prisma_migrations WHERE migration_name = $1`, [broken.name]));
     expect(recorded).toHaveLength(0);
   });
 
@@ -84,9 +82,7 @@ describe('migrations on PostgreSQL', () => {
 
   it('refuse to start when the database has a migration this code does not know', async () => {
     await db.withSession((s) => applyMigrations(s));
-    await expect(db.withSession((s) => applyMigrations(s, migrations.slice(0, -1)))).rejects.toThrow(
-      /missing from/,
-    );
+    await expect(db.withSession((s) => applyMigrations(s, migrations.slice(0, -1)))).rejects.toThrow(/missing from/);
   });
 
   it('apply once when several replicas start at the same moment', async () => {

@@ -31,15 +31,36 @@ describe('database schema', () => {
     });
     const category = await prisma.catalogueCategory.create({ data: { id: 'schema-cat', nameRu: 'Парки', nameEn: 'Parks', position: 3 } });
     await prisma.catalogueItem.create({
-      data: { id: 'schema-item', kind: 'TICKET', title: 'T', partnerId: 'schema-partner', pricePoints: 5, codeSource: 'GENERATED', categoryId: category.id },
+      data: {
+        id: 'schema-item',
+        kind: 'TICKET',
+        title: 'T',
+        partnerId: 'schema-partner',
+        pricePoints: 5,
+        codeSource: 'GENERATED',
+        categoryId: category.id,
+      },
     });
-    expect(await prisma.catalogueCategory.findUnique({ where: { id: 'schema-cat' }, include: { items: true } })).toMatchObject({ nameEn: 'Parks', items: [{ id: 'schema-item' }] });
-    await prisma.appSession.create({ data: { tokenHash: 'b'.repeat(64), kind: 'client', apiClientId: client.id, expiresAt: new Date(Date.now() + 60_000) } });
-    await prisma.appSession.create({ data: { tokenHash: 'c'.repeat(64), kind: 'resident', residentId: 'anna', expiresAt: new Date(Date.now() + 60_000) } });
-    expect(await prisma.appSession.findUnique({ where: { tokenHash: 'b'.repeat(64) }, include: { apiClient: true } })).toMatchObject({ apiClient: { id: client.id } });
+    expect(await prisma.catalogueCategory.findUnique({ where: { id: 'schema-cat' }, include: { items: true } })).toMatchObject({
+      nameEn: 'Parks',
+      items: [{ id: 'schema-item' }],
+    });
+    await prisma.appSession.create({
+      data: { tokenHash: 'b'.repeat(64), kind: 'client', apiClientId: client.id, expiresAt: new Date(Date.now() + 60_000) },
+    });
+    await prisma.appSession.create({
+      data: { tokenHash: 'c'.repeat(64), kind: 'resident', residentId: 'anna', expiresAt: new Date(Date.now() + 60_000) },
+    });
+    expect(await prisma.appSession.findUnique({ where: { tokenHash: 'b'.repeat(64) }, include: { apiClient: true } })).toMatchObject({
+      apiClient: { id: client.id },
+    });
     // a session is a resident's or a client's, never both or neither
-    await expect(prisma.appSession.create({ data: { tokenHash: 'd'.repeat(64), kind: 'resident', expiresAt: new Date() } })).rejects.toThrow();
-    await expect(prisma.appSession.create({ data: { tokenHash: 'e'.repeat(64), kind: 'client', residentId: 'anna', expiresAt: new Date() } })).rejects.toThrow();
+    await expect(
+      prisma.appSession.create({ data: { tokenHash: 'd'.repeat(64), kind: 'resident', expiresAt: new Date() } }),
+    ).rejects.toThrow();
+    await expect(
+      prisma.appSession.create({ data: { tokenHash: 'e'.repeat(64), kind: 'client', residentId: 'anna', expiresAt: new Date() } }),
+    ).rejects.toThrow();
   });
 
   it('the administrative log is append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {

@@ -27,8 +27,16 @@ describe('durability of accepted earn events', () => {
   beforeAll(async () => {
     t = await startTestApp({ REDIS_URL: OWN_REDIS });
     await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
-    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
-    key = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey };
+    await t.http
+      .post('/v1/admin/earning-rules')
+      .set(t.admin)
+      .send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' })
+      .expect(201);
+    key = {
+      'X-API-Key': (
+        await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)
+      ).body.apiKey,
+    };
     queue = t.app.get<Queue>(getQueueToken(EARN_QUEUE));
     redis = new Redis(OWN_REDIS);
   });
@@ -76,8 +84,16 @@ describe('durability of accepted earn events', () => {
   it('Redis wiped after acceptance and before processing: the sweeper posts everything, once', async () => {
     await queue.pause(true); // this process stops taking jobs; they wait in Redis
     const events = batch('flush', 600, 60);
-    await t.http.post('/v1/earn-events').set(key).send({ events: events.slice(0, 300) }).expect(202);
-    await t.http.post('/v1/earn-events').set(key).send({ events: events.slice(300) }).expect(202);
+    await t.http
+      .post('/v1/earn-events')
+      .set(key)
+      .send({ events: events.slice(0, 300) })
+      .expect(202);
+    await t.http
+      .post('/v1/earn-events')
+      .set(key)
+      .send({ events: events.slice(300) })
+      .expect(202);
     expect(await queue.getWaitingCount()).toBe(2);
 
     await redis.flushdb();
@@ -90,7 +106,9 @@ describe('durability of accepted earn events', () => {
     await expectAccruedOnce('flush', 600, 60);
 
     // a late redelivery of the same events does nothing
-    const ids = (await t.prisma.earnEvent.findMany({ where: { externalId: { startsWith: 'flush-' } }, select: { id: true } })).map((e) => e.id);
+    const ids = (await t.prisma.earnEvent.findMany({ where: { externalId: { startsWith: 'flush-' } }, select: { id: true } })).map(
+      (e) => e.id,
+    );
     expect(await t.app.get(EarnProcessor).processBatch(ids)).toBe(0);
     await expectAccruedOnce('flush', 600, 60);
   });
@@ -102,7 +120,11 @@ describe('durability of accepted earn events', () => {
       await new Promise((r) => setTimeout(r, 2500)); // let it boot and connect
       const events = batch('kill', 6000, 300);
       for (let i = 0; i < 6; i++) {
-        await t.http.post('/v1/earn-events').set(key).send({ events: events.slice(i * 1000, (i + 1) * 1000) }).expect(202);
+        await t.http
+          .post('/v1/earn-events')
+          .set(key)
+          .send({ events: events.slice(i * 1000, (i + 1) * 1000) })
+          .expect(202);
       }
       await waitFor(async () => ((await countByStatus('kill')).posted ?? 0) > 0, 30_000, 'the worker to post something');
       worker.kill('SIGKILL');
@@ -114,17 +136,20 @@ describe('durability of accepted earn events', () => {
     }
     // the killed worker's open transaction is rolled back when PostgreSQL notices the lost
     // connection; until then its events are locked and the sweeper leaves them for its next run
-    await waitFor(async () => {
-      await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
-      const now = await countByStatus('kill');
-      return now.posted === 6000 && !now.received ? now : undefined;
-    }, 30_000, 'the sweeper to post the rest');
+    await waitFor(
+      async () => {
+        await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000));
+        const now = await countByStatus('kill');
+        return now.posted === 6000 && !now.received ? now : undefined;
+      },
+      30_000,
+      'the sweeper to post the rest',
+    );
     expect(await countByStatus('kill')).toEqual({ posted: 6000 });
     await expectAccruedOnce('kill', 6000, 300);
     await queue.resume(true);
   });
 });
-
 
 describe('intake while Redis is down', () => {
   let t: TestApp;
@@ -137,8 +162,13 @@ describe('intake while Redis is down', () => {
 
   it('still accepts (durably) and answers promptly; the sweeper posts the events', async () => {
     await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
-    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
-    const key = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey;
+    await t.http
+      .post('/v1/admin/earning-rules')
+      .set(t.admin)
+      .send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' })
+      .expect(201);
+    const key = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201))
+      .body.apiKey;
     const started = Date.now();
     const res = await t.http
       .post('/v1/earn-events')
@@ -149,6 +179,9 @@ describe('intake while Redis is down', () => {
     expect(res.body.results[0].status).toBe('accepted');
     expect((await t.http.get('/v1/earn-events/down-1').set('X-API-Key', key).expect(200)).body.status).toBe('received');
     expect(await t.app.get(EarnSweeper).sweep(new Date(Date.now() + 1000))).toBe(1);
-    expect((await t.http.get('/v1/earn-events/down-1').set('X-API-Key', key).expect(200)).body).toMatchObject({ status: 'posted', points: '20' });
+    expect((await t.http.get('/v1/earn-events/down-1').set('X-API-Key', key).expect(200)).body).toMatchObject({
+      status: 'posted',
+      points: '20',
+    });
   });
 });

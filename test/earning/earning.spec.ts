@@ -14,8 +14,10 @@ describe('earning', () => {
     const admin = t.http;
     await admin.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Active Citizen' }).expect(201);
     await admin.post('/v1/admin/sources').set(t.admin).send({ id: 'reports', name: 'Our City' }).expect(201);
-    const key = async (sourceId: string) =>
-      ({ 'X-API-Key': (await admin.post('/v1/admin/api-clients').set(t.admin).send({ name: sourceId, role: 'source', sourceId }).expect(201)).body.apiKey });
+    const key = async (sourceId: string) => ({
+      'X-API-Key': (await admin.post('/v1/admin/api-clients').set(t.admin).send({ name: sourceId, role: 'source', sourceId }).expect(201))
+        .body.apiKey,
+    });
     votes = await key('votes');
     reports = await key('reports');
     const rule = (body: object) => admin.post('/v1/admin/earning-rules').set(t.admin).send(body).expect(201);
@@ -27,7 +29,15 @@ describe('earning', () => {
     await admin
       .post('/v1/admin/campaigns')
       .set(t.admin)
-      .send({ id: 'bonus', name: 'Bonus week', sourceId: 'reports', eventType: 'bonus.vote', multiplier: '1.5', validFrom: '2026-01-01T00:00:00Z', validTo: '2030-01-01T00:00:00Z' })
+      .send({
+        id: 'bonus',
+        name: 'Bonus week',
+        sourceId: 'reports',
+        eventType: 'bonus.vote',
+        multiplier: '1.5',
+        validFrom: '2026-01-01T00:00:00Z',
+        validTo: '2030-01-01T00:00:00Z',
+      })
       .expect(201);
     await rule({ id: 'bonus-vote', sourceId: 'reports', eventType: 'bonus.vote', points: '15' });
   });
@@ -47,12 +57,17 @@ describe('earning', () => {
     ...over,
   });
   const post = (key: Record<string, string>, events: object[]) => t.http.post('/v1/earn-events').set(key).send({ events });
-  const status = async (key: Record<string, string>, externalId: string) => (await t.http.get(`/v1/earn-events/${externalId}`).set(key).expect(200)).body;
+  const status = async (key: Record<string, string>, externalId: string) =>
+    (await t.http.get(`/v1/earn-events/${externalId}`).set(key).expect(200)).body;
   const settled = (key: Record<string, string>, externalId: string, wanted = ['posted', 'pending', 'rejected']) =>
-    waitFor(async () => {
-      const e = await status(key, externalId);
-      return wanted.includes(e.status) ? e : undefined;
-    }, 20_000, `event ${externalId}`);
+    waitFor(
+      async () => {
+        const e = await status(key, externalId);
+        return wanted.includes(e.status) ? e : undefined;
+      },
+      20_000,
+      `event ${externalId}`,
+    );
   const balance = async (residentId: string) => (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body;
 
   it('admins list the rules of a source', async () => {
@@ -72,7 +87,16 @@ describe('earning', () => {
     expect(await balance(anna)).toEqual({ residentId: anna, available: '20', pending: '0', debt: '0' });
     const history = (await t.http.get('/v1/me/history').set(t.residentAuth(anna)).expect(200)).body;
     expect(history).toEqual({
-      items: [{ transactionId: done.transactionId, type: 'earn', amount: '20', balanceAfter: '20', description: 'Earned for: Vote in poll 123', createdAt: expect.any(String) }],
+      items: [
+        {
+          transactionId: done.transactionId,
+          type: 'earn',
+          amount: '20',
+          balanceAfter: '20',
+          description: 'Earned for: Vote in poll 123',
+          createdAt: expect.any(String),
+        },
+      ],
       nextCursor: null,
     });
   });
@@ -215,7 +239,10 @@ describe('earning', () => {
       await settled(votes, second.externalId);
       // 20 earned: 15 repay the debt, 5 reach the balance
       expect(await balance(ivan)).toEqual({ residentId: ivan, available: '5', pending: '0', debt: '0' });
-      const tx = await t.http.get(`/v1/ledger/transactions/${(await status(votes, second.externalId)).transactionId}`).set(t.admin).expect(200);
+      const tx = await t.http
+        .get(`/v1/ledger/transactions/${(await status(votes, second.externalId)).transactionId}`)
+        .set(t.admin)
+        .expect(200);
       expect(tx.body.postings).toEqual([
         { account: 'programme:issued', asset: 'POINTS', debit: '20' },
         { account: `resident:${ivan}:debt`, asset: 'POINTS', credit: '15' },
@@ -260,7 +287,13 @@ describe('earning', () => {
     it('revokes and rejects racing earn batches of the same capped rule finish without deadlock', async () => {
       const mila = resident();
       // novelty is capped (7 a day): batches lock cap rows, then balances; revoke and reject too
-      const early = Array.from({ length: 4 }, (_, i) => event(mila, { type: 'novelty.rated', occurredAt: new Date(Date.now() - (i + 1) * 1000).toISOString(), status: i % 2 ? 'pending' : 'confirmed' }));
+      const early = Array.from({ length: 4 }, (_, i) =>
+        event(mila, {
+          type: 'novelty.rated',
+          occurredAt: new Date(Date.now() - (i + 1) * 1000).toISOString(),
+          status: i % 2 ? 'pending' : 'confirmed',
+        }),
+      );
       await post(votes, early).expect(202);
       for (const e of early) await settled(votes, e.externalId);
       const later = Array.from({ length: 6 }, () => [event(mila, { type: 'novelty.rated' }), event(mila)]);
@@ -282,7 +315,12 @@ describe('earning', () => {
 
   it('a revoke racing the resident’s own spending leaves balance, spending and debt adding up', async () => {
     const kira = resident();
-    await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: kira, amount: '100', reason: 'opening' }).expect(201);
+    await t.http
+      .post('/v1/admin/adjustments')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({ residentId: kira, amount: '100', reason: 'opening' })
+      .expect(201);
     const e = event(kira);
     await post(votes, [e]).expect(202);
     await settled(votes, e.externalId);
@@ -291,8 +329,17 @@ describe('earning', () => {
         .post('/v1/ledger/transactions')
         .set(t.admin)
         .set('Idempotency-Key', randomUUID())
-        .send({ type: 'redeem', postings: [{ account: `resident:${kira}`, asset: 'POINTS', debit: '20' }, { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '20' }] });
-    const [revoked, ...spends] = await Promise.all([t.http.post(`/v1/earn-events/${e.externalId}/revoke`).set(votes), ...Array.from({ length: 6 }, spend)]);
+        .send({
+          type: 'redeem',
+          postings: [
+            { account: `resident:${kira}`, asset: 'POINTS', debit: '20' },
+            { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '20' },
+          ],
+        });
+    const [revoked, ...spends] = await Promise.all([
+      t.http.post(`/v1/earn-events/${e.externalId}/revoke`).set(votes),
+      ...Array.from({ length: 6 }, spend),
+    ]);
     expect(revoked.status).toBe(200);
     const spent = spends.filter((s) => s.status === 201).length * 20;
     const after = await balance(kira);
@@ -341,7 +388,11 @@ describe('earning', () => {
       expect(res.body.results.every((r: { status: string }) => r.status === 'accepted')).toBe(true);
     }
     const ids = batches.flat().map((e) => e.externalId);
-    await waitFor(async () => (await t.prisma.earnEvent.count({ where: { externalId: { in: ids }, status: 'posted' } })) === 10_000 || undefined, 60_000, '10,000 posted');
+    await waitFor(
+      async () => (await t.prisma.earnEvent.count({ where: { externalId: { in: ids }, status: 'posted' } })) === 10_000 || undefined,
+      60_000,
+      '10,000 posted',
+    );
     const sum = await t.prisma.$queryRawUnsafe<{ total: string }[]>(
       `SELECT sum(b.credits_posted - b.debits_posted)::text AS total FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id WHERE a.code LIKE 'resident:bulk%'`,
     );

@@ -30,7 +30,15 @@ describe('docs and health', () => {
     const doc = res.body;
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/admin/sources', '/v1/admin/partners', '/v1/admin/api-clients', '/v1/admin/api-clients/{id}', '/v1/me', '/health/live', '/health/ready']),
+      expect.arrayContaining([
+        '/v1/admin/sources',
+        '/v1/admin/partners',
+        '/v1/admin/api-clients',
+        '/v1/admin/api-clients/{id}',
+        '/v1/me',
+        '/health/live',
+        '/health/ready',
+      ]),
     );
     expect(doc.components.securitySchemes).toMatchObject({
       apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },

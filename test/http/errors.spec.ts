@@ -43,7 +43,14 @@ describe('errors are RFC 9457 problem+json and bad input changes nothing', () =>
       expect(res.body.detail).toMatch(/nested deeper than 32 levels/);
     }
     const nested = (depth: number): unknown => (depth === 0 ? 'x' : { a: nested(depth - 1) });
-    expectProblem(await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'deep', name: 'x', extra: nested(40) }), 400, 'validation_failed');
+    expectProblem(
+      await t.http
+        .post('/v1/admin/sources')
+        .set(t.admin)
+        .send({ id: 'deep', name: 'x', extra: nested(40) }),
+      400,
+      'validation_failed',
+    );
     await t.http.get('/health/live').expect(200);
     expect(await t.prisma.source.count({ where: { id: 'deep' } })).toBe(0);
   });
@@ -65,7 +72,14 @@ describe('errors are RFC 9457 problem+json and bad input changes nothing', () =>
     [[{ id: 'ok', name: 'x' }], 'an array instead of an object'],
   ])('%j (%s) is a 400 validation_failed and creates nothing', async (body, _why) => {
     const before = await sourceCount();
-    expectProblem(await t.http.post('/v1/admin/sources').set(t.admin).send(body as object), 400, 'validation_failed');
+    expectProblem(
+      await t.http
+        .post('/v1/admin/sources')
+        .set(t.admin)
+        .send(body as object),
+      400,
+      'validation_failed',
+    );
     expect(await sourceCount()).toBe(before);
   });
 

@@ -11,9 +11,17 @@ describe('an admin registers the programme participants', () => {
 
   it('registers sources and partners, and lists them page by page', async () => {
     for (let i = 0; i < 7; i++) {
-      await t.http.post('/v1/admin/sources').set(t.admin).send({ id: `source-${i}`, name: `Source ${i}` }).expect(201);
+      await t.http
+        .post('/v1/admin/sources')
+        .set(t.admin)
+        .send({ id: `source-${i}`, name: `Source ${i}` })
+        .expect(201);
     }
-    const created = await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'museum', name: 'City Museum', kind: 'museum' }).expect(201);
+    const created = await t.http
+      .post('/v1/admin/partners')
+      .set(t.admin)
+      .send({ id: 'museum', name: 'City Museum', kind: 'museum' })
+      .expect(201);
     expect(created.body).toEqual({ id: 'museum', name: 'City Museum', kind: 'museum', createdAt: expect.any(String) });
 
     const seen: string[] = [];

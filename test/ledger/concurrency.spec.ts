@@ -39,15 +39,12 @@ describe('the ledger under concurrency', () => {
         ...extra,
       });
 
-  const posted = async (account: string) =>
-    (await t.http.get(`/v1/ledger/accounts/${account}/balance`).set(t.admin).expect(200)).body;
+  const posted = async (account: string) => (await t.http.get(`/v1/ledger/accounts/${account}/balance`).set(t.admin).expect(200)).body;
 
   it('200 parallel debits of 10 against 1000: exactly 100 succeed, 100 are refused, the balance ends at 0', async () => {
     const anna = resident();
     await grant(anna, '1000');
-    const answers = await Promise.all(
-      Array.from({ length: 200 }, () => transfer(`resident:${anna}`, 'partner:cafe:redeemed', '10')),
-    );
+    const answers = await Promise.all(Array.from({ length: 200 }, () => transfer(`resident:${anna}`, 'partner:cafe:redeemed', '10')));
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(100);
     expect(statuses.filter((s) => s === 409)).toHaveLength(100);
@@ -96,7 +93,10 @@ describe('the ledger under concurrency', () => {
       // the sweeper runs as if the hold's expiry had passed
       const sweeps = Array.from({ length: 4 }, () => ledger.expireHolds(new Date(Date.now() + 7200_000)));
       const requests = Array.from({ length: 16 }, (_, i) =>
-        t.http.post(`/v1/ledger/transactions/${hold.body.id}/${i % 2 === 0 ? 'post' : 'void'}`).set(t.admin).send({}),
+        t.http
+          .post(`/v1/ledger/transactions/${hold.body.id}/${i % 2 === 0 ? 'post' : 'void'}`)
+          .set(t.admin)
+          .send({}),
       );
       const [answers, expired] = await Promise.all([Promise.all(requests), Promise.all(sweeps)]);
       const expiredCount = expired.reduce((sum, n) => sum + n, 0);

@@ -24,10 +24,15 @@ describe('the ledger’s one door', () => {
     repository = t.app.get(LedgerRepository);
     await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'doors', name: 'Doors' }).expect(201);
     sourceKey = {
-      'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'doors', role: 'source', sourceId: 'doors' }).expect(201)).body
-        .apiKey,
+      'X-API-Key': (
+        await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'doors', role: 'source', sourceId: 'doors' }).expect(201)
+      ).body.apiKey,
     };
-    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'door-vote', sourceId: 'doors', eventType: 'door.vote', points: '20' }).expect(201);
+    await t.http
+      .post('/v1/admin/earning-rules')
+      .set(t.admin)
+      .send({ id: 'door-vote', sourceId: 'doors', eventType: 'door.vote', points: '20' })
+      .expect(201);
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'doorshop', name: 'Door shop', kind: 'shop' }).expect(201);
     await t.http
       .post('/v1/admin/catalogue-items')
@@ -59,23 +64,39 @@ describe('the ledger’s one door', () => {
   /** The next write reaches the door with its first posting one point larger: no longer balanced. */
   const unbalanceNext = () => {
     const record = repository.record.bind(repository);
-    return jest.spyOn(repository, 'record').mockImplementationOnce((entries: NewJournalEntry[]) =>
-      record(entries.map((e, i) => (i > 0 ? e : { ...e, postings: e.postings.map((p, j) => (j > 0 ? p : { ...p, amount: p.amount.plus(1) })) }))),
-    );
+    return jest
+      .spyOn(repository, 'record')
+      .mockImplementationOnce((entries: NewJournalEntry[]) =>
+        record(
+          entries.map((e, i) =>
+            i > 0 ? e : { ...e, postings: e.postings.map((p, j) => (j > 0 ? p : { ...p, amount: p.amount.plus(1) })) },
+          ),
+        ),
+      );
   };
   /** The next write reaches the door with every posting's side swapped: balanced, but taking from the resident. */
   const swapNext = () => {
     const record = repository.record.bind(repository);
-    return jest.spyOn(repository, 'record').mockImplementationOnce((entries: NewJournalEntry[]) =>
-      record(entries.map((e) => ({ ...e, postings: e.postings.map((p) => ({ ...p, side: p.side === 'D' ? ('C' as const) : ('D' as const) })) }))),
-    );
+    return jest
+      .spyOn(repository, 'record')
+      .mockImplementationOnce((entries: NewJournalEntry[]) =>
+        record(
+          entries.map((e) => ({
+            ...e,
+            postings: e.postings.map((p) => ({ ...p, side: p.side === 'D' ? ('C' as const) : ('D' as const) })),
+          })),
+        ),
+      );
   };
 
   describe('called directly', () => {
     it('refuses an unbalanced set (CL002) and one that would overdraw (CL001, naming the account), writing nothing', async () => {
       const anna = resident();
       await grant(anna, '10');
-      const [account, issued] = await Promise.all([repository.findAccount(`resident:${anna}`, 'POINTS'), repository.findAccount('programme:adjustments', 'POINTS')]);
+      const [account, issued] = await Promise.all([
+        repository.findAccount(`resident:${anna}`, 'POINTS'),
+        repository.findAccount('programme:adjustments', 'POINTS'),
+      ]);
       const entry = (debit: string, credit: string): NewJournalEntry => ({
         id: randomUUID(),
         type: 'test',
@@ -87,13 +108,23 @@ describe('the ledger’s one door', () => {
         ],
       });
       const before = await transactions();
-      const code = (e: unknown) => (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; detail?: string } } } }).meta?.driverAdapterError?.cause;
+      const code = (e: unknown) =>
+        (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; detail?: string } } } }).meta?.driverAdapterError?.cause;
       const unbalanced = await repository.record([entry('5', '4')]).catch((e: unknown) => code(e));
       expect(unbalanced).toMatchObject({ originalCode: 'CL002' });
       const overdraw = await repository.record([entry('11', '11')]).catch((e: unknown) => code(e));
       expect(overdraw).toMatchObject({ originalCode: 'CL001', detail: account!.id.toString() });
       // a batch both adding to and taking from one resident is refused: the summed check would hide an overdraft
-      const mixed = await repository.record([entry('10', '10'), { ...entry('10', '10'), id: randomUUID(), postings: entry('10', '10').postings.map((p) => ({ ...p, side: p.side === 'D' ? 'C' : 'D' })) }]).catch((e: unknown) => code(e));
+      const mixed = await repository
+        .record([
+          entry('10', '10'),
+          {
+            ...entry('10', '10'),
+            id: randomUUID(),
+            postings: entry('10', '10').postings.map((p) => ({ ...p, side: p.side === 'D' ? 'C' : 'D' })),
+          },
+        ])
+        .catch((e: unknown) => code(e));
       expect(mixed).toMatchObject({ originalCode: 'CL002' });
       expect(await transactions()).toBe(before);
       expect(await repository.record([entry('10', '10')])).toMatchObject({ availableAfter: new Map([[account!.id, new Decimal(0)]]) });
@@ -106,7 +137,13 @@ describe('the ledger’s one door', () => {
         .post('/v1/ledger/transactions')
         .set(t.admin)
         .set(key())
-        .send({ type: 'transfer', postings: [{ account: from, asset: 'POINTS', debit: amount }, { account: to, asset: 'POINTS', credit: amount }] });
+        .send({
+          type: 'transfer',
+          postings: [
+            { account: from, asset: 'POINTS', debit: amount },
+            { account: to, asset: 'POINTS', credit: amount },
+          ],
+        });
 
     it('unbalanced at the door: 400, nothing written', async () => {
       const boris = resident();
@@ -131,9 +168,17 @@ describe('the ledger’s one door', () => {
       const vera = resident();
       await grant(vera, '10');
       unbalanceNext();
-      expectProblem(await t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId: vera, amount: '5', reason: 'unbalanced' }), 400, 'validation_failed');
+      expectProblem(
+        await t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId: vera, amount: '5', reason: 'unbalanced' }),
+        400,
+        'validation_failed',
+      );
       swapNext();
-      expectProblem(await t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId: vera, amount: '11', reason: 'swapped' }), 409, 'insufficient_points');
+      expectProblem(
+        await t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId: vera, amount: '11', reason: 'swapped' }),
+        409,
+        'insufficient_points',
+      );
       expect(await postingsOf(vera)).toBe(1);
     });
   });
@@ -190,7 +235,11 @@ describe('the ledger’s one door', () => {
   describe('through the earn batch', () => {
     const accept = async (residentId: string) => {
       const e = { externalId: randomUUID(), type: 'door.vote', residentId, occurredAt: new Date().toISOString() };
-      await t.http.post('/v1/earn-events').set(sourceKey).send({ events: [e] }).expect(202);
+      await t.http
+        .post('/v1/earn-events')
+        .set(sourceKey)
+        .send({ events: [e] })
+        .expect(202);
       return e.externalId;
     };
     const status = async (externalId: string) => (await t.http.get(`/v1/earn-events/${externalId}`).set(sourceKey).expect(200)).body.status;
@@ -202,7 +251,16 @@ describe('the ledger’s one door', () => {
       const ira = resident();
       const spy = alter();
       const id = await accept(ira);
-      await waitFor(async () => spy.mock.results.length > 0 && (await spy.mock.results[0].value.then(() => false, () => true)), 20_000, 'the batch refused');
+      await waitFor(
+        async () =>
+          spy.mock.results.length > 0 &&
+          (await spy.mock.results[0].value.then(
+            () => false,
+            () => true,
+          )),
+        20_000,
+        'the batch refused',
+      );
       expect(await status(id)).toBe('received');
       expect(await postingsOf(ira)).toBe(0);
       jest.restoreAllMocks();

@@ -76,7 +76,11 @@ describe('holds that expire', () => {
     const h = await hold(ivan, '80', 4000);
     // before the expiry the hold still holds: 80 of 100 are reserved
     expectProblem(
-      await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', randomUUID()).send({ residentId: ivan, amount: '-50', reason: 'too early' }),
+      await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set('Idempotency-Key', randomUUID())
+        .send({ residentId: ivan, amount: '-50', reason: 'too early' }),
       409,
       'insufficient_points',
     );
@@ -105,7 +109,10 @@ describe('holds that expire', () => {
     const h = await hold(olga, '30', 4000);
     await until(h.expiresAt);
     const ledger = t.app.get(LedgerRepository);
-    const [resident, museum] = await Promise.all([ledger.findAccount(`resident:${olga}`, 'POINTS'), ledger.findAccount('partner:museum:redeemed', 'POINTS')]);
+    const [resident, museum] = await Promise.all([
+      ledger.findAccount(`resident:${olga}`, 'POINTS'),
+      ledger.findAccount('partner:museum:redeemed', 'POINTS'),
+    ]);
     const { Decimal } = await import('../../src/common/money');
     await expect(
       ledger.record([

@@ -17,12 +17,7 @@ describe('the ledger', () => {
   const resident = () => `r${randomUUID().slice(0, 8)}`;
 
   const grant = async (residentId: string, amount: string) =>
-    t.http
-      .post('/v1/admin/adjustments')
-      .set(t.admin)
-      .set(key())
-      .send({ residentId, amount, reason: 'opening balance' })
-      .expect(201);
+    t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening balance' }).expect(201);
 
   const transact = (body: object) => t.http.post('/v1/ledger/transactions').set(t.admin).set(key()).send(body);
 
@@ -56,7 +51,9 @@ describe('the ledger', () => {
     expect(await balance(`resident:${anna}`)).toMatchObject({ posted: '1000', available: '1000', pending: '0' });
     const tb = await trialTotals();
     for (const total of tb.totals) expect(total.debits).toBe(total.credits);
-    expect(tb.accounts).toEqual(expect.arrayContaining([{ account: `resident:${anna}`, asset: 'POINTS', debits: '0', credits: '1000', balance: '1000' }]));
+    expect(tb.accounts).toEqual(
+      expect.arrayContaining([{ account: `resident:${anna}`, asset: 'POINTS', debits: '0', credits: '1000', balance: '1000' }]),
+    );
   });
 
   it('a resident cannot spend more than they hold: 409 insufficient_points, nothing recorded', async () => {
@@ -71,24 +68,181 @@ describe('the ledger', () => {
   });
 
   it.each([
-    ['unbalanced', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '10' }, { account: 'resident:x1', asset: 'POINTS', credit: '9' }] }],
+    [
+      'unbalanced',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '10' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '9' },
+        ],
+      },
+    ],
     ['a single posting', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '10' }] }],
-    ['fractional points', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '1.5' }, { account: 'resident:x1', asset: 'POINTS', credit: '1.5' }] }],
-    ['a negative amount', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '-5' }, { account: 'resident:x1', asset: 'POINTS', credit: '-5' }] }],
-    ['a zero amount', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '0' }, { account: 'resident:x1', asset: 'POINTS', credit: '0' }] }],
-    ['a number instead of a string', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: 5 }, { account: 'resident:x1', asset: 'POINTS', credit: 5 }] }],
-    ['an exponent', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '1e3' }, { account: 'resident:x1', asset: 'POINTS', credit: '1e3' }] }],
-    ['both debit and credit', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '5', credit: '5' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
-    ['neither debit nor credit', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
-    ['an unknown account kind', { type: 't', postings: [{ account: 'bank:vault', asset: 'POINTS', debit: '5' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
-    ['a malformed resident', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '5' }, { account: 'resident:a b', asset: 'POINTS', credit: '5' }] }],
-    ['an unknown asset', { type: 't', postings: [{ account: 'programme:issued', asset: 'GOLD', debit: '5' }, { account: 'resident:x1', asset: 'GOLD', credit: '5' }] }],
-    ['one account on both sides', { type: 't', postings: [{ account: 'resident:x1', asset: 'POINTS', debit: '5' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
-    ['an amount too large', { type: 't', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '1000000000000001' }, { account: 'resident:x1', asset: 'POINTS', credit: '1000000000000001' }] }],
-    ['a bad type', { type: 'Bad Type', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '5' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
-    ['an expiry without pending', { type: 't', expiresAt: '2999-01-01T00:00:00Z', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '5' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
-    ['an expiry in the past', { type: 't', pending: true, expiresAt: '2000-01-01T00:00:00Z', postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '5' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
-    ['unknown fields', { type: 't', extra: true, postings: [{ account: 'programme:issued', asset: 'POINTS', debit: '5' }, { account: 'resident:x1', asset: 'POINTS', credit: '5' }] }],
+    [
+      'fractional points',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '1.5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '1.5' },
+        ],
+      },
+    ],
+    [
+      'a negative amount',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '-5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '-5' },
+        ],
+      },
+    ],
+    [
+      'a zero amount',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '0' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '0' },
+        ],
+      },
+    ],
+    [
+      'a number instead of a string',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: 5 },
+          { account: 'resident:x1', asset: 'POINTS', credit: 5 },
+        ],
+      },
+    ],
+    [
+      'an exponent',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '1e3' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '1e3' },
+        ],
+      },
+    ],
+    [
+      'both debit and credit',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '5', credit: '5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'neither debit nor credit',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'an unknown account kind',
+      {
+        type: 't',
+        postings: [
+          { account: 'bank:vault', asset: 'POINTS', debit: '5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'a malformed resident',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '5' },
+          { account: 'resident:a b', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'an unknown asset',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'GOLD', debit: '5' },
+          { account: 'resident:x1', asset: 'GOLD', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'one account on both sides',
+      {
+        type: 't',
+        postings: [
+          { account: 'resident:x1', asset: 'POINTS', debit: '5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'an amount too large',
+      {
+        type: 't',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '1000000000000001' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '1000000000000001' },
+        ],
+      },
+    ],
+    [
+      'a bad type',
+      {
+        type: 'Bad Type',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'an expiry without pending',
+      {
+        type: 't',
+        expiresAt: '2999-01-01T00:00:00Z',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'an expiry in the past',
+      {
+        type: 't',
+        pending: true,
+        expiresAt: '2000-01-01T00:00:00Z',
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
+    [
+      'unknown fields',
+      {
+        type: 't',
+        extra: true,
+        postings: [
+          { account: 'programme:issued', asset: 'POINTS', debit: '5' },
+          { account: 'resident:x1', asset: 'POINTS', credit: '5' },
+        ],
+      },
+    ],
   ])('a transaction with %s is a 400 and changes nothing', async (_what, body) => {
     const before = await t.prisma.ledgerPosting.count();
     expectProblem(await transact(body), 400, 'validation_failed');
@@ -178,7 +332,11 @@ describe('the ledger', () => {
       await grant(egor, '100');
       const hold = await spend(egor, '60', { pending: true }).expect(201);
       for (const amount of ['61', '0', '1.5']) {
-        expectProblem(await t.http.post(`/v1/ledger/transactions/${hold.body.id}/post`).set(t.admin).send({ amount }), 400, 'validation_failed');
+        expectProblem(
+          await t.http.post(`/v1/ledger/transactions/${hold.body.id}/post`).set(t.admin).send({ amount }),
+          400,
+          'validation_failed',
+        );
       }
       expect(await balance(`resident:${egor}`)).toMatchObject({ available: '40', pendingOut: '60' });
     });
@@ -188,7 +346,11 @@ describe('the ledger', () => {
     it('a reversal swaps the postings, once; a reversal itself cannot be reversed', async () => {
       const fedor = resident();
       const grantTx = await grant(fedor, '300');
-      const rev = await t.http.post(`/v1/ledger/transactions/${grantTx.body.id}/reverse`).set(t.admin).send({ metadata: { reason: 'error' } }).expect(200);
+      const rev = await t.http
+        .post(`/v1/ledger/transactions/${grantTx.body.id}/reverse`)
+        .set(t.admin)
+        .send({ metadata: { reason: 'error' } })
+        .expect(200);
       expect(rev.body).toMatchObject({
         type: 'reversal',
         reversesId: grantTx.body.id,
@@ -207,7 +369,11 @@ describe('the ledger', () => {
       const galina = resident();
       const grantTx = await grant(galina, '100');
       await spend(galina, '80').expect(201);
-      expectProblem(await t.http.post(`/v1/ledger/transactions/${grantTx.body.id}/reverse`).set(t.admin).send({}), 409, 'insufficient_points');
+      expectProblem(
+        await t.http.post(`/v1/ledger/transactions/${grantTx.body.id}/reverse`).set(t.admin).send({}),
+        409,
+        'insufficient_points',
+      );
       expect(await balance(`resident:${galina}`)).toMatchObject({ posted: '20' });
     });
 
@@ -274,7 +440,12 @@ describe('the ledger', () => {
       const k = key();
       const body = { residentId: ivan, amount: '70', reason: 'welcome bonus' };
       const first = await t.http.post('/v1/admin/adjustments').set(t.admin).set(k).send(body).expect(201);
-      const second = await t.http.post('/v1/admin/adjustments').set(t.admin).set(k).send({ reason: 'welcome bonus', amount: '70', residentId: ivan }).expect(201);
+      const second = await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set(k)
+        .send({ reason: 'welcome bonus', amount: '70', residentId: ivan })
+        .expect(201);
       expect(second.body).toEqual(first.body);
       expect(second.headers['idempotent-replayed']).toBe('true');
       expect(await balance(`resident:${ivan}`)).toMatchObject({ posted: '70' });
@@ -375,7 +546,12 @@ describe('the ledger', () => {
     it('a negative adjustment takes points back, never below zero', async () => {
       const mila = resident();
       await grant(mila, '30');
-      const back = await t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId: mila, amount: '-20', reason: 'duplicate accrual' }).expect(201);
+      const back = await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set(key())
+        .send({ residentId: mila, amount: '-20', reason: 'duplicate accrual' })
+        .expect(201);
       expect(back.body.postings).toEqual([
         { account: `resident:${mila}`, asset: 'POINTS', debit: '20' },
         { account: 'programme:adjustments', asset: 'POINTS', credit: '20' },

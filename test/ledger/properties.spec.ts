@@ -17,7 +17,11 @@ const operation: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constantFrom('earn' as const, 'spend' as const, 'pendingEarn' as const), who, amount }),
   fc.record({ op: fc.constant('hold' as const), who, amount, expiring: fc.boolean() }),
   fc.record({ op: fc.constant('move' as const), who, to: who, amount }),
-  fc.record({ op: fc.constantFrom('post' as const, 'void' as const, 'reverse' as const), pick: fc.nat(), part: fc.option(fc.integer({ min: 1, max: 400 }), { nil: undefined }) }),
+  fc.record({
+    op: fc.constantFrom('post' as const, 'void' as const, 'reverse' as const),
+    pick: fc.nat(),
+    part: fc.option(fc.integer({ min: 1, max: 400 }), { nil: undefined }),
+  }),
   fc.constant({ op: 'expire' as const }),
 );
 
@@ -53,16 +57,28 @@ describe('ledger properties', () => {
           try {
             switch (op.op) {
               case 'earn':
-                posted.push((await ledger.record({ type: 'earn', postings: transfer('programme:issued', resident(op.who), op.amount) })).id);
+                posted.push(
+                  (await ledger.record({ type: 'earn', postings: transfer('programme:issued', resident(op.who), op.amount) })).id,
+                );
                 break;
               case 'spend':
-                posted.push((await ledger.record({ type: 'spend', postings: transfer(resident(op.who), 'partner:shop:redeemed', op.amount) })).id);
+                posted.push(
+                  (await ledger.record({ type: 'spend', postings: transfer(resident(op.who), 'partner:shop:redeemed', op.amount) })).id,
+                );
                 break;
               case 'move':
                 posted.push((await ledger.record({ type: 'move', postings: transfer(resident(op.who), resident(op.to), op.amount) })).id);
                 break;
               case 'pendingEarn':
-                holds.push((await ledger.record({ type: 'earn', pending: true, postings: transfer('programme:issued', resident(op.who), op.amount) })).id);
+                holds.push(
+                  (
+                    await ledger.record({
+                      type: 'earn',
+                      pending: true,
+                      postings: transfer('programme:issued', resident(op.who), op.amount),
+                    })
+                  ).id,
+                );
                 break;
               case 'hold':
                 holds.push(
@@ -77,7 +93,8 @@ describe('ledger properties', () => {
                 );
                 break;
               case 'post':
-                if (holds.length) posted.push((await ledger.post(holds[op.pick % holds.length], op.part ? new Decimal(op.part) : undefined)).id);
+                if (holds.length)
+                  posted.push((await ledger.post(holds[op.pick % holds.length], op.part ? new Decimal(op.part) : undefined)).id);
                 break;
               case 'void':
                 if (holds.length) await ledger.void(holds[op.pick % holds.length]);

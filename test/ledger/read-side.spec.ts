@@ -9,7 +9,9 @@ describe('the ledger read side', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    auditor = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey };
+    auditor = {
+      'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'a', role: 'auditor' }).expect(201)).body.apiKey,
+    };
   });
 
   afterAll(() => t.close());
@@ -22,9 +24,15 @@ describe('the ledger read side', () => {
       .send({ type, pending, postings: postings.map((p) => ({ asset: 'POINTS', ...p })) })
       .expect(201);
   const earn = (residentId: string, amount: string) =>
-    move('earn', [{ account: 'programme:issued', debit: amount }, { account: `resident:${residentId}`, credit: amount }]);
+    move('earn', [
+      { account: 'programme:issued', debit: amount },
+      { account: `resident:${residentId}`, credit: amount },
+    ]);
   const spend = (residentId: string, payee: string, amount: string) =>
-    move('redeem', [{ account: `resident:${residentId}`, debit: amount }, { account: payee, credit: amount }]);
+    move('redeem', [
+      { account: `resident:${residentId}`, debit: amount },
+      { account: payee, credit: amount },
+    ]);
   const search = async (query: string) =>
     ((await t.http.get(`/v1/audit/transactions?${query}`).set(auditor).expect(200)).body.items as { id: string }[]).map((i) => i.id).sort();
 
@@ -48,15 +56,37 @@ describe('the ledger read side', () => {
   it('a resident’s balance is composed once: available (posted less holds), pending (on its way), debt', async () => {
     const resident = `r-${randomUUID().slice(0, 8)}`;
     await earn(resident, '100');
-    await move('redeem', [{ account: `resident:${resident}`, debit: '20' }, { account: 'partner:cafe:redeemed', credit: '20' }], true);
-    await move('earn', [{ account: 'programme:issued', debit: '50' }, { account: `resident:${resident}`, credit: '50' }], true);
-    await move('earn.revoked', [{ account: `resident:${resident}:debt`, debit: '25' }, { account: 'programme:issued', credit: '25' }]);
+    await move(
+      'redeem',
+      [
+        { account: `resident:${resident}`, debit: '20' },
+        { account: 'partner:cafe:redeemed', credit: '20' },
+      ],
+      true,
+    );
+    await move(
+      'earn',
+      [
+        { account: 'programme:issued', debit: '50' },
+        { account: `resident:${resident}`, credit: '50' },
+      ],
+      true,
+    );
+    await move('earn.revoked', [
+      { account: `resident:${resident}:debt`, debit: '25' },
+      { account: 'programme:issued', credit: '25' },
+    ]);
 
     const expected = { residentId: resident, available: '80', pending: '50', debt: '25' };
     expect((await t.http.get('/v1/me/balance').set(t.residentAuth(resident)).expect(200)).body).toEqual(expected);
     const reads = t.app.get(LedgerReadService);
     const [read] = [...(await reads.residentBalances([resident, resident])).values()];
-    expect({ residentId: read.residentId, available: read.available.toFixed(), pending: read.pending.toFixed(), debt: read.debt.toFixed() }).toEqual(expected);
+    expect({
+      residentId: read.residentId,
+      available: read.available.toFixed(),
+      pending: read.pending.toFixed(),
+      debt: read.debt.toFixed(),
+    }).toEqual(expected);
     expect((await reads.residentDebts([resident])).get(resident)!.toFixed()).toBe('25');
 
     // someone the ledger never saw: zero everywhere, not absent

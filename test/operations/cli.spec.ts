@@ -39,10 +39,25 @@ describe('the command-line tool', () => {
     await t.http
       .post('/v1/admin/catalogue-items')
       .set(t.admin)
-      .send({ id: 'coffee-20', kind: 'PROMO_CODE', title: '20% off coffee', partnerId: 'coffee-chain', pricePoints: '100', codeSource: 'POOL' })
+      .send({
+        id: 'coffee-20',
+        kind: 'PROMO_CODE',
+        title: '20% off coffee',
+        partnerId: 'coffee-chain',
+        pricePoints: '100',
+        codeSource: 'POOL',
+      })
       .expect(201);
-    for (const [amount, reason] of [['500', 'welcome'], ['-120', 'correction']]) {
-      await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', `adj-${reason}`).send({ residentId: 'anna', amount, reason }).expect(201);
+    for (const [amount, reason] of [
+      ['500', 'welcome'],
+      ['-120', 'correction'],
+    ]) {
+      await t.http
+        .post('/v1/admin/adjustments')
+        .set(t.admin)
+        .set('Idempotency-Key', `adj-${reason}`)
+        .send({ residentId: 'anna', amount, reason })
+        .expect(201);
     }
   });
 
@@ -88,13 +103,26 @@ describe('the command-line tool', () => {
     expect(json.status).toBe(0);
     const statement = JSON.parse(json.stdout);
     expect(statement).toMatchObject({ account: 'resident:anna', asset: 'POINTS', openingBalance: '0', closingBalance: '380' });
-    expect(statement.entries.map((e: { credit?: string; debit?: string; balance: string }) => [e.credit ?? `-${e.debit}`, e.balance])).toEqual([
+    expect(
+      statement.entries.map((e: { credit?: string; debit?: string; balance: string }) => [e.credit ?? `-${e.debit}`, e.balance]),
+    ).toEqual([
       ['500', '500'],
       ['-120', '380'],
     ]);
 
     const out = join(dir, 'anna.csv');
-    const csv = await run('export-statement', '--account', 'resident:anna', '--from', since, '--to', new Date().toISOString(), '--csv', '--out', out);
+    const csv = await run(
+      'export-statement',
+      '--account',
+      'resident:anna',
+      '--from',
+      since,
+      '--to',
+      new Date().toISOString(),
+      '--csv',
+      '--out',
+      out,
+    );
     expect(csv.status).toBe(0);
     expect(csv.stdout).toContain('2 entries, opening 0, closing 380');
     const lines = readFileSync(out, 'utf8').trim().split('\n');

@@ -42,7 +42,10 @@ async function startService(dataDir: string): Promise<{ child: ChildProcess; htt
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
-    const live = await http.get('/health/live').then((r) => r.status, () => 0);
+    const live = await http.get('/health/live').then(
+      (r) => r.status,
+      () => 0,
+    );
     if (live === 200) return { child, http };
     if (Date.now() > deadline) throw new Error('the service did not start');
     await new Promise((r) => setTimeout(r, 250));
@@ -71,7 +74,11 @@ describe('the embedded data folder belongs to one process at a time', () => {
   it('the CLI beside a running service refuses, naming the process, and nothing either of them did is lost', async () => {
     const service = await startService(dataDir);
     children.push(service.child);
-    await service.http.post('/v1/admin/partners').set('X-API-Key', ADMIN).send({ id: 'coffee-chain', name: 'Coffee Chain', kind: 'cafe' }).expect(201);
+    await service.http
+      .post('/v1/admin/partners')
+      .set('X-API-Key', ADMIN)
+      .send({ id: 'coffee-chain', name: 'Coffee Chain', kind: 'cafe' })
+      .expect(201);
 
     for (const args of [['reconcile'], ['create-api-client', '--name', 'ops', '--role', 'admin']]) {
       const refused = await run('cli.js', args, envOf(dataDir));
@@ -107,7 +114,11 @@ describe('the embedded data folder belongs to one process at a time', () => {
   it('a holder that dies without a word (kill -9) leaves the folder free: the operating system drops its lock', async () => {
     const holder = spawn(
       process.execPath,
-      ['-e', `require(${JSON.stringify(join(DIST, 'infra', 'database', 'data-folder-lock.js'))}).lockDataFolder(process.argv[1]); console.log('held'); setInterval(() => {}, 1000)`, dataDir],
+      [
+        '-e',
+        `require(${JSON.stringify(join(DIST, 'infra', 'database', 'data-folder-lock.js'))}).lockDataFolder(process.argv[1]); console.log('held'); setInterval(() => {}, 1000)`,
+        dataDir,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     children.push(holder);

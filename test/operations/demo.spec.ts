@@ -73,7 +73,9 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
     const stats = (await t.http.get('/v1/public/stats').expect(200)).body;
     expect(Number(stats.redeemed)).toBeGreaterThan(0);
     expect(await ledgerViolations(t.prisma)).toEqual([]);
-    expect(steps).toEqual(expect.arrayContaining(['earn events sent', 'earn events processed', 'reports answered', 'redemptions', 'codes redeemed at tills']));
+    expect(steps).toEqual(
+      expect.arrayContaining(['earn events sent', 'earn events processed', 'reports answered', 'redemptions', 'codes redeemed at tills']),
+    );
   });
 
   it('seals what the day made before the summary: a proof of its last transaction works at once', async () => {
@@ -93,7 +95,9 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
     expect(summary).toMatch(/at the tills +\d+ code\(s\) redeemed by partners; refused: code_already_redeemed 1/);
     expect(summary).toMatch(/donations +\S+ \d+/);
     // the demo's receiver got the day's events (as many as arrived within its wait), every signature verified
-    expect(summary).toMatch(/webhooks +[1-9]\d* delivered to http:\/\/127\.0\.0\.1:\d+\/city-notifications, signatures verified \(.*earn_event\.posted [1-9]/);
+    expect(summary).toMatch(
+      /webhooks +[1-9]\d* delivered to http:\/\/127\.0\.0\.1:\d+\/city-notifications, signatures verified \(.*earn_event\.posted [1-9]/,
+    );
     expect(summary).not.toMatch(/REFUSED/);
     expect(summary).toContain(`reconciliation  ${run.id}: passed, 10 of 10 checks passed`);
     expect(summary).toContain('http://localhost:3000/docs');

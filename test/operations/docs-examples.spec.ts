@@ -10,7 +10,9 @@ const ROOT = join(__dirname, '..', '..');
 /** The ```bash blocks of a doc that talk to the service (setup blocks such as `npm ci` are not run). */
 function examplesOf(doc: string): string[] {
   const text = readFileSync(join(ROOT, 'docs', doc), 'utf8');
-  return [...text.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]).filter((block) => block.includes('curl ') && block.includes('localhost:3000'));
+  return [...text.matchAll(/```bash\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .filter((block) => block.includes('curl ') && block.includes('localhost:3000'));
 }
 
 /**
@@ -50,7 +52,10 @@ describe('the documentation’s examples run as written against the demo', () =>
       `export ${exports}`,
       // a reader sees the answer; the test also wants a refusal to stop the block
       'curl() { command curl -sS --fail-with-body "$@" && echo; }',
-      ...blocks.map((block, i) => `echo "### ${doc} example ${i + 1}" >&2\n${block.replaceAll('localhost:3000', `127.0.0.1:${port}`).replaceAll('scripts/verify-proof.js', join(ROOT, 'scripts', 'verify-proof.js'))}`),
+      ...blocks.map(
+        (block, i) =>
+          `echo "### ${doc} example ${i + 1}" >&2\n${block.replaceAll('localhost:3000', `127.0.0.1:${port}`).replaceAll('scripts/verify-proof.js', join(ROOT, 'scripts', 'verify-proof.js'))}`,
+      ),
     ].join('\n');
     // not spawnSync: the service answering the examples runs in this very process
     const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
@@ -63,7 +68,9 @@ describe('the documentation’s examples run as written against the demo', () =>
       child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
     if (result.status !== 0) {
-      throw new Error(`${doc}: an example failed (exit ${result.status})\n--- stderr\n${result.stderr}\n--- stdout (last 3000)\n${result.stdout.slice(-3000)}`);
+      throw new Error(
+        `${doc}: an example failed (exit ${result.status})\n--- stderr\n${result.stderr}\n--- stdout (last 3000)\n${result.stdout.slice(-3000)}`,
+      );
     }
     expect(result.stderr).toContain(`### ${doc} example ${blocks.length}`);
   }

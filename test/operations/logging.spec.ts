@@ -70,9 +70,17 @@ describe('structured logs', () => {
 
   it('masks the code a partner validates or redeems: the line names the route, not the code', async () => {
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'logcafe', name: 'Cafe', kind: 'cafe' }).expect(201);
-    const till = await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'till', role: 'partner', partnerId: 'logcafe' }).expect(201);
+    const till = await t.http
+      .post('/v1/admin/api-clients')
+      .set(t.admin)
+      .send({ name: 'till', role: 'partner', partnerId: 'logcafe' })
+      .expect(201);
     await t.http.get('/v1/partner/codes/SECRET-CODE-7731').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-code').expect(404);
-    await t.http.post('/v1/partner/codes/SECRET-CODE-7732/redeem').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-redeem').expect(404);
+    await t.http
+      .post('/v1/partner/codes/SECRET-CODE-7732/redeem')
+      .set('X-API-Key', till.body.apiKey)
+      .set('X-Request-Id', 'till-redeem')
+      .expect(404);
     const line = await waitFor(async () => log.lines.find((l) => l.requestId === 'till-code' && l.req), 5000, 'the look-up line');
     await t.http.get('/V1/Partner/Codes/SECRET-CODE-7733').set('X-API-Key', till.body.apiKey).set('X-Request-Id', 'till-case').expect(404);
     await waitFor(async () => log.lines.some((l) => l.requestId === 'till-redeem' && l.req), 5000, 'the redeem line');

@@ -9,8 +9,13 @@ function sample(text: string, series: string): number | undefined {
 
 async function setUpVotes(t: TestApp): Promise<{ 'X-API-Key': string }> {
   await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
-  await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
-  const key = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey;
+  await t.http
+    .post('/v1/admin/earning-rules')
+    .set(t.admin)
+    .send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' })
+    .expect(201);
+  const key = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201))
+    .body.apiKey;
   return { 'X-API-Key': key };
 }
 
@@ -28,7 +33,11 @@ describe('operations metrics', () => {
   afterAll(() => t.close());
 
   it('shows the earn queue by state and no processing lag once events are posted', async () => {
-    await t.http.post('/v1/earn-events').set(source).send({ events: [vote('m-1'), vote('m-2')] }).expect(202);
+    await t.http
+      .post('/v1/earn-events')
+      .set(source)
+      .send({ events: [vote('m-1'), vote('m-2')] })
+      .expect(202);
     await waitFor(async () => (await t.http.get('/v1/earn-events/m-2').set(source)).body.status === 'posted', 10_000, 'posting');
     const text = (await t.http.get('/metrics').expect(200)).text;
     expect(sample(text, 'civic_earn_queue_jobs{state="waiting"}')).toBe(0);
@@ -39,11 +48,28 @@ describe('operations metrics', () => {
 
   it('counts partner code validations and redemptions by outcome', async () => {
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'cafe', name: 'Cafe', kind: 'cafe' }).expect(201);
-    const partner = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'till', role: 'partner', partnerId: 'cafe' }).expect(201)).body.apiKey };
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin)
-      .send({ id: 'coffee', kind: 'PROMO_CODE', title: 'Coffee', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' }).expect(201);
-    await t.http.post('/v1/admin/adjustments').set(t.admin).set('Idempotency-Key', 'metrics-grant').send({ residentId: 'anna', amount: '10', reason: 'opening' }).expect(201);
-    const bought = await t.http.post('/v1/me/redemptions').set(t.residentAuth('anna')).set('Idempotency-Key', 'metrics-buy').send({ itemId: 'coffee' }).expect(201);
+    const partner = {
+      'X-API-Key': (
+        await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'till', role: 'partner', partnerId: 'cafe' }).expect(201)
+      ).body.apiKey,
+    };
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ id: 'coffee', kind: 'PROMO_CODE', title: 'Coffee', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' })
+      .expect(201);
+    await t.http
+      .post('/v1/admin/adjustments')
+      .set(t.admin)
+      .set('Idempotency-Key', 'metrics-grant')
+      .send({ residentId: 'anna', amount: '10', reason: 'opening' })
+      .expect(201);
+    const bought = await t.http
+      .post('/v1/me/redemptions')
+      .set(t.residentAuth('anna'))
+      .set('Idempotency-Key', 'metrics-buy')
+      .send({ itemId: 'coffee' })
+      .expect(201);
     const code = bought.body.codes[0].code;
 
     await t.http.get(`/v1/partner/codes/${code}`).set(partner).expect(200);
@@ -61,7 +87,11 @@ describe('operations metrics', () => {
 
   it('times reconciliations and shows whether the last one passed', async () => {
     const run = await t.http.post('/v1/audit/reconciliations').set(t.admin).expect(202);
-    await waitFor(async () => (await t.http.get(`/v1/audit/reconciliations/${run.body.id}`).set(t.admin)).body.status !== 'running', 20_000, 'the run');
+    await waitFor(
+      async () => (await t.http.get(`/v1/audit/reconciliations/${run.body.id}`).set(t.admin)).body.status !== 'running',
+      20_000,
+      'the run',
+    );
     const after = (await t.http.get('/metrics').expect(200)).text;
     expect(sample(after, 'civic_reconciliation_duration_seconds_count')).toBe(1);
     expect(sample(after, 'civic_reconciliation_failed')).toBe(0);
@@ -81,7 +111,11 @@ describe('processing lag when the queue is gone', () => {
   afterAll(() => t.close());
 
   it('shows the accepted events still waiting and how old the oldest is', async () => {
-    await t.http.post('/v1/earn-events').set(source).send({ events: [vote('lag-1'), vote('lag-2'), vote('lag-3')] }).expect(202);
+    await t.http
+      .post('/v1/earn-events')
+      .set(source)
+      .send({ events: [vote('lag-1'), vote('lag-2'), vote('lag-3')] })
+      .expect(202);
     await new Promise((r) => setTimeout(r, 1100));
     const text = (await t.http.get('/metrics').expect(200)).text;
     expect(sample(text, 'civic_earn_events_unprocessed')).toBe(3);

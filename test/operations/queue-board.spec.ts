@@ -10,7 +10,8 @@ describe('Bull Board at /admin/queues (with Redis)', () => {
   beforeAll(async () => {
     t = await startTestApp();
     auditorKey = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'books', role: 'auditor' }).expect(201)).body.apiKey;
-    createdAdminKey = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'ops', role: 'admin' }).expect(201)).body.apiKey;
+    createdAdminKey = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'ops', role: 'admin' }).expect(201)).body
+      .apiKey;
   });
 
   afterAll(() => t.close());

@@ -13,28 +13,83 @@ describe('pages for people', () => {
   beforeAll(async () => {
     t = await startTestApp({ LOGIN_RATE_PER_MINUTE: '10000' });
     base = await baseOf(t);
-    for (const [id, kind] of [['museum', 'museum'], ['cafe', 'cafe'], ['fund', 'charity']]) {
-      await t.http.post('/v1/admin/partners').set(t.admin).send({ id, name: `The ${id}`, kind }).expect(201);
-      keys[id] = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: `${id} till`, role: 'partner', partnerId: id }).expect(201)).body.apiKey;
+    for (const [id, kind] of [
+      ['museum', 'museum'],
+      ['cafe', 'cafe'],
+      ['fund', 'charity'],
+    ]) {
+      await t.http
+        .post('/v1/admin/partners')
+        .set(t.admin)
+        .send({ id, name: `The ${id}`, kind })
+        .expect(201);
+      keys[id] = (
+        await t.http
+          .post('/v1/admin/api-clients')
+          .set(t.admin)
+          .send({ name: `${id} till`, role: 'partner', partnerId: id })
+          .expect(201)
+      ).body.apiKey;
     }
-    keys.auditor = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'Auditor', role: 'auditor' }).expect(201)).body.apiKey;
+    keys.auditor = (
+      await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'Auditor', role: 'auditor' }).expect(201)
+    ).body.apiKey;
     await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
-    keys.source = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'src', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey;
-    await t.http.post('/v1/admin/categories').set(t.admin).send({ id: 'museums', names: { ru: 'Музеи', en: 'Museums' }, position: 1 }).expect(201);
-    await t.http.post('/v1/admin/categories').set(t.admin).send({ id: 'charity', names: { ru: 'Благотворительность', en: 'Charity' }, position: 2 }).expect(201);
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin)
-      .send({ id: 'night', kind: 'TICKET', title: 'Night at the museum', partnerId: 'museum', pricePoints: '300', codeSource: 'GENERATED', stock: 10, codeValidDays: 14, perResidentLimit: 3, categoryId: 'museums' }).expect(201);
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin)
-      .send({ id: 'cake', kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' }).expect(201);
-    await t.http.post('/v1/admin/catalogue-items').set(t.admin)
-      .send({ id: 'shelter', kind: 'DONATION', title: 'Help the shelter', partnerId: 'fund', minPoints: '10', maxPoints: '500', categoryId: 'charity' }).expect(201);
+    keys.source = (
+      await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'src', role: 'source', sourceId: 'votes' }).expect(201)
+    ).body.apiKey;
+    await t.http
+      .post('/v1/admin/categories')
+      .set(t.admin)
+      .send({ id: 'museums', names: { ru: 'Музеи', en: 'Museums' }, position: 1 })
+      .expect(201);
+    await t.http
+      .post('/v1/admin/categories')
+      .set(t.admin)
+      .send({ id: 'charity', names: { ru: 'Благотворительность', en: 'Charity' }, position: 2 })
+      .expect(201);
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({
+        id: 'night',
+        kind: 'TICKET',
+        title: 'Night at the museum',
+        partnerId: 'museum',
+        pricePoints: '300',
+        codeSource: 'GENERATED',
+        stock: 10,
+        codeValidDays: 14,
+        perResidentLimit: 3,
+        categoryId: 'museums',
+      })
+      .expect(201);
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({ id: 'cake', kind: 'PROMO_CODE', title: 'Cake', partnerId: 'cafe', pricePoints: '10', codeSource: 'GENERATED' })
+      .expect(201);
+    await t.http
+      .post('/v1/admin/catalogue-items')
+      .set(t.admin)
+      .send({
+        id: 'shelter',
+        kind: 'DONATION',
+        title: 'Help the shelter',
+        partnerId: 'fund',
+        minPoints: '10',
+        maxPoints: '500',
+        categoryId: 'charity',
+      })
+      .expect(201);
   });
 
   afterAll(() => t.close());
 
   const grant = (residentId: string, amount: string) =>
     t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening' }).expect(201);
-  const balance = async (residentId: string) => (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available;
+  const balance = async (residentId: string) =>
+    (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available;
   const resident = async (id: string, points: string) => {
     await grant(id, points);
     return signInResident(base, t.residentAuth(id).Authorization.slice('Bearer '.length));
@@ -152,7 +207,9 @@ describe('pages for people', () => {
     expect(page.text).toMatch(/<input id="code" name="code"/);
     const cookie = `civic_session=${till.sessionCookie()}`;
     const total =
-      (await compressedSize(base, '/app/till', cookie)) + (await compressedSize(base, '/app/assets/pico.min.css')) + (await compressedSize(base, '/app/assets/app.css'));
+      (await compressedSize(base, '/app/till', cookie)) +
+      (await compressedSize(base, '/app/assets/pico.min.css')) +
+      (await compressedSize(base, '/app/assets/app.css'));
     expect(total).toBeLessThan(150 * 1024);
   });
 
@@ -173,7 +230,11 @@ describe('pages for people', () => {
     const partner = await signInWithKey(base, keys.museum);
     const admin = await signInWithKey(base, t.config.adminApiKey!);
     expectProblem(await t.http.get('/v1/me/balance').set('Cookie', `civic_session=${zoya.sessionCookie()}`), 401, 'unauthorized');
-    expectProblem(await t.http.get('/v1/partner/codes/ANY-CODE').set('Cookie', `civic_session=${partner.sessionCookie()}`), 401, 'unauthorized');
+    expectProblem(
+      await t.http.get('/v1/partner/codes/ANY-CODE').set('Cookie', `civic_session=${partner.sessionCookie()}`),
+      401,
+      'unauthorized',
+    );
     expectProblem(await t.http.get('/v1/admin/sources').set('Cookie', `civic_session=${admin.sessionCookie()}`), 401, 'unauthorized');
   });
 
@@ -209,7 +270,9 @@ describe('pages for people', () => {
     const replayed = await t.http.get('/app/finance').set('Cookie', `civic_session=${cookie}`).redirects(0);
     expect(replayed.status).toBe(302);
 
-    const made = (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'temp', role: 'partner', partnerId: 'cafe' }).expect(201)).body;
+    const made = (
+      await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'temp', role: 'partner', partnerId: 'cafe' }).expect(201)
+    ).body;
     const till = await signInWithKey(base, made.apiKey);
     expect((await till.get('/app/till')).status).toBe(200);
     await t.http.delete(`/v1/admin/api-clients/${made.id}`).set(t.admin).expect(200);

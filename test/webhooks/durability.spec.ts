@@ -32,7 +32,14 @@ describe('webhook delivery survives the loss of Redis and of a worker', () => {
     t.http
       .post('/v1/earn-events')
       .set(votesKey)
-      .send({ events: Array.from({ length: n }, (_, i) => ({ externalId: `${prefix}-${i}`, type: 'vote.cast', residentId: `${prefix}r${i % 7}`, occurredAt: new Date(Date.now() - 60_000).toISOString() })) })
+      .send({
+        events: Array.from({ length: n }, (_, i) => ({
+          externalId: `${prefix}-${i}`,
+          type: 'vote.cast',
+          residentId: `${prefix}r${i % 7}`,
+          occurredAt: new Date(Date.now() - 60_000).toISOString(),
+        })),
+      })
       .expect(202);
   const distinct = (path: string) => new Set(receiver.at(path).map((r) => r.json.data.externalId));
   /** Deletes this app's queue keys only (the test's own prefix), as a Redis flush would for it. */
@@ -46,8 +53,16 @@ describe('webhook delivery survives the loss of Redis and of a worker', () => {
     receiver = await new TestReceiver().start();
     t = await startTestApp(env);
     await t.http.post('/v1/admin/sources').set(t.admin).send({ id: 'votes', name: 'Votes' }).expect(201);
-    await t.http.post('/v1/admin/earning-rules').set(t.admin).send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }).expect(201);
-    votesKey = { 'X-API-Key': (await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)).body.apiKey };
+    await t.http
+      .post('/v1/admin/earning-rules')
+      .set(t.admin)
+      .send({ id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' })
+      .expect(201);
+    votesKey = {
+      'X-API-Key': (
+        await t.http.post('/v1/admin/api-clients').set(t.admin).send({ name: 'v', role: 'source', sourceId: 'votes' }).expect(201)
+      ).body.apiKey,
+    };
     queue = t.app.get<Queue>(getQueueToken(WEBHOOK_QUEUE));
     redis = new Redis(REDIS_URL);
   });
@@ -59,30 +74,51 @@ describe('webhook delivery survives the loss of Redis and of a worker', () => {
   });
 
   it('jobs lost with Redis: every event still arrives, in order per resident', async () => {
-    await t.http.post('/v1/admin/webhooks').set(t.admin).send({ url: receiver.url('/flush'), events: ['earn_event.posted'] }).expect(201);
+    await t.http
+      .post('/v1/admin/webhooks')
+      .set(t.admin)
+      .send({ url: receiver.url('/flush'), events: ['earn_event.posted'] })
+      .expect(201);
     await queue.pause(true); // this process stops taking jobs: they wait in Redis
     await earn('flush', 70);
     await waitFor(async () => (await queue.getWaitingCount()) > 0, 20_000, 'attempts queued in Redis');
     expect(await flushOwnKeys()).toBeGreaterThan(0);
     expect(await queue.getWaitingCount()).toBe(0);
     await queue.resume(true);
-    await waitFor(async () => (await t.prisma.webhookDelivery.count({ where: { status: 'delivered' } })) === 70, 60_000, 'every event delivered');
+    await waitFor(
+      async () => (await t.prisma.webhookDelivery.count({ where: { status: 'delivered' } })) === 70,
+      60_000,
+      'every event delivered',
+    );
     expect(distinct('/flush').size).toBe(70);
     // per resident, the events arrive in the order they were posted
-    const seqOf = new Map((await t.prisma.earnEvent.findMany({ select: { externalId: true, seq: true } })).map((e) => [e.externalId, e.seq]));
+    const seqOf = new Map(
+      (await t.prisma.earnEvent.findMany({ select: { externalId: true, seq: true } })).map((e) => [e.externalId, e.seq]),
+    );
     const byResident = new Map<string, bigint[]>();
-    for (const r of receiver.at('/flush')) byResident.set(r.json.data.residentId, [...(byResident.get(r.json.data.residentId) ?? []), seqOf.get(r.json.data.externalId)!]);
+    for (const r of receiver.at('/flush'))
+      byResident.set(r.json.data.residentId, [...(byResident.get(r.json.data.residentId) ?? []), seqOf.get(r.json.data.externalId)!]);
     for (const seqs of byResident.values()) expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : 1)));
   });
 
   it('a worker killed in the middle of its attempts: its deliveries are taken over, none lost', async () => {
-    await t.http.post('/v1/admin/webhooks').set(t.admin).send({ url: receiver.url('/kill'), events: ['earn_event.posted'] }).expect(201);
+    await t.http
+      .post('/v1/admin/webhooks')
+      .set(t.admin)
+      .send({ url: receiver.url('/kill'), events: ['earn_event.posted'] })
+      .expect(201);
     await queue.pause(true); // only the separate worker takes jobs
     // the receiver holds the worker's requests, so that it dies with attempts in flight
-    receiver.answer = (r) => (r.path === '/kill' && r.headers['x-never'] === undefined && killed === false ? 'hang' : { status: 200, body: 'ok' });
+    receiver.answer = (r) =>
+      r.path === '/kill' && r.headers['x-never'] === undefined && killed === false ? 'hang' : { status: 200, body: 'ok' };
     let killed = false;
     // the worker waits for answers far longer than the leases the app takes (it dies first)
-    const worker = startWorker(t, REDIS_URL, { ...env, WEBHOOK_DISPATCH_MS: '60000', WEBHOOK_TIMEOUT_MS: '60000', WEBHOOK_LEASE_SECONDS: '120' });
+    const worker = startWorker(t, REDIS_URL, {
+      ...env,
+      WEBHOOK_DISPATCH_MS: '60000',
+      WEBHOOK_TIMEOUT_MS: '60000',
+      WEBHOOK_LEASE_SECONDS: '120',
+    });
     try {
       await earn('kill', 40);
       await waitFor(async () => receiver.at('/kill').length >= 3, 30_000, 'the worker to start attempts');

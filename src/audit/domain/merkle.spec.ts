@@ -16,7 +16,12 @@ describe('the seals’ Merkle tree', () => {
     const root = merkleRoot(l);
     const proof = merkleProof(l, 2);
     expect(rootFromProof(sha256Hex('forged'), proof)).not.toBe(root);
-    expect(rootFromProof(l[2], proof.map((s) => ({ ...s, position: s.position === 'left' ? 'right' : 'left' })))).not.toBe(root);
+    expect(
+      rootFromProof(
+        l[2],
+        proof.map((s) => ({ ...s, position: s.position === 'left' ? 'right' : 'left' })),
+      ),
+    ).not.toBe(root);
     expect(merkleRoot([l[1], l[0], ...l.slice(2)])).not.toBe(root);
   });
 });

@@ -39,7 +39,10 @@ export function merkleRoot(leaves: string[]): string {
         level.copy(pair, 32, left, left + 32);
         input = pair;
       }
-      createHash('sha256').update(input).digest().copy(next, i * 32);
+      createHash('sha256')
+        .update(input)
+        .digest()
+        .copy(next, i * 32);
     }
     level = next;
     n = m;
@@ -67,7 +70,13 @@ export function rootFromProof(leaf: string, proof: ProofStep[]): string {
 }
 
 /** A seal's own hash: its window, its size and root, chained to the previous seal's hash. */
-export function sealHash(seal: { previousHash: string; merkleRoot: string; coversFrom: Date; coversTo: Date; transactions: number }): string {
+export function sealHash(seal: {
+  previousHash: string;
+  merkleRoot: string;
+  coversFrom: Date;
+  coversTo: Date;
+  transactions: number;
+}): string {
   return sha256Hex(
     `${seal.previousHash}|${seal.merkleRoot}|${seal.coversFrom.toISOString()}|${seal.coversTo.toISOString()}|${seal.transactions}`,
   );

@@ -43,7 +43,10 @@ export const ACCOUNT_KINDS = ['residents', 'partners', 'funds', 'programme', 'ot
 export type AccountKind = (typeof ACCOUNT_KINDS)[number];
 
 export class TrialBalanceSubtotalDto {
-  @ApiProperty({ enum: ACCOUNT_KINDS, description: 'residents (resident:…), partners (partner:…), funds (charity:…), programme (programme:…)' })
+  @ApiProperty({
+    enum: ACCOUNT_KINDS,
+    description: 'residents (resident:…), partners (partner:…), funds (charity:…), programme (programme:…)',
+  })
   kind: AccountKind;
   @ApiProperty({ example: 'POINTS' }) asset: string;
   @ApiProperty({ example: 1200, description: 'How many accounts of this kind' }) accounts: number;
@@ -56,7 +59,10 @@ export class TrialBalanceDto {
   @ApiProperty({ format: 'date-time' }) asOf: string;
   @ApiProperty({ type: [TrialBalanceAccountDto], description: 'This page of the accounts (all of them without limit)' })
   accounts: TrialBalanceAccountDto[];
-  @ApiProperty({ type: [TrialBalanceTotalDto], description: 'Per asset, over every account (not only this page); debits always equal credits' })
+  @ApiProperty({
+    type: [TrialBalanceTotalDto],
+    description: 'Per asset, over every account (not only this page); debits always equal credits',
+  })
   totals: TrialBalanceTotalDto[];
   @ApiProperty({ type: [TrialBalanceSubtotalDto], description: 'Per kind of account and asset, over every account' })
   subtotals: TrialBalanceSubtotalDto[];

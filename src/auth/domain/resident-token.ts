@@ -16,7 +16,11 @@ export function verifyResidentToken(token: string, secret: string | undefined): 
     payload = jwt.verify(token, secretKey(secret), { algorithms: ['HS256'], clockTolerance: 5 });
   } catch (error) {
     const reason =
-      error instanceof jwt.TokenExpiredError ? 'token expired' : error instanceof jwt.JsonWebTokenError ? 'token not valid' : 'token not valid';
+      error instanceof jwt.TokenExpiredError
+        ? 'token expired'
+        : error instanceof jwt.JsonWebTokenError
+          ? 'token not valid'
+          : 'token not valid';
     return { ok: false, reason };
   }
   if (typeof payload !== 'object' || typeof payload.exp !== 'number') {

@@ -1,5 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
 import { SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { formatAmount } from '../../common/money';
 import { PageQueryDto } from '../../common/pagination';
@@ -29,15 +44,25 @@ export class CreateCatalogueItemDto {
   pricePoints?: string;
 
   @ApiPropertyOptional({ example: 500, description: 'How many may be sold; omitted: unlimited (a pool is limited by its codes)' })
-  @IsOptional() @IsInt() @Min(0) @Max(100_000_000) stock?: number;
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000_000)
+  stock?: number;
 
   @ApiPropertyOptional({ example: 1 }) @IsOptional() @IsInt() @Min(1) @Max(1_000_000) perResidentLimit?: number;
 
   @ApiPropertyOptional({ enum: CODE_SOURCES, description: 'POOL: codes uploaded; GENERATED: made at redemption' })
-  @IsOptional() @IsIn(CODE_SOURCES) codeSource?: CodeSource;
+  @IsOptional()
+  @IsIn(CODE_SOURCES)
+  codeSource?: CodeSource;
 
   @ApiPropertyOptional({ example: 30, description: 'Days a code stays valid after redemption' })
-  @IsOptional() @IsInt() @Min(1) @Max(3650) codeValidDays?: number;
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  codeValidDays?: number;
 
   @ApiPropertyOptional({ example: 24, default: 24 }) @IsOptional() @IsInt() @Min(0) @Max(8760) cancelWindowHours?: number;
 

@@ -29,7 +29,11 @@ export class CreateCategoryDto {
   names: CategoryNamesDto;
 
   @ApiPropertyOptional({ example: 30, default: 0, minimum: 0, maximum: 1_000_000, description: 'Order on the page: smaller first' })
-  @IsOptional() @IsInt() @Min(0) @Max(1_000_000) position?: number;
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  position?: number;
 }
 
 export class UpdateCategoryDto {

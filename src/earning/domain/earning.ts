@@ -30,12 +30,7 @@ export interface Campaign {
 export type EarnEventStatus = 'received' | 'pending' | 'posted' | 'rejected' | 'revoked';
 
 /** Why an event earns nothing: stable reasons a participation service can act on. */
-export type RejectReason =
-  | 'no_rule'
-  | 'rule_not_valid'
-  | 'points_out_of_range'
-  | 'cap_reached'
-  | 'rejected_by_source';
+export type RejectReason = 'no_rule' | 'rule_not_valid' | 'points_out_of_range' | 'cap_reached' | 'rejected_by_source';
 
 export function isValidAt(rule: { validFrom: Date | null; validTo: Date | null }, at: Date): boolean {
   return (!rule.validFrom || rule.validFrom <= at) && (!rule.validTo || at < rule.validTo);
@@ -45,11 +40,7 @@ export function isValidAt(rule: { validFrom: Date | null; validTo: Date | null }
  * The rule for an event: among the source's rules for its type, one valid when the event
  * happened (the newest, if windows overlap). `undefined` with a reason when there is none.
  */
-export function ruleFor(
-  rules: EarningRule[],
-  eventType: string,
-  occurredAt: Date,
-): { rule: EarningRule } | { reason: RejectReason } {
+export function ruleFor(rules: EarningRule[], eventType: string, occurredAt: Date): { rule: EarningRule } | { reason: RejectReason } {
   const candidates = rules.filter((r) => r.eventType === eventType);
   if (candidates.length === 0) return { reason: 'no_rule' };
   const valid = candidates.filter((r) => isValidAt(r, occurredAt)).sort((a, b) => +b.createdAt - +a.createdAt);

@@ -39,18 +39,20 @@ describe('isValidBatch', () => {
     fc.string({ maxLength: 30 }),
   );
   const field = <T>(good: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 4 }, { arbitrary: odd, weight: 1 });
-  const event = fc.record(
-    {
-      externalId: field(valid.externalId),
-      type: field(valid.type),
-      residentId: field(valid.residentId),
-      occurredAt: field(valid.occurredAt),
-      status: field(valid.status),
-      attributes: field(valid.attributes),
-      extra: odd,
-    },
-    { requiredKeys: [] },
-  ).map((e) => ({ ...e })); // as JSON.parse makes them: with Object's prototype
+  const event = fc
+    .record(
+      {
+        externalId: field(valid.externalId),
+        type: field(valid.type),
+        residentId: field(valid.residentId),
+        occurredAt: field(valid.occurredAt),
+        status: field(valid.status),
+        attributes: field(valid.attributes),
+        extra: odd,
+      },
+      { requiredKeys: [] },
+    )
+    .map((e) => ({ ...e })); // as JSON.parse makes them: with Object's prototype
   const batch = fc.oneof(
     { arbitrary: fc.record({ events: fc.array(event, { minLength: 0, maxLength: 4 }) }), weight: 8 },
     { arbitrary: fc.record({ events: fc.array(event, { maxLength: 2 }), other: odd }), weight: 1 },

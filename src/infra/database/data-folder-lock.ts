@@ -69,7 +69,9 @@ export function lockDataFolder(dataDir: string): DataFolderLock {
 function holderOf(file: string): DataFolderHolder | null {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<DataFolderHolder>;
-    return typeof parsed.pid === 'number' ? { pid: parsed.pid, command: String(parsed.command ?? ''), since: String(parsed.since ?? '') } : null;
+    return typeof parsed.pid === 'number'
+      ? { pid: parsed.pid, command: String(parsed.command ?? ''), since: String(parsed.since ?? '') }
+      : null;
   } catch {
     // the holder may be between taking the lock and writing its name
     return null;

@@ -86,23 +86,16 @@ interface AppliedRow {
   rolled_back_at: Date | null;
 }
 
-export async function applyMigrations(
-  session: SqlSession,
-  migrations: Migration[] = readMigrations(),
-): Promise<MigrationReport> {
+export async function applyMigrations(session: SqlSession, migrations: Migration[] = readMigrations()): Promise<MigrationReport> {
   await session.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {
     await session.exec(CREATE_MIGRATIONS_TABLE);
-    const rows = await session.query<AppliedRow>(
-      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
-    );
+    const rows = await session.query<AppliedRow>('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"');
     const done = new Map<string, AppliedRow>();
     for (const row of rows) {
       if (row.rolled_back_at) continue;
       if (!row.finished_at) {
-        throw new MigrationError(
-          `migration ${row.migration_name} was started but never finished: repair the database before starting`,
-        );
+        throw new MigrationError(`migration ${row.migration_name} was started but never finished: repair the database before starting`);
       }
       done.set(row.migration_name, row);
     }

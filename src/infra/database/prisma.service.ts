@@ -30,8 +30,7 @@ export interface DatabaseErrorInfo {
 
 /** What PostgreSQL said, from an error of a raw query run through a Prisma driver adapter. */
 export function databaseErrorOf(error: unknown): DatabaseErrorInfo {
-  const cause = (error as { meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } })?.meta?.driverAdapterError
-    ?.cause;
+  const cause = (error as { meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } })?.meta?.driverAdapterError?.cause;
   if (!cause) return {};
   const constraint = cause.constraint as { index?: string; fields?: string[] } | undefined;
   return {
@@ -43,7 +42,5 @@ export function databaseErrorOf(error: unknown): DatabaseErrorInfo {
   };
 }
 
-export const isUniqueViolation = (error: unknown) =>
-  prismaCode(error) === 'P2002' || databaseErrorOf(error).sqlState === '23505';
-export const isForeignKeyViolation = (error: unknown) =>
-  prismaCode(error) === 'P2003' || databaseErrorOf(error).sqlState === '23503';
+export const isUniqueViolation = (error: unknown) => prismaCode(error) === 'P2002' || databaseErrorOf(error).sqlState === '23505';
+export const isForeignKeyViolation = (error: unknown) => prismaCode(error) === 'P2003' || databaseErrorOf(error).sqlState === '23503';

@@ -15,8 +15,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Amounts of points are decimal strings; errors are RFC 9457 `application/problem+json` with a stable `code`.',
     )
     .setVersion('1')
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API client key (source, partner, auditor, admin)' }, API_KEY_SCHEME)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Resident token from the city sign-in' }, RESIDENT_SCHEME)
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API client key (source, partner, auditor, admin)' },
+      API_KEY_SCHEME,
+    )
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Resident token from the city sign-in' },
+      RESIDENT_SCHEME,
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config, { extraModels: [ProblemDto, ...WEBHOOK_DATA_MODELS] });
   return { ...document, 'x-webhooks': webhooksSection() } as OpenAPIObject;
@@ -42,7 +48,9 @@ function startPage(req: Request, res: Response): void {
     const items = START_LINKS.map((l) => `<li><a href="${l.href}">${l.href}</a>: ${l.title}</li>`).join('');
     res
       .type('html')
-      .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Civic points ledger</title></head><body><h1>Civic points ledger</h1><ul>${items}</ul></body></html>`);
+      .send(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Civic points ledger</title></head><body><h1>Civic points ledger</h1><ul>${items}</ul></body></html>`,
+      );
     return;
   }
   res.json({ service: 'civic-points-ledger', links });

@@ -38,7 +38,8 @@ export function mountQueueBoard(express: Express, queues: Queue[] | null, apiCli
 function adminOnly(apiClients: ApiClientsService) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const key = req.header('x-api-key') ?? basicPassword(req.header('authorization'));
-    if (key === undefined) return refuse(req, res, 'unauthorized', 'Admin credentials required: an X-API-Key header, or HTTP Basic with the key as password');
+    if (key === undefined)
+      return refuse(req, res, 'unauthorized', 'Admin credentials required: an X-API-Key header, or HTTP Basic with the key as password');
     try {
       const principal = await apiClients.authenticate(key);
       if (principal.role !== 'admin') return refuse(req, res, 'forbidden', 'The queue dashboard is for admin keys only');

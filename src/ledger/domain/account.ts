@@ -122,4 +122,3 @@ export function classifyAccount(code: string): AccountSpec {
     `account ${JSON.stringify(code)} is not a known account code (resident:{id}, programme:{name}, partner:{id}:{name}, charity:{id})`,
   );
 }
-

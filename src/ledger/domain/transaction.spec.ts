@@ -46,7 +46,13 @@ describe('validating postings', () => {
   it('accepts a balanced transaction, per asset', () => {
     expect(() =>
       validatePostings(
-        [p('programme:issued', 'D', '100'), p('resident:a', 'C', '60'), p('resident:b', 'C', '40'), p('programme:x', 'D', '1.25', 'RUB'), p('partner:c:payable', 'C', '1.25', 'RUB')],
+        [
+          p('programme:issued', 'D', '100'),
+          p('resident:a', 'C', '60'),
+          p('resident:b', 'C', '40'),
+          p('programme:x', 'D', '1.25', 'RUB'),
+          p('partner:c:payable', 'C', '1.25', 'RUB'),
+        ],
         scales,
       ),
     ).not.toThrow();
@@ -62,11 +68,15 @@ describe('validating postings', () => {
 
   it('refuses amounts finer than the asset scale, zero, negative and huge amounts, and unknown assets', () => {
     expect(() => validatePostings([p('programme:issued', 'D', '0.5'), p('resident:a', 'C', '0.5')], scales)).toThrow(/decimal places/);
-    expect(() => validatePostings([p('programme:x', 'D', '0.005', 'RUB'), p('partner:c:p', 'C', '0.005', 'RUB')], scales)).toThrow(/decimal places/);
+    expect(() => validatePostings([p('programme:x', 'D', '0.005', 'RUB'), p('partner:c:p', 'C', '0.005', 'RUB')], scales)).toThrow(
+      /decimal places/,
+    );
     expect(() => validatePostings([p('programme:issued', 'D', '0'), p('resident:a', 'C', '0')], scales)).toThrow(/positive/);
     expect(() => validatePostings([p('programme:issued', 'D', '-1'), p('resident:a', 'C', '-1')], scales)).toThrow(/positive/);
     expect(() => validatePostings([p('programme:issued', 'D', '1e16'), p('resident:a', 'C', '1e16')], scales)).toThrow(/larger/);
-    expect(() => validatePostings([p('programme:issued', 'D', '1', 'GOLD'), p('resident:a', 'C', '1', 'GOLD')], scales)).toThrow(/unknown asset/);
+    expect(() => validatePostings([p('programme:issued', 'D', '1', 'GOLD'), p('resident:a', 'C', '1', 'GOLD')], scales)).toThrow(
+      /unknown asset/,
+    );
   });
 
   it('keeps exact decimals where floats would drift', () => {

@@ -123,7 +123,9 @@ export class TransactionDto {
       status: t.status,
       postings: t.postings.map((p) => {
         const amount = formatAmount(p.amount, scales.get(p.asset) ?? 0);
-        return p.side === 'D' ? { account: p.account, asset: p.asset, debit: amount } : { account: p.account, asset: p.asset, credit: amount };
+        return p.side === 'D'
+          ? { account: p.account, asset: p.asset, debit: amount }
+          : { account: p.account, asset: p.asset, credit: amount };
       }),
       metadata: t.metadata,
       description: t.description,
@@ -153,7 +155,7 @@ export class BalanceQueryDto {
 export class AccountBalanceDto {
   @ApiProperty({ example: 'resident:anna' }) account: string;
   @ApiProperty({ example: 'POINTS' }) asset: string;
-  @ApiProperty({ example: '200', description: 'Posted balance, in the account\'s normal direction' }) posted: string;
+  @ApiProperty({ example: '200', description: "Posted balance, in the account's normal direction" }) posted: string;
   @ApiProperty({ example: '50', description: 'Pending amounts on their way in (not yet spendable)' }) pending: string;
   @ApiProperty({ example: '150', description: 'posted minus amounts held for pending outgoing transactions' }) available: string;
   @ApiProperty({ example: '50' }) pendingIn: string;

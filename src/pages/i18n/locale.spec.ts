@@ -30,7 +30,9 @@ describe('the pages’ languages', () => {
   it('has every message in both languages', () => {
     expect(Object.keys(CATALOGUES.en).sort()).toEqual(Object.keys(CATALOGUES.ru).sort());
     for (const [key, message] of Object.entries(CATALOGUES.ru)) {
-      expect(typeof message === 'string' ? 'string' : 'plural').toBe(typeof CATALOGUES.en[key as keyof typeof CATALOGUES.en] === 'string' ? 'string' : 'plural');
+      expect(typeof message === 'string' ? 'string' : 'plural').toBe(
+        typeof CATALOGUES.en[key as keyof typeof CATALOGUES.en] === 'string' ? 'string' : 'plural',
+      );
     }
   });
 });

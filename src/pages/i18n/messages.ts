@@ -76,7 +76,12 @@ const ru = {
   'catalogue.donationRange': 'От {min} до {max}',
   'catalogue.choose': 'Выбрать',
   'catalogue.donate': 'Пожертвовать',
-  'catalogue.validDays#plural': { one: 'Код действует {n} день', few: 'Код действует {n} дня', many: 'Код действует {n} дней', other: 'Код действует {n} дня' },
+  'catalogue.validDays#plural': {
+    one: 'Код действует {n} день',
+    few: 'Код действует {n} дня',
+    many: 'Код действует {n} дней',
+    other: 'Код действует {n} дня',
+  },
   'kind.PROMO_CODE': 'Промокод',
   'kind.TICKET': 'Билет',
   'kind.DONATION': 'Благотворительность',

@@ -108,7 +108,10 @@ export class ResidentPagesService {
   /** The active offers of a category (or all), each with what is left and what this resident may still take. */
   async offers(residentId: string, categoryId?: string): Promise<OfferView[]> {
     const page = await this.catalogue.catalogue(CATALOGUE_PAGE, undefined, new Date(), categoryId);
-    const counts = await this.redemptions.residentCounts(residentId, page.items.filter((e) => e.item.perResidentLimit !== null).map((e) => e.item.id));
+    const counts = await this.redemptions.residentCounts(
+      residentId,
+      page.items.filter((e) => e.item.perResidentLimit !== null).map((e) => e.item.id),
+    );
     return page.items.map(({ item, available }) => offerOf(item, available, counts.get(item.id) ?? 0));
   }
 

@@ -19,7 +19,14 @@ export interface SessionRow {
 export class SessionsRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  async create(row: { tokenHash: string; kind: 'resident' | 'client'; residentId?: string; apiClientId?: string; bootstrapHash?: string; expiresAt: Date }): Promise<void> {
+  async create(row: {
+    tokenHash: string;
+    kind: 'resident' | 'client';
+    residentId?: string;
+    apiClientId?: string;
+    bootstrapHash?: string;
+    expiresAt: Date;
+  }): Promise<void> {
     await this.db.client.appSession.create({ data: row });
   }
 
@@ -57,6 +64,8 @@ export class SessionsRepository {
 
   /** Deletes sessions past their absolute expiry or idle for longer than `idleBefore`. */
   async deleteStale(now: Date, idleBefore: Date): Promise<number> {
-    return (await this.db.client.appSession.deleteMany({ where: { OR: [{ expiresAt: { lte: now } }, { lastSeenAt: { lt: idleBefore } }] } })).count;
+    return (
+      await this.db.client.appSession.deleteMany({ where: { OR: [{ expiresAt: { lte: now } }, { lastSeenAt: { lt: idleBefore } }] } })
+    ).count;
   }
 }

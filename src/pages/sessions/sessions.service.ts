@@ -36,7 +36,13 @@ export class SessionsService {
   async signInWithKey(apiKey: string): Promise<{ token: string; user: PageUser }> {
     const principal = await this.apiClients.authenticate(apiKey.trim());
     if (principal.role === 'source') throw new DomainError('forbidden', 'a source key has no pages');
-    const user: PageUser = { kind: 'client', role: principal.role, name: principal.name, clientId: principal.clientId, partnerId: principal.partnerId };
+    const user: PageUser = {
+      kind: 'client',
+      role: principal.role,
+      name: principal.name,
+      clientId: principal.clientId,
+      partnerId: principal.partnerId,
+    };
     const token = await this.open(
       principal.clientId ? { kind: 'client', apiClientId: principal.clientId } : { kind: 'client', bootstrapHash: this.bootstrapHash! },
     );
@@ -55,7 +61,9 @@ export class SessionsService {
     const token =
       user.kind === 'resident'
         ? await this.open({ kind: 'resident', residentId: user.residentId })
-        : await this.open(user.clientId ? { kind: 'client', apiClientId: user.clientId } : { kind: 'client', bootstrapHash: this.bootstrapHash! });
+        : await this.open(
+            user.clientId ? { kind: 'client', apiClientId: user.clientId } : { kind: 'client', bootstrapHash: this.bootstrapHash! },
+          );
     return { token, user };
   }
 
@@ -73,7 +81,8 @@ export class SessionsService {
     }
     if (now.getTime() - row.lastSeenAt.getTime() > SESSION_TOUCH_MS) await this.repository.touch(hash, now);
     if (row.kind === 'resident') return { kind: 'resident', residentId: row.residentId! };
-    if (row.client) return { kind: 'client', role: row.client.role, name: row.client.name, clientId: row.apiClientId, partnerId: row.client.partnerId };
+    if (row.client)
+      return { kind: 'client', role: row.client.role, name: row.client.name, clientId: row.apiClientId, partnerId: row.client.partnerId };
     return { kind: 'client', role: 'admin', name: 'bootstrap admin', clientId: null, partnerId: null };
   }
 
@@ -81,7 +90,12 @@ export class SessionsService {
     if (token) await this.repository.delete(tokenHash(token));
   }
 
-  private async open(row: { kind: 'resident' | 'client'; residentId?: string; apiClientId?: string; bootstrapHash?: string }): Promise<string> {
+  private async open(row: {
+    kind: 'resident' | 'client';
+    residentId?: string;
+    apiClientId?: string;
+    bootstrapHash?: string;
+  }): Promise<string> {
     const now = Date.now();
     if (now - this.lastSweep > SWEEP_MS) {
       this.lastSweep = now;

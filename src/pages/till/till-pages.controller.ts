@@ -19,22 +19,43 @@ export class TillPagesController {
   ) {}
 
   @Get()
-  async page(@Req() req: Request & PageRequest, @Res() res: Response, @CurrentPageUser() user: PageUser, @Query('code') code?: string): Promise<void> {
+  async page(
+    @Req() req: Request & PageRequest,
+    @Res() res: Response,
+    @CurrentPageUser() user: PageUser,
+    @Query('code') code?: string,
+  ): Promise<void> {
     const partnerId = partnerOf(user);
     const checked = typeof code === 'string' && code.trim() !== '' ? await this.till.lookup(partnerId, code) : null;
     await this.render(req, res, user, checked, null);
   }
 
   @Post('redeem')
-  async redeem(@Req() req: Request & PageRequest, @Res() res: Response, @CurrentPageUser() user: PageUser, @Body() body: Record<string, unknown>): Promise<void> {
+  async redeem(
+    @Req() req: Request & PageRequest,
+    @Res() res: Response,
+    @CurrentPageUser() user: PageUser,
+    @Body() body: Record<string, unknown>,
+  ): Promise<void> {
     const code = typeof body?.code === 'string' ? body.code : '';
     const { won, view } = await this.till.redeem(partnerOf(user), code);
     await this.render(req, res, user, view, won, won ? 200 : 409);
   }
 
-  private async render(req: Request & PageRequest, res: Response, user: PageUser, checked: TillCodeView | null, won: boolean | null, status = 200) {
+  private async render(
+    req: Request & PageRequest,
+    res: Response,
+    user: PageUser,
+    checked: TillCodeView | null,
+    won: boolean | null,
+    status = 200,
+  ) {
     const partnerId = partnerOf(user);
-    const [today, month, partnerName] = await Promise.all([this.till.today(partnerId), this.till.month(partnerId), this.till.partnerName(partnerId)]);
+    const [today, month, partnerName] = await Promise.all([
+      this.till.today(partnerId),
+      this.till.month(partnerId),
+      this.till.partnerName(partnerId),
+    ]);
     this.frames.send(req, res, 'till', (l) => l.t('till.title'), { checked, won, today, month, partnerName }, status);
   }
 }

@@ -39,7 +39,8 @@ export class TillPagesService {
       const found = await this.partners.lookup(partnerId, code);
       return { ...found, title: (await this.catalogue.findItem(found.itemId))?.title ?? null };
     } catch (error) {
-      if (error instanceof DomainError && error.code === 'not_found') return { code, status: 'unknown', title: null, validUntil: null, redeemedAt: null };
+      if (error instanceof DomainError && error.code === 'not_found')
+        return { code, status: 'unknown', title: null, validUntil: null, redeemedAt: null };
       throw error;
     }
   }

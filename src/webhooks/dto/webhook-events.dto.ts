@@ -31,7 +31,8 @@ export class RedemptionWebhookData {
   @ApiProperty({ example: '150' }) pointsSpent: string;
   @ApiProperty({ enum: ['completed', 'cancelled'] }) status: string;
   @ApiProperty({ format: 'uuid' }) transactionId: string;
-  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The refund, once cancelled' }) refundTransactionId: string | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The refund, once cancelled' }) refundTransactionId:
+    string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) cancelledAt: string | null;
 }
@@ -94,7 +95,10 @@ export class ReconciliationFailedWebhookData {
 
 const EVENTS: Record<WebhookEventType, { data: new () => object; summary: string }> = {
   'earn_event.posted': { data: EarnEventWebhookData, summary: 'An earn event was posted: its points are in the resident’s balance' },
-  'earn_event.rejected': { data: EarnEventWebhookData, summary: 'An earn event was rejected (at intake, when processed, or by its source)' },
+  'earn_event.rejected': {
+    data: EarnEventWebhookData,
+    summary: 'An earn event was rejected (at intake, when processed, or by its source)',
+  },
   'earn_event.revoked': { data: EarnEventWebhookData, summary: 'A posted earn event was revoked: its points were reversed' },
   'redemption.created': { data: RedemptionWebhookData, summary: 'A resident redeemed points for an item' },
   'redemption.cancelled': { data: RedemptionWebhookData, summary: 'A redemption was cancelled and its points refunded' },
@@ -121,7 +125,9 @@ export function webhooksSection(): Record<string, unknown> {
         post: {
           summary,
           description:
-            (NOT_YET_EMITTED.includes(type as WebhookEventType) ? 'Sent once the feature that produces it lands; may be subscribed to now. ' : '') +
+            (NOT_YET_EMITTED.includes(type as WebhookEventType)
+              ? 'Sent once the feature that produces it lands; may be subscribed to now. '
+              : '') +
             'Standard Webhooks: headers `webhook-id` (the event, the same on every attempt), `webhook-timestamp` (Unix seconds), ' +
             '`webhook-signature` (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per secret during a rotation, space-separated).',
           requestBody: {

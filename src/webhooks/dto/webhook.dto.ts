@@ -6,7 +6,10 @@ import { WEBHOOK_EVENT_TYPES, WebhookEventType } from '../domain/events';
 import { Delivery, DeliveryStatus, Webhook, WebhookStatus } from '../domain/webhook';
 
 export class CreateWebhookDto {
-  @ApiProperty({ example: 'https://notify.example.city/hooks/points', description: 'http or https; private and loopback addresses only with WEBHOOK_ALLOW_PRIVATE=true' })
+  @ApiProperty({
+    example: 'https://notify.example.city/hooks/points',
+    description: 'http or https; private and loopback addresses only with WEBHOOK_ALLOW_PRIVATE=true',
+  })
   @IsString()
   @MaxLength(2000)
   url: string;
@@ -37,7 +40,10 @@ export class CreateWebhookDto {
 }
 
 export class RotateSecretDto {
-  @ApiPropertyOptional({ description: 'How long the old secret keeps signing beside the new one (default WEBHOOK_ROTATION_OVERLAP_HOURS, 24)', example: 24 })
+  @ApiPropertyOptional({
+    description: 'How long the old secret keeps signing beside the new one (default WEBHOOK_ROTATION_OVERLAP_HOURS, 24)',
+    example: 24,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsNumber()
@@ -89,14 +95,18 @@ export class DeliveryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid', description: 'The event, also sent as webhook-id (the same on every attempt)' }) eventId: string;
   @ApiProperty({ enum: WEBHOOK_EVENT_TYPES }) eventType: WebhookEventType;
-  @ApiProperty({ enum: ['pending', 'delivered', 'failed', 'cancelled'], description: 'failed: given up after the retry window, or answered 410' })
+  @ApiProperty({
+    enum: ['pending', 'delivered', 'failed', 'cancelled'],
+    description: 'failed: given up after the retry window, or answered 410',
+  })
   status: DeliveryStatus;
   @ApiProperty() attempts: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) nextAttemptAt: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastAttemptAt: string | null;
   @ApiProperty({ type: Number, nullable: true, description: 'HTTP status of the last answer' }) lastStatus: number | null;
   @ApiProperty({ type: String, nullable: true, description: 'The first 1000 characters of the last answer' }) lastResponse: string | null;
-  @ApiProperty({ type: String, nullable: true, description: 'Why the last attempt had no answer (timeout, refused address, ...)' }) lastError: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Why the last attempt had no answer (timeout, refused address, ...)' })
+  lastError: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) deliveredAt: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
 
