@@ -64,7 +64,7 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   mountPages(app, config);
   app.use(jsonBody(config.bodyLimit));
   const queues = config.redisUrl ? [app.get<Queue>(getQueueToken(EARN_QUEUE))] : null;
-  mountQueueBoard(app.getHttpAdapter().getInstance() as Express, queues, app.get(ApiClientsService));
+  mountQueueBoard(app.getHttpAdapter().getInstance(), queues, app.get(ApiClientsService));
   app.useGlobalFilters(new ProblemFilter());
   app.useGlobalPipes(createValidationPipe());
   mountDocs(app);

@@ -99,7 +99,7 @@ export class LedgerService {
       // the caller may name the transactions, to write what points at them before them
       id: input.id ?? randomUUID(),
       type: input.type,
-      kind: (input.pending ? 'pending' : 'posted') as TransactionKind,
+      kind: (input.pending ? 'pending' : 'posted'),
       metadata: input.metadata ?? {},
       description: input.description,
       postings: input.postings.map((p) => ({

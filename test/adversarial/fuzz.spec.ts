@@ -254,7 +254,7 @@ describe('fuzzed bad input against every write endpoint', () => {
         );
     });
     const after = await booksSnapshot(t);
-    // eslint-disable-next-line no-console
+     
     console.log(
       `fuzz (seed ${SEED}): ${requests.length} requests over ${Object.keys(perOperation).length} write operations; ` +
         `answers ${JSON.stringify(byStatus)}; mutations ${JSON.stringify(byKind)}`,
@@ -410,7 +410,7 @@ describe('fuzzed bad input against every write endpoint', () => {
       else if (notA4xxProblem(a))
         failures.push(`${c.method} ${c.path} ${JSON.stringify(c.body).slice(0, 300)} → ${a.status} ${a.text.slice(0, 200)}`);
     });
-    // eslint-disable-next-line no-console
+     
     console.log(
       `hostile text: ${cases.length} requests, ${accepted} accepted (settings and rejected earn events), ${cases.length - accepted} refused`,
     );
@@ -707,7 +707,7 @@ function requestArbitrary(operations: Operation[], credentials: Record<string, R
       .tuple(
         ...op.params.map(() => fc.oneof(fc.constantFrom(...pathJunk), fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent))),
       )
-      .map((values) => op.path.replace(/\{(\w+)\}/g, (_, name: string) => values[op.params.indexOf(name)] as string));
+      .map((values) => op.path.replace(/\{(\w+)\}/g, (_, name: string) => values[op.params.indexOf(name)]));
     const headers = (contentType = 'application/json') => ({
       ...credentials[op.role],
       ...(op.idempotent ? idempotencyKey() : {}),

@@ -76,7 +76,7 @@ describe('errors are RFC 9457 problem+json and bad input changes nothing', () =>
       await t.http
         .post('/v1/admin/sources')
         .set(t.admin)
-        .send(body as object),
+        .send(body),
       400,
       'validation_failed',
     );

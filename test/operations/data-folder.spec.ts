@@ -122,7 +122,7 @@ describe('the embedded data folder belongs to one process at a time', () => {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     children.push(holder);
-    const [first] = (await Promise.race([once(holder.stdout!, 'data'), once(holder, 'exit')])) as unknown[];
+    const [first] = (await Promise.race([once(holder.stdout, 'data'), once(holder, 'exit')])) as unknown[];
     expect(String(first)).toBe('held\n');
     const refused = await run('cli.js', ['create-api-client', '--name', 'x', '--role', 'auditor'], envOf(dataDir));
     expect(refused.status).toBe(1);
