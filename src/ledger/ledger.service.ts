@@ -20,6 +20,7 @@ import {
   AccountRow,
   JournalEntry,
   LedgerRepository,
+  NewJournalEntry,
   SQLSTATE_INSUFFICIENT,
   SQLSTATE_INVALID,
   SQLSTATE_NOT_OPEN,
@@ -95,11 +96,11 @@ export class LedgerService {
     );
     // the door refuses a batch that both adds to and takes from an account that may not go below
     // zero (the summed change would not be checked as each change would be)
-    const entries = inputs.map((input) => ({
+    const entries = inputs.map((input): NewJournalEntry => ({
       // the caller may name the transactions, to write what points at them before them
       id: input.id ?? randomUUID(),
       type: input.type,
-      kind: (input.pending ? 'pending' : 'posted'),
+      kind: input.pending ? 'pending' : 'posted',
       metadata: input.metadata ?? {},
       description: input.description,
       postings: input.postings.map((p) => ({
