@@ -9,7 +9,7 @@ export interface BenchApp {
   app: NestExpressApplication;
   base: string;
   adminKey: string;
-  call(path: string, body: unknown, key: string): Promise<Record<string, unknown>>;
+  call: (path: string, body: unknown, key: string) => Promise<Record<string, unknown>>;
 }
 
 /** The whole service on the benchmark database, with Bull on Redis, listening on loopback. */

@@ -10,9 +10,7 @@ export class AuditRepository {
   constructor(private readonly db: TransactionHost) {}
 
   /** What a transaction came from: the earn event or the redemption behind it. */
-  async originOf(
-    transactionId: string,
-  ): Promise<{
+  async originOf(transactionId: string): Promise<{
     earnEvent?: { sourceId: string; externalId: string; status: string };
     redemption?: { id: string; residentId: string; itemId: string; status: string };
   }> {

@@ -45,7 +45,7 @@ export class ProblemFilter implements ExceptionFilter {
       const extensions: Record<string, unknown> = {};
       // Health checks answer 503 with the state of each dependency: worth passing on.
       if (status === 503 && typeof body === 'object' && body && 'details' in body) {
-        extensions.checks = (body).details;
+        extensions.checks = body.details;
       }
       const detail = status >= 500 && code === 'internal_error' ? 'The request could not be completed' : messageOf(body, exception.message);
       return problemOf(code, detail, instance, extensions);

@@ -10,6 +10,8 @@
  */
 const FORBIDDEN_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
+// NUL and lone surrogates are what PostgreSQL's text refuses: matching them is the point
+// eslint-disable-next-line no-control-regex
 const NOT_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Deeper nesting than any request of this API has: refused before anything walks it by recursion. */

@@ -14,8 +14,6 @@ import { AppConfig } from '../config/config';
 import { PartnerKind } from '../programme/domain/partner';
 import { ProgrammeService } from '../programme/programme.service';
 import { EarningAdminService } from '../earning/earning-admin.service';
-import { EarningService } from '../earning/earning.service';
-import { EarnSweeper } from '../earning/earn-sweeper.cron';
 import { CatalogueService } from '../catalogue/catalogue.service';
 import { CategoriesService } from '../catalogue/categories.service';
 import { DemoSignIn, DemoSignIns } from '../pages/demo-sign-ins';

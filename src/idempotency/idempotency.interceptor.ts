@@ -62,7 +62,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return from(
       this.idempotency
         .run(idempotency.scope, key, idempotency.hash, idempotency.instance, async () => {
-          const body = await lastValueFrom(next.handle());
+          const body: unknown = await lastValueFrom(next.handle());
           return { status: res.statusCode, body };
         })
         .then((answer) => send(res, answer)),

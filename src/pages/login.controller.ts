@@ -8,7 +8,7 @@ import { PagesSecurity, sessionTokenOf } from './pages-security';
 import { SessionsService } from './sessions/sessions.service';
 
 type Form = Record<string, unknown>;
-const field = (body: Form | undefined, name: string): string => (typeof body?.[name] === 'string' ? (body[name]) : '');
+const field = (body: Form | undefined, name: string): string => (typeof body?.[name] === 'string' ? body[name] : '');
 const title = (l: Locale) => l.t('login.title');
 
 /** Signing in and out: an API key (partners, auditors, admins) or a resident's city token opens a server-side session. */

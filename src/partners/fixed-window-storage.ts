@@ -12,7 +12,8 @@ export class FixedWindowThrottlerStorage implements ThrottlerStorage {
   private readonly windows = new Map<string, { start: number; hits: number; blockedUntil: number }>();
   private increments = 0;
 
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  // the library's interface is asynchronous; this storage answers at once
+  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
     const now = Date.now();
     if (++this.increments % 10_000 === 0) this.evict(now, ttl);
     const id = `${throttlerName}:${key}`;
@@ -23,12 +24,12 @@ export class FixedWindowThrottlerStorage implements ThrottlerStorage {
     }
     window.hits++;
     if (window.hits > limit && window.blockedUntil <= now) window.blockedUntil = now + blockDuration;
-    return {
+    return Promise.resolve({
       totalHits: window.hits,
       timeToExpire: Math.ceil((window.start + ttl - now) / 1000),
       isBlocked: window.blockedUntil > now,
       timeToBlockExpire: Math.max(0, Math.ceil((window.blockedUntil - now) / 1000)),
-    };
+    });
   }
 
   private evict(now: number, ttl: number): void {

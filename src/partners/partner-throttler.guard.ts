@@ -6,9 +6,9 @@ import { actorOf } from '../auth/domain/principal';
 /** Counts code look-ups and redemptions per API key (not per address): a till, not a network. */
 @Injectable()
 export class PartnerThrottlerGuard extends ThrottlerGuard {
-  protected override async getTracker(req: Record<string, unknown>): Promise<string> {
+  protected override getTracker(req: Record<string, unknown>): Promise<string> {
     const principal = (req as AuthenticatedRequest).principal;
-    return principal ? actorOf(principal) : String(req.ip);
+    return Promise.resolve(principal ? actorOf(principal) : String(req.ip));
   }
 
   /**

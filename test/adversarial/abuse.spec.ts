@@ -20,10 +20,10 @@ describe('abuse', () => {
     // everything the service writes to stdout and stderr, at its most talkative level
     for (const stream of [process.stdout, process.stderr]) {
       const original = stream.write.bind(stream);
-      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      stream.write = (chunk: unknown, ...rest: unknown[]) => {
         logged.push(String(chunk));
         return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
-      });
+      };
       restore.push(() => (stream.write = original));
     }
     t = await startTestApp({ LOG_LEVEL: 'trace', PARTNER_CODE_RATE_PER_MINUTE: '20', API_KEY_CACHE_SECONDS: '1' });
@@ -95,7 +95,7 @@ describe('abuse', () => {
       expect((a.body as { code: string }).code).toBe('rate_limited');
     }
     expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(100);
-     
+
     console.log(`abuse: ${answers.length} concurrent code guesses from one key, ${through.length} got through the limit of 20`);
     // another partner's key has its own budget, and another partner's real code looks exactly like a made-up one
     const foreign = await send(base, { method: 'GET', path: `/v1/partner/codes/${bellaCode}`, headers: { 'X-API-Key': keys.museum } });
@@ -138,7 +138,7 @@ describe('abuse', () => {
     }
     expect(found).toEqual([]);
     expect(tables.length).toBeGreaterThan(10);
-     
+
     console.log(`abuse: ${tables.length} tables searched for ${secrets.length} keys and tokens in the clear: none found`);
   });
 

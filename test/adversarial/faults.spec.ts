@@ -253,7 +253,6 @@ describe('faults under load', () => {
     const report = await reconcile(t);
     expect(failedChecks(report)).toEqual([]);
 
-     
     console.log(
       `faults: ${faults.length} injected (${faults.join('; ')}); load: ${allSent} earn events in ${batchNo} batches, ` +
         `${spends.length} money moves; ${failed.length} requests failed in the faults and were retried ` +

@@ -233,7 +233,7 @@ describe('fuzzed bad input against every write endpoint', () => {
         status: 0,
         contentType: '',
         headers: new Headers(),
-        text: String(error.cause ?? error),
+        text: String((error.cause as Error | undefined) ?? error),
         body: undefined,
       })),
     );
@@ -254,7 +254,7 @@ describe('fuzzed bad input against every write endpoint', () => {
         );
     });
     const after = await booksSnapshot(t);
-     
+
     console.log(
       `fuzz (seed ${SEED}): ${requests.length} requests over ${Object.keys(perOperation).length} write operations; ` +
         `answers ${JSON.stringify(byStatus)}; mutations ${JSON.stringify(byKind)}`,
@@ -410,7 +410,7 @@ describe('fuzzed bad input against every write endpoint', () => {
       else if (notA4xxProblem(a))
         failures.push(`${c.method} ${c.path} ${JSON.stringify(c.body).slice(0, 300)} → ${a.status} ${a.text.slice(0, 200)}`);
     });
-     
+
     console.log(
       `hostile text: ${cases.length} requests, ${accepted} accepted (settings and rejected earn events), ${cases.length - accepted} refused`,
     );
@@ -637,7 +637,7 @@ function objectMutation(schema: Schema, opPath: string): fc.Arbitrary<{ kind: st
       set('bad decimal string', fc.constantFrom(...badDecimals, ...extra));
     } else if (s.type === 'string' && s.format === 'date-time') set('bad date', fc.constantFrom(...badDates));
     else if (s.type === 'string' && s.enum)
-      set('not in enum', fc.constantFrom('', 'ADMIN', `${s.enum[0]} `, String(s.enum[0]).toUpperCase() + 'X', 'root', '\u0000'));
+      set('not in enum', fc.constantFrom('', 'ADMIN', `${String(s.enum[0])} `, String(s.enum[0]).toUpperCase() + 'X', 'root', '\u0000'));
     else if (s.type === 'string' && FREE_TEXT.has(p))
       set('oversized text', fc.constantFrom('x'.repeat(12_000), 'ж'.repeat(2_000), '🙂'.repeat(1_000)));
     else if (s.type === 'string') set('hostile string', fc.constantFrom(...hostileStrings));

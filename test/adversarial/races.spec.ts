@@ -60,7 +60,7 @@ describe('races', () => {
     const report = await reconcile(t);
     expect(failedChecks(report)).toEqual([]);
     invariantsChecked += report.checks.length;
-     
+
     console.log(`races: ${requestsRaced} concurrent requests in ${ROUNDS} rounds per race; ${invariantsChecked} invariant checks passed`);
     await t.close();
   });

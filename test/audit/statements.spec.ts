@@ -62,7 +62,7 @@ describe('audit reads: statements, the journal, tracing a point', () => {
       .set('Accept', 'text/csv')
       .expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/csv/);
-    const rows = parse(res.text, { columns: true }) as Record<string, string>[];
+    const rows: Record<string, string>[] = parse(res.text, { columns: true });
     expect(rows[0]).toMatchObject({ type: 'opening balance', balance: json.openingBalance });
     expect(rows[rows.length - 1]).toMatchObject({ type: 'closing balance', balance: json.closingBalance });
     expect(

@@ -259,7 +259,7 @@ describe('authorisation of every role against every endpoint', () => {
         }
       }
     }
-     
+
     console.log(
       `authorisation matrix: ${checked} requests (${credentials.length} credentials), ${leakChecks} answers checked for others' data`,
     );

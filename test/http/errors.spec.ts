@@ -72,14 +72,7 @@ describe('errors are RFC 9457 problem+json and bad input changes nothing', () =>
     [[{ id: 'ok', name: 'x' }], 'an array instead of an object'],
   ])('%j (%s) is a 400 validation_failed and creates nothing', async (body, _why) => {
     const before = await sourceCount();
-    expectProblem(
-      await t.http
-        .post('/v1/admin/sources')
-        .set(t.admin)
-        .send(body),
-      400,
-      'validation_failed',
-    );
+    expectProblem(await t.http.post('/v1/admin/sources').set(t.admin).send(body), 400, 'validation_failed');
     expect(await sourceCount()).toBe(before);
   });
 

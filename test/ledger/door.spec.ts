@@ -77,16 +77,14 @@ describe('the ledger’s one door', () => {
   /** The next write reaches the door with every posting's side swapped: balanced, but taking from the resident. */
   const swapNext = () => {
     const record = repository.record.bind(repository);
-    return jest
-      .spyOn(repository, 'record')
-      .mockImplementationOnce((entries: NewJournalEntry[]) =>
-        record(
-          entries.map((e) => ({
-            ...e,
-            postings: e.postings.map((p) => ({ ...p, side: p.side === 'D' ? ('C' as const) : ('D' as const) })),
-          })),
-        ),
-      );
+    return jest.spyOn(repository, 'record').mockImplementationOnce((entries: NewJournalEntry[]) =>
+      record(
+        entries.map((e) => ({
+          ...e,
+          postings: e.postings.map((p) => ({ ...p, side: p.side === 'D' ? ('C' as const) : ('D' as const) })),
+        })),
+      ),
+    );
   };
 
   describe('called directly', () => {

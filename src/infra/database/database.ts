@@ -43,7 +43,7 @@ export function openPostgres({ url, poolSize = 10 }: PostgresOptions): Database 
       const client = await pool.connect();
       try {
         return await fn({
-          query: async (sql, params) => (await client.query(sql, params)).rows,
+          query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
           exec: async (sql) => {
             await client.query(sql);
           },

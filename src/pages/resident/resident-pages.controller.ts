@@ -9,7 +9,7 @@ import { PageUser } from '../sessions/session';
 import { ResidentPagesService } from './resident-pages.service';
 
 type Form = Record<string, unknown>;
-const field = (body: Form | undefined, name: string): string => (typeof body?.[name] === 'string' ? (body[name]) : '');
+const field = (body: Form | undefined, name: string): string => (typeof body?.[name] === 'string' ? body[name] : '');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const residentOf = (user: PageUser) => (user.kind === 'resident' ? user.residentId : '');
 const cursorOf = (v: unknown) => (typeof v === 'string' && /^[A-Za-z0-9_-]{1,512}$/.test(v) ? v : undefined);
