@@ -18,5 +18,7 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
 /** Why the signal aborted, as an Error (AbortSignal.timeout gives a DOMException, abort() whatever it was given). */
 function reasonOf(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error(String(reason));
+  // a DOMException is an Error, though not always of this realm's Error (under Jest's vm)
+  const errorLike = reason instanceof Error || (typeof reason === 'object' && reason !== null && 'name' in reason && 'message' in reason);
+  return errorLike ? (reason as Error) : new Error(String(reason));
 }
