@@ -11,7 +11,7 @@ import { IsISO8601, IsOptional, Matches } from 'class-validator';
 import { decodeCursor, encodeCursor, PageQueryDto } from '../common/pagination';
 import { optionalMoment, UUID_PARAM } from '../common/params';
 import { TransactionDto, TRANSACTION_TYPE } from '../ledger/dto/ledger.dto';
-import { JournalRow } from '../ledger/ledger-read.repository';
+import { JournalRow } from '../ledger/ledger-read.service';
 import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
 import { AuditRepository } from './audit.repository';

@@ -3,8 +3,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { invalidInput, notFound } from '../common/errors';
 import { Decimal, formatAmount } from '../common/money';
-import { StatementRow } from '../ledger/ledger-read.repository';
-import { LedgerReadService } from '../ledger/ledger-read.service';
+import { LedgerReadService, StatementRow } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
 
 const PAGE = 5_000;

@@ -14,6 +14,9 @@ import { ledgerInvalid } from './domain/errors';
 import { AccountBalance, HistoryEntry } from './domain/ledger-transaction';
 import { ResidentBalance, residentBalanceOf } from './domain/resident-balance';
 import { JournalRow, LedgerReadRepository, StatementRow, TrialBalanceRow } from './ledger-read.repository';
+
+/** The rows the read side answers with are its service's contract, not its repository's. */
+export type { JournalRow, StatementRow, TrialBalanceRow };
 import { LedgerRepository } from './ledger.repository';
 
 export interface JournalSearch {

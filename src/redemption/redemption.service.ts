@@ -13,6 +13,9 @@ import { LedgerService } from '../ledger/ledger.service';
 import { IdempotencyContext, IdempotencyService, OneStatement, StoredAnswer } from '../idempotency/idempotency.service';
 import { RedemptionRecord, RedemptionRepository } from './redemption.repository';
 
+/** A stored redemption, as the service gives it to its callers (the API and the pages). */
+export type { RedemptionRecord };
+
 export const MAX_QUANTITY = 10;
 const DAY_MS = 24 * 3600_000;
 

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import QRCode from 'qrcode';
-import { RedemptionRecord } from '../../redemption/redemption.repository';
 import { CatalogueService } from '../../catalogue/catalogue.service';
 import { CategoriesService } from '../../catalogue/categories.service';
 import { CatalogueItem } from '../../catalogue/domain/item';
@@ -12,7 +11,7 @@ import { residentAccount, residentDebtAccount } from '../../ledger/domain/accoun
 import { LedgerReadService } from '../../ledger/ledger-read.service';
 import { LedgerService } from '../../ledger/ledger.service';
 import { RedemptionDto } from '../../redemption/dto/redemption.dto';
-import { RedemptionService } from '../../redemption/redemption.service';
+import { RedemptionRecord, RedemptionService } from '../../redemption/redemption.service';
 import { Language } from '../i18n/messages';
 
 /** The catalogue's page holds every active item of a category (tens, not thousands). */
