@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AuthModule } from './auth/auth.module';
-import { AppConfig } from './config/config';
+import { AppConfig, runsBackgroundWork } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './infra/database/database.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
@@ -10,6 +10,7 @@ import { HealthModule } from './infra/health/health.module';
 import { LoggingModule, LoggingOptions } from './infra/logging/logging.module';
 import { MetricsModule } from './infra/metrics/metrics.module';
 import { QueueModule } from './infra/queue/queue.module';
+import { ProcessScheduleModule } from './infra/schedule/schedule.module';
 import { EarningModule } from './earning/earning.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { ProgrammeModule } from './programme/programme.module';
@@ -25,12 +26,15 @@ import { PagesModule } from './pages/pages.module';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logging: LoggingOptions = {}): DynamicModule {
+    // with Redis, jobs travel through Bull; a process consumes them unless it is an API process only
+    const queues = { redis: Boolean(config.redisUrl), jobs: runsBackgroundWork(config) };
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(config, logging),
         ScheduleModule.forRoot(),
+        ProcessScheduleModule,
         DatabaseModule,
         QueueModule,
         IdempotencyModule,
@@ -40,14 +44,14 @@ export class AppModule {
         ProgrammeModule,
         ...(config.redisUrl ? [BullModule.forRoot({ url: config.redisUrl, prefix: config.queuePrefix })] : []),
         LedgerModule,
-        EarningModule.register({ redis: Boolean(config.redisUrl) }),
+        EarningModule.register(queues),
         CatalogueModule,
         RedemptionModule,
         PartnersModule.register({ perMinute: config.partnerCodeRatePerMinute }),
         AuditModule,
         PublicModule,
         ResidentsModule,
-        WebhooksModule.register({ redis: Boolean(config.redisUrl) }),
+        WebhooksModule.register(queues),
         PagesModule,
       ],
     };

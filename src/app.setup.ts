@@ -13,12 +13,13 @@ import { problemOf, writeProblem } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
 import { unsafeContent } from './common/unsafe-input';
 import { createValidationPipe } from './common/validation';
-import { AppConfig } from './config/config';
+import { AppConfig, runsBackgroundWork } from './config/config';
 import { EARN_QUEUE } from './earning/earn-queue';
 import { mountDocs } from './infra/docs/openapi';
 import { LoggingOptions } from './infra/logging/logging.module';
 import { requestIdMiddleware } from './infra/logging/request-id';
 import { mountQueueBoard } from './infra/queue/queue-board';
+import { stopSchedules } from './infra/schedule/stop-schedules';
 import { mountPages } from './pages/pages-http';
 
 /** Builds the HTTP application, fully configured but not listening (tests use it as it is). */
@@ -38,6 +39,7 @@ export async function createApp(config: AppConfig, logging: LoggingOptions = {})
   configureHttp(app, config);
   app.enableShutdownHooks();
   await app.init();
+  if (!runsBackgroundWork(config)) stopSchedules(app);
   return app;
 }
 

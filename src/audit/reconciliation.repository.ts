@@ -10,6 +10,9 @@ export interface ReconciliationRow {
   startedAt: Date;
   finishedAt: Date | null;
   checks: unknown;
+  holder?: string | null;
+  heartbeatAt?: Date | null;
+  retryOf?: string | null;
 }
 
 /** Memory each of the reconciliation's queries may use to hash and sort (it runs at night). */
@@ -20,8 +23,63 @@ const RECONCILE_WORK_MEM = '256MB';
 export class ReconciliationRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  create(run: { id: string; trigger: string; requestedBy: string | null; scheduledFor: Date | null }): Promise<ReconciliationRow> {
-    return this.db.client.reconciliation.create({ data: { ...run, status: 'running' } });
+  /** A new run: claimed by `holder` at once, or (null) left for a process that runs background work to claim. */
+  create(run: {
+    id: string;
+    trigger: string;
+    requestedBy: string | null;
+    scheduledFor: Date | null;
+    holder: string | null;
+    retryOf?: string;
+  }): Promise<ReconciliationRow> {
+    return this.db.client.reconciliation.create({
+      data: { ...run, status: 'running', heartbeatAt: run.holder ? new Date() : null },
+    });
+  }
+
+  /** Claims the oldest run nobody has claimed yet, for `holder`; null when there is none. */
+  async claimWaiting(holder: string): Promise<string | null> {
+    const rows = await this.db.client.$queryRaw<{ id: string }[]>`
+      UPDATE reconciliations SET holder = ${holder}, heartbeat_at = now()
+      WHERE id = (SELECT id FROM reconciliations WHERE status = 'running' AND holder IS NULL
+                  ORDER BY started_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING id::text`;
+    return rows[0]?.id ?? null;
+  }
+
+  /** Renews a claimed run's heartbeat; false when the run is no longer this holder's running run. */
+  async heartbeat(id: string, holder: string): Promise<boolean> {
+    const n = await this.db.client.$executeRaw`
+      UPDATE reconciliations SET heartbeat_at = now() WHERE id = ${id}::uuid AND holder = ${holder} AND status = 'running'`;
+    return n === 1;
+  }
+
+  /**
+   * Marks the runs whose heartbeat stopped before `staleBefore` (their process died) failed, each
+   * with `checks` saying why, and records a run that re-runs each one, unclaimed: one transaction,
+   * so that an interrupted run is re-run exactly once. Returns the new runs' ids.
+   */
+  interrupted(staleBefore: Date, reRunIds: () => string, checks: (row: ReconciliationRow) => unknown[]): Promise<string[]> {
+    return this.db.run(async () => {
+      const stale = await this.db.client.$queryRaw<ReconciliationRow[]>`
+        SELECT id::text, status, trigger, requested_by AS "requestedBy", started_at AS "startedAt", finished_at AS "finishedAt",
+               checks, holder, heartbeat_at AS "heartbeatAt"
+        FROM reconciliations WHERE status = 'running' AND heartbeat_at < ${staleBefore}
+        ORDER BY started_at LIMIT 10 FOR UPDATE SKIP LOCKED`;
+      const reRuns: string[] = [];
+      for (const row of stale) {
+        await this.db.client.reconciliation.update({
+          where: { id: row.id },
+          data: { status: 'failed', finishedAt: new Date(), checks: checks(row) as Prisma.InputJsonValue },
+        });
+        const id = reRunIds();
+        await this.db.client.reconciliation.create({
+          data: { id, trigger: row.trigger, requestedBy: row.requestedBy, status: 'running', retryOf: row.id },
+        });
+        reRuns.push(id);
+      }
+      return reRuns;
+    });
   }
 
   find(id: string): Promise<ReconciliationRow | null> {
@@ -37,11 +95,13 @@ export class ReconciliationRepository {
     });
   }
 
-  finish(id: string, status: 'passed' | 'failed', checks: unknown[]): Promise<ReconciliationRow> {
-    return this.db.client.reconciliation.update({
-      where: { id },
-      data: { status, checks: checks as Prisma.InputJsonValue, finishedAt: new Date() },
+  /** Stores a run's result, unless it was taken from this holder meanwhile (marked interrupted): then null. */
+  async finish(id: string, holder: string, status: 'passed' | 'failed', checks: unknown[]): Promise<ReconciliationRow | null> {
+    const { count } = await this.db.client.reconciliation.updateMany({
+      where: { id, holder, status: 'running' },
+      data: { status, checks: checks as Prisma.InputJsonValue, finishedAt: new Date(), heartbeatAt: new Date() },
     });
+    return count === 1 ? this.find(id) : null;
   }
 
   /**

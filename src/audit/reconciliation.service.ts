@@ -5,10 +5,11 @@ import pLimit from 'p-limit';
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
-import { APP_CONFIG, AppConfig } from '../config/config';
+import { APP_CONFIG, AppConfig, runsBackgroundWork } from '../config/config';
 import { Prisma } from '../generated/prisma/client';
 import { isUniqueViolation } from '../infra/database/prisma.service';
 import { MetricsService } from '../infra/metrics/metrics.service';
+import { PROCESS_IDENTITY } from '../infra/schedule/process-identity';
 import { CheckDefinition, CHECKS, JOURNAL_PASS, OFFENCES_SHOWN } from './reconciliation.checks';
 import { ReconciliationRepository, ReconciliationRow } from './reconciliation.repository';
 import { SealService } from './seal.service';
@@ -43,12 +44,19 @@ export interface ReconciliationRun {
  */
 /** At most this many of the pool's connections work for a reconciliation at once: the rest serve requests. */
 const RECONCILE_CONNECTIONS = 3;
+/** A running run's process renews its heartbeat this often ... */
+export const RUN_HEARTBEAT_MS = 10_000;
+/** ... and a run whose heartbeat is older than this was interrupted (its process died): failed, and run again. */
+export const RUN_STALE_MS = 60_000;
+/** How often a process that runs background work looks for runs to claim or take over. */
+const RUN_POLL_MS = 5_000;
 
 @Injectable()
 export class ReconciliationService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Reconciliation');
   /** the checks' queries, at most RECONCILE_CONNECTIONS at once, in the order they come */
   private readonly slots = pLimit(RECONCILE_CONNECTIONS);
+  private claiming = false;
 
   constructor(
     private readonly repository: ReconciliationRepository,
@@ -56,6 +64,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
     private readonly seals: SealService,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PROCESS_IDENTITY) private readonly me: string,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -66,13 +75,53 @@ export class ReconciliationService implements OnApplicationBootstrap {
       start: true,
     });
     this.scheduler.addCronJob('reconciliation', job);
+    // (an API process's schedules are removed after init: its runs are claimed by the workers)
+    const timer = setInterval(() => void this.claimRuns().catch((e: Error) => this.logger.warn(`run claims: ${e.message}`)), RUN_POLL_MS);
+    timer.unref();
+    this.scheduler.addInterval('reconciliation-runs', timer);
   }
 
-  /** Starts a run and returns at once; the run goes on in the background. */
+  /**
+   * Starts a run and returns at once. A process that runs background work claims it and runs it
+   * here; an API process leaves it to a worker, which claims it within RUN_POLL_MS. Either way the
+   * run's heartbeat says that it is alive: a run whose process dies is failed and run again.
+   */
   async start(requestedBy: string): Promise<ReconciliationRun> {
-    const run = await this.create('manual', requestedBy, null);
-    void this.execute(run.id);
+    const here = runsBackgroundWork(this.config);
+    const run = await this.create('manual', requestedBy, null, here ? this.me : null);
+    if (here) void this.execute(run.id);
     return run;
+  }
+
+  /**
+   * The runs' takeover, in a process that runs background work: a run whose heartbeat stopped is
+   * marked failed (the check `interrupted` says by which process and when) and recorded again,
+   * and the runs nobody has claimed are claimed and run here, one after another. Returns the ids
+   * of the runs it ran.
+   */
+  async claimRuns(now = new Date()): Promise<string[]> {
+    if (this.claiming) return [];
+    this.claiming = true;
+    try {
+      const reRuns = await this.repository.interrupted(new Date(now.getTime() - RUN_STALE_MS), randomUUID, (row) => [
+        {
+          name: 'interrupted',
+          passed: false,
+          detail:
+            `the process running this run (${row.holder ?? 'unknown'}) stopped: no heartbeat since ` +
+            `${row.heartbeatAt?.toISOString() ?? 'its start'}; it is run again`,
+        },
+      ]);
+      for (const id of reRuns) this.logger.warn(`an interrupted reconciliation is run again as ${id}`);
+      const ran: string[] = [];
+      for (let id = await this.repository.claimWaiting(this.me); id; id = await this.repository.claimWaiting(this.me)) {
+        await this.execute(id);
+        ran.push(id);
+      }
+      return ran;
+    } finally {
+      this.claiming = false;
+    }
   }
 
   /** The schedule's run for one firing: only the replica that records it first runs it. */
@@ -80,7 +129,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
     const minute = new Date(Math.floor(firedAt.getTime() / 60_000) * 60_000);
     let run: ReconciliationRun;
     try {
-      run = await this.create('scheduled', null, minute);
+      run = await this.create('scheduled', null, minute, this.me);
     } catch (error) {
       if (isUniqueViolation(error)) return null; // another replica has it
       throw error;
@@ -105,8 +154,20 @@ export class ReconciliationService implements OnApplicationBootstrap {
     );
   }
 
-  /** Runs every check and stores the report. */
+  /** Runs every check of a run this process has claimed and stores the report, renewing the run's heartbeat meanwhile. */
   async execute(id: string): Promise<ReconciliationRun> {
+    const heartbeat = setInterval(
+      () => void this.repository.heartbeat(id, this.me).catch((e: Error) => this.logger.warn(`run ${id}: heartbeat failed: ${e.message}`)),
+      RUN_HEARTBEAT_MS,
+    );
+    try {
+      return await this.checkAndStore(id);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async checkAndStore(id: string): Promise<ReconciliationRun> {
     const checks: CheckResult[] = [];
     try {
       await this.seals.seal(); // what is old enough is sealed before it is checked
@@ -133,7 +194,12 @@ export class ReconciliationService implements OnApplicationBootstrap {
     ]);
     checks.push(...results);
     const passed = checks.every((c) => c.passed);
-    const row = await this.repository.finish(id, passed ? 'passed' : 'failed', checks);
+    const row = await this.repository.finish(id, this.me, passed ? 'passed' : 'failed', checks);
+    if (!row) {
+      // its heartbeat stopped long enough for another process to fail it and run it again
+      this.logger.warn(`reconciliation ${id} finished after it was taken over: its result is not stored`);
+      return this.get(id);
+    }
     this.metrics.reconciliationFailed.set(passed ? 0 : 1);
     this.metrics.reconciliationLastRun.set(row.finishedAt!.getTime() / 1000);
     this.metrics.reconciliationDuration.observe((row.finishedAt!.getTime() - row.startedAt.getTime()) / 1000);
@@ -191,8 +257,13 @@ export class ReconciliationService implements OnApplicationBootstrap {
     return this.slots(() => this.repository.offences<Row>(sql, byCheck, OFFENCES_SHOWN));
   }
 
-  private async create(trigger: 'scheduled' | 'manual', requestedBy: string | null, scheduledFor: Date | null): Promise<ReconciliationRun> {
-    const row = await this.repository.create({ id: randomUUID(), trigger, requestedBy, scheduledFor });
+  private async create(
+    trigger: 'scheduled' | 'manual',
+    requestedBy: string | null,
+    scheduledFor: Date | null,
+    holder: string | null,
+  ): Promise<ReconciliationRun> {
+    const row = await this.repository.create({ id: randomUUID(), trigger, requestedBy, scheduledFor, holder });
     return toRun(row);
   }
 }

@@ -3,6 +3,7 @@ import { Interval } from '@nestjs/schedule';
 import { notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { ScheduleLeases } from '../infra/schedule/schedule-leases';
 import { GENESIS_HASH, merkleProof, merkleRoot, ProofStep, sealHash } from './domain/merkle';
 import { Seal, SealRepository } from './seal.repository';
 
@@ -32,12 +33,14 @@ export class SealService {
   constructor(
     private readonly db: TransactionHost,
     private readonly repository: SealRepository,
+    private readonly leases: ScheduleLeases,
   ) {}
 
+  /** Sealing runs in one process at a time (the others' firings do nothing; see ScheduleLeases). */
   @Interval('ledger-seal', SEAL_MARGIN_MS)
   async periodic(): Promise<void> {
     try {
-      await this.seal();
+      await this.leases.exclusive('ledger-seal', 3 * SEAL_MARGIN_MS, () => this.seal());
     } catch (error) {
       this.logger.error(`sealing failed: ${(error as Error).message}`);
     }

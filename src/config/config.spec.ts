@@ -1,4 +1,4 @@
-import { ConfigError, loadCliConfig, loadConfig, loadDemoConfig } from './config';
+import { ConfigError, loadCliConfig, loadConfig, loadDemoConfig, loadWorkerConfig, runsBackgroundWork } from './config';
 
 describe('configuration', () => {
   it('starts with the documented defaults when nothing is set', () => {
@@ -51,6 +51,25 @@ describe('configuration', () => {
     expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '30000', WEBHOOK_LEASE_SECONDS: '30' })).toThrow(
       /WEBHOOK_LEASE_SECONDS: must be longer than WEBHOOK_TIMEOUT_MS/,
     );
+  });
+
+  it('process roles: all by default; api and worker need Redis, several API processes need a database server', () => {
+    const all = loadConfig({});
+    expect(all).toMatchObject({ processRole: 'all', apiProcesses: 1, shutdownTimeoutMs: 15_000 });
+    expect(runsBackgroundWork(all)).toBe(true);
+    const redis = { REDIS_URL: 'redis://cache:6379' };
+    const api = loadConfig({ ...redis, PROCESS_ROLE: 'api' });
+    expect(runsBackgroundWork(api)).toBe(false);
+    expect(runsBackgroundWork(loadWorkerConfig(redis))).toBe(true);
+    expect(loadWorkerConfig(redis).processRole).toBe('worker');
+    expect(() => loadConfig({ PROCESS_ROLE: 'api' })).toThrow(/PROCESS_ROLE: needs REDIS_URL/);
+    expect(() => loadWorkerConfig({})).toThrow(/PROCESS_ROLE: needs REDIS_URL/);
+    expect(() => loadConfig({ PROCESS_ROLE: 'web' })).toThrow(/PROCESS_ROLE/);
+    expect(() => loadConfig({ API_PROCESSES: '2' })).toThrow(/API_PROCESSES: needs DATABASE_URL/);
+    expect(() => loadConfig({ API_PROCESSES: '0', DATABASE_URL: 'postgres://db/x' })).toThrow(/API_PROCESSES/);
+    expect(loadConfig({ API_PROCESSES: '2', DATABASE_URL: 'postgres://db/x' }).apiProcesses).toBe(2);
+    // a command never takes a role's background work from the environment it runs in
+    expect(loadCliConfig({ ...redis, PROCESS_ROLE: 'api', API_PROCESSES: '4' })).toMatchObject({ processRole: 'all', apiProcesses: 1 });
   });
 
   it('treats empty variables as unset', () => {

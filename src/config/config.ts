@@ -76,6 +76,19 @@ export const configSchema = z
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
     WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(4),
     WEBHOOK_ROTATION_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
+    PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+    API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  })
+  .refine((c) => c.PROCESS_ROLE === 'all' || c.REDIS_URL !== undefined, {
+    // without Redis the jobs run in the process that accepted them: there is nothing to split
+    message: 'needs REDIS_URL: without Redis the API process runs the jobs itself (use "all")',
+    path: ['PROCESS_ROLE'],
+  })
+  .refine((c) => c.API_PROCESSES === 1 || c.DATABASE_URL !== undefined, {
+    // the embedded database is one process's folder
+    message: 'needs DATABASE_URL: the embedded database serves one process',
+    path: ['API_PROCESSES'],
   })
   .refine((c) => c.WEBHOOK_LEASE_SECONDS * 1000 > c.WEBHOOK_TIMEOUT_MS, {
     // a lease that ran out while its attempt still waits for an answer would send the message twice
@@ -109,6 +122,19 @@ export interface AppConfig {
   /** sign-in attempts on the pages per client address per minute */
   readonly loginRatePerMinute: number;
   readonly webhooks: WebhookConfig;
+  /** what this process does: serve HTTP (`api`), consume queues and run schedules (`worker`), or both (`all`) */
+  readonly processRole: ProcessRole;
+  /** API processes sharing PORT on this machine (node:cluster) */
+  readonly apiProcesses: number;
+  /** how long a stopping process may take to finish in-flight requests and jobs before it exits anyway */
+  readonly shutdownTimeoutMs: number;
+}
+
+export type ProcessRole = 'all' | 'api' | 'worker';
+
+/** Whether a process of this role consumes queues and runs the schedules (an `api` process only serves and enqueues). */
+export function runsBackgroundWork(config: Pick<AppConfig, 'processRole'>): boolean {
+  return config.processRole !== 'api';
 }
 
 /** Outbound webhooks (src/webhooks): URL safety, secret storage, delivery pace and retries. */
@@ -185,6 +211,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }),
     sessionSecret: c.SESSION_SECRET,
     loginRatePerMinute: c.LOGIN_RATE_PER_MINUTE,
+    processRole: c.PROCESS_ROLE,
+    apiProcesses: c.API_PROCESSES,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
   });
 }
 
@@ -209,7 +238,12 @@ export function loadDemoConfig(env: Env = process.env): AppConfig {
  * says otherwise, only warnings in the log (which goes to stderr, beside the command's output).
  */
 export function loadCliConfig(env: Env = process.env): AppConfig {
-  return loadConfig({ ...env, REDIS_URL: '', LOG_LEVEL: env.LOG_LEVEL || 'warn' });
+  return loadConfig({ ...env, REDIS_URL: '', PROCESS_ROLE: 'all', API_PROCESSES: '1', LOG_LEVEL: env.LOG_LEVEL || 'warn' });
+}
+
+/** `npm run worker`: a process that consumes the queues and runs the schedules, and serves no HTTP. */
+export function loadWorkerConfig(env: Env = process.env): AppConfig {
+  return loadConfig({ ...env, PROCESS_ROLE: 'worker' });
 }
 
 /** Command-line arguments of the entry point, kept here so that process access stays in config. */

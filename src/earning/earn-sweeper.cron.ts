@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { ScheduleLeases } from '../infra/schedule/schedule-leases';
 import { EarnProcessor } from './earn-processor.service';
 
 const SWEEP_BATCH = 500;
@@ -17,11 +18,14 @@ export class EarnSweeper implements OnModuleInit {
   constructor(
     private readonly processor: EarnProcessor,
     private readonly scheduler: SchedulerRegistry,
+    private readonly leases: ScheduleLeases,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
-    const timer = setInterval(() => void this.sweep(), this.config.earnSweepSeconds * 1000);
+    // one process sweeps at a time; another takes over when it dies (see ScheduleLeases)
+    const every = this.config.earnSweepSeconds * 1000;
+    const timer = setInterval(() => void this.leases.exclusive('earn-sweeper', 3 * every, () => this.sweep()), every);
     timer.unref();
     this.scheduler.addInterval('earn-sweeper', timer);
   }

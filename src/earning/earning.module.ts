@@ -15,7 +15,7 @@ import { RuleBook } from './rule-book.service';
 @Module({})
 export class EarningModule {
   /** With Redis, accepted events travel as Bull jobs; without, they are processed in this process. */
-  static register({ redis }: { redis: boolean }): DynamicModule {
+  static register({ redis, jobs }: { redis: boolean; jobs: boolean }): DynamicModule {
     return {
       module: EarningModule,
       imports: [LedgerModule, ...(redis ? [BullModule.registerQueue({ name: EARN_QUEUE })] : [])],
@@ -29,7 +29,7 @@ export class EarningModule {
         EarnSweeper,
         EarnBacklogMetrics,
         ...(redis
-          ? [EarnJobConsumer, { provide: EarnQueue, useClass: BullEarnQueue }]
+          ? [...(jobs ? [EarnJobConsumer] : []), { provide: EarnQueue, useClass: BullEarnQueue }]
           : [{ provide: EarnQueue, useClass: InProcessEarnQueue }]),
       ],
       exports: [EarningService, EarnProcessor, EarnSweeper],

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
+import { ScheduleLeases } from '../infra/schedule/schedule-leases';
 import { LedgerService } from './ledger.service';
 
 export const HOLD_SWEEP_INTERVAL_MS = 30_000;
@@ -16,14 +17,18 @@ export class HoldExpiryCron {
   private readonly logger = new Logger('HoldExpiry');
   private running = false;
 
-  constructor(private readonly ledger: LedgerService) {}
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly leases: ScheduleLeases,
+  ) {}
 
   @Interval('hold-expiry', HOLD_SWEEP_INTERVAL_MS)
   async sweep(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      await this.ledger.expireHolds();
+      // one process at a time records the releases (see ScheduleLeases)
+      await this.leases.exclusive('hold-expiry', 3 * HOLD_SWEEP_INTERVAL_MS, () => this.ledger.expireHolds());
     } catch (error) {
       this.logger.error(`Hold expiry sweep failed: ${(error as Error).message}`);
     } finally {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { ScheduleLeases } from '../infra/schedule/schedule-leases';
 import { AttemptSignal } from './attempt-signal';
 import { DeliveryQueue } from './delivery-queue';
 import { WebhooksRepository } from './webhooks.repository';
@@ -24,13 +25,20 @@ export class WebhookDispatcher implements OnModuleInit {
     private readonly queue: DeliveryQueue,
     private readonly scheduler: SchedulerRegistry,
     signal: AttemptSignal,
+    private readonly leases: ScheduleLeases,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     signal.onSettled(() => void this.dispatch());
   }
 
   onModuleInit(): void {
-    const timer = setInterval(() => void this.dispatch(), this.config.webhooks.dispatchMs);
+    // the outbox's sweep runs in one process at a time (see ScheduleLeases); the end of an attempt
+    // still starts a pass in the process that made it
+    const every = this.config.webhooks.dispatchMs;
+    const timer = setInterval(
+      () => void this.leases.exclusive('webhook-dispatcher', Math.max(3 * every, 5_000), () => this.dispatch()),
+      every,
+    );
     timer.unref();
     this.scheduler.addInterval('webhook-dispatcher', timer);
   }

@@ -26,7 +26,7 @@ import { WebhooksService } from './webhooks.service';
 @Module({})
 export class WebhooksModule {
   /** With Redis, attempts travel as Bull jobs to any worker; without, they run in this process. */
-  static register({ redis }: { redis: boolean }): DynamicModule {
+  static register({ redis, jobs }: { redis: boolean; jobs: boolean }): DynamicModule {
     return {
       module: WebhooksModule,
       imports: [AuditModule, ...(redis ? [BullModule.registerQueue({ name: WEBHOOK_QUEUE })] : [])],
@@ -42,7 +42,7 @@ export class WebhooksModule {
         InProcessAttempts,
         WebhookDispatcher,
         ...(redis
-          ? [DeliveryJobConsumer, { provide: DeliveryQueue, useClass: BullDeliveryQueue }]
+          ? [...(jobs ? [DeliveryJobConsumer] : []), { provide: DeliveryQueue, useClass: BullDeliveryQueue }]
           : [{ provide: DeliveryQueue, useClass: InProcessDeliveryQueue }]),
       ],
       exports: [WebhookDispatcher],
