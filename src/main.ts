@@ -2,11 +2,12 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createApp } from './app.setup';
+import { createApp, createAppContext } from './app.setup';
 import { AppConfig, ConfigError, loadConfig, loadDemoConfig, processArgs } from './config/config';
 import { openDatabase } from './infra/database/database';
 import { DataFolderInUseError } from './infra/database/data-folder-lock';
 import { applyMigrations } from './infra/database/migrator';
+import { boundShutdown, isSupervisedApiProcess, superviseApiProcesses } from './infra/process/cluster';
 
 /**
  * The API entry point. `node dist/main.js` serves; `--migrate` applies pending migrations and
@@ -18,6 +19,17 @@ async function main(): Promise<void> {
   const demo = args.includes('--demo');
   const config = demo ? loadDemoConfig() : loadConfig();
   if (args.includes('--migrate')) return migrateOnly(config);
+  if (config.apiProcesses > 1 && !demo && !isSupervisedApiProcess()) {
+    // migrations once, before the API processes start (each would otherwise wait for the others' lock)
+    await migrateOnly(config);
+    return superviseApiProcesses(config.apiProcesses, config.shutdownTimeoutMs);
+  }
+  boundShutdown(config.shutdownTimeoutMs);
+  if (config.processRole === 'worker') {
+    // PROCESS_ROLE=worker on the API's entry point: what `npm run worker` runs, no HTTP
+    await createAppContext(config);
+    return new Logger('Worker').log('Civic points ledger worker started');
+  }
   // the demo's code is loaded only for the demo, its options checked before anything starts
   const demoModule = demo ? await import('./demo/demo') : null;
   const demoOptions = demoModule?.demoOptionsOf(args);
