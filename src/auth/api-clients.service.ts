@@ -7,6 +7,7 @@ import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { isForeignKeyViolation } from '../infra/database/prisma.service';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { Broadcast } from '../infra/queue/broadcast';
 import { ApiClientRecord, ApiClientsRepository } from './api-clients.repository';
 import { displayPrefixOf, generateApiKey, hashApiKey, MAX_API_KEY_LENGTH, sameDigest } from './domain/api-key';
 import { ClientPrincipal, ClientRole } from './domain/principal';
@@ -23,9 +24,12 @@ export interface NewApiClient {
  * the hash up by index; keys that proved valid are remembered (in this process's memory only,
  * never stored or logged) for API_KEY_CACHE_SECONDS, so that hot paths (partner validation at
  * the till) neither hash nor touch the database. Keys that fail are not remembered. A revocation
- * clears this process's cache at once; other processes stop accepting the key within the cache
- * lifetime.
+ * clears this process's cache at once and tells the other processes (Broadcast, through Redis),
+ * which clear theirs within a second; a process that misses the message stops accepting the key
+ * when its cache entry expires.
  */
+/** The channel on which a revoked client's id is sent to every process. */
+const REVOKED_CHANNEL = 'api-clients:revoked';
 /** Valid keys remembered at most (a process sees a few hundred: one per till, source, clerk). */
 const MAX_CACHED_KEYS = 10_000;
 
@@ -41,10 +45,12 @@ export class ApiClientsService {
     private readonly db: TransactionHost,
     private readonly repository: ApiClientsRepository,
     private readonly adminActions: AdminActionsRepository,
+    private readonly broadcast: Broadcast,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.bootstrapHash = config.adminApiKey ? hashApiKey(config.adminApiKey) : undefined;
     this.cache = new LRUCache({ max: MAX_CACHED_KEYS, ttl: config.apiKeyCacheSeconds * 1000 });
+    broadcast.subscribe(REVOKED_CHANNEL, (clientId) => this.forget(clientId));
   }
 
   async authenticate(apiKey: string): Promise<ClientPrincipal> {
@@ -108,10 +114,16 @@ export class ApiClientsService {
       }
       return (await this.repository.findById(id))!;
     });
-    this.revocations++;
-    const revoked = [...this.cache.entries()].filter(([, principal]) => principal.clientId === client.id).map(([key]) => key);
-    for (const key of revoked) this.cache.delete(key);
+    this.forget(client.id);
+    await this.broadcast.publish(REVOKED_CHANNEL, client.id);
     return client;
+  }
+
+  /** Stops accepting a revoked client's keys from this process's memory (a look-up under way does not remember them either). */
+  private forget(clientId: string): void {
+    this.revocations++;
+    const revoked = [...this.cache.entries()].filter(([, principal]) => principal.clientId === clientId).map(([key]) => key);
+    for (const key of revoked) this.cache.delete(key);
   }
 
   async list(limit: number, cursor?: string): Promise<Page<ApiClientRecord>> {

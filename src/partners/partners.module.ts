@@ -1,10 +1,14 @@
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
+import Redis from 'ioredis';
+import { REDIS } from '../infra/queue/queue.module';
 import { FixedWindowThrottlerStorage } from './fixed-window-storage';
 import { PartnerThrottlerGuard } from './partner-throttler.guard';
 import { PartnersController } from './partners.controller';
 import { PartnersRepository } from './partners.repository';
 import { PartnersService } from './partners.service';
+import { SharedThrottlerStorage } from './shared-throttler-storage';
 
 @Module({})
 export class PartnersModule {
@@ -14,9 +18,15 @@ export class PartnersModule {
       // registered once with its rate limit; its use cases serve the till's page too
       global: true,
       imports: [
-        ThrottlerModule.forRoot({
-          throttlers: [{ name: 'partner-codes', ttl: 60_000, limit: perMinute }],
-          storage: new FixedWindowThrottlerStorage(),
+        // with Redis the counters are shared by every process (one budget per key in total)
+        ThrottlerModule.forRootAsync({
+          inject: [REDIS],
+          useFactory: (redis: Redis | null) => ({
+            throttlers: [{ name: 'partner-codes', ttl: 60_000, limit: perMinute }],
+            storage: redis
+              ? new SharedThrottlerStorage(new ThrottlerStorageRedisService(redis), new FixedWindowThrottlerStorage())
+              : new FixedWindowThrottlerStorage(),
+          }),
         }),
       ],
       controllers: [PartnersController],

@@ -1,9 +1,10 @@
 import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../../config/config';
+import { Broadcast } from './broadcast';
+import { REDIS } from './redis.token';
 
-/** The Redis connection behind Bull queues; null when jobs run in-process (no REDIS_URL). */
-export const REDIS = Symbol('REDIS');
+export { REDIS } from './redis.token';
 
 @Global()
 @Module({
@@ -14,8 +15,9 @@ export const REDIS = Symbol('REDIS');
       useFactory: (config: AppConfig): Redis | null =>
         config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 }) : null,
     },
+    Broadcast,
   ],
-  exports: [REDIS],
+  exports: [REDIS, Broadcast],
 })
 export class QueueModule implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis | null) {}
