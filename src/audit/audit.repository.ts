@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TransactionHost } from '../infra/database/transaction-host';
+import { ReadReplica } from '../infra/database/read-replica';
 
 /**
  * What auditors read besides the journal (which they read through the ledger's read side): the
@@ -7,7 +7,8 @@ import { TransactionHost } from '../infra/database/transaction-host';
  */
 @Injectable()
 export class AuditRepository {
-  constructor(private readonly db: TransactionHost) {}
+  // reads that may lag: on the replica when one is configured and in step (see ReadReplica)
+  constructor(private readonly db: ReadReplica) {}
 
   /** What a transaction came from: the earn event or the redemption behind it. */
   async originOf(transactionId: string): Promise<{

@@ -39,6 +39,8 @@ export const configSchema = z
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     DATABASE_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    DATABASE_REPLICA_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
+    REPLICA_MAX_LAG_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
     DATA_DIR: z.string().trim().min(1).default('./data'),
     REDIS_URL: redisUrl.optional().or(z.literal('').transform(() => undefined)),
     ADMIN_API_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters long').optional()),
@@ -85,6 +87,10 @@ export const configSchema = z
     message: 'needs REDIS_URL: without Redis the API process runs the jobs itself (use "all")',
     path: ['PROCESS_ROLE'],
   })
+  .refine((c) => c.DATABASE_REPLICA_URL === undefined || c.DATABASE_URL !== undefined, {
+    message: 'needs DATABASE_URL: a replica is of a PostgreSQL server, not of the embedded database',
+    path: ['DATABASE_REPLICA_URL'],
+  })
   .refine((c) => c.API_PROCESSES === 1 || c.DATABASE_URL !== undefined, {
     // the embedded database is one process's folder
     message: 'needs DATABASE_URL: the embedded database serves one process',
@@ -102,6 +108,8 @@ export interface AppConfig {
   readonly env: RawConfig['NODE_ENV'];
   readonly port: number;
   readonly database: { readonly url?: string; readonly poolSize: number; readonly dataDir: string };
+  /** a streaming replica for reads that may lag (audit, statements, history, public statistics, pages), and how far */
+  readonly replica?: { readonly url: string; readonly maxLagMs: number };
   readonly redisUrl?: string;
   readonly queuePrefix: string;
   /** how often the sweeper looks for accepted earn events whose job was lost, and how old they must be */
@@ -184,6 +192,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     env: c.NODE_ENV,
     port: c.PORT,
     database: Object.freeze({ url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE, dataDir: resolve(c.DATA_DIR) }),
+    replica: c.DATABASE_REPLICA_URL ? Object.freeze({ url: c.DATABASE_REPLICA_URL, maxLagMs: c.REPLICA_MAX_LAG_MS }) : undefined,
     redisUrl: c.REDIS_URL,
     queuePrefix: c.QUEUE_PREFIX,
     earnSweepSeconds: c.EARN_SWEEP_SECONDS,

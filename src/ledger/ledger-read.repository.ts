@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Decimal } from '../common/money';
 import { Prisma } from '../generated/prisma/client';
-import { TransactionHost } from '../infra/database/transaction-host';
+import { ReadReplica } from '../infra/database/read-replica';
 import { ACCOUNT_SELECTORS, Side } from './domain/account';
 import { BalanceSums } from './domain/balance';
 import { EXPIRED_HOLDS_OF } from './ledger.repository';
@@ -91,7 +91,8 @@ export interface ProgrammeDayRow {
  */
 @Injectable()
 export class LedgerReadRepository {
-  constructor(private readonly db: TransactionHost) {}
+  // reads that may lag: on the replica when one is configured and in step (see ReadReplica)
+  constructor(private readonly db: ReadReplica) {}
 
   async searchJournal(filter: JournalFilter, take: number): Promise<JournalRow[]> {
     const where: Prisma.Sql[] = [Prisma.sql`TRUE`];
@@ -175,9 +176,13 @@ export class LedgerReadRepository {
     }));
   }
 
-  /** An account's posted entries, newest first, before a posting id (the cursor). */
-  async history(accountId: bigint, beforeId: bigint | undefined, take: number): Promise<HistoryRow[]> {
-    const rows = await this.db.client.$queryRaw<RawHistory[]>`
+  /**
+   * An account's posted entries, newest first, before a posting id (the cursor). `account` (its
+   * code) decides where it is read: on the primary right after a write to it (read-your-writes).
+   */
+  async history(account: string, accountId: bigint, beforeId: bigint | undefined, take: number): Promise<HistoryRow[]> {
+    const client = await this.db.clientAfterWritesTo(account);
+    const rows = await client.$queryRaw<RawHistory[]>`
       SELECT p.id, p.transaction_id::text AS transaction_id, t.type, p.side, p.amount::text AS amount,
              p.balance_after::text AS balance_after, coalesce(t.description, o.description) AS description,
              o.type AS origin_type, p.created_at

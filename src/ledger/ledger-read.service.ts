@@ -115,7 +115,7 @@ export class LedgerReadService {
     if (after && !/^\d{1,19}$/.test(after.p)) throw ledgerInvalid('cursor is not one this service issued');
     const row = await this.accounts.findAccount(account, asset);
     if (!row) return { items: [], nextCursor: null };
-    const rows = await this.reads.history(row.id, after ? BigInt(after.p) : undefined, limit + 1);
+    const rows = await this.reads.history(account, row.id, after ? BigInt(after.p) : undefined, limit + 1);
     return pageOf(
       rows,
       limit,

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
+import { ReadReplica } from '../infra/database/read-replica';
 import { classifyAccount } from './domain/account';
 import { balanceView } from './domain/balance';
 import { insufficientPoints, invalidState, ledgerInvalid } from './domain/errors';
@@ -60,7 +61,19 @@ interface Recording {
 export class LedgerService {
   private readonly logger = new Logger('Ledger');
 
-  constructor(private readonly repository: LedgerRepository) {}
+  constructor(
+    private readonly repository: LedgerRepository,
+    private readonly replica: ReadReplica,
+  ) {}
+
+  /**
+   * Says that residents' accounts were just written outside this service's own writes (the
+   * one-statement redemption): their history is read from the primary for a while, so that a
+   * resident sees their own write even when reads go to a replica.
+   */
+  wrote(accounts: string[]): void {
+    this.replica.noteWrites(accounts);
+  }
 
   /** Records a transaction, posted at once or (pending) reserved against available balances. */
   async record(input: NewTransaction): Promise<LedgerTransaction> {
@@ -243,7 +256,7 @@ export class LedgerService {
     const accounts = await this.repository.ensureAccounts(r.postings.map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })));
     const id = randomUUID();
     try {
-      const { createdAt, availableAfter } = await this.repository.record([
+      const written = await this.repository.record([
         {
           id,
           type: r.type,
@@ -265,6 +278,9 @@ export class LedgerService {
           })),
         },
       ]);
+      const { createdAt, availableAfter } = written;
+      // a resident reads their own write, even from a replica (see ReadReplica)
+      this.replica.noteWrites(r.postings.filter((p) => classifyAccount(p.account).owner === 'resident').map((p) => p.account));
       return {
         id,
         type: r.type,

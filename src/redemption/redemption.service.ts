@@ -68,6 +68,7 @@ export class RedemptionService {
         generatedCodes: Array.from({ length: quantity }, generateCode),
       });
       if (!done) return null;
+      if (done.redemption) this.ledger.wrote([residentAccount(residentId)]);
       const { redemption, ...key } = done;
       return redemption ? { ...key, body: JSON.stringify(render({ ...redemption.record, balanceAfter: redemption.balanceAfter })) } : key;
     };

@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Database, openDatabase } from './database';
 import { applyMigrations } from './migrator';
 import { PrismaService } from './prisma.service';
+import { ReadReplica } from './read-replica';
 import { TransactionHost } from './transaction-host';
 
 export const DATABASE = Symbol('DATABASE');
@@ -31,8 +32,9 @@ export const DATABASE = Symbol('DATABASE');
       useFactory: (database: Database) => new PrismaService(database),
     },
     TransactionHost,
+    ReadReplica,
   ],
-  exports: [DATABASE, PrismaService, TransactionHost],
+  exports: [DATABASE, PrismaService, TransactionHost, ReadReplica],
 })
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(
