@@ -5,6 +5,7 @@ import { EARN_BATCH, parseOptions } from './options';
 import { catalogue } from './scenarios/catalogue';
 import { earnIngest } from './scenarios/earn-ingest';
 import { ledgerService } from './scenarios/ledger-service';
+import { processes, ProcessesResult } from './scenarios/processes';
 import { batchedCeiling, rowAtATimeFloor } from './scenarios/plain-sql';
 import { readScenarios, soakLoad } from './scenarios/reads';
 import { reconciliation } from './scenarios/reconciliation';
@@ -41,6 +42,12 @@ async function main(): Promise<void> {
       ]),
     );
     console.log(`ratio earn ingest / row-at-a-time floor: ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
+    return;
+  }
+  if (o.only === 'processes') {
+    const result = await processes(o, url);
+    await dropDatabase(o.database);
+    printProcesses(result);
     return;
   }
   if (o.only === 'catalogue') {
@@ -105,6 +112,26 @@ async function main(): Promise<void> {
   console.log(`RSS of the process serving (and loading) it: ${mb(rssStart)} at the start of the HTTP scenarios, ${mb(rssEnd)} at the end`);
   if (soak)
     console.log(`soak, ${o.soak} s of mixed load at ${soak.perSecond.toFixed(0)} requests/s: RSS ${soak.samples.map(mb).join(' → ')}`);
+}
+
+/** The built service with one API process and with two, and the plain validation server, in one run. */
+function printProcesses({ redemptions, validations, plainValidations }: ProcessesResult): void {
+  console.log(
+    table([
+      ['redemptions: built service, 1 API process, 64 residents', redemptions.get(1)!],
+      ['redemptions: built service, API_PROCESSES=2', redemptions.get(2)!],
+      ['partner validations: 1 API process, 32 tills', validations.get(1)!],
+      ['partner validations: API_PROCESSES=2, 32 tills', validations.get(2)!],
+      ['plain validations: bare node:http + the same SQL, 32 tills', plainValidations],
+    ]),
+  );
+  const v1 = validations.get(1)!.perSecond;
+  const v2 = validations.get(2)!.perSecond;
+  console.log(`validations, 2 API processes / 1: ${(v2 / v1).toFixed(2)}x (target 1.5x)`);
+  console.log(
+    `validations, 2 API processes / the plain server: ${(v2 / plainValidations.perSecond).toFixed(2)}x (target 0.5x); 1 process: ${(v1 / plainValidations.perSecond).toFixed(2)}x`,
+  );
+  console.log(`redemptions, 2 API processes / 1: ${(redemptions.get(2)!.perSecond / redemptions.get(1)!.perSecond).toFixed(2)}x`);
 }
 
 main().catch((error: unknown) => {

@@ -7,7 +7,7 @@ export const EARN_BATCH = 1000;
 /** The database the benchmark makes and drops on the server. */
 export const BENCH_DB = 'civic_ledger_bench';
 
-export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn'] as const;
+export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes'] as const;
 
 export interface BenchOptions {
   transfers: number;

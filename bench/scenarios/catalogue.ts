@@ -103,7 +103,7 @@ export async function catalogue(
     p50: percentile(hLatencies, 50),
     p99: percentile(hLatencies, 99),
   };
-  const plainValidations = await plainValidationServer(app.get<AppConfig>(APP_CONFIG), partnerKey, lookups);
+  const plainValidations = await plainValidationServer(app.get<AppConfig>(APP_CONFIG), partnerKey, 'cafe', lookups);
   return { redemptions, validations, httpBaseline, plainValidations };
 }
 
@@ -113,7 +113,12 @@ export async function catalogue(
  * as JSON. No framework, guard, rate limit, logging or security headers: what the HTTP stack
  * and the service's own work cost is the ratio to this.
  */
-async function plainValidationServer(config: AppConfig, partnerKey: string, lookups: ClientRequest[]): Promise<RunResult> {
+export async function plainValidationServer(
+  config: Pick<AppConfig, 'database'>,
+  partnerKey: string,
+  partnerId: string,
+  lookups: ClientRequest[],
+): Promise<RunResult> {
   const pool = new Pool({ connectionString: config.database.url, max: config.database.poolSize });
   const server = createServer((req, res) => {
     const code = decodeURIComponent((req.url ?? '').slice('/v1/partner/codes/'.length));
@@ -123,7 +128,7 @@ async function plainValidationServer(config: AppConfig, partnerKey: string, look
         name: 'plain_find_code',
         text: `SELECT c.code, c.status, c.item_id, c.valid_until, c.redeemed_at FROM item_codes c
                JOIN catalogue_items i ON i.id = c.item_id WHERE c.code = $1 AND i.partner_id = $2 ORDER BY c.id LIMIT 1`,
-        values: [code, 'cafe'],
+        values: [code, partnerId],
       })
       .then(({ rows: [row] }) => {
         const body = JSON.stringify(row);
