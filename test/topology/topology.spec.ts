@@ -40,8 +40,8 @@ describe('topology: two API processes, two workers, a replica, Redis; faults und
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (d: Buffer) => logs.push(d.toString());
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     return child;
   };
 
