@@ -22,6 +22,13 @@ export class ReconciliationDto {
   @ApiProperty({ format: 'date-time' }) startedAt: string;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) finishedAt: string | null;
   @ApiProperty({ type: [CheckDto] }) checks: CheckDto[];
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'uuid',
+    description: 'The run this one runs again: it was interrupted (its process stopped) and is marked failed',
+  })
+  retryOf: string | null;
 
   static of(r: ReconciliationRun): ReconciliationDto {
     return { ...r, startedAt: r.startedAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null };

@@ -34,6 +34,8 @@ export interface ReconciliationRun {
   startedAt: Date;
   finishedAt: Date | null;
   checks: CheckResult[];
+  /** the interrupted run this one runs again */
+  retryOf: string | null;
 }
 
 /**
@@ -277,6 +279,7 @@ function toRun(row: ReconciliationRow): ReconciliationRun {
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     checks: (row.checks ?? []) as CheckResult[],
+    retryOf: row.retryOf ?? null,
   };
 }
 

@@ -100,6 +100,14 @@ describe('process roles, schedule leases and the takeover of interrupted runs', 
     const reRun = await prisma.reconciliation.findUniqueOrThrow({ where: { id: ran[0] } });
     expect(reRun).toMatchObject({ retryOf: dead, status: 'passed', requestedBy: 'admin', trigger: 'manual' });
     expect(await prisma.reconciliation.count({ where: { retryOf: dead } })).toBe(1);
+    // auditors read both: the failed run saying why, and the run that replaced it
+    const answer = (await api.http.get(`/v1/audit/reconciliations/${ran[0]}`).set(api.admin).expect(200)).body;
+    expect(answer).toMatchObject({ status: 'passed', retryOf: dead });
+    expect((await api.http.get(`/v1/audit/reconciliations/${dead}`).set(api.admin).expect(200)).body).toMatchObject({
+      status: 'failed',
+      retryOf: null,
+      checks: [{ name: 'interrupted', passed: false }],
+    });
     // a second takeover pass finds nothing more to do
     expect(await service.claimRuns()).toEqual([]);
     expect((await prisma.reconciliation.findUniqueOrThrow({ where: { id: alive } })).status).toBe('running');
