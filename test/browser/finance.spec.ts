@@ -182,7 +182,7 @@ describe('the finance console in a browser', () => {
         ];
       }),
     );
-    expect(shown.map(([account, ...v]) => [account, ...v.map((x) => numberOf(x!))])).toEqual(
+    expect(shown.map(([account, ...v]) => [account, ...v.map((x) => numberOf(x))])).toEqual(
       api.accounts.map((a: Record<string, string>) => [a.account, a.debits, a.credits, a.balance]),
     );
     // the redemption came after that moment
@@ -200,7 +200,7 @@ describe('the finance console in a browser', () => {
     await expect(page.locator('[data-balance="closing"]').innerText()).resolves.toBe('950');
     await look(page, 'finance-statement-ru');
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a[data-csv]').click()]);
-    const csv = readFileSync((await download.path())!, 'utf8');
+    const csv = readFileSync(await download.path(), 'utf8');
     // the page's period (the last 30 days by default) is Moscow's days: from the start of `from` to the end of `to`
     const from = calendarDayStart(await page.locator('input[name="from"]').inputValue()).toISOString();
     const to = calendarDayStart(addDays(await page.locator('input[name="to"]').inputValue(), 1)).toISOString();
@@ -226,7 +226,7 @@ describe('the finance console in a browser', () => {
     await expect(page.locator('[data-cause="redemption"]').innerText()).resolves.toContain('Ночь в Городском музее');
     await look(page, 'finance-transaction-ru');
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a[data-proof]').click()]);
-    const file = (await download.path())!;
+    const file = await download.path();
     const verified = execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'verify-proof.js'), file], {
       encoding: 'utf8',
     });
