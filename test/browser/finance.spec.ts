@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { SealService } from '../../src/audit/seal.service';
 import { addDays, calendarDayOf, calendarDayStart } from '../../src/ledger/domain/calendar-day';
-import { localMomentOf } from '../../src/pages/finance/finance-pages.service';
+import { localMomentOf } from '../../src/pages/finance/moment';
 import { startTestApp, TestApp } from '../support/app';
 import { launchSharedBrowser } from '../support/chromium';
 

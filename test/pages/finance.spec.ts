@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SealService } from '../../src/audit/seal.service';
 import { LedgerReadService } from '../../src/ledger/ledger-read.service';
 import { addDays, calendarDayOf, calendarDayStart } from '../../src/ledger/domain/calendar-day';
-import { localMomentOf } from '../../src/pages/finance/finance-pages.service';
+import { localMomentOf } from '../../src/pages/finance/moment';
 import { startTestApp, TestApp } from '../support/app';
 import { waitFor } from '../support/wait';
 import { baseOf, PageClient, signInWithKey } from './support';

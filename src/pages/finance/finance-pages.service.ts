@@ -17,6 +17,7 @@ import {
   TrialBalanceReport,
 } from '../../ledger/ledger-read.service';
 import { LedgerService } from '../../ledger/ledger.service';
+import { localMomentOf, momentOf } from './moment';
 import { ProgrammeService } from '../../programme/programme.service';
 
 /** The longest period the overview charts (days). */
@@ -30,8 +31,6 @@ const RUNS_LISTED = 50;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACCOUNT_CODE = /^[\x21-\x7e]{3,200}$/;
-/** `<input type="datetime-local" step="1">`: Moscow's wall-clock time, seconds optional. */
-const LOCAL_MOMENT = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 
 export type TrialSort = 'account' | 'debits' | 'credits' | 'balance';
 const TRIAL_SORTS: readonly TrialSort[] = ['account', 'debits', 'credits', 'balance'];
@@ -224,19 +223,6 @@ export class FinancePagesService {
 
 function daysIn(from: string, to: string): number {
   return Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
-}
-
-/** A moment picked in Moscow time (`2026-12-01T18:30` or with seconds), or null for none or a malformed one. */
-export function momentOf(text: unknown): Date | null {
-  if (typeof text !== 'string') return null;
-  const m = LOCAL_MOMENT.exec(text);
-  if (!m || !isCalendarDay(m[1]) || Number(m[2]) > 23 || Number(m[3]) > 59 || Number(m[4] ?? 0) > 59) return null;
-  return new Date(calendarDayStart(m[1]).getTime() + ((Number(m[2]) * 60 + Number(m[3])) * 60 + Number(m[4] ?? 0)) * 1000);
-}
-
-/** A moment as the picker writes it, in Moscow time with seconds. */
-export function localMomentOf(at: Date): string {
-  return new Date(at.getTime() + 3 * 3600_000).toISOString().slice(0, 19);
 }
 
 /** A statement's account and its period: (start of `from`, end of `to`], Moscow days; the last 30 days by default. */
