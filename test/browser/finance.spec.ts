@@ -12,6 +12,7 @@ import { launchSharedBrowser } from '../support/chromium';
 /** Where screenshots go (CI keeps the folder; docs/pages.md lists them). */
 const SHOTS = join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const PHONE = { width: 390, height: 844 };
 const TABLET = { width: 820, height: 1180 };
 const DESKTOP = { width: 1280, height: 900 };
 
@@ -122,7 +123,7 @@ describe('the finance console in a browser', () => {
     return page;
   }
 
-  /** No serious or critical axe-core violation; screenshots at tablet and desktop width. */
+  /** No serious or critical axe-core violation; nothing wider than a phone's screen; screenshots at phone, tablet and desktop width. */
   async function look(page: Page, name: string): Promise<void> {
     const violations = await page.evaluate(async (source: string) => {
       const w = globalThis as unknown as { axe?: Axe; document: unknown };
@@ -135,11 +136,17 @@ describe('the finance console in a browser', () => {
     expect({ page: name, violations }).toEqual({ page: name, violations: [] });
     const size = page.viewportSize()!;
     for (const [label, viewport] of [
+      ['phone', PHONE],
       ['tablet', TABLET],
       ['desktop', DESKTOP],
     ] as const) {
       await page.setViewportSize(viewport);
       await page.waitForTimeout(200); // the charts follow the width
+      // wide tables scroll inside their own region: the page itself never scrolls sideways
+      const width = await page.evaluate(
+        () => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth,
+      );
+      expect({ page: name, label, overflows: width > viewport.width }).toEqual({ page: name, label, overflows: false });
       await page.screenshot({ path: join(SHOTS, `${name}-${label}.png`), fullPage: true });
     }
     await page.setViewportSize(size);
