@@ -3,6 +3,7 @@ import { CommanderError } from 'commander';
 import { processArgs } from '../src/config/config';
 import { EARN_BATCH, parseOptions } from './options';
 import { catalogue } from './scenarios/catalogue';
+import { consoleOverview } from './scenarios/console';
 import { earnIngest } from './scenarios/earn-ingest';
 import { ledgerService } from './scenarios/ledger-service';
 import { processes, ProcessesResult } from './scenarios/processes';
@@ -27,6 +28,23 @@ async function main(): Promise<void> {
     const reconcile = await reconciliation(o, url);
     if (!o.keep) await dropDatabase(o.database);
     console.log(table([[`reconciliation of ${o.reconcile} postings (one run)`, reconcile]]));
+    return;
+  }
+  if (o.only === 'console') {
+    const [small, large] = await consoleOverview(o, url);
+    await dropDatabase(o.database);
+    console.log(
+      table([
+        [`finance overview, ledger of ${small.postings} postings`, small.renders],
+        [`finance overview, ledger of ${large.postings} postings`, large.renders],
+      ]),
+    );
+    console.log(
+      `first render (keeps every closed day's figures): ${small.firstRenderMs.toFixed(0)} ms and ${large.firstRenderMs.toFixed(0)} ms`,
+    );
+    console.log(
+      `ratio overview p50, ${large.postings} / ${small.postings} postings: ${(large.renders.p50 / small.renders.p50).toFixed(2)}x (goal at most 2x)`,
+    );
     return;
   }
   if (o.only === 'earn') {

@@ -7,7 +7,7 @@ export const EARN_BATCH = 1000;
 /** The database the benchmark makes and drops on the server. */
 export const BENCH_DB = 'civic_ledger_bench';
 
-export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes'] as const;
+export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes', 'console'] as const;
 
 export interface BenchOptions {
   transfers: number;
@@ -28,6 +28,10 @@ export interface BenchOptions {
   soak: number;
   /** with --only reconcile: keep the database */
   keep: boolean;
+  /** with --only console: postings of the large ledger whose overview is timed against the small one's */
+  console: number;
+  /** with --only console: postings of the small ledger */
+  consoleSmall: number;
 }
 
 function count(allowZero: boolean) {
@@ -55,6 +59,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--history <n>', 'history entries of the heavy resident in the reads scenario', count(false), 100000)
     .option('--soak <seconds>', 'seconds of steady mixed load after the scenarios, RSS sampled as it goes (0: none)', count(true), 0)
     .option('--keep', 'with --only reconcile: keep the database', false)
+    .option('--console <n>', 'with --only console: postings of the large ledger whose finance overview is timed', count(false), 1000000)
+    .option('--console-small <n>', 'with --only console: postings of the small ledger it is compared with', count(false), 1000)
     .showHelpAfterError()
     .exitOverride();
   program.parse(argv, { from: 'user' });

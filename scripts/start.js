@@ -46,6 +46,12 @@ if (needsBuild()) {
   });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
+// tsc copies no assets (nest build does, by nest-cli.json): the pages' templates and files, for the console's scenario
+if (bench) {
+  for (const dir of ['views', 'assets']) {
+    fs.cpSync(path.join(root, 'src', 'pages', dir), path.join(out, 'src', 'pages', dir), { recursive: true });
+  }
+}
 
 if (buildOnly) process.exit(0);
 

@@ -14,6 +14,6 @@ import { TrialBalanceController } from './trial-balance.controller';
   imports: [LedgerModule],
   controllers: [TrialBalanceController, ReconciliationController, AuditController],
   providers: [AdminActionsRepository, ReconciliationRepository, ReconciliationService, AuditRepository, SealRepository, SealService],
-  exports: [AdminActionsRepository, ReconciliationService],
+  exports: [AdminActionsRepository, ReconciliationService, SealService],
 })
 export class AuditModule {}

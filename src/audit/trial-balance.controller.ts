@@ -5,7 +5,6 @@ import { Decimal, formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { optionalMoment } from '../common/params';
 import { LedgerReadService } from '../ledger/ledger-read.service';
-import { LedgerService } from '../ledger/ledger.service';
 import { decodeCursor, encodeCursor } from '../common/pagination';
 import { ACCOUNT_KINDS, AccountKind, TrialBalanceDto, TrialBalanceQueryDto } from './dto/trial-balance.dto';
 
@@ -13,10 +12,7 @@ import { ACCOUNT_KINDS, AccountKind, TrialBalanceDto, TrialBalanceQueryDto } fro
 @Roles('auditor', 'admin')
 @Controller('v1/audit')
 export class TrialBalanceController {
-  constructor(
-    private readonly ledger: LedgerService,
-    private readonly reads: LedgerReadService,
-  ) {}
+  constructor(private readonly reads: LedgerReadService) {}
 
   @Get('trial-balance')
   @ApiOperation({ summary: 'Every account’s debits, credits and balance, now or as of a moment, with totals per asset' })
@@ -24,13 +20,12 @@ export class TrialBalanceController {
   @ApiProblems('validation_failed')
   async trialBalance(@Query() query: TrialBalanceQueryDto): Promise<TrialBalanceDto> {
     const asOf = optionalMoment(query.asOf, 'asOf');
-    const [rows, scales] = await Promise.all([this.reads.trialBalance(asOf), this.ledger.assetScales()]);
-    const fmt = (v: Decimal, asset: string) => formatAmount(v, scales.get(asset) ?? 0);
-    const totals = new Map<string, { debits: Decimal; credits: Decimal }>();
+    // the read side's report (the finance console's trial balance is the same one)
+    const report = await this.reads.trialBalanceReport(asOf);
+    const rows = report.accounts;
+    const fmt = (v: Decimal, asset: string) => formatAmount(v, report.scales.get(asset) ?? 0);
     const subtotals = new Map<string, { kind: AccountKind; asset: string; accounts: number; debits: Decimal; credits: Decimal }>();
     for (const r of rows) {
-      const total = totals.get(r.asset) ?? { debits: new Decimal(0), credits: new Decimal(0) };
-      totals.set(r.asset, { debits: total.debits.plus(r.debits), credits: total.credits.plus(r.credits) });
       const kind = kindOf(r.account);
       const sub = subtotals.get(`${kind}\u0000${r.asset}`) ?? {
         kind,
@@ -50,20 +45,17 @@ export class TrialBalanceController {
     const after = decodeCursor<{ n: number }>(query.cursor, ['n']);
     const start = after?.n ?? 0;
     const end = query.limit ? start + query.limit : rows.length;
-    const accounts = rows.slice(start, end).map((r) => {
-      const balance = r.normalSide === 'C' ? r.credits.minus(r.debits) : r.debits.minus(r.credits);
-      return {
-        account: r.account,
-        asset: r.asset,
-        debits: fmt(r.debits, r.asset),
-        credits: fmt(r.credits, r.asset),
-        balance: fmt(balance, r.asset),
-      };
-    });
+    const accounts = rows.slice(start, end).map((r) => ({
+      account: r.account,
+      asset: r.asset,
+      debits: fmt(r.debits, r.asset),
+      credits: fmt(r.credits, r.asset),
+      balance: fmt(r.balance, r.asset),
+    }));
     return {
-      asOf: (asOf ?? new Date()).toISOString(),
+      asOf: report.asOf.toISOString(),
       accounts,
-      totals: [...totals.entries()].map(([asset, t]) => ({ asset, debits: fmt(t.debits, asset), credits: fmt(t.credits, asset) })),
+      totals: report.totals.map((t) => ({ asset: t.asset, debits: fmt(t.debits, t.asset), credits: fmt(t.credits, t.asset) })),
       subtotals: [...subtotals.values()]
         .sort((a, b) => ACCOUNT_KINDS.indexOf(a.kind) - ACCOUNT_KINDS.indexOf(b.kind) || a.asset.localeCompare(b.asset))
         .map((s) => ({

@@ -291,6 +291,89 @@ export class LedgerReadRepository {
     }));
   }
 
+  /**
+   * One transaction with its postings, what caused it and what settled or reversed it: the earn
+   * event (by the source and external id in its own or its origin's metadata: a unique index),
+   * the redemption (by its id in the metadata) with the item's title and the codes issued, and
+   * the transaction that reversed it (a unique index). Two queries.
+   */
+  async transactionTrace(id: string): Promise<TransactionTraceRow | null> {
+    const [row] = await this.db.client.$queryRaw<RawTrace[]>`
+      WITH t AS (
+        SELECT t.*, coalesce(o.metadata, '{}'::jsonb) || t.metadata AS m, o.type AS origin_type
+        FROM ledger_transactions t LEFT JOIN ledger_transactions o ON o.id = coalesce(t.pending_id, t.reverses_id)
+        WHERE t.id = ${id}::uuid)
+      SELECT t.id::text, t.seq, t.type, t.kind, t.pending_id::text, t.reverses_id::text, t.metadata, t.description, t.created_at,
+             t.origin_type,
+             (SELECT r.id::text FROM ledger_transactions r WHERE r.reverses_id = t.id) AS reversed_by,
+             e.source_id, e.external_id, e.type AS event_type, e.status AS event_status, e.resident_id AS event_resident,
+             d.id::text AS redemption_id, d.item_id, d.status AS redemption_status, d.resident_id AS redemption_resident,
+             d.points_spent::text AS redemption_points, i.title AS item_title,
+             (SELECT array_agg(c.code ORDER BY c.id) FROM item_codes c WHERE c.redemption_id = d.id) AS codes
+      FROM t
+      LEFT JOIN earn_events e ON e.source_id = t.m->>'sourceId' AND e.external_id = t.m->>'externalId'
+      LEFT JOIN redemptions d ON d.id = CASE WHEN t.m->>'redemptionId' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                             THEN (t.m->>'redemptionId')::uuid END
+      LEFT JOIN catalogue_items i ON i.id = d.item_id`;
+    if (!row) return null;
+    const postings = await this.postingsOf([row.id]);
+    return {
+      id: row.id,
+      seq: BigInt(row.seq),
+      type: row.type,
+      kind: row.kind,
+      pendingId: row.pending_id,
+      reversesId: row.reverses_id,
+      metadata: (row.metadata ?? {}) as Record<string, unknown>,
+      description: row.description,
+      createdAt: row.created_at,
+      postings: postings.get(row.id) ?? [],
+      originType: row.origin_type,
+      reversedBy: row.reversed_by,
+      earnEvent: row.source_id
+        ? {
+            sourceId: row.source_id,
+            externalId: row.external_id!,
+            type: row.event_type!,
+            status: row.event_status!,
+            residentId: row.event_resident!,
+          }
+        : null,
+      redemption: row.redemption_id
+        ? {
+            id: row.redemption_id,
+            itemId: row.item_id!,
+            itemTitle: row.item_title ?? '',
+            status: row.redemption_status!,
+            residentId: row.redemption_resident!,
+            pointsSpent: new Decimal(row.redemption_points!),
+            codes: row.codes ?? [],
+          }
+        : null,
+    };
+  }
+
+  /**
+   * Accounts whose code is `exact` or starts with `prefix`, in code order, `take` at most, with
+   * their posted debits and credits now. One query.
+   */
+  async findAccounts(exact: string[], prefix: string, take: number): Promise<AccountFound[]> {
+    const rows = await this.db.client.$queryRaw<{ code: string; asset: string; normal_side: string; debits: string; credits: string }[]>`
+      SELECT a.code, a.asset, a.normal_side,
+             coalesce((SELECT sum(b.debits_posted) FROM account_balances b WHERE b.account_id = a.id), 0)::text AS debits,
+             coalesce((SELECT sum(b.credits_posted) FROM account_balances b WHERE b.account_id = a.id), 0)::text AS credits
+      FROM ledger_accounts a
+      WHERE a.code = ANY(${exact}::text[]) OR (${prefix} <> '' AND a.code >= ${prefix} AND starts_with(a.code, ${prefix}))
+      ORDER BY a.code, a.asset LIMIT ${take}`;
+    return rows.map((r) => ({
+      account: r.code,
+      asset: r.asset,
+      normalSide: r.normal_side as Side,
+      debits: new Decimal(r.debits),
+      credits: new Decimal(r.credits),
+    }));
+  }
+
   /** The POINTS accounts that programme totals count, each with its kind. */
   private accountKinds(): Prisma.Sql {
     const s = ACCOUNT_SELECTORS;
@@ -305,6 +388,57 @@ export class LedgerReadRepository {
         FROM ledger_accounts a WHERE a.asset = 'POINTS'
       ) accounts WHERE kind IS NOT NULL`;
   }
+}
+
+export interface TransactionTraceRow extends JournalRow {
+  /** the type of the transaction it settles or reverses */
+  originType: string | null;
+  /** the transaction that reversed it */
+  reversedBy: string | null;
+  earnEvent: { sourceId: string; externalId: string; type: string; status: string; residentId: string } | null;
+  redemption: {
+    id: string;
+    itemId: string;
+    itemTitle: string;
+    status: string;
+    residentId: string;
+    pointsSpent: Decimal;
+    codes: string[];
+  } | null;
+}
+
+export interface AccountFound {
+  account: string;
+  asset: string;
+  normalSide: Side;
+  debits: Decimal;
+  credits: Decimal;
+}
+
+interface RawTrace {
+  id: string;
+  seq: bigint;
+  type: string;
+  kind: string;
+  pending_id: string | null;
+  reverses_id: string | null;
+  metadata: unknown;
+  description: string | null;
+  created_at: Date;
+  origin_type: string | null;
+  reversed_by: string | null;
+  source_id: string | null;
+  external_id: string | null;
+  event_type: string | null;
+  event_status: string | null;
+  event_resident: string | null;
+  redemption_id: string | null;
+  item_id: string | null;
+  redemption_status: string | null;
+  redemption_resident: string | null;
+  redemption_points: string | null;
+  item_title: string | null;
+  codes: string[] | null;
 }
 
 interface RawHistory {

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { AdjustmentsController } from './adjustments.controller';
 import { AdjustmentsService } from './adjustments.service';
+import { DailyFiguresJob } from './daily-figures.job';
+import { DailyTotalsRepository } from './daily-totals.repository';
 import { HoldExpiryCron } from './hold-expiry.cron';
 import { LedgerController } from './ledger.controller';
 import { LedgerReadRepository } from './ledger-read.repository';
@@ -10,7 +12,16 @@ import { LedgerService } from './ledger.service';
 
 @Module({
   controllers: [LedgerController, AdjustmentsController],
-  providers: [LedgerRepository, LedgerService, LedgerReadRepository, LedgerReadService, AdjustmentsService, HoldExpiryCron],
+  providers: [
+    LedgerRepository,
+    LedgerService,
+    LedgerReadRepository,
+    LedgerReadService,
+    AdjustmentsService,
+    HoldExpiryCron,
+    DailyTotalsRepository,
+    DailyFiguresJob,
+  ],
   exports: [LedgerService, LedgerReadService],
 })
 export class LedgerModule {}

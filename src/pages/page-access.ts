@@ -68,6 +68,9 @@ export const PageController = (...audience: PageAudience[]) =>
     UseFilters(PageErrorFilter),
   );
 
+/** Narrows one handler's audience within its controller's (the console's "run now" is the admins' only). */
+export const PageRoles = (...audience: PageAudience[]) => SetMetadata(PAGE_AUDIENCE, audience);
+
 /**
  * Reads the session and enforces a page's audience: no session, 302 to the sign-in page; a
  * session of another role, 403.

@@ -14,6 +14,10 @@ import { PageViews } from './page-views';
 export const ASSETS = {
   '/app/assets/pico.min.css': join(dirname(require.resolve('@picocss/pico/package.json')), 'css', 'pico.min.css'),
   '/app/assets/app.css': join(__dirname, 'assets', 'app.css'),
+  // the finance console's charts: uPlot (pinned in package.json) and our script that draws them
+  '/app/assets/uPlot.min.css': join(dirname(require.resolve('uplot/package.json')), 'dist', 'uPlot.min.css'),
+  '/app/assets/uPlot.iife.min.js': join(dirname(require.resolve('uplot/package.json')), 'dist', 'uPlot.iife.min.js'),
+  '/app/assets/finance-charts.js': join(__dirname, 'assets', 'finance-charts.js'),
 } as const;
 
 /**

@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { CatalogueModule } from '../catalogue/catalogue.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { ProgrammeModule } from '../programme/programme.module';
 import { RedemptionModule } from '../redemption/redemption.module';
 import { DemoSignIns } from './demo-sign-ins';
-import { FinancePagesController } from './finance.controller';
+import { FinancePagesController } from './finance/finance-pages.controller';
+import { FinancePagesService } from './finance/finance-pages.service';
 import { LoginController } from './login.controller';
 import { PageAccessGuard, PageErrorFilter, PageFrames } from './page-access';
 import { PageViews } from './page-views';
@@ -17,9 +19,9 @@ import { SessionsService } from './sessions/sessions.service';
 import { TillPagesController } from './till/till-pages.controller';
 import { TillPagesService } from './till/till-pages.service';
 
-/** Pages for people under /app: residents, partners' tills, and the finance console's place. */
+/** Pages for people under /app: residents, partners' tills, and the finance console. */
 @Module({
-  imports: [AuthModule, CatalogueModule, LedgerModule, ProgrammeModule, RedemptionModule],
+  imports: [AuditModule, AuthModule, CatalogueModule, LedgerModule, ProgrammeModule, RedemptionModule],
   controllers: [LoginController, TillPagesController, FinancePagesController, ResidentPagesController],
   providers: [
     SessionsRepository,
@@ -32,6 +34,7 @@ import { TillPagesService } from './till/till-pages.service';
     DemoSignIns,
     ResidentPagesService,
     TillPagesService,
+    FinancePagesService,
   ],
   exports: [DemoSignIns, SessionsService],
 })

@@ -45,6 +45,24 @@ describe('database schema', () => {
       nameEn: 'Parks',
       items: [{ id: 'schema-item' }],
     });
+    // the finance console's daily figures
+    await prisma.ledgerDailyClosed.create({ data: { day: new Date('2026-12-01') } });
+    await prisma.ledgerDailyTotal.create({
+      data: {
+        day: new Date('2026-12-01'),
+        asset: 'POINTS',
+        kind: 'resident',
+        account: '',
+        txType: 'earn',
+        debits: 0,
+        credits: 20,
+        postings: 1n,
+      },
+    });
+    expect(await prisma.ledgerDailyTotal.findMany({ where: { day: new Date('2026-12-01') } })).toMatchObject([
+      { kind: 'resident', postings: 1n },
+    ]);
+    expect((await prisma.ledgerDailyClosed.findUnique({ where: { day: new Date('2026-12-01') } }))?.filledAt).toBeInstanceOf(Date);
     await prisma.appSession.create({
       data: { tokenHash: 'b'.repeat(64), kind: 'client', apiClientId: client.id, expiresAt: new Date(Date.now() + 60_000) },
     });
