@@ -24,7 +24,12 @@ export class PartnersModule {
           useFactory: (redis: Redis | null) => ({
             throttlers: [{ name: 'partner-codes', ttl: 60_000, limit: perMinute }],
             storage: redis
-              ? new SharedThrottlerStorage(new ThrottlerStorageRedisService(redis), new FixedWindowThrottlerStorage())
+              ? new SharedThrottlerStorage(
+                  new ThrottlerStorageRedisService(redis),
+                  new FixedWindowThrottlerStorage(),
+                  // connected, or not tried yet (its first command connects it): else counted here at once
+                  () => redis.status === 'ready' || redis.status === 'wait',
+                )
               : new FixedWindowThrottlerStorage(),
           }),
         }),

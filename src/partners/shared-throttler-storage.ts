@@ -4,8 +4,12 @@ import { untilAborted } from '../common/abort';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
-/** How long a count in Redis may take before this request is counted here instead. */
-const SHARED_TIMEOUT_MS = 250;
+/**
+ * How long a count in Redis may take before this request is counted here instead: only for a
+ * Redis that hangs (one that is down is known at once from its connection's state). Generous,
+ * since a busy process's own event loop adds to every wait.
+ */
+const SHARED_TIMEOUT_MS = 2_000;
 /** After Redis failed, how long the counting stays local before Redis is tried again. */
 const LOCAL_FOR_MS = 5_000;
 
@@ -13,6 +17,9 @@ const LOCAL_FOR_MS = 5_000;
  * Rate-limit counters shared by every process (with Redis: one budget per key in total, whatever
  * the number of processes), falling back to this process's own counters while Redis cannot
  * answer: a till keeps working when Redis is down, each process then allowing the limit by itself.
+ * Whether Redis is up is read from its connection's state (`available`), not guessed from a
+ * timer: under load a slow event loop would otherwise split one key's count between Redis and
+ * the process, letting through more than the limit.
  */
 export class SharedThrottlerStorage implements ThrottlerStorage {
   private readonly logger = new Logger('RateLimits');
@@ -21,10 +28,11 @@ export class SharedThrottlerStorage implements ThrottlerStorage {
   constructor(
     private readonly shared: ThrottlerStorage,
     private readonly local: ThrottlerStorage,
+    private readonly available: () => boolean = () => true,
   ) {}
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
-    if (Date.now() >= this.localUntil) {
+    if (Date.now() >= this.localUntil && this.available()) {
       try {
         return await untilAborted(
           this.shared.increment(key, ttl, limit, blockDuration, throttlerName),

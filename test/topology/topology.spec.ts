@@ -98,10 +98,12 @@ describe('topology: two API processes, two workers, a replica, Redis; faults und
     workers.push(startProcess('worker.js'), startProcess('worker.js'));
     await waitFor(
       async () => childrenOf(api.pid!).length === 2 && (await fetch(url('/health/ready')).catch(() => null))?.status === 200,
-      90_000,
+      240_000,
       'the API processes ready',
-    );
-  }, 180_000);
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${logs.join('').slice(-4000)}`);
+    });
+  }, 360_000);
 
   afterAll(async () => {
     for (const p of [api, ...workers]) if (p && p.exitCode === null) p.kill('SIGKILL');
