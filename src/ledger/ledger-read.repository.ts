@@ -4,7 +4,7 @@ import { Prisma } from '../generated/prisma/client';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { ACCOUNT_SELECTORS, Side } from './domain/account';
 import { BalanceSums } from './domain/balance';
-import { EXPIRED_HOLDS_OF } from './ledger.repository';
+import { EXPIRED_HOLDS_OF, EXPIRED_LOTS_OF } from './ledger.repository';
 
 export interface JournalFilter {
   from?: Date;
@@ -205,12 +205,14 @@ export class LedgerReadRepository {
   async balanceSumsOf(codes: string[], asset: string): Promise<Map<string, BalanceSums>> {
     if (codes.length === 0) return new Map();
     const rows = await this.db.client.$queryRaw<(RawSums & { code: string })[]>`
-      SELECT a.code, sum(b.debits_posted)::text AS debits_posted, sum(b.credits_posted)::text AS credits_posted,
+      SELECT a.code,
+             (sum(b.debits_posted) + CASE WHEN max(b.next_expiry) <= now() THEN (${EXPIRED_LOTS_OF}(a.id)) ELSE 0 END)::text AS debits_posted,
+             sum(b.credits_posted)::text AS credits_posted,
              (sum(b.debits_pending) - x.debits)::text AS debits_pending, (sum(b.credits_pending) - x.credits)::text AS credits_pending
       FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
       CROSS JOIN LATERAL (${EXPIRED_HOLDS_OF}(a.id)) x
       WHERE a.code = ANY(${codes}::text[]) AND a.asset = ${asset}
-      GROUP BY a.code, x.debits, x.credits`;
+      GROUP BY a.id, a.code, x.debits, x.credits`;
     return new Map(
       rows.map((r) => [
         r.code,

@@ -70,6 +70,12 @@ export class LedgerReadService {
     return this.reads.trialBalance(asOf);
   }
 
+  /** A resident's points that expire later, per expiry moment, soonest first (`limit` dates at most). */
+  async residentExpiring(residentId: string, limit?: number): Promise<{ expiresAt: Date; amount: Decimal }[]> {
+    const row = await this.accounts.findAccount(residentAccount(residentId), 'POINTS');
+    return row ? this.accounts.expiringOf(row.id, limit) : [];
+  }
+
   /** Current balances of several accounts in one query; accounts never used are absent. */
   async balancesOf(accounts: string[], asset: string): Promise<Map<string, AccountBalance>> {
     const specs = new Map(accounts.map((a) => [a, classifyAccount(a)]));

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { AdjustmentsController } from './adjustments.controller';
 import { AdjustmentsService } from './adjustments.service';
+import { ExpiryPolicyController } from './expiry-policy.controller';
 import { HoldExpiryCron } from './hold-expiry.cron';
+import { LotExpiryCron } from './lot-expiry.cron';
 import { LedgerController } from './ledger.controller';
 import { LedgerReadRepository } from './ledger-read.repository';
 import { LedgerReadService } from './ledger-read.service';
@@ -9,8 +11,8 @@ import { LedgerRepository } from './ledger.repository';
 import { LedgerService } from './ledger.service';
 
 @Module({
-  controllers: [LedgerController, AdjustmentsController],
-  providers: [LedgerRepository, LedgerService, LedgerReadRepository, LedgerReadService, AdjustmentsService, HoldExpiryCron],
+  controllers: [LedgerController, AdjustmentsController, ExpiryPolicyController],
+  providers: [LedgerRepository, LedgerService, LedgerReadRepository, LedgerReadService, AdjustmentsService, HoldExpiryCron, LotExpiryCron],
   exports: [LedgerService, LedgerReadService],
 })
 export class LedgerModule {}
