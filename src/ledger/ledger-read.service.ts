@@ -30,6 +30,22 @@ export interface JournalSearch {
   afterSeq?: bigint;
 }
 
+export interface Liability {
+  asOf: Date;
+  outstanding: Decimal;
+  pending: Decimal;
+  byExpiryMonth: { month: string; amount: Decimal }[];
+  withoutExpiry: Decimal;
+  issued: Decimal;
+  redeemed: Decimal;
+  donated: Decimal;
+  expired: Decimal;
+  /** owed by residents after revoked accruals they had spent (issued = outstanding + redeemed + donated + expired − debt) */
+  debt: Decimal;
+  redemptionRate: Decimal;
+  breakageRate: Decimal;
+}
+
 export interface ProgrammeStats {
   asOf: Date;
   issued: Decimal;
@@ -64,6 +80,24 @@ export class LedgerReadService {
   /** A page of an account's posted entries in (from, to], in journal order, after a posting id. */
   statementPage(accountId: bigint, from: Date, to: Date, afterPostingId: bigint, take: number): Promise<StatementRow[]> {
     return this.reads.statementPage(accountId, from, to, afterPostingId, take);
+  }
+
+  /**
+   * The programme's liability at a moment (docs/accounting.md, "Liability"): outstanding and
+   * pending points, the outstanding by month of expiry, issued, redeemed, donated and expired
+   * totals, and the redemption and breakage rates (÷ issued).
+   */
+  async liability(asOf: Date): Promise<Liability> {
+    const { totals, byExpiryMonth } = await this.reads.liability(asOf);
+    const rate = (part: Decimal) => (totals.issued.gt(0) ? part.div(totals.issued) : new Decimal(0));
+    return {
+      asOf,
+      ...totals,
+      byExpiryMonth: byExpiryMonth.filter((m) => m.month !== null) as { month: string; amount: Decimal }[],
+      withoutExpiry: byExpiryMonth.find((m) => m.month === null)?.amount ?? new Decimal(0),
+      redemptionRate: rate(totals.redeemed),
+      breakageRate: rate(totals.expired),
+    };
   }
 
   trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {

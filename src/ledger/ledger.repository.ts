@@ -300,7 +300,7 @@ export class LedgerRepository {
   ): Promise<{ last: { expiresAt: Date; id: bigint }; accounts: number } | null> {
     const [lock] = await this.db.client.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${LOT_EXPIRY_LOCK}) AS ok`;
     if (!lock.ok) return null;
-    const from = after ?? { expiresAt: new Date(0), id: 0n };
+    const from = after ?? { expiresAt: new Date('0001-01-01T00:00:00Z'), id: 0n };
     const rows = await this.db.client.$queryRaw<{ account_id: bigint; expires_at: Date; id: bigint }[]>`
       SELECT l.account_id, l.expires_at, l.id FROM ledger_lots l
       WHERE l.remaining > 0 AND l.expires_at IS NOT NULL AND l.expires_at <= ${now}
