@@ -9,7 +9,9 @@ import { DomainError } from '../common/errors';
 import { Decimal } from '../common/money';
 import { AdjustmentsService } from '../ledger/adjustments.service';
 import { residentAccount } from '../ledger/domain/account';
+import { expiryOf } from '../ledger/domain/expiry';
 import { LedgerReadService } from '../ledger/ledger-read.service';
+import { LedgerService } from '../ledger/ledger.service';
 import { AppConfig } from '../config/config';
 import { PartnerKind } from '../programme/domain/partner';
 import { ProgrammeService } from '../programme/programme.service';
@@ -404,6 +406,9 @@ async function seedProgramme(app: INestApplication, generatedResidents: number, 
     ...Array.from({ length: generatedResidents }, (_, i) => `resident-${String(i + 1).padStart(4, '0')}`),
   ];
   const welcome = new Map(DEMO_RESIDENTS);
+  // points expire a year after they are credited, at that month's end; residents hear of it two weeks before
+  const points = app.get(LedgerService);
+  await points.setExpiryPolicy({ afterDays: 365, roundUpTo: 'month_end', noticeDays: 14 });
   const balances = await ledger.balancesOf(residents.map(residentAccount), 'POINTS');
   const bar = progress('welcome points', residents.length, 'residents');
   for (const id of residents) {
@@ -412,6 +417,11 @@ async function seedProgramme(app: INestApplication, generatedResidents: number, 
     bar.tick();
   }
   bar.stop();
+  // boris has points that expire at the end of this month (once: a restarted demo keeps them)
+  const monthEnd = expiryOf(new Date(), 0, 'month_end')!;
+  if (!(await points.expiring(residentAccount('boris'))).some((e) => e.expiresAt.getTime() === monthEnd.getTime())) {
+    await adjustments.adjust(ACTOR, 'boris', new Decimal(80), 'demo: bonus points that expire this month', monthEnd);
+  }
   return residents;
 }
 

@@ -320,6 +320,64 @@ describe('points expiry', () => {
     expect(await lotViolations(t.prisma)).toEqual([]);
   }, 60_000);
 
+  describe('the liability', () => {
+    const liability = async (asOf?: Date) =>
+      (
+        await t.http
+          .get(`/v1/audit/liability${asOf ? `?asOf=${asOf.toISOString()}` : ''}`)
+          .set(t.admin)
+          .expect(200)
+      ).body;
+    const n = (v: string) => Number(v);
+
+    it('moves with what residents earn, redeem and lose to expiry, and answers the same for a past moment later', async () => {
+      const before = await liability();
+      const kira = resident();
+      const nextYear = new Date(Date.now() + 300 * 86_400_000);
+      await adjust(kira, '100', nextYear).expect(201);
+      await adjust(kira, '50').expect(201);
+      await redeem(kira, 'lot-120').expect(201);
+      const middle = new Date();
+      const atMiddle = await liability();
+      expect(n(atMiddle.issued) - n(before.issued)).toBe(150);
+      expect(n(atMiddle.redeemed) - n(before.redeemed)).toBe(120);
+      expect(n(atMiddle.outstanding) - n(before.outstanding)).toBe(30);
+      expect(n(atMiddle.withoutExpiry) - n(before.withoutExpiry)).toBe(30);
+      await age(kira);
+      await adjust(kira, '40', nextYear).expect(201);
+      await ledger.expireLots();
+      const after = await liability();
+      expect(n(after.expired) - n(before.expired)).toBe(0); // the 100-lot had been spent: nothing left to expire
+      expect(after.byExpiryMonth).toEqual(
+        expect.arrayContaining([{ month: expect.stringMatching(/^\d{4}-\d{2}$/), amount: expect.any(String) }]),
+      );
+      // the past does not change
+      expect(await liability(new Date(middle.getTime()))).toEqual({ ...atMiddle, asOf: middle.toISOString() });
+      // rates are decimal strings: redeemed ÷ issued, expired ÷ issued
+      expect(after.redemptionRate).toBe((n(after.redeemed) / n(after.issued)).toFixed(4));
+      expect(after.breakageRate).toBe((n(after.expired) / n(after.issued)).toFixed(4));
+    });
+
+    it('counts breakage and the outstanding by month of expiry', async () => {
+      const before = await liability();
+      const lena = resident();
+      const inFiveDays = new Date(Date.now() + 5 * 86_400_000);
+      await adjust(lena, '70', inFiveDays).expect(201);
+      const month = new Date(inFiveDays.getTime() + 3 * 3_600_000 - 1).toISOString().slice(0, 7);
+      const mid = await liability();
+      const amountIn = (l: { byExpiryMonth: { month: string; amount: string }[] }) =>
+        n(l.byExpiryMonth.find((m) => m.month === month)?.amount ?? '0');
+      expect(amountIn(mid) - amountIn(before)).toBe(70);
+      await age(lena);
+      await ledger.expireLots();
+      const after = await liability();
+      expect(n(after.expired) - n(before.expired)).toBe(70);
+      expect(n(after.outstanding) - n(before.outstanding)).toBe(0);
+      expectProblem(await t.http.get('/v1/audit/liability?asOf=yesterday').set(t.admin), 400, 'validation_failed');
+      expectProblem(await t.http.get('/v1/audit/liability'), 401, 'unauthorized');
+    });
+  });
+
   it('points.expiring once per resident and date, noticeDays before; points.expired when recorded', async () => {
     await t.http
       .post('/v1/admin/webhooks')
