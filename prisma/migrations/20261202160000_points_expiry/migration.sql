@@ -379,6 +379,7 @@ BEGIN
     UPDATE ledger_lots l SET remaining = l.remaining + b.amount
     FROM (SELECT lot_id, sum(amount) AS amount FROM back GROUP BY lot_id) b WHERE l.id = b.lot_id;
   END IF;
+  IF cardinality(array_remove(t_reverses_ids, NULL)) > 0 THEN
   WITH rev AS (
     SELECT t.id, t.reverses_id, p.account_id, sum(p.amount) AS amount
     FROM unnest(p_tx, p_accounts, p_sides, p_amounts) AS p(tx, account_id, side, amount)
@@ -402,6 +403,7 @@ BEGIN
   )
   UPDATE ledger_lots l SET remaining = l.remaining + b.amount
   FROM (SELECT lot_id, sum(amount) AS amount FROM back GROUP BY lot_id) b WHERE l.id = b.lot_id;
+  END IF;
 
   -- (b) the expired lots of the accounts found above: each account's expired remainder becomes
   --     one 'expiry' transaction, and those lots' remaining zero, here, under the row lock
@@ -460,7 +462,9 @@ BEGIN
   END IF;
 
   -- (c) every posted credit of a resident account makes a lot (a reversal's credit: only what it
-  --     did not give back above); its expiry is the transaction's t_credit_expires_at
+  --     did not give back above); its expiry is the transaction's t_credit_expires_at. (Only the
+  --     caller's transactions: the expiries just added credit no resident.)
+  IF v_n > v_k THEN
   INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
   SELECT c.account_id, c.id, c.amount - coalesce(g.amount, 0), c.amount - coalesce(g.amount, 0), c.credit_expires_at, v_created
   FROM (SELECT t.id, t.credit_expires_at, p.account_id, sum(p.amount) AS amount, min(p.n) AS n
@@ -474,11 +478,13 @@ BEGIN
     ON g.transaction_id = c.id AND g.account_id = c.account_id
   WHERE c.amount - coalesce(g.amount, 0) > 0
   ORDER BY c.n;
+  END IF;
 
   -- (d) every debit of a resident account (posted, or held by a pending transaction; not a
   --     settlement: a hold took its points when it was made) takes from the account's open lots
   --     that have not expired, soonest expiry first, lots without expiry last; a reversal takes
   --     from the reversed credit's own lot first
+  IF cardinality(v_lot_debited) > 0 THEN
   FOR v_take IN
     SELECT t.id, t.reverses_id, p.account_id, sum(p.amount) AS amount
     FROM unnest(p_tx, p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, side, amount, n)
@@ -507,6 +513,7 @@ BEGIN
       v_short_lots := v_take.account_id;
     END IF;
   END LOOP;
+  END IF;
   -- 5. the balance changes, per row, in the lock order
   WITH e AS (
     SELECT p.account_id, p.shard,
