@@ -126,6 +126,13 @@ export async function seedDemo(
   const residents = await seedProgramme(app, Math.max(20, Math.round(options.events / 20)), progress);
   const receiver = config.webhooks.allowPrivate ? await startReceiver(app) : null;
   const day = await playDay(app, residents, { events: options.events, progress, seed: options.seed });
+  // after the day (whose spends take the soonest-expiring points first): boris has points that
+  // expire at the end of this month (once: a restarted demo keeps them)
+  const points = app.get(LedgerService);
+  const monthEnd = expiryOf(new Date(), 0, 'month_end')!;
+  if (!(await points.expiring(residentAccount('boris'))).some((e) => e.expiresAt.getTime() === monthEnd.getTime())) {
+    await app.get(AdjustmentsService).adjust(ACTOR, 'boris', new Decimal(80), 'demo: bonus points that expire this month', monthEnd);
+  }
 
   // what the day made is sealed now, not a minute or two later: a proof asked for right after the
   // summary works (every write of the demo has committed by here)
@@ -417,11 +424,6 @@ async function seedProgramme(app: INestApplication, generatedResidents: number, 
     bar.tick();
   }
   bar.stop();
-  // boris has points that expire at the end of this month (once: a restarted demo keeps them)
-  const monthEnd = expiryOf(new Date(), 0, 'month_end')!;
-  if (!(await points.expiring(residentAccount('boris'))).some((e) => e.expiresAt.getTime() === monthEnd.getTime())) {
-    await adjustments.adjust(ACTOR, 'boris', new Decimal(80), 'demo: bonus points that expire this month', monthEnd);
-  }
   return residents;
 }
 
