@@ -1,3 +1,4 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { expiryOf } from '../../src/ledger/domain/expiry';
 import { LedgerService } from '../../src/ledger/ledger.service';
@@ -14,6 +15,8 @@ describe('points expiry', () => {
   beforeAll(async () => {
     t = await startTestApp({ WEBHOOK_ALLOW_PRIVATE: 'true' });
     ledger = t.app.get(LedgerService);
+    // the tests say when the expiry run runs (they check what is recorded before and after it)
+    t.app.get(SchedulerRegistry).deleteInterval('lot-expiry');
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'lotshop', name: 'Lot shop', kind: 'shop' }).expect(201);
     await t.http
       .post('/v1/admin/catalogue-items')
