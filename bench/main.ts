@@ -5,6 +5,7 @@ import { EARN_BATCH, parseOptions } from './options';
 import { catalogue } from './scenarios/catalogue';
 import { consoleOverview } from './scenarios/console';
 import { earnIngest } from './scenarios/earn-ingest';
+import { expiry } from './scenarios/expiry';
 import { ledgerService } from './scenarios/ledger-service';
 import { processes, ProcessesResult } from './scenarios/processes';
 import { batchedCeiling, rowAtATimeFloor } from './scenarios/plain-sql';
@@ -68,6 +69,15 @@ async function main(): Promise<void> {
     printProcesses(result);
     return;
   }
+  if (o.only === 'expiry') {
+    const service_ = await startService(o, url);
+    const e = await expiry(o, service_);
+    await service_.app.close();
+    await dropDatabase(o.database);
+    console.log(table(expiryRows(o, e)));
+    printExpiryRatios(e);
+    return;
+  }
   if (o.only === 'catalogue') {
     const service_ = await startService(o, url);
     const { redemptions, validations, httpBaseline, plainValidations } = await catalogue(o, service_);
@@ -97,6 +107,7 @@ async function main(): Promise<void> {
   const ingest = await earnIngest(o, service_);
   const { redemptions, validations, httpBaseline, plainValidations } = await catalogue(o, service_);
   const reads = await readScenarios(o, service_);
+  const expiring = await expiry(o, service_);
   const soak = o.soak > 0 ? await soakLoad(service_, o.soak) : undefined;
   const rssEnd = process.memoryUsage().rss;
   await service_.app.close();
@@ -111,6 +122,7 @@ async function main(): Promise<void> {
     ['HTTP baseline: GET /health/live, 32 clients (no database)', httpBaseline],
     ['plain validations: bare node:http + the same SQL, 32 tills', plainValidations],
     ...reads.rows,
+    ...expiryRows(o, expiring),
     ['floor: plain SQL, one transfer per transaction', floor],
     ['ceiling: plain SQL, 1000 transfers per statement', ceiling],
     ...(reconcile ? ([[`reconciliation of ${o.reconcile} postings (one run)`, reconcile]] as [string, RunResult][]) : []),
@@ -126,6 +138,7 @@ async function main(): Promise<void> {
   console.log(
     `balance read, ${o.history} history entries vs one: p50 ${reads.heavyP50.toFixed(2)} ms vs ${reads.lightP50.toFixed(2)} ms (${(reads.heavyP50 / reads.lightP50).toFixed(2)}x; target: independent of history length)`,
   );
+  printExpiryRatios(expiring);
   const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
   console.log(`RSS of the process serving (and loading) it: ${mb(rssStart)} at the start of the HTTP scenarios, ${mb(rssEnd)} at the end`);
   if (soak)
@@ -150,6 +163,20 @@ function printProcesses({ redemptions, validations, plainValidations }: Processe
     `validations, 2 API processes / the plain server: ${(v2 / plainValidations.perSecond).toFixed(2)}x (target 0.5x); 1 process: ${(v1 / plainValidations.perSecond).toFixed(2)}x`,
   );
   console.log(`redemptions, 2 API processes / 1: ${(redemptions.get(2)!.perSecond / redemptions.get(1)!.perSecond).toFixed(2)}x`);
+}
+
+function expiryRows(o: { lots: number }, e: Awaited<ReturnType<typeof expiry>>): [string, RunResult][] {
+  return [
+    ['redemptions, points without expiry: HTTP, 64 residents', e.plain],
+    ['redemptions, points in 12 expiring lots: HTTP, 64 residents', e.expiring],
+    [`crediting ${o.lots} lots (batches of 1000 accruals)`, e.credit],
+    [`expiring those ${o.lots} lots (the expiry run)`, e.expire],
+  ];
+}
+
+function printExpiryRatios(e: Awaited<ReturnType<typeof expiry>>): void {
+  console.log(`ratio redemptions with expiring lots / without: ${(e.expiring.perSecond / e.plain.perSecond).toFixed(2)}x (target >= 0.9x)`);
+  console.log(`expiring the lots took ${(e.expire.seconds / e.credit.seconds).toFixed(2)}x the time crediting them did (target <= 1x)`);
 }
 
 main().catch((error: unknown) => {

@@ -7,7 +7,7 @@ export const EARN_BATCH = 1000;
 /** The database the benchmark makes and drops on the server. */
 export const BENCH_DB = 'civic_ledger_bench';
 
-export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes', 'console'] as const;
+export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes', 'console', 'expiry'] as const;
 
 export interface BenchOptions {
   transfers: number;
@@ -32,6 +32,8 @@ export interface BenchOptions {
   console: number;
   /** with --only console: postings of the small ledger */
   consoleSmall: number;
+  /** lots credited and then expired in the expiry scenario (a month's end) */
+  lots: number;
 }
 
 function count(allowZero: boolean) {
@@ -61,6 +63,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--keep', 'with --only reconcile: keep the database', false)
     .option('--console <n>', 'with --only console: postings of the large ledger whose finance overview is timed', count(false), 1000000)
     .option('--console-small <n>', 'with --only console: postings of the small ledger it is compared with', count(false), 1000)
+    .option('--lots <n>', "lots credited, then expired at once, in the expiry scenario (a month's end)", count(false), 1000000)
     .showHelpAfterError()
     .exitOverride();
   program.parse(argv, { from: 'user' });

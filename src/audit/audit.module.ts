@@ -1,3 +1,4 @@
+import { LiabilityController } from './liability.controller';
 import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
 import { AdminActionsRepository } from './admin-actions.repository';
@@ -12,7 +13,7 @@ import { TrialBalanceController } from './trial-balance.controller';
 
 @Module({
   imports: [LedgerModule],
-  controllers: [TrialBalanceController, ReconciliationController, AuditController],
+  controllers: [TrialBalanceController, ReconciliationController, AuditController, LiabilityController],
   providers: [AdminActionsRepository, ReconciliationRepository, ReconciliationService, AuditRepository, SealRepository, SealService],
   exports: [AdminActionsRepository, ReconciliationService, SealService],
 })

@@ -215,6 +215,42 @@ export const CHECKS: CheckDefinition[] = [
     ],
   },
   {
+    name: 'lots_match_balances',
+    description:
+      "every resident's open lots (with what its open holds took from them) sum to its available plus held points, every lot's remaining to its amount less its moves, and every spend's lot records to its amount",
+    parts: [
+      Prisma.sql`
+      WITH lots AS (SELECT account_id, sum(remaining) AS remaining FROM ledger_lots GROUP BY account_id),
+      held AS (
+        SELECT l.account_id, sum(m.amount) AS amount FROM ledger_lot_moves m JOIN ledger_lots l ON l.id = m.lot_id
+        JOIN ledger_transactions t ON t.id = m.transaction_id AND t.kind = 'pending'
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
+        GROUP BY l.account_id)
+      SELECT 'account ' || a.code || ': balance ' || (b.credits_posted - b.debits_posted)::text
+             || ', lots ' || (coalesce(lots.remaining, 0) + coalesce(held.amount, 0))::text AS what
+      FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
+      LEFT JOIN lots ON lots.account_id = a.id LEFT JOIN held ON held.account_id = a.id
+      WHERE a.keeps_lots AND b.credits_posted - b.debits_posted <> coalesce(lots.remaining, 0) + coalesce(held.amount, 0)`,
+      Prisma.sql`
+      SELECT 'lot ' || l.id::text || ': remaining ' || l.remaining::text || ', moves leave ' || (l.amount - coalesce(m.moved, 0))::text AS what
+      FROM ledger_lots l LEFT JOIN (SELECT lot_id, sum(amount) AS moved FROM ledger_lot_moves GROUP BY lot_id) m ON m.lot_id = l.id
+      WHERE l.remaining <> l.amount - coalesce(m.moved, 0)`,
+      Prisma.sql`
+      WITH debits AS (
+        SELECT p.transaction_id, p.account_id, sum(p.amount) AS amount FROM ledger_postings p
+        JOIN ledger_accounts a ON a.id = p.account_id AND a.keeps_lots
+        JOIN ledger_transactions t ON t.id = p.transaction_id AND t.pending_id IS NULL
+        WHERE p.side = 'D' GROUP BY 1, 2),
+      taken AS (
+        SELECT m.transaction_id, l.account_id, sum(m.amount) AS amount FROM ledger_lot_moves m JOIN ledger_lots l ON l.id = m.lot_id
+        WHERE m.amount > 0 GROUP BY 1, 2)
+      SELECT 'transaction ' || coalesce(d.transaction_id, k.transaction_id)::text || ': debits ' || coalesce(d.amount, 0)::text
+             || ', lots taken ' || coalesce(k.amount, 0)::text AS what
+      FROM debits d FULL JOIN taken k ON k.transaction_id = d.transaction_id AND k.account_id = d.account_id
+      WHERE d.amount IS DISTINCT FROM k.amount`,
+    ],
+  },
+  {
     name: 'seals_match_journal',
     description: 'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
     // the whole journal hashed set-based with the seals' own canonical definition, in the

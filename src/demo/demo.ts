@@ -9,7 +9,9 @@ import { DomainError } from '../common/errors';
 import { Decimal } from '../common/money';
 import { AdjustmentsService } from '../ledger/adjustments.service';
 import { residentAccount } from '../ledger/domain/account';
+import { expiryOf } from '../ledger/domain/expiry';
 import { LedgerReadService } from '../ledger/ledger-read.service';
+import { LedgerService } from '../ledger/ledger.service';
 import { AppConfig } from '../config/config';
 import { PartnerKind } from '../programme/domain/partner';
 import { ProgrammeService } from '../programme/programme.service';
@@ -124,6 +126,13 @@ export async function seedDemo(
   const residents = await seedProgramme(app, Math.max(20, Math.round(options.events / 20)), progress);
   const receiver = config.webhooks.allowPrivate ? await startReceiver(app) : null;
   const day = await playDay(app, residents, { events: options.events, progress, seed: options.seed });
+  // after the day (whose spends take the soonest-expiring points first): boris has points that
+  // expire at the end of this month (once: a restarted demo keeps them)
+  const points = app.get(LedgerService);
+  const monthEnd = expiryOf(new Date(), 0, 'month_end')!;
+  if (!(await points.expiring(residentAccount('boris'))).some((e) => e.expiresAt.getTime() === monthEnd.getTime())) {
+    await app.get(AdjustmentsService).adjust(ACTOR, 'boris', new Decimal(80), 'demo: bonus points that expire this month', monthEnd);
+  }
 
   // what the day made is sealed now, not a minute or two later: a proof asked for right after the
   // summary works (every write of the demo has committed by here)
@@ -404,6 +413,9 @@ async function seedProgramme(app: INestApplication, generatedResidents: number, 
     ...Array.from({ length: generatedResidents }, (_, i) => `resident-${String(i + 1).padStart(4, '0')}`),
   ];
   const welcome = new Map(DEMO_RESIDENTS);
+  // points expire a year after they are credited, at that month's end; residents hear of it two weeks before
+  const points = app.get(LedgerService);
+  await points.setExpiryPolicy({ afterDays: 365, roundUpTo: 'month_end', noticeDays: 14 });
   const balances = await ledger.balancesOf(residents.map(residentAccount), 'POINTS');
   const bar = progress('welcome points', residents.length, 'residents');
   for (const id of residents) {

@@ -7,7 +7,8 @@ import { ISSUED_ACCOUNT, residentAccount, residentDebtAccount } from '../ledger/
 import { Posting } from '../ledger/domain/transaction';
 import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService, NewTransaction } from '../ledger/ledger.service';
-import { basePoints, capPeriods, EarningRule, underCap, withCampaigns } from './domain/earning';
+import { expiryOf } from '../ledger/domain/expiry';
+import { basePoints, capPeriods, EarningRule, expiryDaysFor, underCap, withCampaigns } from './domain/earning';
 import { capKey, EarningRepository, EarnEventRecord, ProcessedEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
 
@@ -49,6 +50,8 @@ export class EarnProcessor {
     if (events.length === 0) return 0;
     const rules = await this.rules.byIds(events.map((e) => e.ruleId!));
     const campaigns = await this.rules.campaigns();
+    const policy = await this.ledger.expiryPolicy();
+    const now = new Date();
 
     const priced = events.map((event) => {
       const rule = rules.get(event.ruleId!)!;
@@ -75,6 +78,10 @@ export class EarnProcessor {
           : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
         description: describe(event, rule),
         metadata: { sourceId: event.sourceId, externalId: event.externalId, eventType: event.type, ruleId: rule.id },
+        // a pending accrual gets its expiry when it is confirmed (posted)
+        creditExpiresAt: pending
+          ? undefined
+          : (expiryOf(now, expiryDaysFor(rule, campaigns, event) ?? policy.afterDays, policy.roundUpTo) ?? undefined),
       });
       return { id: event.id, status: pending ? 'pending' : 'posted', reason: null, points, transactionId: id };
     });

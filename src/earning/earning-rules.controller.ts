@@ -49,6 +49,7 @@ export class EarningRulesController {
       monthlyCap: decimalOrNull(body.monthlyCap),
       validFrom: optionalMoment(body.validFrom, 'validFrom') ?? null,
       validTo: optionalMoment(body.validTo, 'validTo') ?? null,
+      expiresAfterDays: body.expiresAfterDays ?? null,
     });
     return EarningRuleDto.of(rule);
   }
@@ -83,6 +84,7 @@ export class EarningRulesController {
       ...(body.monthlyCap !== undefined ? { monthlyCap: decimalOrNull(body.monthlyCap) } : {}),
       ...(body.validFrom !== undefined ? { validFrom: optionalMoment(body.validFrom, 'validFrom') } : {}),
       ...(body.validTo !== undefined ? { validTo: optionalMoment(body.validTo, 'validTo') } : {}),
+      ...(body.expiresAfterDays !== undefined ? { expiresAfterDays: body.expiresAfterDays } : {}),
     });
     return EarningRuleDto.of(rule);
   }
@@ -100,6 +102,7 @@ export class EarningRulesController {
       multiplier: new Decimal(body.multiplier),
       validFrom: optionalMoment(body.validFrom, 'validFrom')!,
       validTo: optionalMoment(body.validTo, 'validTo')!,
+      expiresAfterDays: body.expiresAfterDays ?? null,
     });
     return CampaignDto.of(campaign);
   }

@@ -246,6 +246,7 @@ function toRule(r: {
   monthlyCap: Dec | null;
   validFrom: Date | null;
   validTo: Date | null;
+  expiresAfterDays: number | null;
   createdAt: Date;
   updatedAt: Date;
 }): EarningRule {
@@ -268,5 +269,6 @@ function toCampaign(c: Omit<Campaign, 'multiplier'> & { multiplier: Dec; created
     multiplier: dec(c.multiplier),
     validFrom: c.validFrom,
     validTo: c.validTo,
+    expiresAfterDays: c.expiresAfterDays,
   };
 }

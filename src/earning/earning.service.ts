@@ -9,7 +9,7 @@ import { invalidState } from '../ledger/domain/errors';
 import { Posting } from '../ledger/domain/transaction';
 import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
-import { basePoints, capPeriods, RejectReason, ruleFor } from './domain/earning';
+import { basePoints, capPeriods, expiryDaysFor, RejectReason, ruleFor } from './domain/earning';
 import { accrual, EARN_TYPE, EarnProcessor } from './earn-processor.service';
 import { EarnQueue } from './earn-queue';
 import { capKey, EarningRepository, EarnEventRecord, NewEarnEvent } from './earning.repository';
@@ -127,6 +127,8 @@ export class EarningService {
       if (event.status !== 'pending') throw invalidState(`earn event ${externalId} is ${event.status}, not pending`);
       const holdId = event.transactionId!;
       const metadata = { externalId, action: 'confirm' };
+      // the confirmed points expire as the rule, a campaign or the policy says now, at posting
+      const creditExpiresAt = (await this.confirmedExpiry(event)) ?? undefined;
       let transactionId: string | undefined;
       // the debt is read without a lock (the ledger locks in its one order); if an earn batch
       // pays it off meanwhile, the ledger refuses to take the debt below zero and this tries again
@@ -134,7 +136,7 @@ export class EarningService {
         const { debt } = await this.reads.residentBalance(event.residentId);
         try {
           transactionId = await this.db.withSavepoint('confirm_attempt', async () => {
-            if (debt.isZero()) return (await this.ledger.post(holdId, undefined, metadata)).id;
+            if (debt.isZero()) return (await this.ledger.post(holdId, undefined, metadata, creditExpiresAt)).id;
             const hold = await this.ledger.getTransaction(holdId);
             const points = creditTo(hold.postings, residentAccount(event.residentId));
             await this.ledger.void(holdId, CONFIRMED_WITH_DEBT, metadata);
@@ -149,6 +151,7 @@ export class EarningService {
               postings,
               description: hold.description ?? undefined,
               metadata: { ...hold.metadata, confirms: holdId },
+              creditExpiresAt,
             });
             return accrued.id;
           });
@@ -192,13 +195,23 @@ export class EarningService {
       await this.releaseCaps(event);
       for (let attempt = 1; ; attempt++) {
         const { available } = await this.reads.residentBalance(event.residentId);
-        const postings = revocation(event.residentId, toResident, toDebt, available);
+        // what of the accrual's lot has expired is not taken back and becomes no debt: it has
+        // left the resident already (to programme:expired)
+        const expired = (await this.ledger.lotOf(event.transactionId!, residentAccount(event.residentId)))?.expired ?? new Decimal(0);
+        const postings = revocation(event.residentId, toResident.minus(expired), toDebt, available);
+        // nothing left to take back (all of it expired): the event is revoked, the journal unchanged
+        if (postings.length < 2) break;
         try {
           await this.db.withSavepoint('revoke_attempt', () =>
             this.ledger.reverseWith(
               event.transactionId!,
               postings,
-              { externalId, action: 'revoke', debt: debitTo(postings, residentDebtAccount(event.residentId)).toFixed() },
+              {
+                externalId,
+                action: 'revoke',
+                debt: debitTo(postings, residentDebtAccount(event.residentId)).toFixed(),
+                ...(expired.gt(0) ? { expired: expired.toFixed() } : {}),
+              },
               'earn.revoked',
             ),
           );
@@ -210,6 +223,13 @@ export class EarningService {
       await this.repository.setStatus(event.id, 'revoked');
       return (await this.repository.findEvent(sourceId, externalId))!;
     });
+  }
+
+  /** When the points of a pending accrual confirmed now expire: its rule's days, a campaign's, or the policy's. */
+  private async confirmedExpiry(event: EarnEventRecord): Promise<Date | null> {
+    const rule = event.ruleId ? (await this.rules.byIds([event.ruleId])).get(event.ruleId) : undefined;
+    const days = rule ? expiryDaysFor(rule, await this.rules.campaigns(), event) : null;
+    return this.ledger.creditExpiry(days);
   }
 
   /** Locks an event; one still waiting in the queue is processed first, so that it has a state to change. */
@@ -247,6 +267,7 @@ function revocation(residentId: string, toResident: Decimal, toDebt: Decimal, av
   const total = toResident.plus(toDebt);
   const takeBack = Decimal.min(toResident, Decimal.max(available, 0));
   const newDebt = total.minus(takeBack);
+  if (total.lte(0)) return [];
   const postings: Posting[] = [{ account: ISSUED_ACCOUNT, asset: 'POINTS', side: 'C', amount: total }];
   if (takeBack.gt(0)) postings.push({ account: residentAccount(residentId), asset: 'POINTS', side: 'D', amount: takeBack });
   if (newDebt.gt(0)) postings.push({ account: residentDebtAccount(residentId), asset: 'POINTS', side: 'D', amount: newDebt });

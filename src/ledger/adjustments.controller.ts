@@ -4,6 +4,7 @@ import { CurrentClient, Roles } from '../auth/access.decorators';
 import { actorOf, ClientPrincipal } from '../auth/domain/principal';
 import { Decimal } from '../common/money';
 import { ApiProblems } from '../common/openapi';
+import { optionalMoment } from '../common/params';
 import { Idempotent } from '../idempotency/idempotent.decorator';
 import { AdjustmentsService } from './adjustments.service';
 import { CreateAdjustmentDto } from './dto/adjustment.dto';
@@ -25,7 +26,13 @@ export class AdjustmentsController {
   @ApiCreatedResponse({ type: TransactionDto })
   @ApiProblems('validation_failed', 'insufficient_points')
   async create(@CurrentClient() admin: ClientPrincipal, @Body() body: CreateAdjustmentDto): Promise<TransactionDto> {
-    const transaction = await this.adjustments.adjust(actorOf(admin), body.residentId, new Decimal(body.amount), body.reason);
+    const transaction = await this.adjustments.adjust(
+      actorOf(admin),
+      body.residentId,
+      new Decimal(body.amount),
+      body.reason,
+      optionalMoment(body.expiresAt, 'expiresAt'),
+    );
     return TransactionDto.of(transaction, await this.ledger.assetScales());
   }
 }

@@ -14,8 +14,15 @@ import { LedgerService } from './ledger.service';
 export class AdjustmentsService {
   constructor(private readonly ledger: LedgerService) {}
 
-  adjust(actor: string, residentId: string, amount: Decimal, reason: string): Promise<LedgerTransaction> {
+  /**
+   * `expiresAt`: when the points a positive adjustment credits expire (none: as the expiry
+   * policy says, from now); refused on a negative one, and in the past.
+   */
+  async adjust(actor: string, residentId: string, amount: Decimal, reason: string, expiresAt?: Date): Promise<LedgerTransaction> {
     if (amount.isZero()) throw ledgerInvalid('amount must not be zero');
+    if (expiresAt && amount.isNegative()) throw ledgerInvalid('expiresAt is only for a positive adjustment');
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw ledgerInvalid('expiresAt must be in the future');
+    const creditExpiresAt = amount.isPositive() ? (expiresAt ?? (await this.ledger.creditExpiry())) : null;
     const resident = residentAccount(residentId);
     const size = amount.abs();
     const [debit, credit] = amount.isPositive() ? [ADJUSTMENTS_ACCOUNT, resident] : [resident, ADJUSTMENTS_ACCOUNT];
@@ -27,6 +34,7 @@ export class AdjustmentsService {
       ],
       metadata: { reason, actor, residentId },
       description: reason,
+      creditExpiresAt: creditExpiresAt ?? undefined,
     });
   }
 }

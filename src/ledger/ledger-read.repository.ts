@@ -4,7 +4,7 @@ import { Prisma } from '../generated/prisma/client';
 import { ReadReplica } from '../infra/database/read-replica';
 import { ACCOUNT_SELECTORS, Side } from './domain/account';
 import { BalanceSums } from './domain/balance';
-import { EXPIRED_HOLDS_OF } from './ledger.repository';
+import { EXPIRED_HOLDS_OF, EXPIRED_LOTS_OF } from './ledger.repository';
 
 export interface JournalFilter {
   from?: Date;
@@ -66,6 +66,13 @@ export interface TrialBalanceRow {
 }
 
 /** The programme's POINTS balances by kind of account, each in its normal direction. */
+/** The programme's liability as of a moment: totals by kind of account, and the residents' lots by month of expiry. */
+export interface LiabilityRows {
+  totals: { outstanding: Decimal; pending: Decimal; issued: Decimal; redeemed: Decimal; donated: Decimal; expired: Decimal; debt: Decimal };
+  /** month `YYYY-MM` (Moscow) of the lots' expiry; null: lots without expiry */
+  byExpiryMonth: { month: string | null; amount: Decimal }[];
+}
+
 export interface ProgrammeTotalsRow {
   kind: 'issued' | 'redeemed' | 'charity' | 'resident';
   /** the account, for a charity fund; null for the other kinds (summed over their accounts) */
@@ -210,12 +217,14 @@ export class LedgerReadRepository {
   async balanceSumsOf(codes: string[], asset: string): Promise<Map<string, BalanceSums>> {
     if (codes.length === 0) return new Map();
     const rows = await this.db.client.$queryRaw<(RawSums & { code: string })[]>`
-      SELECT a.code, sum(b.debits_posted)::text AS debits_posted, sum(b.credits_posted)::text AS credits_posted,
+      SELECT a.code,
+             (sum(b.debits_posted) + CASE WHEN max(b.next_expiry) <= now() THEN (${EXPIRED_LOTS_OF}(a.id)) ELSE 0 END)::text AS debits_posted,
+             sum(b.credits_posted)::text AS credits_posted,
              (sum(b.debits_pending) - x.debits)::text AS debits_pending, (sum(b.credits_pending) - x.credits)::text AS credits_pending
       FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
       CROSS JOIN LATERAL (${EXPIRED_HOLDS_OF}(a.id)) x
       WHERE a.code = ANY(${codes}::text[]) AND a.asset = ${asset}
-      GROUP BY a.code, x.debits, x.credits`;
+      GROUP BY a.id, a.code, x.debits, x.credits`;
     return new Map(
       rows.map((r) => [
         r.code,
@@ -227,6 +236,51 @@ export class LedgerReadRepository {
         },
       ]),
     );
+  }
+
+  /**
+   * The programme's liability as of a moment, from the journal and the lots' moves: POINTS
+   * balances by kind of account (posted up to then, each in its normal direction), the residents'
+   * pending credits then, and what their lots held then by month of expiry (Moscow calendar; the
+   * month of the last moment a lot counts). A hold open then still counts in its lots.
+   */
+  async liability(asOf: Date): Promise<LiabilityRows> {
+    const s = ACCOUNT_SELECTORS;
+    const [totals] = await this.db.client.$queryRaw<Record<keyof LiabilityRows['totals'], string>[]>`
+      WITH b AS (
+        SELECT a.code, a.keeps_lots, a.floor_zero,
+               sum(CASE WHEN p.side = a.normal_side THEN p.amount ELSE -p.amount END) FILTER (WHERE NOT p.pending) AS posted
+        FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+        WHERE p.created_at <= ${asOf} AND p.asset = 'POINTS'
+        GROUP BY a.id, a.code, a.keeps_lots, a.floor_zero)
+      SELECT coalesce(sum(posted) FILTER (WHERE keeps_lots), 0)::text AS outstanding,
+             coalesce(sum(posted) FILTER (WHERE starts_with(code, ${s.programmePrefix}) AND code <> ${s.expired}), 0)::text AS issued,
+             coalesce(sum(posted) FILTER (WHERE starts_with(code, ${s.partnerPrefix}) AND right(code, ${s.redeemedSuffix.length}::int) = ${s.redeemedSuffix}), 0)::text AS redeemed,
+             coalesce(sum(posted) FILTER (WHERE starts_with(code, ${s.charityPrefix})), 0)::text AS donated,
+             coalesce(sum(posted) FILTER (WHERE code = ${s.expired}), 0)::text AS expired,
+             coalesce(sum(posted) FILTER (WHERE floor_zero AND NOT keeps_lots), 0)::text AS debt,
+             (SELECT coalesce(sum(p.amount), 0) FROM ledger_postings p
+              JOIN ledger_accounts a ON a.id = p.account_id AND a.keeps_lots
+              JOIN ledger_transactions h ON h.id = p.transaction_id
+              WHERE p.pending AND p.side = 'C' AND p.created_at <= ${asOf} AND NOT coalesce(h.expires_at <= ${asOf}, false)
+                AND NOT EXISTS (SELECT 1 FROM ledger_transactions x WHERE x.pending_id = h.id AND x.created_at <= ${asOf}))::text AS pending
+      FROM b`;
+    const months = await this.db.client.$queryRaw<{ month: string | null; amount: string }[]>`
+      WITH moved AS (
+        SELECT m.lot_id, sum(m.amount) AS amount FROM ledger_lot_moves m JOIN ledger_transactions t ON t.id = m.transaction_id
+        WHERE m.created_at <= ${asOf}
+          AND NOT (t.kind = 'pending' AND NOT EXISTS (
+            SELECT 1 FROM ledger_transactions x WHERE x.pending_id = t.id AND x.created_at <= ${asOf}))
+        GROUP BY m.lot_id)
+      SELECT to_char((l.expires_at - interval '1 microsecond') AT TIME ZONE 'Europe/Moscow', 'YYYY-MM') AS month,
+             sum(l.amount - coalesce(moved.amount, 0))::text AS amount
+      FROM ledger_lots l LEFT JOIN moved ON moved.lot_id = l.id
+      WHERE l.created_at <= ${asOf} AND l.amount - coalesce(moved.amount, 0) > 0
+      GROUP BY 1 ORDER BY 1 NULLS LAST`;
+    return {
+      totals: Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, new Decimal(v)])) as LiabilityRows['totals'],
+      byExpiryMonth: months.map((m) => ({ month: m.month, amount: new Decimal(m.amount) })),
+    };
   }
 
   /** Posted debits and credits of every account, now (running balances) or as of a moment (journal). */

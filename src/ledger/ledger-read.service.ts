@@ -98,6 +98,22 @@ export interface JournalSearch {
   afterSeq?: bigint;
 }
 
+export interface Liability {
+  asOf: Date;
+  outstanding: Decimal;
+  pending: Decimal;
+  byExpiryMonth: { month: string; amount: Decimal }[];
+  withoutExpiry: Decimal;
+  issued: Decimal;
+  redeemed: Decimal;
+  donated: Decimal;
+  expired: Decimal;
+  /** owed by residents after revoked accruals they had spent (issued = outstanding + redeemed + donated + expired − debt) */
+  debt: Decimal;
+  redemptionRate: Decimal;
+  breakageRate: Decimal;
+}
+
 export interface ProgrammeStats {
   asOf: Date;
   issued: Decimal;
@@ -283,8 +299,32 @@ export class LedgerReadService {
     return this.reads.statementPage(accountId, from, to, afterPostingId, take);
   }
 
+  /**
+   * The programme's liability at a moment (docs/accounting.md, "Liability"): outstanding and
+   * pending points, the outstanding by month of expiry, issued, redeemed, donated and expired
+   * totals, and the redemption and breakage rates (÷ issued).
+   */
+  async liability(asOf: Date): Promise<Liability> {
+    const { totals, byExpiryMonth } = await this.reads.liability(asOf);
+    const rate = (part: Decimal) => (totals.issued.gt(0) ? part.div(totals.issued) : new Decimal(0));
+    return {
+      asOf,
+      ...totals,
+      byExpiryMonth: byExpiryMonth.filter((m) => m.month !== null) as { month: string; amount: Decimal }[],
+      withoutExpiry: byExpiryMonth.find((m) => m.month === null)?.amount ?? new Decimal(0),
+      redemptionRate: rate(totals.redeemed),
+      breakageRate: rate(totals.expired),
+    };
+  }
+
   trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
     return this.reads.trialBalance(asOf);
+  }
+
+  /** A resident's points that expire later, per expiry moment, soonest first (`limit` dates at most). */
+  async residentExpiring(residentId: string, limit?: number): Promise<{ expiresAt: Date; amount: Decimal }[]> {
+    const row = await this.accounts.findAccount(residentAccount(residentId), 'POINTS');
+    return row ? this.accounts.expiringOf(row.id, limit) : [];
   }
 
   /** Current balances of several accounts in one query; accounts never used are absent. */

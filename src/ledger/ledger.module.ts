@@ -3,7 +3,9 @@ import { AdjustmentsController } from './adjustments.controller';
 import { AdjustmentsService } from './adjustments.service';
 import { DailyFiguresJob } from './daily-figures.job';
 import { DailyTotalsRepository } from './daily-totals.repository';
+import { ExpiryPolicyController } from './expiry-policy.controller';
 import { HoldExpiryCron } from './hold-expiry.cron';
+import { LotExpiryCron } from './lot-expiry.cron';
 import { LedgerController } from './ledger.controller';
 import { LedgerReadRepository } from './ledger-read.repository';
 import { LedgerReadService } from './ledger-read.service';
@@ -11,7 +13,7 @@ import { LedgerRepository } from './ledger.repository';
 import { LedgerService } from './ledger.service';
 
 @Module({
-  controllers: [LedgerController, AdjustmentsController],
+  controllers: [LedgerController, AdjustmentsController, ExpiryPolicyController],
   providers: [
     LedgerRepository,
     LedgerService,
@@ -19,6 +21,7 @@ import { LedgerService } from './ledger.service';
     LedgerReadService,
     AdjustmentsService,
     HoldExpiryCron,
+    LotExpiryCron,
     DailyTotalsRepository,
     DailyFiguresJob,
   ],

@@ -4,7 +4,8 @@ import { Decimal } from '../common/money';
 import { Prisma } from '../generated/prisma/client';
 import { arrayLiteral } from '../infra/database/array-literal';
 import { TransactionHost } from '../infra/database/transaction-host';
-import { AccountSpec, Side } from './domain/account';
+import { AccountSpec, OWNER_PREFIX, Side } from './domain/account';
+import { ExpiryPolicy } from './domain/expiry';
 import { BalanceSums } from './domain/balance';
 import { Posting } from './domain/transaction';
 
@@ -30,6 +31,8 @@ export interface NewJournalEntry {
   pendingId?: string;
   reversesId?: string;
   expiresAt?: Date;
+  /** when the points this transaction credits to a resident expire (their lot's expiry); none: never */
+  creditExpiresAt?: Date;
   metadata: Record<string, unknown>;
   description?: string;
   effectiveAt?: Date;
@@ -79,6 +82,17 @@ const ACCOUNT_CACHE_LIMIT = 100_000;
 export const EXPIRED_HOLDS_OF = Prisma.raw(`SELECT coalesce(sum(h.amount) FILTER (WHERE h.side = 'D'), 0) AS debits,
   coalesce(sum(h.amount) FILTER (WHERE h.side = 'C'), 0) AS credits
   FROM ledger_open_holds h WHERE h.expires_at <= now() AND h.account_id = `);
+
+/**
+ * What a resident account's lots that have expired and are not recorded yet still hold: a lot
+ * stops counting at its expiry, not when the expiry run records it. Asked only when the balance
+ * row's next_expiry has passed (one probe of the open lots' index).
+ */
+export const EXPIRED_LOTS_OF = Prisma.raw(`SELECT coalesce(sum(l.remaining), 0) FROM ledger_lots l
+  WHERE l.remaining > 0 AND l.expires_at <= now() AND l.account_id = `);
+
+/** The lock that keeps the expiry run to one process at a time (transaction-scoped). */
+const LOT_EXPIRY_LOCK = 0x6c6f7473; // 'lots'
 
 /**
  * The ledger's tables. Accounts are created on first use; their ids are remembered (they never
@@ -174,7 +188,10 @@ export class LedgerRepository {
    * in the ledger's order and writes the journal. Returns when they were written and what each
    * floor-zero account it changed has available after them.
    */
-  async record(entries: NewJournalEntry[]): Promise<{ createdAt: Date; availableAfter: Map<bigint, Decimal> }> {
+  async record(
+    entries: NewJournalEntry[],
+    expireAccounts: bigint[] = [],
+  ): Promise<{ createdAt: Date; availableAfter: Map<bigint, Decimal> }> {
     const p = entries.flatMap((e, i) => e.postings.map((x) => ({ ...x, tx: i + 1 })));
     const iso = (d: Date | undefined) => d?.toISOString() ?? null;
     const [row] = await this.db.client.$queryRaw<{ created_at: Date; floor_accounts: bigint[]; available_after: string[] }[]>`
@@ -184,9 +201,10 @@ export class LedgerRepository {
         ${arrayLiteral(entries.map((e) => e.reversesId))}::uuid[], ${arrayLiteral(entries.map((e) => iso(e.expiresAt)))}::timestamptz[],
         ${arrayLiteral(entries.map((e) => JSON.stringify(e.metadata)))}::jsonb[], ${arrayLiteral(entries.map((e) => e.description))}::text[],
         ${arrayLiteral(entries.map((e) => iso(e.effectiveAt)))}::timestamptz[],
+        ${arrayLiteral(entries.map((e) => iso(e.creditExpiresAt)))}::timestamptz[],
         ${arrayLiteral(p.map((x) => x.tx))}::int[], ${arrayLiteral(p.map((x) => x.accountId))}::bigint[],
         ${arrayLiteral(p.map((x) => x.shard))}::smallint[], ${arrayLiteral(p.map((x) => x.asset))}::text[], ${arrayLiteral(p.map((x) => x.side))}::text[],
-        ${arrayLiteral(p.map((x) => x.amount.toFixed()))}::numeric[])`;
+        ${arrayLiteral(p.map((x) => x.amount.toFixed()))}::numeric[], ${arrayLiteral(expireAccounts)}::bigint[])`;
     const availableAfter = new Map(row.floor_accounts.map((id, i) => [BigInt(id), new Decimal(row.available_after[i])]));
     return { createdAt: row.created_at, availableAfter };
   }
@@ -232,7 +250,9 @@ export class LedgerRepository {
    */
   async balanceSums(accountId: bigint): Promise<BalanceSums> {
     const [row] = await this.db.client.$queryRaw<RawSums[]>`
-      SELECT coalesce(sum(b.debits_posted), 0)::text AS debits_posted, coalesce(sum(b.credits_posted), 0)::text AS credits_posted,
+      SELECT (coalesce(sum(b.debits_posted), 0)
+               + CASE WHEN max(b.next_expiry) <= now() THEN (${EXPIRED_LOTS_OF}(${accountId}::bigint)) ELSE 0 END)::text AS debits_posted,
+             coalesce(sum(b.credits_posted), 0)::text AS credits_posted,
              (coalesce(sum(b.debits_pending), 0) - x.debits)::text AS debits_pending,
              (coalesce(sum(b.credits_pending), 0) - x.credits)::text AS credits_pending
       FROM account_balances b, (${EXPIRED_HOLDS_OF}(${accountId}::bigint)) x
@@ -265,6 +285,99 @@ export class LedgerRepository {
         AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
       ORDER BY t.expires_at LIMIT ${limit}`;
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * A chunk of the expiry run, in one transaction: if no other process holds the run's lock,
+   * the resident accounts of the next `limit` expired open lots after `after` (by expiry, id)
+   * have their expired lots recorded by the ledger's door. Returns the last lot looked at, and
+   * null when there is nothing (more) to do or another process is running it.
+   */
+  async expireLotsChunk(
+    now: Date,
+    after: { expiresAt: Date; id: bigint } | null,
+    limit: number,
+  ): Promise<{ last: { expiresAt: Date; id: bigint }; accounts: number } | null> {
+    const [lock] = await this.db.client.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${LOT_EXPIRY_LOCK}) AS ok`;
+    if (!lock.ok) return null;
+    const from = after ?? { expiresAt: new Date('0001-01-01T00:00:00Z'), id: 0n };
+    const rows = await this.db.client.$queryRaw<{ account_id: bigint; expires_at: Date; id: bigint }[]>`
+      SELECT l.account_id, l.expires_at, l.id FROM ledger_lots l
+      WHERE l.remaining > 0 AND l.expires_at IS NOT NULL AND l.expires_at <= ${now}
+        AND (l.expires_at, l.id) > (${from.expiresAt}, ${from.id}::bigint)
+      ORDER BY l.expires_at, l.id LIMIT ${limit}`;
+    if (rows.length === 0) return null;
+    const accounts = [...new Set(rows.map((r) => BigInt(r.account_id)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    await this.record([], accounts);
+    const last = rows[rows.length - 1];
+    return { last: { expiresAt: last.expires_at, id: BigInt(last.id) }, accounts: accounts.length };
+  }
+
+  /** What a resident account holds in open lots that expire later than now, per expiry moment. */
+  async expiringOf(accountId: bigint, limit = 1000): Promise<{ expiresAt: Date; amount: Decimal }[]> {
+    const rows = await this.db.client.$queryRaw<{ expires_at: Date; amount: string }[]>`
+      SELECT l.expires_at, sum(l.remaining)::text AS amount FROM ledger_lots l
+      WHERE l.account_id = ${accountId} AND l.remaining > 0 AND l.expires_at > now()
+      GROUP BY l.expires_at ORDER BY l.expires_at LIMIT ${limit}`;
+    return rows.map((r) => ({ expiresAt: r.expires_at, amount: new Decimal(r.amount) }));
+  }
+
+  /**
+   * The lot a credit made to an account: what it still holds and how much of it has expired
+   * (recorded by expiry transactions, or past its expiry and not recorded yet); null if none.
+   */
+  async lotOf(transactionId: string, accountId: bigint): Promise<{ remaining: Decimal; expired: Decimal } | null> {
+    const [row] = await this.db.client.$queryRaw<{ remaining: string | null; expired: string }[]>`
+      WITH l AS (SELECT id, remaining, expires_at FROM ledger_lots WHERE transaction_id = ${transactionId}::uuid AND account_id = ${accountId})
+      SELECT (SELECT sum(remaining) FROM l)::text AS remaining,
+             ((SELECT coalesce(sum(remaining) FILTER (WHERE expires_at <= now()), 0) FROM l)
+              + (SELECT coalesce(sum(m.amount), 0) FROM ledger_lot_moves m JOIN l ON l.id = m.lot_id
+                 JOIN ledger_transactions t ON t.id = m.transaction_id AND t.type = 'expiry'))::text AS expired`;
+    return row && row.remaining !== null ? { remaining: new Decimal(row.remaining), expired: new Decimal(row.expired) } : null;
+  }
+
+  async expiryPolicy(): Promise<ExpiryPolicy> {
+    const [row] = await this.db.client.$queryRaw<{ after_days: number | null; round_up_to: string; notice_days: number }[]>`
+      SELECT after_days, round_up_to, notice_days FROM expiry_policy`;
+    return row
+      ? { afterDays: row.after_days, roundUpTo: row.round_up_to as ExpiryPolicy['roundUpTo'], noticeDays: row.notice_days }
+      : { afterDays: null, roundUpTo: 'day', noticeDays: 0 };
+  }
+
+  async saveExpiryPolicy(policy: ExpiryPolicy): Promise<void> {
+    await this.db.client.$executeRaw`
+      UPDATE expiry_policy SET after_days = ${policy.afterDays}, round_up_to = ${policy.roundUpTo},
+        notice_days = ${policy.noticeDays}, updated_at = now()`;
+  }
+
+  /**
+   * Notices not sent yet of dates within `noticeDays`: per resident account and expiry moment,
+   * the points that will expire then; each is marked sent (once per account and date) and
+   * published to the webhooks' outbox, in one statement.
+   */
+  async sendExpiryNotices(noticeDays: number, limit: number): Promise<number> {
+    const [row] = await this.db.client.$queryRaw<{ n: number }[]>`
+      WITH due AS (
+        SELECT l.account_id, l.expires_at, sum(l.remaining) AS amount FROM ledger_lots l
+        WHERE l.remaining > 0 AND l.expires_at > now() AND l.expires_at <= now() + make_interval(days => ${noticeDays}::int)
+          AND NOT EXISTS (SELECT 1 FROM expiry_notices n WHERE n.account_id = l.account_id AND n.expires_at = l.expires_at)
+        GROUP BY l.account_id, l.expires_at ORDER BY l.expires_at, l.account_id LIMIT ${limit}
+      ), sent AS (
+        INSERT INTO expiry_notices (account_id, expires_at) SELECT account_id, expires_at FROM due
+        ON CONFLICT DO NOTHING RETURNING account_id, expires_at
+      ), events AS (
+        SELECT substr(a.code, ${OWNER_PREFIX.resident.length + 1}::int) AS resident_id, d.amount, d.expires_at
+        FROM sent s JOIN due d ON d.account_id = s.account_id AND d.expires_at = s.expires_at JOIN ledger_accounts a ON a.id = s.account_id
+      ), published AS (
+        SELECT webhook_publish(array_agg('points.expiring'::text ORDER BY e.expires_at, e.resident_id),
+          array_agg(e.resident_id ORDER BY e.expires_at, e.resident_id),
+          array_agg(NULL::text ORDER BY e.expires_at, e.resident_id), array_agg(NULL::text ORDER BY e.expires_at, e.resident_id),
+          array_agg(jsonb_build_object('residentId', e.resident_id, 'points', e.amount::text,
+            'expiresAt', webhook_iso_time(e.expires_at), 'noticeDays', ${noticeDays}::int) ORDER BY e.expires_at, e.resident_id))
+        FROM events e HAVING count(*) > 0
+      )
+      SELECT (SELECT count(*) FROM sent)::int AS n, (SELECT count(*) FROM published)::int AS p`;
+    return row.n;
   }
 
   private remember(key: string, row: AccountRow): void {

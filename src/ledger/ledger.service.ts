@@ -4,7 +4,9 @@ import { notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
 import { ReadReplica } from '../infra/database/read-replica';
+import { TransactionHost } from '../infra/database/transaction-host';
 import { classifyAccount } from './domain/account';
+import { ExpiryPolicy, expiryOf, validPolicy } from './domain/expiry';
 import { balanceView } from './domain/balance';
 import { insufficientPoints, invalidState, ledgerInvalid } from './domain/errors';
 import {
@@ -34,6 +36,11 @@ export interface NewTransaction {
   /** a two-phase transaction: reserved now, posted or voided later */
   pending?: boolean;
   expiresAt?: Date;
+  /**
+   * When the points this transaction credits to a resident expire: the expiry of the lot the
+   * credit makes (docs/accounting.md, "Lots"). None: they never expire. Posted credits only.
+   */
+  creditExpiresAt?: Date;
   metadata?: Record<string, unknown>;
   description?: string;
   effectiveAt?: Date;
@@ -47,6 +54,7 @@ interface Recording {
   pendingId?: string;
   reversesId?: string;
   expiresAt?: Date;
+  creditExpiresAt?: Date;
   metadata?: Record<string, unknown>;
   description?: string;
   effectiveAt?: Date;
@@ -63,6 +71,7 @@ export class LedgerService {
 
   constructor(
     private readonly repository: LedgerRepository,
+    private readonly db: TransactionHost,
     private readonly replica: ReadReplica,
   ) {}
 
@@ -80,12 +89,14 @@ export class LedgerService {
     validatePostings(input.postings, await this.repository.assetScales());
     if (input.expiresAt && !input.pending) throw ledgerInvalid('expiresAt is only for pending transactions');
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw ledgerInvalid('expiresAt must be in the future');
+    checkCreditExpiry(input);
     const pending = input.pending === true;
     return this.write({
       type: input.type,
       kind: pending ? 'pending' : 'posted',
       postings: input.postings,
       expiresAt: input.expiresAt,
+      creditExpiresAt: input.creditExpiresAt,
       metadata: input.metadata,
       description: input.description,
       effectiveAt: input.effectiveAt,
@@ -103,6 +114,7 @@ export class LedgerService {
     for (const input of inputs) {
       validatePostings(input.postings, scales);
       if (input.expiresAt || input.effectiveAt) throw ledgerInvalid('a batch takes no expiry or effective time');
+      checkCreditExpiry(input);
     }
     const accounts = await this.repository.ensureAccounts(
       inputs.flatMap((i) => i.postings).map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })),
@@ -114,6 +126,7 @@ export class LedgerService {
       id: input.id ?? randomUUID(),
       type: input.type,
       kind: input.pending ? 'pending' : 'posted',
+      creditExpiresAt: input.creditExpiresAt,
       metadata: input.metadata ?? {},
       description: input.description,
       postings: input.postings.map((p) => ({
@@ -132,8 +145,13 @@ export class LedgerService {
     return entries.map((e) => ({ id: e.id, createdAt }));
   }
 
-  /** Posts a pending transaction, whole or (with `amount`) in part; the rest is released. */
-  async post(pendingId: string, amount?: Decimal, metadata?: Record<string, unknown>): Promise<LedgerTransaction> {
+  /**
+   * Posts a pending transaction, whole or (with `amount`) in part; the rest is released. What it
+   * credits to a resident becomes a lot now, expiring at `creditExpiresAt` (a confirmed accrual
+   * gets its expiry at posting).
+   */
+  async post(pendingId: string, amount?: Decimal, metadata?: Record<string, unknown>, creditExpiresAt?: Date): Promise<LedgerTransaction> {
+    checkCreditExpiry({ creditExpiresAt });
     const hold = await this.openHold(pendingId);
     const postings = amount ? partOfHold(hold.postings, amount, await this.repository.assetScales()) : hold.postings;
     return this.write({
@@ -142,6 +160,7 @@ export class LedgerService {
       pendingId,
       postings,
       metadata,
+      creditExpiresAt,
     });
   }
 
@@ -197,6 +216,69 @@ export class LedgerService {
     }
     if (expired > 0) this.logger.log(`${expired} expired hold(s) released`);
     return expired;
+  }
+
+  /**
+   * The expiry run: records the expiry of every lot past its expiry (an `expiry` transaction per
+   * resident account, through the ledger's door), `chunk` lots at a time, each chunk its own
+   * transaction. One process at a time runs it (a transaction-scoped advisory lock: another
+   * process finding it taken leaves the work to it); a lot is expired exactly once however many
+   * run it, since the door zeroes its remaining under the account's row lock. Returns how many
+   * accounts had points expire.
+   */
+  async expireLots(now: Date = new Date(), chunk = 5000): Promise<number> {
+    let after: { expiresAt: Date; id: bigint } | null = null;
+    let accounts = 0;
+    for (;;) {
+      const done = await this.db.run(() => this.repository.expireLotsChunk(now, after, chunk));
+      if (!done) break;
+      accounts += done.accounts;
+      after = done.last;
+    }
+    if (accounts > 0) this.logger.log(`points expired on ${accounts} account(s)`);
+    return accounts;
+  }
+
+  /** A resident account's points that expire later, per expiry moment, soonest first. */
+  async expiring(account: string): Promise<{ expiresAt: Date; amount: Decimal }[]> {
+    classifyAccount(account);
+    const row = await this.repository.findAccount(account, 'POINTS');
+    return row ? this.repository.expiringOf(row.id) : [];
+  }
+
+  /** What remains of the lot a credit made to an account, and how much of it has expired; null if none. */
+  async lotOf(transactionId: string, account: string): Promise<{ remaining: Decimal; expired: Decimal } | null> {
+    const row = await this.repository.findAccount(account, 'POINTS');
+    return row ? this.repository.lotOf(transactionId, row.id) : null;
+  }
+
+  expiryPolicy(): Promise<ExpiryPolicy> {
+    return this.repository.expiryPolicy();
+  }
+
+  /** Replaces the policy: points credited from now on follow it; lots already made keep their expiry. */
+  async setExpiryPolicy(input: { afterDays?: unknown; roundUpTo?: unknown; noticeDays?: unknown }): Promise<ExpiryPolicy> {
+    const policy = validPolicy(input);
+    await this.repository.saveExpiryPolicy(policy);
+    return policy;
+  }
+
+  /**
+   * When points credited now expire: after `days` (an earning rule's or campaign's own), or as
+   * the policy says; null: never.
+   */
+  async creditExpiry(days?: number | null, at: Date = new Date()): Promise<Date | null> {
+    const policy = await this.repository.expiryPolicy();
+    return expiryOf(at, days ?? policy.afterDays, policy.roundUpTo);
+  }
+
+  /** Publishes the points.expiring notices that are due (once per resident and date); returns how many. */
+  async sendExpiryNotices(limit = 10_000): Promise<number> {
+    const policy = await this.repository.expiryPolicy();
+    if (policy.noticeDays === 0) return 0;
+    let sent = 0;
+    for (let n = limit; n === limit; sent += n) n = await this.repository.sendExpiryNotices(policy.noticeDays, limit);
+    return sent;
   }
 
   async getTransaction(id: string): Promise<LedgerTransaction> {
@@ -264,6 +346,7 @@ export class LedgerService {
           pendingId: r.pendingId,
           reversesId: r.reversesId,
           expiresAt: r.expiresAt,
+          creditExpiresAt: r.creditExpiresAt,
           metadata: r.metadata ?? {},
           description: r.description,
           effectiveAt: r.effectiveAt,
@@ -320,6 +403,14 @@ export class LedgerService {
     }
     return error;
   }
+}
+
+/** A credit's expiry: for posted credits only, and in the future. */
+function checkCreditExpiry(input: { pending?: boolean; creditExpiresAt?: Date }): void {
+  if (!input.creditExpiresAt) return;
+  if (Number.isNaN(input.creditExpiresAt.getTime())) throw ledgerInvalid('creditExpiresAt is not a date');
+  if (input.pending) throw ledgerInvalid('a pending transaction credits no lot yet: its expiry is given when it is posted');
+  if (input.creditExpiresAt.getTime() <= Date.now()) throw ledgerInvalid('creditExpiresAt must be in the future');
 }
 
 /** The needed and available amounts ledger_record puts in its refusal's hint. */

@@ -6,6 +6,7 @@ import { formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { residentAccount } from '../ledger/domain/account';
+import { ExpiringPointsDto } from '../ledger/dto/expiry.dto';
 import { LedgerReadService } from '../ledger/ledger-read.service';
 import { residentDescription } from './history-description';
 
@@ -20,6 +21,13 @@ export class ResidentBalanceDto {
   pending: string;
   @ApiProperty({ example: '0', description: 'Points owed after a revoked accrual; later earnings pay it off first' })
   debt: string;
+  @ApiProperty({ type: [ExpiringPointsDto], description: 'The next 3 dates on which points expire, soonest first' })
+  expiring: ExpiringPointsDto[];
+}
+
+export class ExpiringListDto {
+  @ApiProperty({ type: [ExpiringPointsDto], description: 'Every future date on which points expire, soonest first' })
+  items: ExpiringPointsDto[];
 }
 
 export class HistoryEntryDto {
@@ -53,13 +61,24 @@ export class ResidentsController {
   @ApiOperation({ summary: 'My points: available, pending and debt' })
   @ApiOkResponse({ type: ResidentBalanceDto })
   async balance(@CurrentResident() resident: ResidentPrincipal): Promise<ResidentBalanceDto> {
-    const balance = await this.ledger.residentBalance(resident.residentId);
+    const [balance, expiring] = await Promise.all([
+      this.ledger.residentBalance(resident.residentId),
+      this.ledger.residentExpiring(resident.residentId, 3),
+    ]);
     return {
       residentId: balance.residentId,
       available: formatAmount(balance.available, 0),
       pending: formatAmount(balance.pending, 0),
       debt: formatAmount(balance.debt, 0),
+      expiring: expiring.map(ExpiringPointsDto.of),
     };
+  }
+
+  @Get('expiring')
+  @ApiOperation({ summary: 'When my points expire: every future date with its amount, soonest first' })
+  @ApiOkResponse({ type: ExpiringListDto })
+  async expiring(@CurrentResident() resident: ResidentPrincipal): Promise<ExpiringListDto> {
+    return { items: (await this.ledger.residentExpiring(resident.residentId)).map(ExpiringPointsDto.of) };
   }
 
   @Get('history')

@@ -89,6 +89,7 @@ describe('reconciliation', () => {
       'earn_events_processed',
       'codes_match_redemptions',
       'expired_holds_released',
+      'lots_match_balances',
       'seals_match_journal',
       'seal_chain_intact',
     ]);
@@ -151,12 +152,31 @@ describe('reconciliation', () => {
       `UPDATE account_balances SET credits_posted = credits_posted + 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`,
     );
     try {
-      expect(failed(await run())).toEqual(['balances_match_postings']);
+      // the lots no longer cover the stored balance either
+      expect(failed(await run())).toEqual(['balances_match_postings', 'lots_match_balances']);
     } finally {
       await t.prisma.$executeRawUnsafe(
         `UPDATE account_balances SET credits_posted = credits_posted - 1000 WHERE account_id = (SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`,
       );
     }
+  });
+
+  it("a lot changed behind the ledger's back fails lots_match_balances and names the account and the lot", async () => {
+    const [{ id: lot }] = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(
+      `SELECT l.id FROM ledger_lots l JOIN ledger_accounts a ON a.id = l.account_id WHERE a.code = 'resident:anna' AND l.remaining > 0 ORDER BY l.id LIMIT 1`,
+    );
+    await t.prisma.$executeRawUnsafe(`UPDATE ledger_lots SET remaining = remaining - 1 WHERE id = ${lot}`);
+    try {
+      const report = await run();
+      expect(failed(report)).toEqual(['lots_match_balances']);
+      const offending: string[] = report.checks.find((c: { name: string }) => c.name === 'lots_match_balances').offending;
+      expect(offending).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^account resident:anna: balance /), expect.stringMatching(/^lot \d+: remaining /)]),
+      );
+    } finally {
+      await t.prisma.$executeRawUnsafe(`UPDATE ledger_lots SET remaining = remaining + 1 WHERE id = ${lot}`);
+    }
+    expect((await run()).status).toBe('passed');
   });
 
   it('a deleted posting fails postings_reference or the balance checks', async () => {

@@ -84,7 +84,7 @@ describe('earning', () => {
     const done = await settled(votes, e.externalId);
     expect(done).toMatchObject({ externalId: e.externalId, type: 'vote.cast', residentId: anna, status: 'posted', points: '20' });
     expect(done.transactionId).toEqual(expect.any(String));
-    expect(await balance(anna)).toEqual({ residentId: anna, available: '20', pending: '0', debt: '0' });
+    expect(await balance(anna)).toEqual({ residentId: anna, available: '20', pending: '0', debt: '0', expiring: [] });
     const history = (await t.http.get('/v1/me/history').set(t.residentAuth(anna)).expect(200)).body;
     expect(history).toEqual({
       items: [
@@ -221,7 +221,7 @@ describe('earning', () => {
       await settled(votes, e.externalId);
       const revoked = await t.http.post(`/v1/earn-events/${e.externalId}/revoke`).set(votes).expect(200);
       expect(revoked.body.status).toBe('revoked');
-      expect(await balance(galya)).toEqual({ residentId: galya, available: '0', pending: '0', debt: '0' });
+      expect(await balance(galya)).toEqual({ residentId: galya, available: '0', pending: '0', debt: '0', expiring: [] });
       expectProblem(await t.http.post(`/v1/earn-events/${e.externalId}/revoke`).set(votes), 409, 'invalid_state');
     });
 
@@ -232,13 +232,13 @@ describe('earning', () => {
       await settled(votes, first.externalId);
       await spend(ivan, '15');
       await t.http.post(`/v1/earn-events/${first.externalId}/revoke`).set(votes).expect(200);
-      expect(await balance(ivan)).toEqual({ residentId: ivan, available: '0', pending: '0', debt: '15' });
+      expect(await balance(ivan)).toEqual({ residentId: ivan, available: '0', pending: '0', debt: '15', expiring: [] });
 
       const second = event(ivan);
       await post(votes, [second]).expect(202);
       await settled(votes, second.externalId);
       // 20 earned: 15 repay the debt, 5 reach the balance
-      expect(await balance(ivan)).toEqual({ residentId: ivan, available: '5', pending: '0', debt: '0' });
+      expect(await balance(ivan)).toEqual({ residentId: ivan, available: '5', pending: '0', debt: '0', expiring: [] });
       const tx = await t.http
         .get(`/v1/ledger/transactions/${(await status(votes, second.externalId)).transactionId}`)
         .set(t.admin)
@@ -260,12 +260,12 @@ describe('earning', () => {
       expect(await settled(reports, report.externalId)).toMatchObject({ status: 'pending' });
       await spend(lev, '20');
       await t.http.post(`/v1/earn-events/${vote.externalId}/revoke`).set(votes).expect(200);
-      expect(await balance(lev)).toEqual({ residentId: lev, available: '0', pending: '50', debt: '20' });
+      expect(await balance(lev)).toEqual({ residentId: lev, available: '0', pending: '50', debt: '20', expiring: [] });
 
       const confirmed = await t.http.post(`/v1/earn-events/${report.externalId}/confirm`).set(reports).expect(200);
       expect(confirmed.body).toMatchObject({ status: 'posted', points: '50' });
       // 50 confirmed: 20 repay the debt, 30 reach the balance
-      expect(await balance(lev)).toEqual({ residentId: lev, available: '30', pending: '0', debt: '0' });
+      expect(await balance(lev)).toEqual({ residentId: lev, available: '30', pending: '0', debt: '0', expiring: [] });
       const tx = await t.http.get(`/v1/ledger/transactions/${confirmed.body.transactionId}`).set(t.admin).expect(200);
       expect(tx.body.postings).toEqual([
         { account: 'programme:issued', asset: 'POINTS', debit: '50' },

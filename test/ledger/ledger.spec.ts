@@ -316,7 +316,7 @@ describe('the ledger', () => {
       }).expect(201);
       expect(await balance(`resident:${dina}`)).toMatchObject({ posted: '0', pending: '50', available: '0' });
       const me = await t.http.get('/v1/me/balance').set(t.residentAuth(dina)).expect(200);
-      expect(me.body).toEqual({ residentId: dina, available: '0', pending: '50', debt: '0' });
+      expect(me.body).toEqual({ residentId: dina, available: '0', pending: '50', debt: '0', expiring: [] });
       expectProblem(await spend(dina, '1'), 409, 'insufficient_points');
       await t.http.post(`/v1/ledger/transactions/${earn.body.id}/post`).set(t.admin).send({}).expect(200);
       expect((await t.http.get('/v1/me/balance').set(t.residentAuth(dina)).expect(200)).body).toEqual({
@@ -324,6 +324,7 @@ describe('the ledger', () => {
         available: '50',
         pending: '0',
         debt: '0',
+        expiring: [],
       });
     });
 

@@ -1,4 +1,5 @@
 import { DEMO_CATEGORIES, DEMO_PARTNERS, DEMO_SOURCES, seedDemo } from '../../src/demo/demo';
+import { expiryOf } from '../../src/ledger/domain/expiry';
 import { DemoSignIns } from '../../src/pages/demo-sign-ins';
 import { PageClient } from '../pages/support';
 import { ReconciliationRun } from '../../src/audit/reconciliation.service';
@@ -26,6 +27,13 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
   }, 120_000);
 
   afterAll(() => t.close());
+
+  it('turns a points expiry policy on, and boris has points that expire this month', async () => {
+    const policy = (await t.http.get('/v1/admin/expiry-policy').set(t.admin).expect(200)).body;
+    expect(policy).toEqual({ afterDays: 365, roundUpTo: 'month_end', noticeDays: 14 });
+    const balance = (await t.http.get('/v1/me/balance').set(t.residentAuth('boris')).expect(200)).body;
+    expect(balance.expiring[0]).toEqual({ amount: '80', expiresAt: expiryOf(new Date(), 0, 'month_end')!.toISOString() });
+  });
 
   it('seeds the programme: sources, partners, rules, a campaign, the catalogue with code pools', async () => {
     const sources = (await t.http.get('/v1/admin/sources').set(t.admin).expect(200)).body.items.map((s: { id: string }) => s.id);
@@ -99,7 +107,7 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
       /webhooks +[1-9]\d* delivered to http:\/\/127\.0\.0\.1:\d+\/city-notifications, signatures verified \(.*earn_event\.posted [1-9]/,
     );
     expect(summary).not.toMatch(/REFUSED/);
-    expect(summary).toContain(`reconciliation  ${run.id}: passed, 10 of 10 checks passed`);
+    expect(summary).toContain(`reconciliation  ${run.id}: passed, 11 of 11 checks passed`);
     expect(summary).toContain('http://localhost:3000/docs');
     expect(summary).toContain('Bull Board needs Redis');
     const auditorKey = /^ {2}auditor +(\S+)$/m.exec(summary)![1];

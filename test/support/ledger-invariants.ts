@@ -69,5 +69,54 @@ export async function ledgerViolations(prisma: PrismaService): Promise<string[]>
     WHERE e.amount IS DISTINCT FROM h.amount`);
   for (const row of holds) violations.push(`open hold ${row.transaction_id} differs from ledger_open_holds`);
 
+  violations.push(...(await lotViolations(prisma)));
+  return violations;
+}
+
+/**
+ * The lots (points expiry) agree with the journal:
+ * - every lot's remaining is its amount less what its moves took (plus what they gave back);
+ * - every resident account's lots, with what its open holds took from them, sum to its posted balance;
+ * - every debit of a resident account (posted or held; not a settlement) took exactly its amount from lots;
+ * - every resident account's next_expiry is the soonest expiry of its open lots.
+ */
+export async function lotViolations(prisma: PrismaService): Promise<string[]> {
+  const violations: string[] = [];
+  const lots = await prisma.$queryRawUnsafe<{ id: string }[]>(`
+    SELECT l.id::text FROM ledger_lots l LEFT JOIN (SELECT lot_id, sum(amount) AS moved FROM ledger_lot_moves GROUP BY lot_id) m ON m.lot_id = l.id
+    WHERE l.remaining <> l.amount - coalesce(m.moved, 0)`);
+  for (const row of lots) violations.push(`lot ${row.id}: remaining differs from its moves`);
+
+  const accounts = await prisma.$queryRawUnsafe<{ code: string; posted: string; lots: string }[]>(`
+    WITH lots AS (SELECT account_id, sum(remaining) AS remaining FROM ledger_lots GROUP BY account_id),
+    held AS (
+      SELECT l.account_id, sum(m.amount) AS amount FROM ledger_lot_moves m JOIN ledger_lots l ON l.id = m.lot_id
+      JOIN ledger_transactions t ON t.id = m.transaction_id AND t.kind = 'pending'
+      WHERE NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
+      GROUP BY l.account_id)
+    SELECT a.code, (b.credits_posted - b.debits_posted)::text AS posted, (coalesce(lots.remaining, 0) + coalesce(held.amount, 0))::text AS lots
+    FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
+    LEFT JOIN lots ON lots.account_id = a.id LEFT JOIN held ON held.account_id = a.id
+    WHERE a.keeps_lots AND b.credits_posted - b.debits_posted <> coalesce(lots.remaining, 0) + coalesce(held.amount, 0)`);
+  for (const row of accounts) violations.push(`${row.code}: posted ${row.posted} but its lots hold ${row.lots}`);
+
+  const spends = await prisma.$queryRawUnsafe<{ transaction_id: string }[]>(`
+    WITH debits AS (
+      SELECT p.transaction_id, p.account_id, sum(p.amount) AS amount FROM ledger_postings p
+      JOIN ledger_accounts a ON a.id = p.account_id AND a.keeps_lots
+      JOIN ledger_transactions t ON t.id = p.transaction_id AND t.pending_id IS NULL
+      WHERE p.side = 'D' GROUP BY 1, 2),
+    taken AS (
+      SELECT m.transaction_id, l.account_id, sum(m.amount) FILTER (WHERE m.amount > 0) AS amount
+      FROM ledger_lot_moves m JOIN ledger_lots l ON l.id = m.lot_id GROUP BY 1, 2)
+    SELECT DISTINCT coalesce(d.transaction_id, k.transaction_id)::text AS transaction_id
+    FROM debits d FULL JOIN (SELECT * FROM taken WHERE amount IS NOT NULL) k ON k.transaction_id = d.transaction_id AND k.account_id = d.account_id
+    WHERE d.amount IS DISTINCT FROM k.amount`);
+  for (const row of spends) violations.push(`transaction ${row.transaction_id}: its lot moves differ from its debits`);
+
+  const next = await prisma.$queryRawUnsafe<{ code: string }[]>(`
+    SELECT a.code FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
+    WHERE a.keeps_lots AND b.next_expiry IS DISTINCT FROM (SELECT min(l.expires_at) FROM ledger_lots l WHERE l.account_id = a.id AND l.remaining > 0)`);
+  for (const row of next) violations.push(`${row.code}: next_expiry differs from its open lots`);
   return violations;
 }

@@ -13,6 +13,8 @@ export interface EarningRule {
   monthlyCap: Decimal | null;
   validFrom: Date | null;
   validTo: Date | null;
+  /** days until what this rule pays expires (overrides campaigns and the expiry policy); null: theirs */
+  expiresAfterDays?: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -25,6 +27,8 @@ export interface Campaign {
   multiplier: Decimal;
   validFrom: Date;
   validTo: Date;
+  /** days until what this campaign pays expires (overrides the expiry policy, not a rule's own); null: none */
+  expiresAfterDays?: number | null;
 }
 
 export type EarnEventStatus = 'received' | 'pending' | 'posted' | 'rejected' | 'revoked';
@@ -78,6 +82,29 @@ export function withCampaigns(
   );
   const multiplier = matching.reduce((best, c) => Decimal.max(best, c.multiplier), new Decimal(1));
   return points.times(multiplier).floor();
+}
+
+/**
+ * How many days until an accrual expires, if its rule or a matching campaign says (the rule
+ * first, then the matching campaign with the shortest); null: the expiry policy decides.
+ */
+export function expiryDaysFor(
+  rule: EarningRule,
+  campaigns: Campaign[],
+  event: { sourceId: string; type: string; occurredAt: Date },
+): number | null {
+  if (rule.expiresAfterDays) return rule.expiresAfterDays;
+  const days = campaigns
+    .filter(
+      (c) =>
+        Boolean(c.expiresAfterDays) &&
+        (!c.sourceId || c.sourceId === event.sourceId) &&
+        (!c.eventType || c.eventType === event.type) &&
+        c.validFrom <= event.occurredAt &&
+        event.occurredAt < c.validTo,
+    )
+    .map((c) => c.expiresAfterDays!);
+  return days.length > 0 ? Math.min(...days) : null;
 }
 
 const MOSCOW = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Moscow', year: 'numeric', month: '2-digit', day: '2-digit' });

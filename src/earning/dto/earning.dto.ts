@@ -11,16 +11,21 @@ import {
   IsArray,
   IsBoolean,
   IsIn,
+  IsInt,
   IsISO8601,
   IsOptional,
   IsString,
   Matches,
+  Max,
   MaxLength,
+  Min,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { RESIDENT_ID, RESIDENT_ID_HINT, SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { formatAmount } from '../../common/money';
+import { MAX_EXPIRY_DAYS } from '../../ledger/domain/expiry';
 import { IsDecimalString, IsSmallJsonObject, isSmallJsonObject, WHOLE_POINTS } from '../../common/validators';
 import { Campaign, EarnEventStatus, EarningRule } from '../domain/earning';
 import { EarnEventRecord } from '../earning.repository';
@@ -219,6 +224,13 @@ export class CreateEarningRuleDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   validTo?: string;
+
+  @ApiPropertyOptional({ example: 90, description: 'Days until what this rule pays expires (overrides campaigns and the expiry policy)' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_EXPIRY_DAYS)
+  expiresAfterDays?: number;
 }
 
 export class UpdateEarningRuleDto {
@@ -238,6 +250,13 @@ export class UpdateEarningRuleDto {
   monthlyCap?: string;
   @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsISO8601({ strict: true }) validFrom?: string;
   @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsISO8601({ strict: true }) validTo?: string;
+  @ApiPropertyOptional({ type: Number, nullable: true, example: 90, description: 'null: the policy decides again' })
+  @IsOptional()
+  @ValidateIf((_, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_EXPIRY_DAYS)
+  expiresAfterDays?: number | null;
 }
 
 export class EarningRuleDto {
@@ -253,6 +272,8 @@ export class EarningRuleDto {
   @ApiProperty({ type: String, nullable: true }) monthlyCap: string | null;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) validFrom: string | null;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) validTo: string | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Days until what it pays expires; null: the expiry policy' })
+  expiresAfterDays: number | null;
 
   static of(r: EarningRule): EarningRuleDto {
     const amount = (v: EarningRule['points'] | null) => (v ? formatAmount(v, 0) : null);
@@ -269,6 +290,7 @@ export class EarningRuleDto {
       monthlyCap: amount(r.monthlyCap),
       validFrom: r.validFrom?.toISOString() ?? null,
       validTo: r.validTo?.toISOString() ?? null,
+      expiresAfterDays: r.expiresAfterDays ?? null,
     };
   }
 }
@@ -306,6 +328,13 @@ export class CreateCampaignDto {
 
   @ApiProperty({ format: 'date-time' }) @IsISO8601({ strict: true }) validFrom: string;
   @ApiProperty({ format: 'date-time' }) @IsISO8601({ strict: true }) validTo: string;
+
+  @ApiPropertyOptional({ example: 30, description: "Days until what this campaign pays expires (overrides the policy, not a rule's own)" })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_EXPIRY_DAYS)
+  expiresAfterDays?: number;
 }
 
 export class CampaignDto {
@@ -316,6 +345,7 @@ export class CampaignDto {
   @ApiProperty({ example: '1.5' }) multiplier: string;
   @ApiProperty({ format: 'date-time' }) validFrom: string;
   @ApiProperty({ format: 'date-time' }) validTo: string;
+  @ApiProperty({ type: Number, nullable: true }) expiresAfterDays: number | null;
 
   static of(c: Campaign): CampaignDto {
     return {
@@ -326,6 +356,7 @@ export class CampaignDto {
       multiplier: c.multiplier.toFixed(),
       validFrom: c.validFrom.toISOString(),
       validTo: c.validTo.toISOString(),
+      expiresAfterDays: c.expiresAfterDays ?? null,
     };
   }
 }

@@ -60,6 +60,9 @@ export function programmeAccount(name: string): string {
 /** Where accruals come from: debited by every point issued, credited back by every revoked one. */
 export const ISSUED_ACCOUNT = programmeAccount('issued');
 
+/** Where expired points go: credited by every `expiry` transaction. */
+export const EXPIRED_ACCOUNT = programmeAccount('expired');
+
 /** A programme admin's manual corrections of residents' points. */
 export const ADJUSTMENTS_ACCOUNT = programmeAccount('adjustments');
 
@@ -87,7 +90,9 @@ export const ACCOUNT_SELECTORS = {
   partnerPrefix: OWNER_PREFIX.partner,
   redeemedSuffix: `:${REDEEMED}`,
   charityPrefix: OWNER_PREFIX.charity,
+  programmePrefix: OWNER_PREFIX.programme,
   issued: ISSUED_ACCOUNT,
+  expired: EXPIRED_ACCOUNT,
 } as const;
 
 /** Every account of one partner (`partner:{partnerId}:…`) starts with this. */

@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { RESIDENT_ID, RESIDENT_ID_HINT } from '../../common/identifiers';
 import { IsDecimalString } from '../../common/validators';
 
@@ -18,4 +18,12 @@ export class CreateAdjustmentDto {
   @MinLength(3)
   @MaxLength(500)
   reason: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When the points a positive adjustment credits expire (default: the expiry policy)',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
 }

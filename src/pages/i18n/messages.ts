@@ -60,6 +60,8 @@ const ru = {
   'balance.pending': 'Ожидают подтверждения',
   'balance.debt': 'Долг',
   'balance.debtHint': 'Долг гасится из следующих начислений.',
+  'balance.expiring': 'Сгорят',
+  'balance.expiringLine': '{points} — после {date}',
   'home.categories': 'Выберите категорию',
   'home.recent': 'Последние операции',
   'home.allHistory': 'Вся история',
@@ -142,6 +144,7 @@ const ru = {
   'type.adjustment': 'Корректировка',
   'type.redeem.cancelled': 'Отмена обмена',
   'type.reversal': 'Сторно',
+  'type.expiry': 'Баллы сгорели',
 
   'till.title': 'Касса',
   'till.partner': 'Партнёр: {name}',
@@ -355,6 +358,8 @@ const en: Record<MessageKey, string | Plural> = {
   'balance.pending': 'Pending confirmation',
   'balance.debt': 'Debt',
   'balance.debtHint': 'A debt is paid off from your next earnings.',
+  'balance.expiring': 'Expiring',
+  'balance.expiringLine': '{points} after {date}',
   'home.categories': 'Choose a category',
   'home.recent': 'Recent activity',
   'home.allHistory': 'All history',
@@ -432,6 +437,7 @@ const en: Record<MessageKey, string | Plural> = {
   'type.adjustment': 'Adjustment',
   'type.redeem.cancelled': 'Cancelled purchase',
   'type.reversal': 'Reversal',
+  'type.expiry': 'Points expired',
 
   'till.title': 'Till',
   'till.partner': 'Partner: {name}',

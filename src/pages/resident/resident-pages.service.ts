@@ -23,6 +23,8 @@ export interface BalanceView {
   available: string;
   pending: string;
   debt: string;
+  /** the next dates on which points expire: the amount, and the last day they count */
+  expiring: { amount: string; lastDay: Date }[];
 }
 
 export interface CategoryView {
@@ -92,11 +94,16 @@ export class ResidentPagesService {
   async balance(residentId: string): Promise<BalanceView> {
     const points = residentAccount(residentId);
     const debt = residentDebtAccount(residentId);
-    const balances = await this.reads.balancesOf([points, debt], 'POINTS');
+    const [balances, expiring] = await Promise.all([
+      this.reads.balancesOf([points, debt], 'POINTS'),
+      this.reads.residentExpiring(residentId, 3),
+    ]);
     return {
       available: formatAmount(balances.get(points)?.available ?? 0, 0),
       pending: formatAmount(balances.get(points)?.pendingIn ?? 0, 0),
       debt: formatAmount(balances.get(debt)?.posted ?? 0, 0),
+      // a lot expires at a moment (midnight, Moscow): the points count until the day before it
+      expiring: expiring.map((e) => ({ amount: formatAmount(e.amount, 0), lastDay: new Date(e.expiresAt.getTime() - 1) })),
     };
   }
 

@@ -22,7 +22,7 @@ export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
  * Types defined by the contract whose producing feature (point expiry, bulk awards) is not built
  * yet: a webhook may subscribe to them now, and receives them when those features land.
  */
-export const NOT_YET_EMITTED: readonly WebhookEventType[] = ['points.expiring', 'points.expired', 'award.completed'];
+export const NOT_YET_EMITTED: readonly WebhookEventType[] = ['award.completed'];
 
 export function isWebhookEventType(value: string): value is WebhookEventType {
   return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
@@ -81,7 +81,7 @@ export interface DonationData {
   createdAt: string;
 }
 
-/** points.expiring: sent `noticeDays` before a date, once per resident and date (when expiry lands) */
+/** points.expiring: sent `noticeDays` before a date, once per resident and date */
 export interface PointsExpiringData {
   residentId: string;
   points: string;
@@ -89,7 +89,7 @@ export interface PointsExpiringData {
   noticeDays: number;
 }
 
-/** points.expired (when expiry lands) */
+/** points.expired */
 export interface PointsExpiredData {
   residentId: string;
   points: string;
