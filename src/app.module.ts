@@ -14,6 +14,7 @@ import { EarningModule } from './earning/earning.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { ProgrammeModule } from './programme/programme.module';
 import { AuditModule } from './audit/audit.module';
+import { AwardsModule } from './awards/awards.module';
 import { CatalogueModule } from './catalogue/catalogue.module';
 import { PartnersModule } from './partners/partners.module';
 import { PublicModule } from './public/public.module';
@@ -47,6 +48,7 @@ export class AppModule {
         AuditModule,
         PublicModule,
         ResidentsModule,
+        AwardsModule.register({ redis: Boolean(config.redisUrl) }),
         WebhooksModule.register({ redis: Boolean(config.redisUrl) }),
         PagesModule,
       ],

@@ -33,6 +33,8 @@ export interface NewTransaction {
   /** a two-phase transaction: reserved now, posted or voided later */
   pending?: boolean;
   expiresAt?: Date;
+  /** the expiry of the lot a credit to a resident makes */
+  creditExpiresAt?: Date;
   metadata?: Record<string, unknown>;
   description?: string;
   effectiveAt?: Date;
