@@ -7,7 +7,7 @@ export const EARN_BATCH = 1000;
 /** The database the benchmark makes and drops on the server. */
 export const BENCH_DB = 'civic_ledger_bench';
 
-export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn'] as const;
+export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'awards'] as const;
 
 export interface BenchOptions {
   transfers: number;
@@ -28,6 +28,8 @@ export interface BenchOptions {
   soak: number;
   /** with --only reconcile: keep the database */
   keep: boolean;
+  /** rows of the bulk award scenario (one resident each) */
+  rows: number;
 }
 
 function count(allowZero: boolean) {
@@ -55,6 +57,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--history <n>', 'history entries of the heavy resident in the reads scenario', count(false), 100000)
     .option('--soak <seconds>', 'seconds of steady mixed load after the scenarios, RSS sampled as it goes (0: none)', count(true), 0)
     .option('--keep', 'with --only reconcile: keep the database', false)
+    .option('--rows <n>', 'rows of the bulk award scenario, one resident each (--only awards)', count(false), 1000000)
     .showHelpAfterError()
     .exitOverride();
   program.parse(argv, { from: 'user' });
