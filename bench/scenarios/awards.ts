@@ -48,7 +48,7 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
 
   // the file, generated line by line as the request sends it
-  async function* lines(): AsyncIterable<string> {
+  function* lines(): Iterable<string> {
     yield 'residentId,points,reference\n';
     const batch: string[] = [];
     for (let i = 0; i < o.rows; i++) {
@@ -62,9 +62,9 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
   const uploaded = await fetch(`${base}/v1/admin/awards?description=Prize%20day`, {
     method: 'POST',
     headers: { ...headers, 'Content-Type': 'text/csv' },
-    body: Readable.toWeb(Readable.from(lines())) as ReadableStream,
+    body: Readable.toWeb(Readable.from(lines())),
     duplex: 'half',
-  } as RequestInit);
+  });
   if (uploaded.status !== 202) throw new Error(`award upload: ${uploaded.status} ${await uploaded.text()}`);
   const award = (await uploaded.json()) as { id: string; valid: number };
   const validated = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -83,10 +83,9 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
       else await new Promise((r) => setTimeout(r, 100));
     }
   })();
-  let busyStarted = process.hrtime.bigint();
   let busySeconds = 0;
   while (!done) {
-    busyStarted = process.hrtime.bigint();
+    const busyStarted = process.hrtime.bigint();
     busy.push(...(await loadFromClient(base, reads(400), 4)));
     busySeconds += Number(process.hrtime.bigint() - busyStarted) / 1e9;
   }
