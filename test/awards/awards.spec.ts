@@ -1,8 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { LedgerService } from '../../src/ledger/ledger.service';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
 import { assertTestDatabase } from '../support/services';
@@ -325,6 +328,56 @@ describe('bulk awards', () => {
     expect(await awardTransactions(validating.id)).toEqual({ n: 0, distinct_rows: 0 });
   });
 
+  it('passes the award’s expiresAt to each credit as the expiry of the lot it makes', async () => {
+    const ledger = t.app.get(LedgerService);
+    const seen: (Date | undefined)[] = [];
+    const spy = jest.spyOn(ledger, 'recordMany').mockImplementation(function (this: LedgerService, inputs) {
+      seen.push(...inputs.filter((i) => i.type === 'award').map((i) => i.creditExpiresAt));
+      return LedgerService.prototype.recordMany.call(this, inputs);
+    });
+    try {
+      const expiresAt = new Date(Date.now() + 90 * 86_400_000);
+      const res = await upload(`description=Expiring&expiresAt=${encodeURIComponent(expiresAt.toISOString())}`, 'exp1,5\nexp2,6\n').expect(
+        202,
+      );
+      expect(res.body.expiresAt).toBe(expiresAt.toISOString());
+      await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
+      await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
+      expect(seen.map((d) => d?.toISOString())).toEqual([expiresAt.toISOString(), expiresAt.toISOString()]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('the CLI uploads a file and executes it with its progress, as the API does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'civic-award-'));
+    try {
+      const file = join(dir, 'winners.csv');
+      writeFileSync(file, 'residentId,points,reference\ncli1,100,a\ncli2,200,a\ncli1,50,b\ncli3,-1,a\n');
+      const { status, stdout } = await runCli(
+        t.databaseUrl,
+        'award',
+        '--file',
+        file,
+        '--description',
+        'CLI prize',
+        '--budget',
+        '1000',
+        '--execute',
+      );
+      expect(stdout).toMatch(/4 row\(s\), 3 valid, 1 refused, 350 points/);
+      expect(stdout).toMatch(/done, 3 row\(s\) credited \(350 points\), 0 failed/);
+      expect(status).toBe(0);
+      const balance = await t.http.get('/v1/me/balance').set(t.residentAuth('cli1')).expect(200);
+      expect(balance.body.available).toBe('150');
+      const over = await runCli(t.databaseUrl, 'award', '--file', file, '--description', 'CLI prize 2', '--budget', '100', '--execute');
+      expect(over.status).toBe(1);
+      expect(over.stderr).toMatch(/limit_exceeded/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers 404 for an unknown award and 400 for an id that is not one', async () => {
     expectProblem(await t.http.get(`/v1/admin/awards/${randomUUID()}`).set(t.admin), 404, 'not_found');
     expectProblem(await t.http.get(`/v1/admin/awards/${randomUUID()}/errors`).set(t.admin), 404, 'not_found');
@@ -332,6 +385,22 @@ describe('bulk awards', () => {
     expectProblem(await t.http.get('/v1/admin/awards/nope').set(t.admin), 400, 'validation_failed');
   });
 });
+
+function runCli(databaseUrl: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  assertTestDatabase(databaseUrl);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 function spawnCli(databaseUrl: string, ...args: string[]): ChildProcess {
   assertTestDatabase(databaseUrl);
