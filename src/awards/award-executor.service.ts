@@ -41,9 +41,20 @@ export class AwardExecutor {
     if (!(await this.repository.takeLease(id, leaseSeconds, force))) return false;
     const award = (await this.repository.find(id))!;
     const started = Date.now();
+    // every row up to here is credited (or failed), or held by a chunk still running: a chunk
+    // looks past it, rather than over the index entries of every row credited before it (a
+    // million of them by the end of a prize day)
+    let watermark = 0;
+    const chunk = async (after: number) => {
+      const { settled, last } = await this.db.run(() => this.creditChunk(award, chunkRows, after));
+      watermark = Math.max(watermark, last);
+      return settled;
+    };
     const lane = async () => {
       while (!signal?.aborted) {
-        if ((await this.db.run(() => this.creditChunk(award, chunkRows))) === 0) return;
+        if ((await chunk(watermark)) > 0) continue;
+        // a last look from the first row: rows another process held, or of a chunk that rolled back
+        if ((await chunk(0)) === 0) return;
       }
     };
     try {
@@ -62,10 +73,13 @@ export class AwardExecutor {
     return done;
   }
 
-  /** Credits up to `limit` rows of the award in this transaction; returns how many rows it settled. */
-  private async creditChunk(award: AwardRecord, limit: number): Promise<number> {
-    const rows = await this.repository.lockPending(award.id, limit);
-    if (rows.length === 0) return 0;
+  /**
+   * Credits up to `limit` rows of the award after line `after` in this transaction; returns how
+   * many rows it settled and the last line it took.
+   */
+  private async creditChunk(award: AwardRecord, limit: number, after: number): Promise<{ settled: number; last: number }> {
+    const rows = await this.repository.lockPending(award.id, limit, after);
+    if (rows.length === 0) return { settled: 0, last: 0 };
     const debts = await this.debtsOf(rows.map((r) => r.residentId));
     const credits = rows.map((row) => ({ row, transaction: this.creditOf(award, row, debts) }));
     const failed: { line: number; reason: string }[] = [];
@@ -91,7 +105,7 @@ export class AwardExecutor {
     const points = credited.reduce((sum, c) => sum.plus(c.row.points), new Decimal(0));
     // last, so that the award's row (which every chunk updates) is held only until the commit
     await this.repository.addProgress(award.id, credited.length, failed.length, points, this.config.awards.leaseSeconds);
-    return rows.length;
+    return { settled: rows.length, last: rows[rows.length - 1].line };
   }
 
   /** The rows' new status first (it names their transactions), the ledger statement last, as an earn batch does. */

@@ -176,11 +176,11 @@ export class AwardsRepository {
     await this.db.client.$executeRaw`UPDATE awards SET leased_until = NULL WHERE id = ${id}::uuid AND status = 'running'`;
   }
 
-  /** Up to `limit` rows still to credit, locked; rows another chunk holds are skipped. */
-  async lockPending(awardId: string, limit: number): Promise<PendingRow[]> {
+  /** Up to `limit` rows still to credit after line `after`, in line order, locked; rows another chunk holds are skipped. */
+  async lockPending(awardId: string, limit: number, after = 0): Promise<PendingRow[]> {
     const rows = await this.db.client.$queryRaw<{ line: number; resident_id: string; reference: string; points: string }[]>`
       SELECT line, resident_id, reference, points::text FROM award_rows
-      WHERE award_id = ${awardId}::uuid AND status = 'pending'
+      WHERE award_id = ${awardId}::uuid AND status = 'pending' AND line > ${after}::int
       ORDER BY line LIMIT ${limit} FOR UPDATE SKIP LOCKED`;
     return rows.map((r) => ({ line: r.line, residentId: r.resident_id, reference: r.reference, points: new Decimal(r.points) }));
   }

@@ -107,7 +107,8 @@ export class AwardsService {
     };
     for await (const { line, fields, checked } of lines) {
       rows++;
-      digest.add(fields);
+      // a valid row as read (quoting, spacing and a header aside), a refused line as it was sent
+      digest.add(checked.ok ? [checked.row.residentId, checked.row.points.toFixed(), checked.row.reference] : fields);
       if (checked.ok) pending.push({ ...checked.row, line });
       else refused.push({ line, ...checked.refusal });
       if (pending.length + refused.length >= UPLOAD_CHUNK) await flush();

@@ -184,17 +184,27 @@ describe('bulk awards', () => {
     expect(events).toHaveLength(1);
     expect(events[0].data).toMatchObject({ id, rows: ROWS, credited: ROWS - ROWS / 100, failed: 0, totalPoints: String(expectedTotal) });
 
-    // the same file and description again: accepted, with a warning naming the first
-    const repeat = await upload('description=Prize%20day%202026', csv).expect(202);
-    expect(repeat.body.warnings).toEqual([expect.objectContaining({ code: 'possible_duplicate', awardId: id })]);
-    // listed, newest first
+    // listed, newest first (the next page goes on from the cursor)
     const list = await t.http.get('/v1/admin/awards?limit=1').set(t.admin).expect(200);
-    expect(list.body.items[0].id).toBe(repeat.body.id);
-    const next = await t.http.get(`/v1/admin/awards?limit=1&cursor=${list.body.nextCursor}`).set(t.admin).expect(200);
-    expect(next.body.items[0].id).toBe(id);
+    expect(list.body.items[0].id).toBe(id);
+    expect(list.body.nextCursor).toBeNull();
 
     expect(await ledgerViolations(t.prisma)).toEqual([]);
   }, 180_000);
+
+  it('the same rows and description again: accepted, with a warning naming the earlier award', async () => {
+    const first = await upload('description=Repeat', 'rep1,5,a\nrep2,6\n').expect(202);
+    expect(first.body.warnings).toEqual([]);
+    // the same lines, quoted and with a header this time: the same rows
+    const again = await upload('description=Repeat', 'residentId,points,reference\n"rep1","5","a"\nrep2,6\n').expect(202);
+    expect(again.body.warnings).toEqual([expect.objectContaining({ code: 'possible_duplicate', awardId: first.body.id })]);
+    expect((await awardOf(again.body.id)).warnings).toEqual(again.body.warnings);
+    // another description is another award
+    expect((await upload('description=Repeat%202', 'rep1,5,a\nrep2,6\n').expect(202)).body.warnings).toEqual([]);
+    const list = await t.http.get('/v1/admin/awards?limit=2').set(t.admin).expect(200);
+    const next = await t.http.get(`/v1/admin/awards?limit=2&cursor=${list.body.nextCursor}`).set(t.admin).expect(200);
+    expect([...list.body.items, ...next.body.items].map((a: { id: string }) => a.id).slice(1, 3)).toEqual([again.body.id, first.body.id]);
+  });
 
   it('a resident in debt has the debt paid first', async () => {
     // revoke-style debt straight through the ledger API: a resident who owes 40 points
@@ -354,7 +364,7 @@ describe('bulk awards', () => {
     try {
       const file = join(dir, 'winners.csv');
       writeFileSync(file, 'residentId,points,reference\ncli1,100,a\ncli2,200,a\ncli1,50,b\ncli3,-1,a\n');
-      const { status, stdout } = await runCli(
+      const { status, stdout, stderr } = await runCli(
         t.databaseUrl,
         'award',
         '--file',
@@ -365,7 +375,7 @@ describe('bulk awards', () => {
         '1000',
         '--execute',
       );
-      expect(stdout).toMatch(/4 row\(s\), 3 valid, 1 refused, 350 points/);
+      expect({ stdout, stderr }).toMatchObject({ stdout: expect.stringMatching(/4 row\(s\), 3 valid, 1 refused, 350 points/) });
       expect(stdout).toMatch(/done, 3 row\(s\) credited \(350 points\), 0 failed/);
       expect(status).toBe(0);
       const balance = await t.http.get('/v1/me/balance').set(t.residentAuth('cli1')).expect(200);
