@@ -83,7 +83,9 @@ function jsonLines(body: unknown): UploadLine[] {
  * numbers; a header line is skipped; a line that cannot be a row (a stray quote, too long) is a
  * refused line of its own, not the end of the upload.
  */
-export async function* csvLines(input: Readable, limit?: { bytes: number; text: string }): AsyncIterable<UploadLine> {
+export function csvLines(input: Readable, limit?: { bytes: number; text: string }): AsyncIterable<UploadLine> {
+  // the parser is attached now, not when the lines are first read: a stream already flowing
+  // (a file whose bytes are counted for a progress bar) loses nothing while the award is created
   const parser = parse({
     bom: true,
     trim: true,
@@ -96,7 +98,7 @@ export async function* csvLines(input: Readable, limit?: { bytes: number; text: 
     info: true,
   });
   const broken: UploadLine[] = [];
-  parser.on('skip', (error: Error & { lines?: number; code?: string }) => {
+  parser.on('skip', (error: Error & { lines?: number }) => {
     broken.push({
       line: error.lines ?? 0,
       fields: [error.message],
@@ -119,17 +121,24 @@ export async function* csvLines(input: Readable, limit?: { bytes: number; text: 
     });
   }
   input.pipe(parser);
+  return numbered(parser as AsyncIterable<{ record: string[]; info: { lines: number } }>, broken);
+}
+
+async function* numbered(
+  records: AsyncIterable<{ record: string[]; info: { lines: number } }>,
+  broken: UploadLine[],
+): AsyncIterable<UploadLine> {
   // line numbers only ever grow, also for a broken line the parser reports where the next one ends
   let last = 0;
-  const numbered = (l: UploadLine): UploadLine => ({ ...l, line: (last = Math.max(l.line, last + 1)) });
+  const next = (l: UploadLine): UploadLine => ({ ...l, line: (last = Math.max(l.line, last + 1)) });
   let first = true;
-  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    yield* broken.splice(0).map(numbered);
+  for await (const { record, info } of records) {
+    yield* broken.splice(0).map(next);
     if (first) {
       first = false;
       if (isHeader(record)) continue;
     }
-    yield numbered({ line: info.lines, fields: record, checked: checkCsvRecord(record) });
+    yield next({ line: info.lines, fields: record, checked: checkCsvRecord(record) });
   }
-  yield* broken.splice(0).map(numbered);
+  yield* broken.splice(0).map(next);
 }

@@ -375,7 +375,7 @@ describe('bulk awards', () => {
         '1000',
         '--execute',
       );
-      expect({ stdout, stderr }).toMatchObject({ stdout: expect.stringMatching(/4 row\(s\), 3 valid, 1 refused, 350 points/) });
+      expect(`${stdout}\n${stderr}`).toMatch(/4 row\(s\), 3 valid, 1 refused, 350 points/);
       expect(stdout).toMatch(/done, 3 row\(s\) credited \(350 points\), 0 failed/);
       expect(status).toBe(0);
       const balance = await t.http.get('/v1/me/balance').set(t.residentAuth('cli1')).expect(200);
