@@ -58,7 +58,8 @@ export class AwardExecutor {
       }
     };
     try {
-      await Promise.all(Array.from({ length: concurrency }, lane));
+      // the embedded database serves one session: one chunk at a time there
+      await Promise.all(Array.from({ length: this.db.standalone ? concurrency : 1 }, lane));
     } catch (error) {
       // the lease runs out by itself; the sweeper (or a retried job) goes on from the last chunk
       this.logger.warn(`award ${id} stopped: ${(error as Error).message}; it resumes from its last credited chunk`);
