@@ -135,16 +135,20 @@ describe('bulk awards', () => {
 
     // executing, in a CLI process of its own, killed mid-way
     const child = spawnCli(t.databaseUrl, 'award', '--id', id, '--execute');
-    const killedAt = await waitFor(
-      async () => {
-        const a = await awardOf(id);
-        return a.credited >= 10_000 && a.credited;
-      },
-      60_000,
-      'the CLI to credit part of the award',
-    );
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    let killedAt: number;
+    try {
+      killedAt = await waitFor(
+        async () => {
+          const a = await awardOf(id);
+          return a.credited >= 10_000 && a.credited;
+        },
+        150_000,
+        'the CLI to credit part of the award',
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
     const halfway = await awardOf(id);
     expect(halfway.status).toBe('running');
     expect(halfway.credited).toBeGreaterThanOrEqual(killedAt);
@@ -190,7 +194,7 @@ describe('bulk awards', () => {
     expect(list.body.nextCursor).toBeNull();
 
     expect(await ledgerViolations(t.prisma)).toEqual([]);
-  }, 180_000);
+  }, 360_000);
 
   it('the same rows and description again: accepted, with a warning naming the earlier award', async () => {
     const first = await upload('description=Repeat', 'rep1,5,a\nrep2,6\n').expect(202);
