@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { CommanderError } from 'commander';
 import { processArgs } from '../src/config/config';
 import { EARN_BATCH, parseOptions } from './options';
+import { awardScenario } from './scenarios/awards';
 import { catalogue } from './scenarios/catalogue';
 import { consoleOverview } from './scenarios/console';
 import { earnIngest } from './scenarios/earn-ingest';
@@ -93,6 +94,31 @@ async function main(): Promise<void> {
     );
     console.log(
       `partner validations per second: ${validations.perSecond.toFixed(0)} (target 5000; ${(validations.perSecond / plainValidations.perSecond).toFixed(2)}x the plain server)`,
+    );
+    return;
+  }
+  if (o.only === 'awards') {
+    const ceiling = await batchedCeiling(o, url);
+    const service_ = await startService(o, url);
+    const a = await awardScenario(o, service_);
+    await service_.app.close();
+    await dropDatabase(o.database);
+    console.log(
+      table([
+        [`award: ${o.rows} rows validated and stored (text/csv stream)`, a.validation],
+        [`award: ${o.rows} rows executed (credits)`, a.execution],
+        ['balance read, 4 clients, idle', a.idleReads],
+        ['balance read, 4 clients, during the award', a.busyReads],
+        ['ceiling: plain SQL, 1000 transfers per statement', ceiling],
+      ]),
+    );
+    const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
+    console.log(`ratio award credits / batched plain-SQL ceiling: ${(a.execution.perSecond / ceiling.perSecond).toFixed(2)}x (goal 0.8x)`);
+    console.log(
+      `RSS during the award: ${mb(a.rssStart)} at its start, ${mb(a.rssPeak)} at most (+${mb(a.rssPeak - a.rssStart)}; goal within 300 MB)`,
+    );
+    console.log(
+      `balance read p99 during the award vs idle: ${a.busyReads.p99.toFixed(2)} ms vs ${a.idleReads.p99.toFixed(2)} ms (${(a.busyReads.p99 / a.idleReads.p99).toFixed(2)}x; goal within 2x)`,
     );
     return;
   }

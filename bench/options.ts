@@ -7,7 +7,7 @@ export const EARN_BATCH = 1000;
 /** The database the benchmark makes and drops on the server. */
 export const BENCH_DB = 'civic_ledger_bench';
 
-export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes', 'console', 'expiry'] as const;
+export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes', 'console', 'expiry', 'awards'] as const;
 
 export interface BenchOptions {
   transfers: number;
@@ -34,6 +34,8 @@ export interface BenchOptions {
   consoleSmall: number;
   /** lots credited and then expired in the expiry scenario (a month's end) */
   lots: number;
+  /** rows of the bulk award scenario (one resident each) */
+  rows: number;
 }
 
 function count(allowZero: boolean) {
@@ -64,6 +66,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--console <n>', 'with --only console: postings of the large ledger whose finance overview is timed', count(false), 1000000)
     .option('--console-small <n>', 'with --only console: postings of the small ledger it is compared with', count(false), 1000)
     .option('--lots <n>', "lots credited, then expired at once, in the expiry scenario (a month's end)", count(false), 1000000)
+    .option('--rows <n>', 'rows of the bulk award scenario, one resident each (--only awards)', count(false), 1000000)
     .showHelpAfterError()
     .exitOverride();
   program.parse(argv, { from: 'user' });

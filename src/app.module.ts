@@ -15,6 +15,7 @@ import { EarningModule } from './earning/earning.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { ProgrammeModule } from './programme/programme.module';
 import { AuditModule } from './audit/audit.module';
+import { AwardsModule } from './awards/awards.module';
 import { CatalogueModule } from './catalogue/catalogue.module';
 import { PartnersModule } from './partners/partners.module';
 import { PublicModule } from './public/public.module';
@@ -51,6 +52,7 @@ export class AppModule {
         AuditModule,
         PublicModule,
         ResidentsModule,
+        AwardsModule.register(queues),
         WebhooksModule.register(queues),
         PagesModule,
       ],

@@ -114,14 +114,15 @@ function jsonBody(limit: string) {
 /**
  * A body the JSON API cannot read: one sent as something other than JSON to /v1 (curl's -d without
  * a Content-Type is form-encoded). It is refused as a whole (415) rather than read as no body at
- * all, which would answer with a list of missing fields. Code pools also take text/csv, which their
- * handler reads itself; pages under /app take their own forms.
+ * all, which would answer with a list of missing fields. Code pools and award uploads also take
+ * text/csv, which their handlers stream themselves; pages under /app take their own forms.
  */
 function unreadableBody(req: Request, path: string): boolean {
   // a body is there when it is chunked or has a length (an empty one with a stray Content-Type says nothing)
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
   if (!path.toLowerCase().startsWith('/v1/') || !hasBody || req.is(['application/json', 'application/*+json'])) return false;
-  return !(/\/codes\/?$/i.test(path) && req.is('text/csv'));
+  if (/\/codes\/?$/i.test(path) && req.is('text/csv')) return false;
+  return !(/^\/v1\/admin\/awards\/?$/i.test(path) && req.is(['text/csv', 'text/plain']));
 }
 
 export type App = INestApplication;

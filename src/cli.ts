@@ -9,6 +9,9 @@ import pino from 'pino';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { createAppContext } from './app.setup';
 import { ReconciliationRun, ReconciliationService } from './audit/reconciliation.service';
+import { csvLines } from './awards/award-upload';
+import { AwardRunner } from './awards/award-queue';
+import { AwardsService } from './awards/awards.service';
 import { SealService } from './audit/seal.service';
 import { ApiClientsService } from './auth/api-clients.service';
 import { CLIENT_ROLES, ClientRole } from './auth/domain/principal';
@@ -16,6 +19,7 @@ import { CatalogueService } from './catalogue/catalogue.service';
 import { progressBar } from './cli/progress';
 import { writeStatement } from './audit/statement-writer';
 import { DomainError } from './common/errors';
+import { Decimal } from './common/money';
 import { ConfigError, loadCliConfig, processArgs } from './config/config';
 import { DataFolderInUseError } from './infra/database/data-folder-lock';
 import { LedgerService } from './ledger/ledger.service';
@@ -159,6 +163,72 @@ async function createApiClient(
   say(`key (shown once, stored only as a hash): ${apiKey}`);
 }
 
+interface AwardOptions {
+  file?: string;
+  id?: string;
+  description?: string;
+  budget?: string;
+  expiresAt?: Date;
+  execute?: boolean;
+}
+
+/**
+ * A bulk award from a file (streamed, as the API streams a text/csv upload) with its counts and
+ * the refused lines, then, with --execute, credited here with a progress bar. `--id` executes
+ * (or resumes) an award uploaded earlier. Exit 1 when nothing valid was uploaded or a row failed.
+ */
+async function award(app: INestApplicationContext, o: AwardOptions): Promise<number> {
+  const awards = app.get(AwardsService);
+  if (!o.id && (!o.file || !o.description)) throw new DomainError('validation_failed', 'give --file and --description, or --id');
+  if (o.budget !== undefined && !/^[1-9]\d{0,14}$/.test(o.budget))
+    throw new DomainError('validation_failed', '--budget must be whole points');
+  let id = o.id;
+  if (!id) {
+    const size = statSync(o.file!).size;
+    const bar = progressBar('validating', size, 'bytes');
+    const input = createReadStream(o.file!);
+    input.on('data', (chunk) => bar.tick(chunk.length));
+    try {
+      const created = await awards.create(
+        { description: o.description!, budget: o.budget ? new Decimal(o.budget) : undefined, expiresAt: o.expiresAt, actor: ACTOR },
+        csvLines(input),
+      );
+      bar.stop();
+      id = created.id;
+      say(
+        `award ${created.id}: ${created.rows} row(s), ${created.valid} valid, ${created.invalid} refused, ${created.totalPoints.toFixed(0)} points`,
+      );
+      if (created.duplicateOf) say(`warning: an award of the same rows and description was uploaded before: ${created.duplicateOf}`);
+      if (created.invalid > 0) say(`the refused lines and why: GET /v1/admin/awards/${created.id}/errors`);
+    } catch (error) {
+      bar.stop();
+      input.destroy();
+      throw error;
+    }
+  }
+  if (!o.execute) return 0;
+  const started = await awards.execute(id);
+  const bar = progressBar('crediting', started.valid, 'rows');
+  let shown = started.credited + started.failed;
+  bar.tick(shown);
+  // the execution itself runs in this process (the CLI has no queue); this only follows it
+  const run = app.get(AwardRunner).run(id, true);
+  let finished = false;
+  void run.finally(() => (finished = true)).catch(() => undefined);
+  for (;;) {
+    const now = await awards.get(id);
+    bar.tick(now.credited + now.failed - shown);
+    shown = now.credited + now.failed;
+    if (now.status === 'done' || finished) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await run;
+  bar.stop();
+  const done = await awards.get(id);
+  say(`award ${id}: ${done.status}, ${done.credited} row(s) credited (${done.creditedPoints.toFixed(0)} points), ${done.failed} failed`);
+  return done.status === 'done' && done.failed === 0 ? 0 : 1;
+}
+
 function program(): Command {
   const cli = new Command('civic-ledger')
     .description('The civic points ledger, from the command line (the same configuration as the service: DATABASE_URL …)')
@@ -202,6 +272,19 @@ function program(): Command {
     .option('--source <id>', 'the source a source key posts for')
     .option('--partner <id>', 'the partner a partner key acts for')
     .action((o: { name: string; role: ClientRole; source?: string; partner?: string }) => withService((app) => createApiClient(app, o)));
+
+  cli
+    .command('award')
+    .description(
+      'upload a bulk award from a CSV file (residentId,points[,reference] a line) and, with --execute, credit it with a progress bar',
+    )
+    .option('--file <path>', 'the winners file')
+    .option('--description <text>', 'what residents see in their history')
+    .option('--budget <points>', 'most points the award may credit in total')
+    .option('--expires-at <time>', 'when the awarded points expire (RFC 3339)', moment)
+    .option('--id <awardId>', 'an award uploaded earlier (to execute or resume it)')
+    .option('--execute', 'credit it now (here, in this process)')
+    .action((o: AwardOptions) => withService((app) => award(app, o)));
 
   return cli;
 }

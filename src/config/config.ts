@@ -57,6 +57,11 @@ export const configSchema = z
     EARN_STALE_SECONDS: z.coerce.number().int().min(1).max(86400).default(15),
     BODY_LIMIT: byteSize.default('2mb'),
     CODE_UPLOAD_LIMIT: byteSize.default('50mb'),
+    AWARD_UPLOAD_LIMIT: byteSize.default('200mb'),
+    AWARD_CHUNK_ROWS: z.coerce.number().int().min(1).max(10_000).default(2000),
+    AWARD_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+    AWARD_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+    AWARD_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
     PARTNER_CODE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
     API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -121,6 +126,7 @@ export interface AppConfig {
   readonly bodyLimit: string;
   /** largest text/csv code pool upload (streamed) */
   readonly codeUploadLimit: string;
+  readonly awards: AwardConfig;
   /** code look-ups and redemptions per partner key per minute: slows down guessing */
   readonly partnerCodeRatePerMinute: number;
   readonly apiKeyCacheSeconds: number;
@@ -143,6 +149,20 @@ export type ProcessRole = 'all' | 'api' | 'worker';
 /** Whether a process of this role consumes queues and runs the schedules (an `api` process only serves and enqueues). */
 export function runsBackgroundWork(config: Pick<AppConfig, 'processRole'>): boolean {
   return config.processRole !== 'api';
+}
+
+/** Bulk awards (src/awards): upload size, execution pace, and how a lost execution is taken over. */
+export interface AwardConfig {
+  /** largest text/csv award upload (streamed; JSON uploads are limited by BODY_LIMIT) */
+  readonly uploadLimit: string;
+  /** rows credited per ledger statement (and database transaction) */
+  readonly chunkRows: number;
+  /** chunks of one award credited at once by the process executing it */
+  readonly concurrency: number;
+  /** how often each process looks for running awards nobody is executing (and at boot) */
+  readonly sweepSeconds: number;
+  /** how long an executing process holds an award without crediting a chunk before another takes it over */
+  readonly leaseSeconds: number;
 }
 
 /** Outbound webhooks (src/webhooks): URL safety, secret storage, delivery pace and retries. */
@@ -202,6 +222,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     reconcileCron: c.RECONCILE_CRON,
     bodyLimit: c.BODY_LIMIT,
     codeUploadLimit: c.CODE_UPLOAD_LIMIT,
+    awards: Object.freeze({
+      uploadLimit: c.AWARD_UPLOAD_LIMIT,
+      chunkRows: c.AWARD_CHUNK_ROWS,
+      concurrency: c.AWARD_CONCURRENCY,
+      sweepSeconds: c.AWARD_SWEEP_SECONDS,
+      leaseSeconds: c.AWARD_LEASE_SECONDS,
+    }),
     partnerCodeRatePerMinute: c.PARTNER_CODE_RATE_PER_MINUTE,
     apiKeyCacheSeconds: c.API_KEY_CACHE_SECONDS,
     logLevel: c.LOG_LEVEL,

@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { MetricsService } from '../infra/metrics/metrics.service';
-import { ISSUED_ACCOUNT, residentAccount, residentDebtAccount } from '../ledger/domain/account';
-import { Posting } from '../ledger/domain/transaction';
+import { accrual, payDebtFirst } from '../ledger/domain/accrual';
 import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService, NewTransaction } from '../ledger/ledger.service';
 import { expiryOf } from '../ledger/domain/expiry';
@@ -75,7 +74,7 @@ export class EarnProcessor {
         pending,
         postings: pending
           ? accrual(event.residentId, points, new Decimal(0))
-          : accrual(event.residentId, points, takeDebt(debts, event.residentId, points)),
+          : accrual(event.residentId, points, payDebtFirst(debts, event.residentId, points)),
         description: describe(event, rule),
         metadata: { sourceId: event.sourceId, externalId: event.externalId, eventType: event.type, ruleId: rule.id },
         // a pending accrual gets its expiry when it is confirmed (posted)
@@ -143,24 +142,6 @@ export class EarnProcessor {
 
 function isPending(event: EarnEventRecord, rule: EarningRule): boolean {
   return event.requestedStatus === 'pending' || rule.requiresConfirmation;
-}
-
-/** Later earnings pay a resident's debt off first. */
-function takeDebt(debts: Map<string, Decimal>, residentId: string, points: Decimal): Decimal {
-  const debt = debts.get(residentId);
-  if (!debt) return new Decimal(0);
-  const paid = Decimal.min(debt, points);
-  debts.set(residentId, debt.minus(paid));
-  return paid;
-}
-
-/** programme:issued → the resident (and, for a resident in debt, first their debt). */
-export function accrual(residentId: string, points: Decimal, toDebt: Decimal): Posting[] {
-  const postings: Posting[] = [{ account: ISSUED_ACCOUNT, asset: 'POINTS', side: 'D', amount: points }];
-  if (toDebt.gt(0)) postings.push({ account: residentDebtAccount(residentId), asset: 'POINTS', side: 'C', amount: toDebt });
-  const rest = points.minus(toDebt);
-  if (rest.gt(0)) postings.push({ account: residentAccount(residentId), asset: 'POINTS', side: 'C', amount: rest });
-  return postings;
 }
 
 function describe(event: EarnEventRecord, rule: EarningRule): string {

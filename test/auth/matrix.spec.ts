@@ -47,6 +47,8 @@ describe('authorisation of every role against every endpoint', () => {
   };
   // a webhook of the admins': its endpoints are admin-only, and its secret is never answered again
   const webhook = { id: '', secret: '' };
+  // a bulk award (admin-only), with a refused line in its error file
+  const award = { id: '' };
 
   beforeAll(async () => {
     t = await startTestApp({ PARTNER_CODE_RATE_PER_MINUTE: '100000' });
@@ -125,6 +127,15 @@ describe('authorisation of every role against every endpoint', () => {
         .send({ url: 'https://93.184.215.14/hooks', events: ['reconciliation.failed'] }),
     );
     Object.assign(webhook, { id: hook.id, secret: hook.secret });
+    const uploaded = await ok(
+      t.http
+        .post('/v1/admin/awards?description=Matrix%20prize')
+        .set(t.admin)
+        .set('Content-Type', 'text/csv')
+        .send('winner-1,100,a\nwinner-2,-5,b\n'),
+      202,
+    );
+    award.id = uploaded.id;
 
     const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
     const none: string[] = [];
@@ -222,7 +233,9 @@ describe('authorisation of every role against every endpoint', () => {
               ? owner.redemption
               : name === '{id}' && path.startsWith('/v1/admin/webhooks')
                 ? webhook.id
-                : randomUUID()),
+                : name === '{id}' && path.startsWith('/v1/admin/awards')
+                  ? award.id
+                  : randomUUID()),
         );
         // the owners act last, so that what they change (a cancel, a redeem) does not decide the others' answers
         const ordered = [...credentials].sort((a, b) => Number(a.party === 'owner') - Number(b.party === 'owner'));

@@ -30,6 +30,7 @@ describe('the benchmark’s options', () => {
       history: 100000,
       soak: 0,
       keep: false,
+      rows: 1000000,
     });
   });
 

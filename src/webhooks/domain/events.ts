@@ -19,10 +19,10 @@ export const WEBHOOK_EVENT_TYPES = [
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /**
- * Types defined by the contract whose producing feature (point expiry, bulk awards) is not built
+ * Types defined by the contract whose producing feature (point expiry) is not built
  * yet: a webhook may subscribe to them now, and receives them when those features land.
  */
-export const NOT_YET_EMITTED: readonly WebhookEventType[] = ['award.completed'];
+export const NOT_YET_EMITTED: readonly WebhookEventType[] = [];
 
 export function isWebhookEventType(value: string): value is WebhookEventType {
   return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
@@ -97,7 +97,7 @@ export interface PointsExpiredData {
   transactionId: string;
 }
 
-/** award.completed (when bulk awards land) */
+/** award.completed: a bulk award credited its last row (written with its status done, migration 20261202170000_awards) */
 export interface AwardCompletedData {
   id: string;
   description: string;

@@ -1,0 +1,110 @@
+import { Readable } from 'node:stream';
+import { signResidentToken } from '../../src/auth/domain/resident-token';
+import { APP_CONFIG, AppConfig } from '../../src/config/config';
+import { BenchOptions } from '../options';
+import { percentile, RunResult } from '../stats';
+import { ClientRequest, loadFromClient } from '../support/client';
+import { BenchApp } from '../support/service';
+
+export interface AwardFigures {
+  validation: RunResult;
+  execution: RunResult;
+  idleReads: RunResult;
+  busyReads: RunResult;
+  rssStart: number;
+  rssPeak: number;
+}
+
+/**
+ * A prize day: one award of `--rows` rows (one new resident each, 1 to 4 points), uploaded as a
+ * text/csv stream (generated as it is sent: the upload is never a string in memory) and executed
+ * to the end. Measured: rows validated and stored per second, credits per second, the process's
+ * RSS during it against its start, and a resident's balance reads (4 clients) during the
+ * execution against the same reads while idle.
+ */
+export async function awardScenario(o: BenchOptions, { app, base, adminKey }: BenchApp): Promise<AwardFigures> {
+  const config = app.get<AppConfig>(APP_CONFIG);
+  const token = `Bearer ${signResidentToken('reader', config.residentJwtSecret!, 7200)}`;
+  const reads = (n: number): ClientRequest[] =>
+    Array.from({ length: n }, () => ({ method: 'GET' as const, path: '/v1/me/balance', headers: { Authorization: token }, expect: 200 }));
+  const timed = async (requests: ClientRequest[]): Promise<RunResult> => {
+    const started = process.hrtime.bigint();
+    const latencies = await loadFromClient(base, requests, 4);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return {
+      operations: requests.length,
+      seconds,
+      perSecond: requests.length / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    };
+  };
+  await timed(reads(500)); // warm-up
+  const idleReads = await timed(reads(4000));
+
+  global.gc?.();
+  const rssStart = process.memoryUsage().rss;
+  let rssPeak = rssStart;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
+
+  // the file, generated line by line as the request sends it
+  function* lines(): Iterable<string> {
+    yield 'residentId,points,reference\n';
+    const batch: string[] = [];
+    for (let i = 0; i < o.rows; i++) {
+      batch.push(`winner-${i},${1 + (i % 4)},prize-day\n`);
+      if (batch.length === 1000) yield batch.splice(0).join('');
+    }
+    if (batch.length) yield batch.join('');
+  }
+  const headers = { 'X-API-Key': adminKey };
+  const t0 = process.hrtime.bigint();
+  const uploaded = await fetch(`${base}/v1/admin/awards?description=Prize%20day`, {
+    method: 'POST',
+    headers: { ...headers, 'Content-Type': 'text/csv' },
+    body: Readable.toWeb(Readable.from(lines())),
+    duplex: 'half',
+  });
+  if (uploaded.status !== 202) throw new Error(`award upload: ${uploaded.status} ${await uploaded.text()}`);
+  const award = (await uploaded.json()) as { id: string; valid: number };
+  const validated = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (award.valid !== o.rows) throw new Error(`award upload: ${award.valid} valid rows of ${o.rows}`);
+
+  const t1 = process.hrtime.bigint();
+  const executing = await fetch(`${base}/v1/admin/awards/${award.id}/execute`, { method: 'POST', headers });
+  if (executing.status !== 202) throw new Error(`award execute: ${executing.status} ${await executing.text()}`);
+  // balance reads while it runs, round after round until it is done
+  const busy: number[] = [];
+  let done = false;
+  const progress = (async () => {
+    while (!done) {
+      const a = (await (await fetch(`${base}/v1/admin/awards/${award.id}`, { headers })).json()) as { status: string; credited: number };
+      if (a.status === 'done') done = true;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  let busySeconds = 0;
+  while (!done) {
+    const busyStarted = process.hrtime.bigint();
+    busy.push(...(await loadFromClient(base, reads(400), 4)));
+    busySeconds += Number(process.hrtime.bigint() - busyStarted) / 1e9;
+  }
+  await progress;
+  const executed = Number(process.hrtime.bigint() - t1) / 1e9;
+  clearInterval(sampler);
+  busy.sort((a, b) => a - b);
+  return {
+    validation: { operations: o.rows, seconds: validated, perSecond: o.rows / validated, p50: 0, p99: 0 },
+    execution: { operations: o.rows, seconds: executed, perSecond: o.rows / executed, p50: 0, p99: 0 },
+    idleReads,
+    busyReads: {
+      operations: busy.length,
+      seconds: busySeconds,
+      perSecond: busy.length / busySeconds,
+      p50: percentile(busy, 50),
+      p99: percentile(busy, 99),
+    },
+    rssStart,
+    rssPeak,
+  };
+}
