@@ -11,7 +11,7 @@ import { createAppContext } from './app.setup';
 import { ReconciliationRun, ReconciliationService } from './audit/reconciliation.service';
 import { SealService } from './audit/seal.service';
 import { ApiClientsService } from './auth/api-clients.service';
-import { CLIENT_ROLES, ClientRole } from './auth/domain/principal';
+import { CLIENT_ROLES, ClientRole } from './common/principal';
 import { CatalogueService } from './catalogue/catalogue.service';
 import { progressBar } from './cli/progress';
 import { writeStatement } from './audit/statement-writer';

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
 import { AdminActionsRepository } from './admin-actions.repository';
+import { AdminActionsService } from './admin-actions.service';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
+import { AuditService } from './audit.service';
 import { ReconciliationController } from './reconciliation.controller';
 import { ReconciliationRepository } from './reconciliation.repository';
 import { ReconciliationService } from './reconciliation.service';
@@ -13,7 +15,16 @@ import { TrialBalanceController } from './trial-balance.controller';
 @Module({
   imports: [LedgerModule],
   controllers: [TrialBalanceController, ReconciliationController, AuditController],
-  providers: [AdminActionsRepository, ReconciliationRepository, ReconciliationService, AuditRepository, SealRepository, SealService],
-  exports: [AdminActionsRepository, ReconciliationService],
+  providers: [
+    AdminActionsRepository,
+    AdminActionsService,
+    ReconciliationRepository,
+    ReconciliationService,
+    AuditRepository,
+    AuditService,
+    SealRepository,
+    SealService,
+  ],
+  exports: [AdminActionsService, ReconciliationService],
 })
 export class AuditModule {}
