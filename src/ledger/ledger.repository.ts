@@ -257,13 +257,18 @@ export class LedgerRepository {
     return toSums(row);
   }
 
-  /** Pending transactions past their expiry that nothing has settled yet. */
+  /**
+   * Pending transactions past their expiry that nothing has settled yet, oldest expiry first: read
+   * from ledger_open_holds (the open holds that expire, kept by ledger_record: small), not from
+   * the journal, whose pending transactions, settled or not, only grow. The reconciliation's
+   * open_holds_match_journal proves the list against the journal.
+   */
   async expiredHolds(now: Date, limit: number): Promise<string[]> {
     const rows = await this.db.client.$queryRaw<{ id: string }[]>`
-      SELECT t.id::text AS id FROM ledger_transactions t
-      WHERE t.kind = 'pending' AND t.expires_at <= ${now}
-        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
-      ORDER BY t.expires_at LIMIT ${limit}`;
+      SELECT h.transaction_id::text AS id FROM ledger_open_holds h
+      WHERE h.expires_at <= ${now}
+      GROUP BY h.transaction_id, h.expires_at
+      ORDER BY h.expires_at LIMIT ${limit}`;
     return rows.map((r) => r.id);
   }
 
