@@ -19,12 +19,12 @@ import { startService } from './support/service';
  */
 async function main(): Promise<void> {
   const o = parseOptions(processArgs());
-  const url = benchDatabaseUrl(o.database);
-  await recreateDatabase(o.database);
+  const url = benchDatabaseUrl(o.database, o.databaseName);
+  await recreateDatabase(o.database, o.databaseName);
 
   if (o.only === 'reconcile') {
     const reconcile = await reconciliation(o, url);
-    if (!o.keep) await dropDatabase(o.database);
+    if (!o.keep) await dropDatabase(o.database, o.databaseName);
     console.log(table([[`reconciliation of ${o.reconcile} postings (one run)`, reconcile]]));
     return;
   }
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     const service_ = await startService(o, url);
     const ingest = await earnIngest(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     console.log(
       table([
         [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],
@@ -43,11 +43,25 @@ async function main(): Promise<void> {
     console.log(`ratio earn ingest / row-at-a-time floor: ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
     return;
   }
+  if (o.only === 'ledger') {
+    // the ledger service's single writes beside the floor, in one run, in the full run's order
+    const floor = await rowAtATimeFloor(o, url);
+    const service = await ledgerService(o, url);
+    await dropDatabase(o.database, o.databaseName);
+    console.log(
+      table([
+        ['ledger service: one earn per call', service],
+        ['floor: plain SQL, one transfer per transaction', floor],
+      ]),
+    );
+    console.log(`ratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
+    return;
+  }
   if (o.only === 'catalogue') {
     const service_ = await startService(o, url);
     const { redemptions, validations, httpBaseline, plainValidations } = await catalogue(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     console.log(
       table([
         ['redemptions: HTTP, 64 residents at once', redemptions],
@@ -76,7 +90,7 @@ async function main(): Promise<void> {
   const rssEnd = process.memoryUsage().rss;
   await service_.app.close();
   const reconcile = o.reconcile > 0 ? await reconciliation(o, url) : undefined;
-  await dropDatabase(o.database);
+  await dropDatabase(o.database, o.databaseName);
 
   const rows: [string, RunResult][] = [
     [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],
