@@ -8,6 +8,7 @@ import { ledgerService } from './scenarios/ledger-service';
 import { batchedCeiling, rowAtATimeFloor } from './scenarios/plain-sql';
 import { readScenarios, soakLoad } from './scenarios/reads';
 import { reconciliation } from './scenarios/reconciliation';
+import { webhooks } from './scenarios/webhooks';
 import { RunResult, table } from './stats';
 import { benchDatabaseUrl, dropDatabase, recreateDatabase } from './support/database';
 import { startService } from './support/service';
@@ -55,6 +56,30 @@ async function main(): Promise<void> {
       ]),
     );
     console.log(`ratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
+    return;
+  }
+  if (o.only === 'webhooks') {
+    const service_ = await startService(o, url);
+    const w = await webhooks(o, service_);
+    console.log(
+      table([
+        [`earn ingest, no webhook (events)`, w.without[0]],
+        [`earn ingest, one webhook on earn_event.posted (events)`, w.withWebhook],
+        [`earn ingest, no webhook again (events)`, w.without[1]],
+        ['outbox drain: deliveries to a local receiver, first to last', w.drain],
+      ]),
+    );
+    const withoutRate = (w.without[0].perSecond + w.without[1].perSecond) / 2;
+    console.log(
+      `ratio earn ingest with a webhook / without (mean of both): ${(w.withWebhook.perSecond / withoutRate).toFixed(2)}x (goal 0.9x)`,
+    );
+    console.log(
+      `outbox drain ${w.drain.perSecond.toFixed(0)} deliveries/s against ingest ${w.withWebhook.perSecond.toFixed(0)} events/s; ` +
+        `last delivery ${w.drainLagSeconds.toFixed(1)} s after the last event posted; peak outbox age ${w.peakAgeSeconds.toFixed(1)} s` +
+        (w.undelivered > 0 ? `; NOT DRAINED: ${w.undelivered} deliveries still pending after the wait` : '; drained'),
+    );
+    await service_.app.close();
+    await dropDatabase(o.database, o.databaseName);
     return;
   }
   if (o.only === 'catalogue') {
