@@ -12,6 +12,7 @@ import { processes, ProcessesResult } from './scenarios/processes';
 import { batchedCeiling, rowAtATimeFloor } from './scenarios/plain-sql';
 import { readScenarios, soakLoad } from './scenarios/reads';
 import { reconciliation } from './scenarios/reconciliation';
+import { webhooks } from './scenarios/webhooks';
 import { RunResult, table } from './stats';
 import { benchDatabaseUrl, dropDatabase, recreateDatabase } from './support/database';
 import { startService } from './support/service';
@@ -23,18 +24,18 @@ import { startService } from './support/service';
  */
 async function main(): Promise<void> {
   const o = parseOptions(processArgs());
-  const url = benchDatabaseUrl(o.database);
-  await recreateDatabase(o.database);
+  const url = benchDatabaseUrl(o.database, o.databaseName);
+  await recreateDatabase(o.database, o.databaseName);
 
   if (o.only === 'reconcile') {
     const reconcile = await reconciliation(o, url);
-    if (!o.keep) await dropDatabase(o.database);
+    if (!o.keep) await dropDatabase(o.database, o.databaseName);
     console.log(table([[`reconciliation of ${o.reconcile} postings (one run)`, reconcile]]));
     return;
   }
   if (o.only === 'console') {
     const [small, large] = await consoleOverview(o, url);
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     console.log(
       table([
         [`finance overview, ledger of ${small.postings} postings`, small.renders],
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     const service_ = await startService(o, url);
     const ingest = await earnIngest(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     console.log(
       table([
         [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   }
   if (o.only === 'processes') {
     const result = await processes(o, url);
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     printProcesses(result);
     return;
   }
@@ -74,16 +75,54 @@ async function main(): Promise<void> {
     const service_ = await startService(o, url);
     const e = await expiry(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     console.log(table(expiryRows(o, e)));
     printExpiryRatios(e);
+    return;
+  }
+  if (o.only === 'ledger') {
+    // the ledger service's single writes beside the floor, in one run, in the full run's order
+    const floor = await rowAtATimeFloor(o, url);
+    const service = await ledgerService(o, url);
+    await dropDatabase(o.database, o.databaseName);
+    console.log(
+      table([
+        ['ledger service: one earn per call', service],
+        ['floor: plain SQL, one transfer per transaction', floor],
+      ]),
+    );
+    console.log(`ratio ledger service / row-at-a-time floor: ${(service.perSecond / floor.perSecond).toFixed(2)}x`);
+    return;
+  }
+  if (o.only === 'webhooks') {
+    const service_ = await startService(o, url);
+    const w = await webhooks(o, service_);
+    console.log(
+      table([
+        [`earn ingest, no webhook (events)`, w.without[0]],
+        [`earn ingest, one webhook on earn_event.posted (events)`, w.withWebhook],
+        [`earn ingest, no webhook again (events)`, w.without[1]],
+        ['outbox drain: deliveries to a local receiver, first to last', w.drain],
+      ]),
+    );
+    const withoutRate = (w.without[0].perSecond + w.without[1].perSecond) / 2;
+    console.log(
+      `ratio earn ingest with a webhook / without (mean of both): ${(w.withWebhook.perSecond / withoutRate).toFixed(2)}x (goal 0.9x)`,
+    );
+    console.log(
+      `outbox drain ${w.drain.perSecond.toFixed(0)} deliveries/s against ingest ${w.withWebhook.perSecond.toFixed(0)} events/s; ` +
+        `last delivery ${w.drainLagSeconds.toFixed(1)} s after the last event posted; peak outbox age ${w.peakAgeSeconds.toFixed(1)} s` +
+        (w.undelivered > 0 ? `; NOT DRAINED: ${w.undelivered} deliveries still pending after the wait` : '; drained'),
+    );
+    await service_.app.close();
+    await dropDatabase(o.database, o.databaseName);
     return;
   }
   if (o.only === 'catalogue') {
     const service_ = await startService(o, url);
     const { redemptions, validations, httpBaseline, plainValidations } = await catalogue(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     console.log(
       table([
         ['redemptions: HTTP, 64 residents at once', redemptions],
@@ -102,7 +141,7 @@ async function main(): Promise<void> {
     const service_ = await startService(o, url);
     const a = await awardScenario(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database);
+    await dropDatabase(o.database, o.databaseName);
     console.log(
       table([
         [`award: ${o.rows} rows validated and stored (text/csv stream)`, a.validation],
@@ -138,7 +177,7 @@ async function main(): Promise<void> {
   const rssEnd = process.memoryUsage().rss;
   await service_.app.close();
   const reconcile = o.reconcile > 0 ? await reconciliation(o, url) : undefined;
-  await dropDatabase(o.database);
+  await dropDatabase(o.database, o.databaseName);
 
   const rows: [string, RunResult][] = [
     [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],

@@ -4,16 +4,29 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 export const RESIDENTS = 1000;
 /** Earn events per HTTP batch in the ingest scenario. */
 export const EARN_BATCH = 1000;
-/** The database the benchmark makes and drops on the server. */
+/** The database the benchmark makes and drops on the server, unless --database-name names another. */
 export const BENCH_DB = 'civic_ledger_bench';
 
-export const SCENARIO_SETS = ['all', 'reconcile', 'catalogue', 'earn', 'processes', 'console', 'expiry', 'awards'] as const;
+export const SCENARIO_SETS = [
+  'all',
+  'reconcile',
+  'catalogue',
+  'earn',
+  'ledger',
+  'webhooks',
+  'processes',
+  'console',
+  'expiry',
+  'awards',
+] as const;
 
 export interface BenchOptions {
   transfers: number;
   workers: number;
-  /** a server URL: the benchmark makes and drops its own database BENCH_DB there */
+  /** a server URL: the benchmark makes and drops its own database (databaseName) there */
   database: string;
+  /** the benchmark's own database on that server (two benchmarks on one server need two names) */
+  databaseName: string;
   events: number;
   redis: string;
   redemptions: number;
@@ -47,6 +60,11 @@ function count(allowZero: boolean) {
   };
 }
 
+function databaseName(value: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new InvalidArgumentError('not a database name (lower-case letters, digits and _)');
+  return value;
+}
+
 /** `npm run bench -- …`'s options; a bad value (not a whole number, an unknown scenario) stops it with a message. */
 export function parseOptions(argv: string[]): BenchOptions {
   const program = new Command('npm run bench --')
@@ -54,6 +72,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--transfers <n>', 'transfers of the plain-SQL baselines and the ledger service scenario', count(false), 6000)
     .option('--workers <n>', 'concurrent workers of those scenarios (and the service’s pool size)', count(false), 16)
     .option('--database <url>', 'PostgreSQL server URL', 'postgres://postgres:postgres@127.0.0.1:5432/postgres')
+    .option('--database-name <name>', 'the database the benchmark makes and drops on that server', databaseName, BENCH_DB)
     .option('--events <n>', 'earn events of the ingest scenario', count(false), 60000)
     .option('--redis <url>', 'Redis URL of the ingest scenario’s queue', 'redis://127.0.0.1:6379')
     .option('--redemptions <n>', 'redemptions of the catalogue scenario', count(false), 3000)

@@ -3,7 +3,8 @@
 // missing or older than src/, then runs it with the given arguments (the service applies pending
 // migrations at start). `--bench` runs the benchmark (bench/, compiled with the service's sources
 // into dist-bench/ by bench/tsconfig.json, so that dist/ holds the service alone) instead,
-// `--worker` the queue worker (dist/worker.js), `--cli` the command-line tool (dist/cli.js);
+// `--worker` the queue worker (dist/worker.js), `--cli` the command-line tool (dist/cli.js), `--demo`
+// the demo (dist/demo/main.js, an entry point of its own so that the service does not depend on it);
 // `--build-only` only builds.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -13,11 +14,16 @@ const root = path.resolve(__dirname, '..');
 const bench = process.argv.includes('--bench');
 const worker = process.argv.includes('--worker');
 const cli = process.argv[2] === '--cli';
+const demo = !bench && !worker && !cli && process.argv.includes('--demo');
 const out = path.join(root, bench ? 'dist-bench' : 'dist');
-const entry = bench ? path.join(out, 'bench', 'main.js') : path.join(out, worker ? 'worker.js' : cli ? 'cli.js' : 'main.js');
+const entry = bench
+  ? path.join(out, 'bench', 'main.js')
+  : path.join(out, worker ? 'worker.js' : cli ? 'cli.js' : demo ? path.join('demo', 'main.js') : 'main.js');
 const buildOnly = process.argv.includes('--build-only');
 // the CLI's own arguments pass through untouched
-const args = cli ? process.argv.slice(3) : process.argv.slice(2).filter((a) => !['--bench', '--worker', '--build-only'].includes(a));
+const args = cli
+  ? process.argv.slice(3)
+  : process.argv.slice(2).filter((a) => !['--bench', '--worker', '--build-only', '--demo'].includes(a));
 
 function newestMtime(dir) {
   let newest = 0;

@@ -21,6 +21,7 @@ import { requestIdMiddleware } from './infra/logging/request-id';
 import { mountQueueBoard } from './infra/queue/queue-board';
 import { stopSchedules } from './infra/schedule/stop-schedules';
 import { mountPages } from './pages/pages-http';
+import { WEBHOOK_DATA_MODELS, webhooksSection } from './webhooks/dto/webhook-events.dto';
 
 /** Builds the HTTP application, fully configured but not listening (tests use it as it is). */
 export async function createApp(config: AppConfig, logging: LoggingOptions = {}): Promise<NestExpressApplication> {
@@ -66,10 +67,11 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   mountPages(app, config);
   app.use(jsonBody(config.bodyLimit));
   const queues = config.redisUrl ? [app.get<Queue>(getQueueToken(EARN_QUEUE))] : null;
-  mountQueueBoard(app.getHttpAdapter().getInstance(), queues, app.get(ApiClientsService));
+  const apiClients = app.get(ApiClientsService);
+  mountQueueBoard(app.getHttpAdapter().getInstance(), queues, (key) => apiClients.authenticate(key));
   app.useGlobalFilters(new ProblemFilter());
   app.useGlobalPipes(createValidationPipe());
-  mountDocs(app);
+  mountDocs(app, { extraModels: WEBHOOK_DATA_MODELS, extensions: { 'x-webhooks': webhooksSection() } });
 }
 
 /**

@@ -14,7 +14,7 @@ import { AwardRunner } from './awards/award-queue';
 import { AwardsService } from './awards/awards.service';
 import { SealService } from './audit/seal.service';
 import { ApiClientsService } from './auth/api-clients.service';
-import { CLIENT_ROLES, ClientRole } from './auth/domain/principal';
+import { CLIENT_ROLES, ClientRole } from './common/principal';
 import { CatalogueService } from './catalogue/catalogue.service';
 import { progressBar } from './cli/progress';
 import { writeStatement } from './audit/statement-writer';

@@ -1,9 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { join } from 'node:path';
-import pino from 'pino';
 import { createApp, createAppContext } from './app.setup';
-import { AppConfig, ConfigError, loadConfig, loadDemoConfig, processArgs } from './config/config';
+import { AppConfig, ConfigError, loadConfig, processArgs } from './config/config';
 import { openDatabase } from './infra/database/database';
 import { DataFolderInUseError } from './infra/database/data-folder-lock';
 import { applyMigrations } from './infra/database/migrator';
@@ -11,15 +9,18 @@ import { boundShutdown, isSupervisedApiProcess, superviseApiProcesses } from './
 
 /**
  * The API entry point. `node dist/main.js` serves; `--migrate` applies pending migrations and
- * exits; `--demo` seeds the demo programme (embedded database unless DATABASE_URL is set), plays a day
- * of the city (`--events N`, default 5000), reconciles, prints a summary and serves.
+ * exits. The demo has an entry point of its own (src/demo/main.ts, `npm run demo`), so that the
+ * service does not depend on it.
  */
 async function main(): Promise<void> {
   const args = processArgs();
-  const demo = args.includes('--demo');
-  const config = demo ? loadDemoConfig() : loadConfig();
+  if (args.includes('--demo')) {
+    console.error('The demo has an entry point of its own: npm run demo (node dist/demo/main.js)');
+    process.exit(2);
+  }
+  const config = loadConfig();
   if (args.includes('--migrate')) return migrateOnly(config);
-  if (config.apiProcesses > 1 && !demo && !isSupervisedApiProcess()) {
+  if (config.apiProcesses > 1 && !isSupervisedApiProcess()) {
     // migrations once, before the API processes start (each would otherwise wait for the others' lock)
     await migrateOnly(config);
     return superviseApiProcesses(config.apiProcesses, config.shutdownTimeoutMs);
@@ -30,20 +31,10 @@ async function main(): Promise<void> {
     await createAppContext(config);
     return new Logger('Worker').log('Civic points ledger worker started');
   }
-  // the demo's code is loaded only for the demo, its options checked before anything starts
-  const demoModule = demo ? await import('./demo/demo') : null;
-  const demoOptions = demoModule?.demoOptionsOf(args);
-
-  // the demo's terminal is its summary: its log lines (one per request) go to a file in the data folder
-  const logFile = demo ? join(config.database.dataDir, 'demo.log') : undefined;
-  const app = await createApp(config, logFile ? { destination: pino.destination({ dest: logFile, mkdir: true, append: true }) } : {});
+  const app = await createApp(config);
   await app.listen(config.port);
   const url = `http://localhost:${config.port}`;
-  if (demoModule && demoOptions) {
-    await demoModule.seedDemo(app, config, url, { ...demoOptions, logFile });
-  } else {
-    new Logger('Main').log(`Civic points ledger serving on ${url} (API docs at ${url}/docs)`);
-  }
+  new Logger('Main').log(`Civic points ledger serving on ${url} (API docs at ${url}/docs)`);
 }
 
 async function migrateOnly(config: AppConfig): Promise<void> {

@@ -28,7 +28,7 @@ export interface ConsoleResult {
 export async function consoleOverview(o: BenchOptions, url: string): Promise<ConsoleResult[]> {
   const results: ConsoleResult[] = [];
   for (const postings of [o.consoleSmall, o.console]) {
-    await recreateDatabase(o.database);
+    await recreateDatabase(o.database, o.databaseName);
     const service = await startService(o, url);
     try {
       await load(url, postings);

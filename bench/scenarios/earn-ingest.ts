@@ -8,12 +8,19 @@ import { BenchApp } from '../support/service';
 /**
  * Earn ingest end to end: a participation service posts batches of 1000 events over HTTP (a few
  * at a time), Bull on Redis carries them to the processing, and the clock stops when every
- * event is posted. p50/p99 are of the HTTP answers (acceptance).
+ * event is posted. p50/p99 are of the HTTP answers (acceptance). The warm-up batch (1000 events)
+ * goes before the clock starts.
  */
-export async function earnIngest(o: BenchOptions, { app, base, adminKey, call }: BenchApp): Promise<RunResult> {
-  await call('/v1/admin/sources', { id: 'votes', name: 'Votes' }, adminKey);
-  await call('/v1/admin/earning-rules', { id: 'vote', sourceId: 'votes', eventType: 'vote.cast', points: '20' }, adminKey);
-  const sourceKey = (await call('/v1/admin/api-clients', { name: 'bench', role: 'source', sourceId: 'votes' }, adminKey)).apiKey as string;
+export async function earnIngest(o: BenchOptions, { app, base, adminKey, call }: BenchApp, sourceId = 'votes'): Promise<RunResult> {
+  // a source of its own per run (the webhooks scenario ingests more than once on one service)
+  await call('/v1/admin/sources', { id: sourceId, name: `Source ${sourceId}` }, adminKey);
+  await call(
+    '/v1/admin/earning-rules',
+    { id: sourceId === 'votes' ? 'vote' : `${sourceId}-vote`, sourceId, eventType: 'vote.cast', points: '20' },
+    adminKey,
+  );
+  const sourceKey = (await call('/v1/admin/api-clients', { name: `bench ${sourceId}`, role: 'source', sourceId }, adminKey))
+    .apiKey as string;
   const prisma = app.get(PrismaService);
   const batches = Math.ceil(o.events / EARN_BATCH);
   const occurredAt = new Date().toISOString();

@@ -16,7 +16,7 @@ import { recreateDatabase } from '../support/database';
  * timed: sealing happens every minute in production), then one full run, timed.
  */
 export async function reconciliation(o: BenchOptions, url: string): Promise<RunResult> {
-  await recreateDatabase(o.database);
+  await recreateDatabase(o.database, o.databaseName);
   const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error' });
   const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error'] });
   const pool = new Pool({ connectionString: url, max: 1 });

@@ -12,18 +12,18 @@ async function withServer(serverUrl: string, fn: (client: Client) => Promise<unk
 }
 
 /** Drops the benchmark's database if it is there and makes it afresh. */
-export const recreateDatabase = (serverUrl: string) =>
+export const recreateDatabase = (serverUrl: string, name = BENCH_DB) =>
   withServer(serverUrl, async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${BENCH_DB}`);
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${name}`);
   });
 
-export const dropDatabase = (serverUrl: string) =>
-  withServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
+export const dropDatabase = (serverUrl: string, name = BENCH_DB) =>
+  withServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 
 /** The URL of the benchmark's database on the server. */
-export function benchDatabaseUrl(serverUrl: string): string {
+export function benchDatabaseUrl(serverUrl: string, name = BENCH_DB): string {
   const url = new URL(serverUrl);
-  url.pathname = `/${BENCH_DB}`;
+  url.pathname = `/${name}`;
   return url.toString();
 }

@@ -23,6 +23,8 @@ export async function startService(o: BenchOptions, url: string): Promise<BenchA
     ADMIN_API_KEY: adminKey,
     RESIDENT_JWT_SECRET: randomBytes(32).toString('base64url'),
     PARTNER_CODE_RATE_PER_MINUTE: '1000000',
+    // the webhooks scenario's receiver listens on loopback
+    WEBHOOK_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'error',
   });
   const app = await createApp(config);

@@ -2,7 +2,7 @@ import { writeStatement } from './statement-writer';
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Roles } from '../auth/access.decorators';
+import { Roles } from '../common/access';
 import { SLUG_ID } from '../common/identifiers';
 import { invalidInput, notFound } from '../common/errors';
 import { formatAmount } from '../common/money';
@@ -14,7 +14,7 @@ import { TransactionDto, TRANSACTION_TYPE } from '../ledger/dto/ledger.dto';
 import { JournalRow } from '../ledger/ledger-read.service';
 import { LedgerReadService } from '../ledger/ledger-read.service';
 import { LedgerService } from '../ledger/ledger.service';
-import { AuditRepository } from './audit.repository';
+import { AuditService } from './audit.service';
 import { Seal, SealService } from './seal.service';
 
 export class JournalPostingDto {
@@ -145,7 +145,7 @@ function sealDto(s: Seal): SealDto {
 @Controller('v1/audit')
 export class AuditController {
   constructor(
-    private readonly audit: AuditRepository,
+    private readonly audit: AuditService,
     private readonly ledger: LedgerService,
     private readonly reads: LedgerReadService,
     private readonly seals: SealService,

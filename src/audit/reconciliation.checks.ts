@@ -251,6 +251,36 @@ export const CHECKS: CheckDefinition[] = [
     ],
   },
   {
+    name: 'open_holds_match_journal',
+    description:
+      'the list of open holds that expire (ledger_open_holds, which balance reads, the door and the sweeper trust) is exactly what the journal says: every pending transaction with an expiry and no settlement, per balance row, side and amount',
+    parts: [
+      // ledger_open_holds is an ordinary table (the journal's tables are append-only, it is not):
+      // a row missing would keep an expired hold reserving points and the sweeper would never
+      // release it, a row too many or with a wrong amount would take points from a balance
+      Prisma.sql`
+      WITH journal AS (
+        SELECT p.transaction_id, p.account_id, p.shard, p.side, sum(p.amount) AS amount, t.expires_at
+        FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+        WHERE t.kind = 'pending' AND t.expires_at IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
+        GROUP BY p.transaction_id, p.account_id, p.shard, p.side, t.expires_at
+      )
+      SELECT 'hold ' || coalesce(j.transaction_id, h.transaction_id)::text || ' on ' ||
+             coalesce(a.code, 'account ' || coalesce(j.account_id, h.account_id)::text) || ' row ' || coalesce(j.shard, h.shard)::text ||
+             ' ' || coalesce(j.side, h.side) || CASE
+               WHEN h.transaction_id IS NULL THEN ': open in the journal, not listed'
+               WHEN j.transaction_id IS NULL THEN ': listed, not open in the journal'
+               ELSE ': listed as ' || h.amount::text || ' until ' || h.expires_at::text || ', the journal says ' || j.amount::text || ' until ' || j.expires_at::text
+             END AS what
+      FROM journal j
+      FULL JOIN ledger_open_holds h
+        ON h.transaction_id = j.transaction_id AND h.account_id = j.account_id AND h.shard = j.shard AND h.side = j.side
+      LEFT JOIN ledger_accounts a ON a.id = coalesce(j.account_id, h.account_id)
+      WHERE h.transaction_id IS NULL OR j.transaction_id IS NULL OR h.amount <> j.amount OR h.expires_at <> j.expires_at`,
+    ],
+  },
+  {
     name: 'seals_match_journal',
     description: 'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
     // the whole journal hashed set-based with the seals' own canonical definition, in the

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { CurrentClient, Roles } from '../auth/access.decorators';
-import { actorOf, ClientPrincipal } from '../auth/domain/principal';
+import { CurrentClient, Roles } from '../common/access';
+import { actorOf, ClientPrincipal } from '../common/principal';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { UUID_PARAM } from '../common/params';

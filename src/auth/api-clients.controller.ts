@@ -3,9 +3,9 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { UUID_PARAM } from '../common/params';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
-import { CurrentClient, Roles } from './access.decorators';
+import { CurrentClient, Roles } from '../common/access';
 import { ApiClientsService } from './api-clients.service';
-import { actorOf, ClientPrincipal } from './domain/principal';
+import { actorOf, ClientPrincipal } from '../common/principal';
 import { ApiClientDto, ApiClientPageDto, CreateApiClientDto, CreatedApiClientDto } from './dto/api-client.dto';
 
 @ApiTags('admin')

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../infra/database/transaction-host';
-import { ClientRole } from './domain/principal';
+import { ClientRole } from '../common/principal';
 
 export interface ApiClientRecord {
   id: string;

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
-import { AdminActionsRepository } from '../audit/admin-actions.repository';
+import { AdminActionsService } from '../audit/admin-actions.service';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -10,7 +10,7 @@ import { TransactionHost } from '../infra/database/transaction-host';
 import { Broadcast } from '../infra/queue/broadcast';
 import { ApiClientRecord, ApiClientsRepository } from './api-clients.repository';
 import { displayPrefixOf, generateApiKey, hashApiKey, MAX_API_KEY_LENGTH, sameDigest } from './domain/api-key';
-import { ClientPrincipal, ClientRole } from './domain/principal';
+import { ClientPrincipal, ClientRole } from '../common/principal';
 
 export interface NewApiClient {
   name: string;
@@ -44,7 +44,7 @@ export class ApiClientsService {
   constructor(
     private readonly db: TransactionHost,
     private readonly repository: ApiClientsRepository,
-    private readonly adminActions: AdminActionsRepository,
+    private readonly adminActions: AdminActionsService,
     private readonly broadcast: Broadcast,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {

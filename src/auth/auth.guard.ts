@@ -3,9 +3,9 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { DomainError } from '../common/errors';
-import { ACCESS_RULE, AccessRule, AuthenticatedRequest } from './access.decorators';
+import { ACCESS_RULE, AccessRule, AuthenticatedRequest } from '../common/access';
 import { ApiClientsService } from './api-clients.service';
-import { Principal } from './domain/principal';
+import { Principal } from '../common/principal';
 import { looksLikeApiKey } from './domain/api-key';
 import { verifyResidentToken } from './domain/resident-token';
 

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { CurrentClient, Public, Roles } from '../auth/access.decorators';
-import { ClientPrincipal } from '../auth/domain/principal';
+import { CurrentClient, Public, Roles } from '../common/access';
+import { ClientPrincipal } from '../common/principal';
 import { Decimal } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { optionalMoment } from '../common/params';

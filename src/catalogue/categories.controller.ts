@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Public, Roles } from '../auth/access.decorators';
+import { Public, Roles } from '../common/access';
 import { notFound } from '../common/errors';
 import { SLUG_ID } from '../common/identifiers';
 import { ApiProblems } from '../common/openapi';

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { ReconciliationRun, ReconciliationService } from '../audit/reconciliation.service';
 import { SealService } from '../audit/seal.service';
 import { ApiClientsService } from '../auth/api-clients.service';
-import { ClientRole } from '../auth/domain/principal';
+import { ClientRole } from '../common/principal';
 import { signResidentToken } from '../auth/domain/resident-token';
 import { DomainError } from '../common/errors';
 import { Decimal } from '../common/money';

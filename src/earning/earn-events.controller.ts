@@ -1,7 +1,7 @@
 import { ArgumentMetadata, Body, Controller, Get, HttpCode, Injectable, Param, PipeTransform, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { CurrentClient, Roles } from '../auth/access.decorators';
-import { ClientPrincipal } from '../auth/domain/principal';
+import { CurrentClient, Roles } from '../common/access';
+import { ClientPrincipal } from '../common/principal';
 import { invalidInput } from '../common/errors';
 import { ApiProblems } from '../common/openapi';
 import { createValidationPipe } from '../common/validation';

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, Matches } from 'class-validator';
-import { Roles } from '../auth/access.decorators';
+import { Roles } from '../common/access';
 import { Decimal } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';

@@ -2,8 +2,8 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { catchError, from, lastValueFrom, map, Observable } from 'rxjs';
-import { AuthenticatedRequest } from '../auth/access.decorators';
-import { actorOf } from '../auth/domain/principal';
+import { AuthenticatedRequest } from '../common/access';
+import { actorOf } from '../common/principal';
 import { DomainError, invalidInput } from '../common/errors';
 import { ProblemAnswer, ProblemDocument } from '../common/problem';
 import { IdempotencyContext, IdempotencyService, StoredAnswer } from './idempotency.service';

@@ -1,7 +1,7 @@
 import { Body, Controller, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentClient, Roles } from '../auth/access.decorators';
-import { actorOf, ClientPrincipal } from '../auth/domain/principal';
+import { CurrentClient, Roles } from '../common/access';
+import { actorOf, ClientPrincipal } from '../common/principal';
 import { Decimal } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { optionalMoment } from '../common/params';

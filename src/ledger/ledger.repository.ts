@@ -74,6 +74,17 @@ export const SQLSTATE_NOT_OPEN = 'CL003';
 
 const ACCOUNT_CACHE_LIMIT = 100_000;
 
+/** The call of the ledger's one door: every array as one text literal, cast here (see arrayLiteral). */
+const LEDGER_RECORD_SQL = `SELECT created_at, floor_accounts, available_after::text[] AS available_after FROM ledger_record(
+  $1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::timestamptz[], $7::jsonb[], $8::text[], $9::timestamptz[],
+  $10::timestamptz[], $11::int[], $12::bigint[], $13::smallint[], $14::text[], $15::text[], $16::numeric[], $17::bigint[])`;
+
+interface RawRecorded {
+  created_at: Date;
+  floor_accounts: (bigint | string)[];
+  available_after: string[];
+}
+
 /**
  * What the account's expired holds that are not released yet still reserve (debits, credits):
  * subtracted from its pending sums, since a hold stops holding at its expiry. A tiny table
@@ -187,6 +198,11 @@ export class LedgerRepository {
    * statement: it checks them, derives and checks the balance changes, locks the balance rows
    * in the ledger's order and writes the journal. Returns when they were written and what each
    * floor-zero account it changed has available after them.
+   *
+   * Outside a transaction on PostgreSQL (a single write: the ledger service's own callers, the
+   * benchmark's single writes) the call is a named prepared statement straight on the driver,
+   * planned once per connection and without Prisma's per-query work, as the other hot paths
+   * are; inside a transaction it goes through the transaction's client.
    */
   async record(
     entries: NewJournalEntry[],
@@ -194,17 +210,29 @@ export class LedgerRepository {
   ): Promise<{ createdAt: Date; availableAfter: Map<bigint, Decimal> }> {
     const p = entries.flatMap((e, i) => e.postings.map((x) => ({ ...x, tx: i + 1 })));
     const iso = (d: Date | undefined) => d?.toISOString() ?? null;
-    const [row] = await this.db.client.$queryRaw<{ created_at: Date; floor_accounts: bigint[]; available_after: string[] }[]>`
-      SELECT created_at, floor_accounts, available_after::text[] AS available_after FROM ledger_record(
-        ${arrayLiteral(entries.map((e) => e.id))}::uuid[], ${arrayLiteral(entries.map((e) => e.type))}::text[],
-        ${arrayLiteral(entries.map((e) => e.kind))}::text[], ${arrayLiteral(entries.map((e) => e.pendingId))}::uuid[],
-        ${arrayLiteral(entries.map((e) => e.reversesId))}::uuid[], ${arrayLiteral(entries.map((e) => iso(e.expiresAt)))}::timestamptz[],
-        ${arrayLiteral(entries.map((e) => JSON.stringify(e.metadata)))}::jsonb[], ${arrayLiteral(entries.map((e) => e.description))}::text[],
-        ${arrayLiteral(entries.map((e) => iso(e.effectiveAt)))}::timestamptz[],
-        ${arrayLiteral(entries.map((e) => iso(e.creditExpiresAt)))}::timestamptz[],
-        ${arrayLiteral(p.map((x) => x.tx))}::int[], ${arrayLiteral(p.map((x) => x.accountId))}::bigint[],
-        ${arrayLiteral(p.map((x) => x.shard))}::smallint[], ${arrayLiteral(p.map((x) => x.asset))}::text[], ${arrayLiteral(p.map((x) => x.side))}::text[],
-        ${arrayLiteral(p.map((x) => x.amount.toFixed()))}::numeric[], ${arrayLiteral(expireAccounts)}::bigint[])`;
+    const params = [
+      arrayLiteral(entries.map((e) => e.id)),
+      arrayLiteral(entries.map((e) => e.type)),
+      arrayLiteral(entries.map((e) => e.kind)),
+      arrayLiteral(entries.map((e) => e.pendingId)),
+      arrayLiteral(entries.map((e) => e.reversesId)),
+      arrayLiteral(entries.map((e) => iso(e.expiresAt))),
+      arrayLiteral(entries.map((e) => JSON.stringify(e.metadata))),
+      arrayLiteral(entries.map((e) => e.description)),
+      arrayLiteral(entries.map((e) => iso(e.effectiveAt))),
+      arrayLiteral(entries.map((e) => iso(e.creditExpiresAt))),
+      arrayLiteral(p.map((x) => x.tx)),
+      arrayLiteral(p.map((x) => x.accountId)),
+      arrayLiteral(p.map((x) => x.shard)),
+      arrayLiteral(p.map((x) => x.asset)),
+      arrayLiteral(p.map((x) => x.side)),
+      arrayLiteral(p.map((x) => x.amount.toFixed())),
+      arrayLiteral(expireAccounts),
+    ];
+    const [row] = this.db.standalone
+      ? await this.db.statement<RawRecorded>('ledger_record', LEDGER_RECORD_SQL, params)
+      : await this.db.client.$queryRawUnsafe<RawRecorded[]>(LEDGER_RECORD_SQL, ...params);
+    // bigint[] comes back as text from the driver, as bigint from Prisma: BigInt takes both
     const availableAfter = new Map(row.floor_accounts.map((id, i) => [BigInt(id), new Decimal(row.available_after[i])]));
     return { createdAt: row.created_at, availableAfter };
   }
@@ -277,13 +305,18 @@ export class LedgerRepository {
     return toSums(row);
   }
 
-  /** Pending transactions past their expiry that nothing has settled yet. */
+  /**
+   * Pending transactions past their expiry that nothing has settled yet, oldest expiry first: read
+   * from ledger_open_holds (the open holds that expire, kept by ledger_record: small), not from
+   * the journal, whose pending transactions, settled or not, only grow. The reconciliation's
+   * open_holds_match_journal proves the list against the journal.
+   */
   async expiredHolds(now: Date, limit: number): Promise<string[]> {
     const rows = await this.db.client.$queryRaw<{ id: string }[]>`
-      SELECT t.id::text AS id FROM ledger_transactions t
-      WHERE t.kind = 'pending' AND t.expires_at <= ${now}
-        AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
-      ORDER BY t.expires_at LIMIT ${limit}`;
+      SELECT h.transaction_id::text AS id FROM ledger_open_holds h
+      WHERE h.expires_at <= ${now}
+      GROUP BY h.transaction_id, h.expires_at
+      ORDER BY h.expires_at LIMIT ${limit}`;
     return rows.map((r) => r.id);
   }
 

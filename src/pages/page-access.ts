@@ -15,7 +15,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Public } from '../auth/access.decorators';
+import { Public } from '../common/access';
 import { DomainError } from '../common/errors';
 import { Locale, localeOf } from './i18n/locale';
 import { Language, MessageKey } from './i18n/messages';

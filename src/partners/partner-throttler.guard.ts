@@ -1,7 +1,7 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
-import { AuthenticatedRequest } from '../auth/access.decorators';
-import { actorOf } from '../auth/domain/principal';
+import { AuthenticatedRequest } from '../common/access';
+import { actorOf } from '../common/principal';
 
 /** Counts code look-ups and redemptions per API key (not per address): a till, not a network. */
 @Injectable()

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentClient, Roles } from '../auth/access.decorators';
-import { actorOf, ClientPrincipal } from '../auth/domain/principal';
+import { CurrentClient, Roles } from '../common/access';
+import { actorOf, ClientPrincipal } from '../common/principal';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { CreatePartnerDto, CreateSourceDto, PartnerDto, PartnerPageDto, SourceDto, SourcePageDto } from './dto/programme.dto';

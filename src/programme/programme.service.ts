@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AdminActionsRepository } from '../audit/admin-actions.repository';
+import { AdminActionsService } from '../audit/admin-actions.service';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { isUniqueViolation } from '../infra/database/prisma.service';
@@ -13,7 +13,7 @@ export class ProgrammeService {
   constructor(
     private readonly db: TransactionHost,
     private readonly repository: ProgrammeRepository,
-    private readonly adminActions: AdminActionsRepository,
+    private readonly adminActions: AdminActionsService,
   ) {}
 
   async createSource(actor: string, input: { id: string; name: string }): Promise<Source> {

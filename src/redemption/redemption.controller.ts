@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentResident, ResidentOnly } from '../auth/access.decorators';
-import { ResidentPrincipal } from '../auth/domain/principal';
+import { CurrentResident, ResidentOnly } from '../common/access';
+import { ResidentPrincipal } from '../common/principal';
 import { Decimal } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';

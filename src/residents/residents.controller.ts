@@ -1,7 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { CurrentResident, ResidentOnly } from '../auth/access.decorators';
-import { ResidentPrincipal } from '../auth/domain/principal';
+import { CurrentResident, ResidentOnly } from '../common/access';
+import { ResidentPrincipal } from '../common/principal';
 import { formatAmount } from '../common/money';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentClient, Roles } from '../auth/access.decorators';
-import { actorOf, ClientPrincipal } from '../auth/domain/principal';
+import { CurrentClient, Roles } from '../common/access';
+import { actorOf, ClientPrincipal } from '../common/principal';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { UUID_PARAM } from '../common/params';

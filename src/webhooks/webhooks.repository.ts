@@ -178,11 +178,15 @@ export class WebhooksRepository {
              WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.status = 'pending' AND e.event_seq < d.event_seq)
          ORDER BY d.next_attempt_at
          LIMIT $1 * 4
+       ), busy AS (
+         -- counted once per webhook (per due row, it read the webhook's whole backlog again for
+         -- each: seconds per pass once thousands were pending, and 4 deliveries a pass)
+         SELECT l.webhook_id, count(*) AS busy FROM webhook_deliveries l
+         WHERE l.webhook_id IN (SELECT DISTINCT webhook_id FROM due) AND l.status = 'pending' AND l.leased_until >= now()
+         GROUP BY l.webhook_id
        ), ranked AS (
-         SELECT due.id, row_number() OVER (PARTITION BY due.webhook_id ORDER BY due.next_attempt_at) AS n,
-                (SELECT count(*) FROM webhook_deliveries l
-                 WHERE l.webhook_id = due.webhook_id AND l.status = 'pending' AND l.leased_until >= now()) AS busy
-         FROM due
+         SELECT due.id, row_number() OVER (PARTITION BY due.webhook_id ORDER BY due.next_attempt_at) AS n, coalesce(b.busy, 0) AS busy
+         FROM due LEFT JOIN busy b ON b.webhook_id = due.webhook_id
        ), chosen AS (
          SELECT id FROM ranked WHERE n + busy <= $2 LIMIT $1
        ), locked AS (

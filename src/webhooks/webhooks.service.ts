@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { AdminActionsRepository } from '../audit/admin-actions.repository';
+import { AdminActionsService } from '../audit/admin-actions.service';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
@@ -27,7 +27,7 @@ export class WebhooksService {
   constructor(
     private readonly repository: WebhooksRepository,
     private readonly transactions: TransactionHost,
-    private readonly adminActions: AdminActionsRepository,
+    private readonly adminActions: AdminActionsService,
     private readonly sender: WebhookSender,
     private readonly secrets: SecretBox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,

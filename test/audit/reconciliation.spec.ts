@@ -90,6 +90,7 @@ describe('reconciliation', () => {
       'codes_match_redemptions',
       'expired_holds_released',
       'lots_match_balances',
+      'open_holds_match_journal',
       'seals_match_journal',
       'seal_chain_intact',
     ]);
@@ -231,6 +232,76 @@ describe('reconciliation', () => {
       await rows(`INSERT INTO ledger_transactions OVERRIDING SYSTEM VALUE SELECT * FROM deleted_transaction`);
       await t.prisma.$executeRawUnsafe('DROP TABLE deleted_transaction');
     }
+    expect((await run()).status).toBe('passed');
+  });
+
+  it('the list of open holds differing from the journal fails open_holds_match_journal, which names the hold', async () => {
+    const hold = await t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({
+        type: 'redeem',
+        pending: true,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        postings: [
+          { account: 'resident:anna', asset: 'POINTS', debit: '25' },
+          { account: 'partner:cafe:redeemed', asset: 'POINTS', credit: '25' },
+        ],
+      })
+      .expect(201);
+    const id: string = hold.body.id;
+    expect((await run()).status).toBe('passed');
+    const listed = await t.prisma.$queryRawUnsafe<{ account_id: bigint; shard: number; side: string; amount: string; expires_at: Date }[]>(
+      `SELECT account_id, shard, side, amount::text AS amount, expires_at FROM ledger_open_holds WHERE transaction_id = '${id}' ORDER BY side`,
+    );
+    expect(listed.map((r) => [r.side, r.amount])).toEqual([
+      ['C', '25'],
+      ['D', '25'],
+    ]);
+    const anna = `(SELECT id FROM ledger_accounts WHERE code = 'resident:anna')`;
+    const offending = async () => {
+      const report = await run();
+      expect(failed(report)).toEqual(['open_holds_match_journal']);
+      return report.checks.find((c: { name: string }) => c.name === 'open_holds_match_journal').offending as string[];
+    };
+    const restore = async () => {
+      await t.prisma.$executeRawUnsafe(`DELETE FROM ledger_open_holds WHERE transaction_id = '${id}'`);
+      for (const r of listed)
+        await t.prisma.$executeRawUnsafe(
+          `INSERT INTO ledger_open_holds (transaction_id, account_id, shard, side, amount, expires_at) VALUES ($1::uuid, $2, $3, $4, $5::numeric, $6)`,
+          id,
+          r.account_id,
+          r.shard,
+          r.side,
+          r.amount,
+          r.expires_at,
+        );
+    };
+    try {
+      // dropped from the list: its expiry would never be swept nor subtracted from reads
+      await t.prisma.$executeRawUnsafe(`DELETE FROM ledger_open_holds WHERE transaction_id = '${id}' AND account_id = ${anna}`);
+      expect(await offending()).toEqual([`hold ${id} on resident:anna row ${listed[1].shard} D: open in the journal, not listed`]);
+      await restore();
+      // its amount changed
+      await t.prisma.$executeRawUnsafe(`UPDATE ledger_open_holds SET amount = 250 WHERE transaction_id = '${id}' AND account_id = ${anna}`);
+      expect(await offending()).toEqual([
+        expect.stringMatching(new RegExp(`^hold ${id} on resident:anna row \\d+ D: listed as 250 until .*, the journal says 25 until`)),
+      ]);
+      await restore();
+      // a hold the journal does not have (here: the grant, which is posted)
+      await t.prisma.$executeRawUnsafe(
+        `INSERT INTO ledger_open_holds (transaction_id, account_id, shard, side, amount, expires_at) SELECT '${grantTx}', ${anna}, 0, 'D', 1, now()`,
+      );
+      expect(await offending()).toEqual([`hold ${grantTx} on resident:anna row 0 D: listed, not open in the journal`]);
+    } finally {
+      await t.prisma.$executeRawUnsafe(`DELETE FROM ledger_open_holds WHERE transaction_id = '${grantTx}'`);
+      await restore();
+    }
+    expect((await run()).status).toBe('passed');
+    // settled: gone from the list, and the books still agree
+    await t.http.post(`/v1/ledger/transactions/${id}/void`).set(t.admin).set('Idempotency-Key', randomUUID()).expect(200);
+    expect(await t.prisma.$queryRawUnsafe(`SELECT 1 FROM ledger_open_holds WHERE transaction_id = '${id}'`)).toEqual([]);
     expect((await run()).status).toBe('passed');
   });
 

@@ -96,6 +96,15 @@ describe('audit reads: statements, the journal, tracing a point', () => {
     expectProblem(await t.http.get('/v1/audit/transactions?partner=Bad%20Id').set(auditor), 400, 'validation_failed');
   });
 
+  it('a transaction by id: its postings, and no earn event or redemption behind one written by hand', async () => {
+    const [redeem] = (await t.http.get('/v1/audit/transactions?account=partner:cafe:redeemed').set(auditor).expect(200)).body.items;
+    const traced = (await t.http.get(`/v1/audit/transactions/${redeem.id}`).set(auditor).expect(200)).body;
+    expect(traced).toMatchObject({ id: redeem.id, type: 'redeem' });
+    expect(traced).not.toHaveProperty('earnEvent');
+    expect(traced).not.toHaveProperty('redemption');
+    expectProblem(await t.http.get(`/v1/audit/transactions/${randomUUID()}`).set(auditor), 404, 'not_found');
+  });
+
   it('auditors read but never write', async () => {
     expectProblem(
       await t.http.post('/v1/ledger/transactions').set(auditor).set('Idempotency-Key', randomUUID()).send({}),

@@ -21,6 +21,7 @@ describe('the benchmark’s options', () => {
       transfers: 6000,
       workers: 16,
       database: 'postgres://postgres:postgres@127.0.0.1:5432/postgres',
+      databaseName: 'civic_ledger_bench',
       events: 60000,
       redis: 'redis://127.0.0.1:6379',
       redemptions: 3000,
@@ -36,8 +37,23 @@ describe('the benchmark’s options', () => {
 
   it('take whole numbers, a scenario set and --keep', () => {
     expect(
-      parseOptions(['--transfers', '200', '--workers', '4', '--only', 'reconcile', '--reconcile', '0', '--keep', '--soak', '30']),
+      parseOptions([
+        '--transfers',
+        '200',
+        '--workers',
+        '4',
+        '--only',
+        'reconcile',
+        '--reconcile',
+        '0',
+        '--keep',
+        '--soak',
+        '30',
+        '--database-name',
+        'bench_2',
+      ]),
     ).toMatchObject({
+      databaseName: 'bench_2',
       transfers: 200,
       workers: 4,
       only: 'reconcile',
@@ -57,6 +73,7 @@ describe('the benchmark’s options', () => {
 
   it('refuse an unknown scenario set or option', () => {
     expect(refusal('--only', 'everything')).toBe('commander.invalidArgument');
+    expect(refusal('--database-name', 'x; DROP DATABASE postgres')).toBe('commander.invalidArgument');
     expect(refusal('--tranfsers', '10')).toBe('commander.unknownOption');
   });
 });

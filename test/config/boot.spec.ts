@@ -24,6 +24,18 @@ describe('starting the service', () => {
     expect(output).toMatch(/REDIS_URL: must be a redis/);
   });
 
+  it("`npm run demo` starts the demo's own entry point, which checks its options before anything starts", () => {
+    const { status, output } = start(['--demo', '--events', 'many'], {});
+    expect(output).toContain('--events must be a whole number');
+    expect(status).toBe(1);
+  });
+
+  it("the service's entry point refuses `--demo` and names the demo's", () => {
+    const result = spawnSync(process.execPath, [join(root, 'dist', 'main.js'), '--demo'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(result.stderr).toContain('npm run demo (node dist/demo/main.js)');
+    expect(result.status).toBe(2);
+  });
+
   it('`--migrate` applies pending migrations, and a second run applies none', async () => {
     const db = await createTestDatabase();
     try {

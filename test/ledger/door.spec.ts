@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from '../../src/common/money';
 import { EarnProcessor } from '../../src/earning/earn-processor.service';
+import { databaseErrorOf } from '../../src/infra/database/prisma.service';
+import { TransactionHost } from '../../src/infra/database/transaction-host';
 import { LedgerRepository, NewJournalEntry } from '../../src/ledger/ledger.repository';
 import { RedemptionRepository } from '../../src/redemption/redemption.repository';
 import { RedemptionService } from '../../src/redemption/redemption.service';
@@ -106,24 +108,27 @@ describe('the ledger’s one door', () => {
         ],
       });
       const before = await transactions();
-      const code = (e: unknown) =>
-        (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; detail?: string } } } }).meta?.driverAdapterError?.cause;
-      const unbalanced = await repository.record([entry('5', '4')]).catch((e: unknown) => code(e));
-      expect(unbalanced).toMatchObject({ originalCode: 'CL002' });
-      const overdraw = await repository.record([entry('11', '11')]).catch((e: unknown) => code(e));
-      expect(overdraw).toMatchObject({ originalCode: 'CL001', detail: account!.id.toString() });
-      // a batch both adding to and taking from one resident is refused: the summed check would hide an overdraft
-      const mixed = await repository
-        .record([
+      // both ways the repository sends the call: a named statement on the driver when no
+      // transaction is open, through the open transaction's client otherwise
+      const host = t.app.get(TransactionHost);
+      for (const send of [
+        (entries: NewJournalEntry[]) => repository.record(entries),
+        (entries: NewJournalEntry[]) => host.run(() => repository.record(entries)),
+      ]) {
+        const refusal = (entries: NewJournalEntry[]) => send(entries).then(() => ({ refused: false }), databaseErrorOf);
+        expect(await refusal([entry('5', '4')])).toMatchObject({ sqlState: 'CL002' });
+        expect(await refusal([entry('11', '11')])).toMatchObject({ sqlState: 'CL001', detail: account!.id.toString() });
+        // a batch both adding to and taking from one resident is refused: the summed check would hide an overdraft
+        const mixed = [
           entry('10', '10'),
           {
             ...entry('10', '10'),
             id: randomUUID(),
-            postings: entry('10', '10').postings.map((p) => ({ ...p, side: p.side === 'D' ? 'C' : 'D' })),
+            postings: entry('10', '10').postings.map((p) => ({ ...p, side: p.side === 'D' ? ('C' as const) : ('D' as const) })),
           },
-        ])
-        .catch((e: unknown) => code(e));
-      expect(mixed).toMatchObject({ originalCode: 'CL002' });
+        ];
+        expect(await refusal(mixed)).toMatchObject({ sqlState: 'CL002' });
+      }
       expect(await transactions()).toBe(before);
       expect(await repository.record([entry('10', '10')])).toMatchObject({ availableAfter: new Map([[account!.id, new Decimal(0)]]) });
     });

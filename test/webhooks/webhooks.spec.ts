@@ -320,7 +320,7 @@ describe('webhooks', () => {
     await earn([{ externalId: 'r-2', residentId: 'rita' }]);
     const second = await waitFor(async () => receiver.at('/rotate')[1], 20_000, 'the second delivery');
     expect(second.headers['webhook-signature'].split(' ')).toHaveLength(1);
-    expect(verify(again.secret, second)).toBeTruthy();
+    expect(verify(again.secret, second)).toMatchObject({ type: 'earn_event.posted' });
     expect(() => verify(rotated.secret, second)).toThrow();
 
     // a delivery sent again by hand: the same message id, signed anew

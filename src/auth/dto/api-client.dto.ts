@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { SLUG_ID, SLUG_ID_HINT } from '../../common/identifiers';
 import { ApiClientRecord } from '../api-clients.repository';
-import { CLIENT_ROLES, ClientRole } from '../domain/principal';
+import { CLIENT_ROLES, ClientRole } from '../../common/principal';
 
 export class CreateApiClientDto {
   @ApiProperty({ example: 'Our City production' })

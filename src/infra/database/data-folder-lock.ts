@@ -82,7 +82,7 @@ function describeHolder(holder: DataFolderHolder): string {
   return `process ${holder.pid}${holder.command ? ` (${holder.command})` : ''}${holder.since ? `, running since ${holder.since}` : ''}`;
 }
 
-/** `node dist/main.js --demo` rather than two absolute paths. */
+/** `node dist/main.js` or `node demo/main.js --events 500` rather than absolute paths. */
 function commandLine(): string {
   const [, script, ...args] = process.argv;
   return ['node', script ? join(basename(join(script, '..')), basename(script)) : '', ...args].filter(Boolean).join(' ');

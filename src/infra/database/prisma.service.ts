@@ -28,8 +28,14 @@ export interface DatabaseErrorInfo {
   hint?: string;
 }
 
-/** What PostgreSQL said, from an error of a raw query run through a Prisma driver adapter. */
+/**
+ * What PostgreSQL said, from an error of a raw query run through a Prisma driver adapter, or of a
+ * statement sent straight on the driver (Database.query: node-postgres's DatabaseError).
+ */
 export function databaseErrorOf(error: unknown): DatabaseErrorInfo {
+  if (isDriverError(error)) {
+    return { sqlState: error.code, constraint: error.constraint, detail: error.detail, message: error.message, hint: error.hint };
+  }
   const cause = (error as { meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } })?.meta?.driverAdapterError?.cause;
   if (!cause) return {};
   const constraint = cause.constraint as { index?: string; fields?: string[] } | undefined;
@@ -40,6 +46,17 @@ export function databaseErrorOf(error: unknown): DatabaseErrorInfo {
     message: typeof cause.originalMessage === 'string' ? cause.originalMessage : undefined,
     hint: typeof cause.hint === 'string' ? cause.hint : undefined,
   };
+}
+
+/** node-postgres's DatabaseError (by shape: the driver may be loaded more than once, as under Jest). */
+function isDriverError(
+  error: unknown,
+): error is Error & { code: string; severity: string; constraint?: string; detail?: string; hint?: string } {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    typeof (error as { severity?: unknown }).severity === 'string'
+  );
 }
 
 export const isUniqueViolation = (error: unknown) => prismaCode(error) === 'P2002' || databaseErrorOf(error).sqlState === '23505';

@@ -1,12 +1,21 @@
 import { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerDocumentOptions, SwaggerModule } from '@nestjs/swagger';
 import type { Express, Request, Response } from 'express';
 import swaggerUi from 'swagger-ui-express';
-import { API_KEY_SCHEME, RESIDENT_SCHEME } from '../../auth/access.decorators';
+import { API_KEY_SCHEME, RESIDENT_SCHEME } from '../../common/access';
 import { ProblemDto } from '../../common/openapi';
-import { WEBHOOK_DATA_MODELS, webhooksSection } from '../../webhooks/dto/webhook-events.dto';
 
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+/**
+ * What the capabilities add to the document beyond their controllers, given by the composition
+ * root (infra imports no capability): schemas no endpoint names (the webhooks' data shapes) and
+ * top-level extensions (`x-webhooks`).
+ */
+export interface OpenApiExtras {
+  extraModels?: SwaggerDocumentOptions['extraModels'];
+  extensions?: Record<`x-${string}`, unknown>;
+}
+
+export function buildOpenApiDocument(app: INestApplication, extras: OpenApiExtras = {}): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Civic points ledger')
     .setDescription(
@@ -24,8 +33,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       RESIDENT_SCHEME,
     )
     .build();
-  const document = SwaggerModule.createDocument(app, config, { extraModels: [ProblemDto, ...WEBHOOK_DATA_MODELS] });
-  return { ...document, 'x-webhooks': webhooksSection() } as OpenAPIObject;
+  const document = SwaggerModule.createDocument(app, config, { extraModels: [ProblemDto, ...(extras.extraModels ?? [])] });
+  return { ...document, ...extras.extensions };
 }
 
 /** Where a newcomer goes from the service's address. */
@@ -57,8 +66,8 @@ function startPage(req: Request, res: Response): void {
 }
 
 /** Serves the document at /docs/openapi.json and Swagger UI at /docs. */
-export function mountDocs(app: INestApplication): void {
-  const document = buildOpenApiDocument(app);
+export function mountDocs(app: INestApplication, extras: OpenApiExtras = {}): void {
+  const document = buildOpenApiDocument(app, extras);
   const express = app.getHttpAdapter().getInstance() as Express;
   express.get('/', startPage);
   express.get('/docs/openapi.json', (_req: Request, res: Response) => {

@@ -2,7 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import Redis from 'ioredis';
-import { Public } from '../../auth/access.decorators';
+import { Public } from '../../common/access';
 import { untilAborted } from '../../common/abort';
 import { ApiProblems } from '../../common/openapi';
 import { PrismaService } from '../database/prisma.service';

@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Public } from '../../auth/access.decorators';
+import { Public } from '../../common/access';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('operations')

@@ -3,7 +3,6 @@ import { BullAdapter } from '@bull-board/api/bullAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bull';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { ApiClientsService } from '../../auth/api-clients.service';
 import { DomainError } from '../../common/errors';
 import { problemOf, writeProblem } from '../../common/problem';
 
@@ -11,11 +10,18 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
 const REALM = 'Basic realm="Civic points ledger queues", charset="UTF-8"';
 
 /**
+ * Who holds an API key: given by the composition root (the service that owns API clients), since
+ * infrastructure does not reach into capabilities. Throws DomainError('unauthorized') for a key
+ * that is not one.
+ */
+export type KeyAuthenticator = (apiKey: string) => Promise<{ role: string }>;
+
+/**
  * Bull Board, the operators' view of the queues, at /admin/queues for admin keys only: the
  * X-API-Key header, or HTTP Basic with the key as password (any user name) so that a browser
  * can open it. Without Redis there are no queues: the path answers 404 saying so.
  */
-export function mountQueueBoard(express: Express, queues: Queue[] | null, apiClients: ApiClientsService): void {
+export function mountQueueBoard(express: Express, queues: Queue[] | null, authenticate: KeyAuthenticator): void {
   if (!queues) {
     express.use(QUEUE_BOARD_PATH, (req: Request, res: Response) =>
       writeProblem(
@@ -32,16 +38,16 @@ export function mountQueueBoard(express: Express, queues: Queue[] | null, apiCli
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'Civic points ledger' } },
   });
-  express.use(QUEUE_BOARD_PATH, adminOnly(apiClients), board.getRouter());
+  express.use(QUEUE_BOARD_PATH, adminOnly(authenticate), board.getRouter());
 }
 
-function adminOnly(apiClients: ApiClientsService) {
+function adminOnly(authenticate: KeyAuthenticator) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const key = req.header('x-api-key') ?? basicPassword(req.header('authorization'));
     if (key === undefined)
       return refuse(req, res, 'unauthorized', 'Admin credentials required: an X-API-Key header, or HTTP Basic with the key as password');
     try {
-      const principal = await apiClients.authenticate(key);
+      const principal = await authenticate(key);
       if (principal.role !== 'admin') return refuse(req, res, 'forbidden', 'The queue dashboard is for admin keys only');
     } catch (error) {
       if (error instanceof DomainError && error.code === 'unauthorized') return refuse(req, res, 'unauthorized', error.message);

@@ -1,4 +1,4 @@
-import { ClientRole } from '../../auth/domain/principal';
+import { ClientRole } from '../../common/principal';
 
 /** Who a page session belongs to: a resident, or an API client's role (its key opened the session). */
 export type PageUser =

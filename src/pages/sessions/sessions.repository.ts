@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ClientRole } from '../../auth/domain/principal';
+import { ClientRole } from '../../common/principal';
 import { TransactionHost } from '../../infra/database/transaction-host';
 
 export interface SessionRow {
