@@ -27,8 +27,9 @@ export class PartnersModule {
               ? new SharedThrottlerStorage(
                   new ThrottlerStorageRedisService(redis),
                   new FixedWindowThrottlerStorage(),
-                  // connected, or not tried yet (its first command connects it): else counted here at once
-                  () => redis.status === 'ready' || redis.status === 'wait',
+                  // counted here at once only while Redis is known to be down (a connection being
+                  // made queues its commands: a burst at start-up must not be split between the two)
+                  () => !['reconnecting', 'close', 'end'].includes(redis.status),
                 )
               : new FixedWindowThrottlerStorage(),
           }),

@@ -32,6 +32,9 @@ describe('the benchmark’s options', () => {
       soak: 0,
       keep: false,
       rows: 1000000,
+      lots: 1000000,
+      console: 1000000,
+      consoleSmall: 1000,
     });
   });
 

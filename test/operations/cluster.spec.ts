@@ -71,8 +71,9 @@ describe('several API processes on one port', () => {
     expect(answers.every((s) => s === 200)).toBe(true);
 
     process.kill(before[0], 'SIGKILL');
-    // the other process keeps serving meanwhile
-    expect(await alive()).toBe(true);
+    // the other process keeps serving meanwhile (a connection the supervisor handed to the dead one
+    // just before it noticed may fail: the client's retry is served)
+    await waitFor(alive, 5_000, 'the other process serving');
     const replaced = await waitFor(
       async () => {
         const now = children();

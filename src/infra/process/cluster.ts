@@ -63,7 +63,10 @@ export function isSupervisedApiProcess(): boolean {
  * ever: after `timeoutMs` it exits anyway.
  */
 export function boundShutdown(timeoutMs: number): void {
-  const arm = (): void => {
+  const arm = (signal: NodeJS.Signals): void => {
+    // asked to stop before the application took the signal (still starting): nothing is in
+    // flight yet, so stop now (this listener alone would otherwise keep the process going)
+    if (process.listenerCount(signal) === 0) process.exit(0);
     setTimeout(() => {
       new Logger('Shutdown').error(`still stopping after ${timeoutMs} ms: exiting with in-flight work left (it is retried elsewhere)`);
       process.exit(1);
