@@ -1,8 +1,8 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createTestDatabase, dropTestDatabase, REDIS_URL } from '../support/services';
+import { childrenOf, freePort } from '../support/topology';
 import { waitFor } from '../support/wait';
 
 /**
@@ -18,17 +18,7 @@ describe('several API processes on one port', () => {
   let output = '';
 
   const url = (path: string) => `http://127.0.0.1:${port}${path}`;
-  /** the primary's children, by the operating system's account */
-  const children = (): number[] => {
-    try {
-      return execFileSync('pgrep', ['-P', String(primary.pid)], { encoding: 'utf8' })
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      return [];
-    }
-  };
+  const children = (): number[] => childrenOf(primary.pid!);
   const alive = async () => (await fetch(url('/health/live')).catch(() => null))?.status === 200;
 
   beforeAll(async () => {
@@ -103,14 +93,4 @@ function running(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
