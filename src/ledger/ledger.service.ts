@@ -363,7 +363,9 @@ export class LedgerService {
       ]);
       const { createdAt, availableAfter } = written;
       // a resident reads their own write, even from a replica (see ReadReplica)
-      this.replica.noteWrites(r.postings.filter((p) => classifyAccount(p.account).owner === 'resident').map((p) => p.account));
+      if (this.replica.marksWrites) {
+        this.replica.noteWrites(r.postings.filter((p) => classifyAccount(p.account).owner === 'resident').map((p) => p.account));
+      }
       return {
         id,
         type: r.type,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { LedgerService } from '../../src/ledger/ledger.service';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
+import { runCli } from '../support/cli';
 import { ledgerViolations } from '../support/ledger-invariants';
 import { assertTestDatabase } from '../support/services';
 import { waitFor } from '../support/wait';
@@ -370,21 +371,19 @@ describe('bulk awards', () => {
       writeFileSync(file, 'residentId,points,reference\ncli1,100,a\ncli2,200,a\ncli1,50,b\ncli3,-1,a\n');
       const { status, stdout, stderr } = await runCli(
         t.databaseUrl,
-        'award',
-        '--file',
-        file,
-        '--description',
-        'CLI prize',
-        '--budget',
-        '1000',
-        '--execute',
+        ['award', '--file', file, '--description', 'CLI prize', '--budget', '1000', '--execute'],
+        'error',
       );
       expect(`${stdout}\n${stderr}`).toMatch(/4 row\(s\), 3 valid, 1 refused, 350 points/);
       expect(stdout).toMatch(/done, 3 row\(s\) credited \(350 points\), 0 failed/);
       expect(status).toBe(0);
       const balance = await t.http.get('/v1/me/balance').set(t.residentAuth('cli1')).expect(200);
       expect(balance.body.available).toBe('150');
-      const over = await runCli(t.databaseUrl, 'award', '--file', file, '--description', 'CLI prize 2', '--budget', '100', '--execute');
+      const over = await runCli(
+        t.databaseUrl,
+        ['award', '--file', file, '--description', 'CLI prize 2', '--budget', '100', '--execute'],
+        'error',
+      );
       expect(over.status).toBe(1);
       expect(over.stderr).toMatch(/limit_exceeded/);
     } finally {
@@ -399,22 +398,6 @@ describe('bulk awards', () => {
     expectProblem(await t.http.get('/v1/admin/awards/nope').set(t.admin), 400, 'validation_failed');
   });
 });
-
-function runCli(databaseUrl: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  assertTestDatabase(databaseUrl);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 function spawnCli(databaseUrl: string, ...args: string[]): ChildProcess {
   assertTestDatabase(databaseUrl);

@@ -7,18 +7,13 @@ import { SealService } from '../../src/audit/seal.service';
 import { addDays, calendarDayOf, calendarDayStart } from '../../src/ledger/domain/calendar-day';
 import { localMomentOf } from '../../src/pages/finance/moment';
 import { startTestApp, TestApp } from '../support/app';
-import { launchSharedBrowser } from '../support/chromium';
+import { axeViolations, launchSharedBrowser } from '../support/chromium';
 
 /** Where screenshots go (CI keeps the folder; docs/pages.md lists them). */
 const SHOTS = join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const PHONE = { width: 390, height: 844 };
 const TABLET = { width: 820, height: 1180 };
 const DESKTOP = { width: 1280, height: 900 };
-
-interface Axe {
-  run(context: unknown, options: object): Promise<{ violations: { id: string; impact: string | null; nodes: { target: unknown }[] }[] }>;
-}
 
 /** A cell's number as the page writes it in Russian ("1 250", a minus sign) back to the API's decimal string. */
 const numberOf = (text: string) =>
@@ -125,14 +120,7 @@ describe('the finance console in a browser', () => {
 
   /** No serious or critical axe-core violation; nothing wider than a phone's screen; screenshots at phone, tablet and desktop width. */
   async function look(page: Page, name: string): Promise<void> {
-    const violations = await page.evaluate(async (source: string) => {
-      const w = globalThis as unknown as { axe?: Axe; document: unknown };
-      if (!w.axe) (0, eval)(source);
-      const result = await w.axe!.run(w.document, { resultTypes: ['violations'] });
-      return result.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-    }, AXE);
+    const violations = await axeViolations(page);
     expect({ page: name, violations }).toEqual({ page: name, violations: [] });
     const size = page.viewportSize()!;
     for (const [label, viewport] of [

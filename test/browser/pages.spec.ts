@@ -1,21 +1,15 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestApp, TestApp } from '../support/app';
-import { launchSharedBrowser } from '../support/chromium';
+import { axeViolations, launchSharedBrowser } from '../support/chromium';
 
 /** Where screenshots of every page go (CI keeps the folder; docs/pages.md lists them). */
 const SHOTS = join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
 const XSS_TITLE = '<img src=x onerror=alert(1)>';
 const XSS_FUND = '</script><script>alert(1)</script>';
-
-/** What the test uses of axe-core inside the page. */
-interface Axe {
-  run(context: unknown, options: object): Promise<{ violations: { id: string; impact: string | null; nodes: { target: unknown }[] }[] }>;
-}
 
 /**
  * The stories of issue 19 in Debian's chromium: a resident finds a museum ticket by category and
@@ -122,15 +116,7 @@ describe('pages for people in a browser', () => {
 
   /** Screenshots at phone and desktop width, and no serious or critical axe-core violation. */
   async function look(page: Page, name: string): Promise<void> {
-    const violations = await page.evaluate(async (source: string) => {
-      // evaluated by the test through the DevTools protocol: the page's CSP still forbids any script of its own
-      const w = globalThis as unknown as { axe?: Axe; document: unknown };
-      if (!w.axe) (0, eval)(source);
-      const result = await w.axe!.run(w.document, { resultTypes: ['violations'] });
-      return result.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-    }, AXE);
+    const violations = await axeViolations(page);
     expect({ page: name, violations }).toEqual({ page: name, violations: [] });
     const size = page.viewportSize()!;
     for (const [label, viewport] of [

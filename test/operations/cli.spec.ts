@@ -1,39 +1,19 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SealService } from '../../src/audit/seal.service';
 import { startTestApp, TestApp } from '../support/app';
-import { assertTestDatabase } from '../support/services';
-
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
-
-/** `node dist/cli.js ...` against the test's own database, as an operator runs it. */
-function cli(databaseUrl: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  assertTestDatabase(databaseUrl);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+import { runCli } from '../support/cli';
 
 describe('the command-line tool', () => {
   let t: TestApp;
   let dir: string;
-  let run: (...args: string[]) => ReturnType<typeof cli>;
+  let run: (...args: string[]) => ReturnType<typeof runCli>;
   const since = new Date(Date.now() - 60_000).toISOString();
 
   beforeAll(async () => {
     t = await startTestApp();
-    run = (...args) => cli(t.databaseUrl, ...args);
+    run = (...args) => runCli(t.databaseUrl, args);
     dir = mkdtempSync(join(tmpdir(), 'civic-cli-'));
     await t.http.post('/v1/admin/partners').set(t.admin).send({ id: 'coffee-chain', name: 'Coffee Chain', kind: 'cafe' }).expect(201);
     await t.http

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Browser, BrowserContext, chromium } from 'playwright-core';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -62,4 +62,26 @@ export async function launchSharedBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** What the tests use of axe-core inside the page. */
+interface Axe {
+  run(context: unknown, options: object): Promise<{ violations: { id: string; impact: string | null; nodes: { target: unknown }[] }[] }>;
+}
+
+/**
+ * The page's serious and critical axe-core violations (id and the elements), axe evaluated by the
+ * test through the DevTools protocol: the page's CSP still forbids any script of its own.
+ */
+export function axeViolations(page: Page): Promise<string[]> {
+  return page.evaluate(async (source: string) => {
+    const w = globalThis as unknown as { axe?: Axe; document: unknown };
+    if (!w.axe) (0, eval)(source);
+    const result = await w.axe!.run(w.document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+  }, AXE);
 }

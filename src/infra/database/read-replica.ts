@@ -91,6 +91,11 @@ export class ReadReplica implements OnModuleInit, OnApplicationShutdown {
     return this.prisma;
   }
 
+  /** Whether writes are marked at all: only with a replica configured. */
+  get marksWrites(): boolean {
+    return this.marks !== undefined;
+  }
+
   /** Marks accounts written (after the commit of the transaction under way, if any): their reads go to the primary for a while. */
   noteWrites(keys: string[]): void {
     if (!this.marks || keys.length === 0) return;
