@@ -15,6 +15,8 @@ export class AwardsModule {
   static register({ redis, jobs }: { redis: boolean; jobs: boolean }): DynamicModule {
     return {
       module: AwardsModule,
+      // global: the finance console (PagesModule, a static module) lists the awards through AwardsService
+      global: true,
       imports: [LedgerModule, ...(redis ? [BullModule.registerQueue({ name: AWARD_QUEUE })] : [])],
       controllers: [AwardsController],
       providers: [

@@ -22,7 +22,7 @@ import {
   TransactionTraceRow,
   TrialBalanceRow,
 } from './ledger-read.repository';
-import { DailyTotalsRepository } from './daily-totals.repository';
+import { DailyTotalsRepository, hourOf } from './daily-totals.repository';
 import { addDays, calendarDayOf, calendarDayStart, daysBetween } from './domain/calendar-day';
 import { RESIDENT_ID } from '../common/identifiers';
 
@@ -138,28 +138,35 @@ export class LedgerReadService {
   ) {}
 
   /**
-   * Keeps the figures of every closed day not kept yet (each from that day's transactions only).
-   * Returns how many days it filled. The scheduled job calls it; so does the first period read
+   * Keeps the figures of every closed day not kept yet (each from that day's transactions only),
+   * and of every closed hour of the open day. Returns how many days it filled. The scheduled job calls it; so does the first period read
    * that finds a day missing.
    */
   async keepDailyFigures(now = new Date()): Promise<number> {
-    const live = calendarDayOf(new Date(now.getTime() - DAY_CLOSE_MARGIN_MS));
+    const closedBy = new Date(now.getTime() - DAY_CLOSE_MARGIN_MS);
+    const live = calendarDayOf(closedBy);
     let filled = 0;
     for (const day of await this.daily.unfilledDays(addDays(live, -1))) {
       if (await this.daily.fillDay(day, calendarDayStart(day), calendarDayStart(addDays(day, 1)))) filled++;
+    }
+    for (const hour of await this.daily.unfilledHours(calendarDayStart(live), hourOf(closedBy))) {
+      await this.daily.fillHour(hour);
     }
     return filled;
   }
 
   /**
    * A period's daily figures (Moscow days `from`..`to`, both included), from the kept daily
-   * totals and, for the open day, the journal since it began: O(days), not O(postings). Two
-   * queries (and one more per closed day not yet kept).
+   * totals and, for the open day, its kept hours and the journal of its current hour: O(days),
+   * not O(postings). Three queries (and one more per closed day or hour not yet kept).
    */
   async periodFigures(from: string, to: string, now = new Date()): Promise<PeriodFigures> {
     const daysFilled = await this.keepDailyFigures(now);
-    const live = calendarDayOf(new Date(now.getTime() - DAY_CLOSE_MARGIN_MS));
-    const rows = await this.daily.figures(from, to, live, calendarDayStart(live));
+    const closedBy = new Date(now.getTime() - DAY_CLOSE_MARGIN_MS);
+    const live = calendarDayOf(closedBy);
+    const liveStart = calendarDayStart(live);
+    const hoursUntil = new Date(Math.max(liveStart.getTime(), hourOf(closedBy).getTime()));
+    const rows = await this.daily.figures(from, to, live, liveStart, hoursUntil);
     const zero = new Decimal(0);
     const byDay = new Map(
       daysBetween(from, to).map((date) => [date, { date, issued: zero, redeemed: zero, donated: zero, expired: zero, liability: zero }]),

@@ -96,6 +96,8 @@ describe('authorisation of every page for every role', () => {
       { method: 'GET', path: '/app/finance?from=2026-01-01&to=2026-01-31', audience: ['auditor', 'admin'] },
       { method: 'GET', path: '/app/finance/trial-balance?asOf=2026-01-01T12:00&sort=balance&dir=desc', audience: ['auditor', 'admin'] },
       { method: 'GET', path: '/app/finance/trial-balance.csv', audience: ['auditor', 'admin'] },
+      { method: 'GET', path: '/app/finance/liability?asOf=2026-01-01T12:00', audience: ['auditor', 'admin'] },
+      { method: 'GET', path: '/app/finance/awards', audience: ['auditor', 'admin'] },
       { method: 'GET', path: `/app/finance/accounts?q=${owner.resident}`, audience: ['auditor', 'admin'] },
       { method: 'GET', path: `/app/finance/statement?account=resident:${owner.resident}`, audience: ['auditor', 'admin'] },
       { method: 'GET', path: `/app/finance/statement.csv?account=resident:${owner.resident}`, audience: ['auditor', 'admin'] },

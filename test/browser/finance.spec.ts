@@ -229,6 +229,19 @@ describe('the finance console in a browser', () => {
     await expect(page.locator('[data-verify]').innerText()).resolves.toMatch(/^node scripts\/verify-proof\.js proof-[0-9a-f-]{36}\.json$/);
   });
 
+  it('opens the liability by month of expiry and the bulk awards from the console’s sections', async () => {
+    const page = contexts[0].pages()[0];
+    await page.getByRole('link', { name: 'Обязательства' }).first().click();
+    await page.waitForURL(`${base}/app/finance/liability`);
+    const api = (await t.http.get('/v1/audit/liability').set(t.admin).expect(200)).body;
+    await expect(page.locator('[data-liability="outstanding"]').innerText().then(numberOf)).resolves.toBe(api.outstanding);
+    await look(page, 'finance-liability-ru');
+    await page.getByRole('link', { name: 'Массовые начисления' }).first().click();
+    await page.waitForURL(`${base}/app/finance/awards`);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Массовые начисления');
+    await look(page, 'finance-awards-ru');
+  });
+
   it('an admin starts a reconciliation and sees it pass; an auditor has no "run now"', async () => {
     const auditor = contexts[0].pages()[0];
     await auditor.goto(`${base}/app/finance/reconciliations`);

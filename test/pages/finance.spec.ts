@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SealService } from '../../src/audit/seal.service';
+import { DailyTotalsRepository, hourOf } from '../../src/ledger/daily-totals.repository';
 import { LedgerReadService } from '../../src/ledger/ledger-read.service';
 import { addDays, calendarDayOf, calendarDayStart } from '../../src/ledger/domain/calendar-day';
 import { localMomentOf } from '../../src/pages/finance/moment';
@@ -82,12 +83,16 @@ describe('the finance console', () => {
     const today = calendarDayOf(new Date());
     const row = cells(res.text, 'data-day', today);
     const series = (k: string) => numberOf(new RegExp(`data-series="${k}">([^<]*)<`).exec(row)?.[1] ?? 'missing');
-    // 1250 + 40 adjusted (not issued: adjustments are not accruals), 300 redeemed, 25 donated, nothing expired
-    expect({ issued: series('issued'), redeemed: series('redeemed'), donated: series('donated'), expired: series('expired') }).toEqual({
-      issued: '0',
-      redeemed: '300',
-      donated: '25',
-      expired: '0',
+    // 1250 + 40 credited by adjustments (issued, as the liability report counts it), 300 redeemed, 25 donated, nothing expired
+    const figures = { issued: series('issued'), redeemed: series('redeemed'), donated: series('donated'), expired: series('expired') };
+    expect(figures).toEqual({ issued: '1290', redeemed: '300', donated: '25', expired: '0' });
+    // everything happened today: the day's figures are the liability report's totals
+    const liability = (await t.http.get('/v1/audit/liability').set(t.admin).expect(200)).body;
+    expect(figures).toEqual({
+      issued: liability.issued,
+      redeemed: liability.redeemed,
+      donated: liability.donated,
+      expired: liability.expired,
     });
     expect(numberOf(/data-total="closingLiability">([^<]*)</.exec(res.text)![1])).toBe('965');
     // the period's liability ends where the ledger's outstanding points are
@@ -139,6 +144,38 @@ describe('the finance console', () => {
     expect(JSON.stringify(again.days)).toBe(JSON.stringify(live.days));
     const rows = await t.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM ledger_daily_closed WHERE day = ${today}::date`;
     expect(Number(rows[0].n)).toBe(1);
+  });
+
+  it('the open day is read from its kept hours and the current hour’s journal, equal to the whole day aggregated live', async () => {
+    const daily = t.app.get(DailyTotalsRepository);
+    const now = new Date();
+    const today = calendarDayOf(now);
+    const start = calendarDayStart(today);
+    const hour = hourOf(now);
+    const next = new Date(hour.getTime() + 3_600_000);
+    const sorted = (rows: object[]) => rows.map((r) => JSON.stringify(r)).sort();
+    const live = await daily.figures(today, today, today, start, start);
+    expect(live.length).toBeGreaterThan(0);
+    // keep the hour that holds every transaction of this test (as the job keeps a closed one), then read through it
+    try {
+      expect(await daily.fillHour(hour)).toBe(true);
+      expect(await daily.fillHour(hour)).toBe(false);
+      const kept = await t.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM ledger_hourly_totals WHERE hour = ${hour}`;
+      expect(Number(kept[0].n)).toBeGreaterThan(0);
+      expect(sorted(await daily.figures(today, today, today, start, next))).toEqual(sorted(live));
+      // the kept hour is read, not the journal: a figure changed in it shows (derived data, not the journal)
+      await t.prisma.$executeRaw`UPDATE ledger_hourly_totals SET credits = credits + 1000 WHERE hour = ${hour} AND kind = 'charity'`;
+      expect(sorted(await daily.figures(today, today, today, start, next))).not.toEqual(sorted(live));
+    } finally {
+      await t.prisma.$executeRaw`DELETE FROM ledger_hourly_totals WHERE hour = ${hour}`;
+      await t.prisma.$executeRaw`DELETE FROM ledger_hourly_closed WHERE hour = ${hour}`;
+    }
+    // the closed hours of the open day are kept by the read itself (none has any of this test's postings in it)
+    await t.app.get(LedgerReadService).periodFigures(today, today, now);
+    const hours = await t.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM ledger_hourly_closed
+                                                             WHERE hour >= ${start} AND hour < ${calendarDayStart(addDays(today, 1))}`;
+    const closedHours = Math.max(0, Math.floor((hourOf(new Date(now.getTime() - 2 * 60_000)).getTime() - start.getTime()) / 3_600_000));
+    expect(Number(hours[0].n)).toBe(closedHours);
   });
 
   it('the trial balance at a past moment is the API’s at that moment, sortable, with a CSV', async () => {
@@ -248,4 +285,64 @@ describe('the finance console', () => {
     const overview = await auditor.get('/app/finance');
     expect(overview.text).toContain('data-run-status="passed"');
   }, 90_000);
+
+  it('the liability page is the liability report’s, now and at a past moment, by month of expiry', async () => {
+    for (const [path, api] of [
+      ['/app/finance/liability', '/v1/audit/liability'],
+      [`/app/finance/liability?asOf=${localMomentOf(between)}`, `/v1/audit/liability?asOf=${between.toISOString()}`],
+    ]) {
+      const res = await auditor.get(path);
+      expect(res.status).toBe(200);
+      const report = (await t.http.get(api).set(t.admin).expect(200)).body;
+      const shown = (attr: string, k: string) => numberOf(new RegExp(`${attr}="${k}">([^<]*)<`).exec(res.text)?.[1] ?? 'missing');
+      expect({
+        outstanding: shown('data-liability', 'outstanding'),
+        pending: shown('data-liability', 'pending'),
+        withoutExpiry: shown('data-liability', 'withoutExpiry'),
+        issued: shown('data-flow', 'issued'),
+        redeemed: shown('data-flow', 'redeemed'),
+        donated: shown('data-flow', 'donated'),
+        expired: shown('data-flow', 'expired'),
+      }).toEqual({
+        outstanding: report.outstanding,
+        pending: report.pending,
+        withoutExpiry: report.withoutExpiry,
+        issued: report.issued,
+        redeemed: report.redeemed,
+        donated: report.donated,
+        expired: report.expired,
+      });
+      for (const m of report.byExpiryMonth as { month: string; amount: string }[]) {
+        expect(numberOf(/class="num">([^<]*)</.exec(cells(res.text, 'data-month', m.month))![1])).toBe(m.amount);
+      }
+    }
+    // at the earlier moment only the welcome adjustment had been made
+    const past = await auditor.get(`/app/finance/liability?asOf=${localMomentOf(between)}`);
+    expect(numberOf(/data-liability="outstanding">([^<]*)</.exec(past.text)![1])).toBe('1250');
+    expect(past.text).toContain(`value="${localMomentOf(between)}"`);
+    expect((await auditor.get('/app/finance/liability?lang=en')).text).toContain('Points held, by month of expiry');
+  });
+
+  it('the awards page lists the latest bulk awards with what each credited', async () => {
+    const empty = await auditor.get('/app/finance/awards?lang=ru');
+    expect(empty.text).toContain('Массовых начислений ещё не было.');
+    const created = await t.http
+      .post('/v1/admin/awards?description=%D0%94%D0%B5%D0%BD%D1%8C%20%3Cb%3E%D0%B3%D0%BE%D1%80%D0%BE%D0%B4%D0%B0%3C%2Fb%3E')
+      .set(t.admin)
+      .set('Content-Type', 'text/csv')
+      .send('carl,30,a\ndora,20,b\nnot a resident!,5,c\n')
+      .expect(202);
+    const id = created.body.id as string;
+    await waitFor(async () => (await t.http.get(`/v1/admin/awards/${id}`).set(t.admin)).body.status === 'ready', 20_000, 'validated');
+    await t.http.post(`/v1/admin/awards/${id}/execute`).set(t.admin).expect(202);
+    await waitFor(async () => (await t.http.get(`/v1/admin/awards/${id}`).set(t.admin)).body.status === 'done', 20_000, 'credited');
+    const res = await auditor.get('/app/finance/awards');
+    const row = cells(res.text, 'data-award', id);
+    expect(row).toContain('День &lt;b&gt;города&lt;/b&gt;');
+    expect(row).toContain('data-status="done"');
+    expect(numberOf(/data-col="total">([^<]*)</.exec(row)![1])).toBe('50');
+    expect(numberOf(/data-col="credited">([^<]*)</.exec(row)![1])).toBe('50');
+    expect(row).toContain('отклонено: 1');
+    expect(res.text).toMatch(/href="\/app\/finance\/awards" aria-current="page"/);
+  });
 });

@@ -41,6 +41,18 @@ export class FinancePagesController {
     res.type('text/csv; charset=utf-8').send(csv);
   }
 
+  @Get('liability')
+  async liability(@Req() req: Request & PageRequest, @Res() res: Response): Promise<void> {
+    const view = await this.finance.liability(req.query.asOf);
+    this.frames.send(req, res, 'finance/liability', (l) => l.t('finance.liability.title'), { ...view, section: 'liability' });
+  }
+
+  @Get('awards')
+  async awards(@Req() req: Request & PageRequest, @Res() res: Response): Promise<void> {
+    const awards = await this.finance.latestAwards();
+    this.frames.send(req, res, 'finance/awards', (l) => l.t('finance.awards.title'), { awards, section: 'awards' });
+  }
+
   @Get('accounts')
   async accounts(@Req() req: Request & PageRequest, @Res() res: Response): Promise<void> {
     const view = await this.finance.accounts(req.query.q);

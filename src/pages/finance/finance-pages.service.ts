@@ -8,10 +8,12 @@ import { writeStatement } from '../../audit/statement-writer';
 import { DomainError } from '../../common/errors';
 import { Decimal, formatAmount } from '../../common/money';
 import { addDays, calendarDayOf, calendarDayStart, isCalendarDay } from '../../ledger/domain/calendar-day';
+import { AwardsService } from '../../awards/awards.service';
 import {
   AccountFound,
   AccountStatementView,
   LedgerReadService,
+  Liability,
   PeriodFigures,
   TransactionTraceRow,
   TrialBalanceReport,
@@ -28,6 +30,10 @@ export const DEFAULT_PERIOD_DAYS = 30;
 export const STATEMENT_LINES = 500;
 const ACCOUNTS_FOUND = 50;
 const RUNS_LISTED = 50;
+const AWARDS_LISTED = 50;
+
+/** An award as the awards capability gives it. */
+export type AwardView = Awaited<ReturnType<AwardsService['get']>>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACCOUNT_CODE = /^[\x21-\x7e]{3,200}$/;
@@ -73,6 +79,7 @@ export class FinancePagesService {
     private readonly reconciliation: ReconciliationService,
     private readonly seals: SealService,
     private readonly programme: ProgrammeService,
+    private readonly awards: AwardsService,
   ) {}
 
   /** The overview of a period of Moscow days (`from`..`to`, both included): the last 30 days by default. */
@@ -144,6 +151,21 @@ export class FinancePagesService {
       { header: true, columns: ['account', 'asset', 'debits', 'credits', 'balance'] },
     );
     return { csv, asOf: report.asOf };
+  }
+
+  /**
+   * The programme's liability now or at a moment picked in Moscow time (a moment still to come is
+   * read as now): the liability report of the audit API (GET /v1/audit/liability), from the journal.
+   */
+  async liability(asOfText: unknown, now = new Date()): Promise<{ liability: Liability; asOfLocal: string }> {
+    const asked = momentOf(asOfText);
+    const asOf = asked && asked.getTime() < now.getTime() ? asked : null;
+    return { liability: await this.reads.liability(asOf ?? now), asOfLocal: asOf ? localMomentOf(asOf) : '' };
+  }
+
+  /** The latest bulk awards, newest first: what each credits, and how far it has got. */
+  async latestAwards(): Promise<AwardView[]> {
+    return (await this.awards.list(AWARDS_LISTED)).items;
   }
 
   /** Accounts by code or by resident id. */
