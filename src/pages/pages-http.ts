@@ -9,6 +9,9 @@ import { AppConfig } from '../config/config';
 import { localeOf } from './i18n/locale';
 import { PagesSecurity, sessionTokenOf } from './pages-security';
 import { PageViews } from './page-views';
+import { REDIS } from '../infra/queue/redis.token';
+import { ThrottlerStore } from './shared-rate-limit-store';
+import type Redis from 'ioredis';
 
 /** Where the pages' files are served from: our stylesheet, and client libraries at their installed (pinned) versions. */
 export const ASSETS = {
@@ -29,6 +32,8 @@ export const ASSETS = {
 export function mountPages(app: NestExpressApplication, config: AppConfig): void {
   const security = app.get(PagesSecurity);
   const views = app.get(PageViews);
+  // one budget across the deployment's processes when Redis is configured
+  const redis = app.get<typeof REDIS, Redis | null>(REDIS, { strict: false });
   app.use('/app', compression());
   app.use(
     '/app',
@@ -65,6 +70,7 @@ export function mountPages(app: NestExpressApplication, config: AppConfig): void
   const limiter = rateLimit({
     windowMs: 60_000,
     limit: config.loginRatePerMinute,
+    store: ThrottlerStore.of(redis, `${config.queuePrefix}:pages-sign-in`),
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (req, res) => {
@@ -84,6 +90,7 @@ export function mountPages(app: NestExpressApplication, config: AppConfig): void
   const till = rateLimit({
     windowMs: 60_000,
     limit: config.partnerCodeRatePerMinute,
+    store: ThrottlerStore.of(redis, `${config.queuePrefix}:pages-till`),
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     keyGenerator: (req) => sessionTokenOf(req) ?? 'anonymous',

@@ -18,7 +18,7 @@ describe('limits and revocations across processes', () => {
   let partnerKey: string;
 
   beforeAll(async () => {
-    const env = { PARTNER_CODE_RATE_PER_MINUTE: String(LIMIT), API_KEY_CACHE_SECONDS: '60' };
+    const env = { PARTNER_CODE_RATE_PER_MINUTE: String(LIMIT), LOGIN_RATE_PER_MINUTE: String(LIMIT), API_KEY_CACHE_SECONDS: '60' };
     a = await startTestApp(env);
     // the same deployment: the same database, Redis and QUEUE_PREFIX
     b = await createApp(testConfig({ ...env, DATABASE_URL: a.databaseUrl, QUEUE_PREFIX: a.config.queuePrefix }));
@@ -44,6 +44,15 @@ describe('limits and revocations across processes', () => {
     const statuses = answers.map((r) => r.status);
     // each process alone would have let all of them through (10 each): together, the limit holds
     expect(statuses.filter((s) => s === 404)).toHaveLength(LIMIT);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(LIMIT);
+  });
+
+  it('the pages’ sign-in limit per address is one budget across the processes too', async () => {
+    // a sign-in post without its form token: counted by the limit first, then refused (403) by the CSRF check
+    const post = (http: TestAgent) => http.post('/app/login').type('form').send({ apiKey: 'not-a-key' });
+    const answers = await Promise.all(Array.from({ length: 2 * LIMIT }, (_, i) => post(i % 2 ? a.http : bHttp)));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 403)).toHaveLength(LIMIT);
     expect(statuses.filter((s) => s === 429)).toHaveLength(LIMIT);
   });
 
