@@ -12,6 +12,7 @@ import { processes, ProcessesResult } from './scenarios/processes';
 import { batchedCeiling, rowAtATimeFloor } from './scenarios/plain-sql';
 import { readScenarios, soakLoad } from './scenarios/reads';
 import { reconciliation } from './scenarios/reconciliation';
+import { replicaReads } from './scenarios/replica';
 import { webhooks } from './scenarios/webhooks';
 import { RunResult, table } from './stats';
 import { benchDatabaseUrl, dropDatabase, recreateDatabase } from './support/database';
@@ -78,6 +79,25 @@ async function main(): Promise<void> {
     await dropDatabase(o.database, o.databaseName);
     console.log(table(expiryRows(o, e)));
     printExpiryRatios(e);
+    return;
+  }
+  if (o.only === 'replica') {
+    // the bench's own primary and replica: the database on the --database server is not used
+    await dropDatabase(o.database, o.databaseName);
+    const r = await replicaReads(o);
+    console.log(
+      table([
+        ['earn ingest alone (events)', r.alone[0]],
+        [`earn ingest while auditors read from the replica (events)`, r.withReads],
+        ['earn ingest alone again (events)', r.alone[1]],
+        ['audit reads during that ingest (2 readers)', r.reads],
+      ]),
+    );
+    const alone = (r.alone[0].perSecond + r.alone[1].perSecond) / 2;
+    console.log(
+      `ratio earn ingest with replica reads / alone (mean of both): ${(r.withReads.perSecond / alone).toFixed(2)}x (goal 0.9x); ` +
+        `the replica committed ${r.replicaTransactions} transactions meanwhile; replica ${r.replicaUsable ? 'usable throughout' : 'NOT usable throughout (reads fell back to the primary)'}`,
+    );
     return;
   }
   if (o.only === 'ledger') {

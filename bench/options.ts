@@ -18,6 +18,7 @@ export const SCENARIO_SETS = [
   'console',
   'expiry',
   'awards',
+  'replica',
 ] as const;
 
 export interface BenchOptions {

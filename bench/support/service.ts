@@ -13,7 +13,7 @@ export interface BenchApp {
 }
 
 /** The whole service on the benchmark database, with Bull on Redis, listening on loopback. */
-export async function startService(o: BenchOptions, url: string): Promise<BenchApp> {
+export async function startService(o: BenchOptions, url: string, env: Record<string, string> = {}): Promise<BenchApp> {
   const adminKey = randomBytes(24).toString('base64url');
   const config = loadConfig({
     DATABASE_URL: url,
@@ -26,6 +26,7 @@ export async function startService(o: BenchOptions, url: string): Promise<BenchA
     // the webhooks scenario's receiver listens on loopback
     WEBHOOK_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'error',
+    ...env,
   });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');

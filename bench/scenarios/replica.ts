@@ -1,0 +1,109 @@
+import { Client } from 'pg';
+import { ReadReplica } from '../../src/infra/database/read-replica';
+import { PostgresPair } from '../../test/support/topology';
+import { BenchOptions } from '../options';
+import { percentile, RunResult } from '../stats';
+import { startService } from '../support/service';
+import { earnIngest } from './earn-ingest';
+
+export interface ReplicaResult {
+  /** earn ingest alone, before and after the run with reads */
+  alone: [RunResult, RunResult];
+  withReads: RunResult;
+  /** the audit reads made during that ingest */
+  reads: RunResult;
+  /** transactions the replica committed during the reads (its own count): the reads went there */
+  replicaTransactions: number;
+  /** whether the service found the replica usable throughout */
+  replicaUsable: boolean;
+}
+
+/** Audit reads a finance team makes while the city earns: the journal's latest page, a resident's statement, a past trial balance. */
+const READERS = 2;
+
+/**
+ * A PostgreSQL primary with a streaming replica made by pg_basebackup on loopback (as the
+ * topology test makes them), the service on both (`DATABASE_REPLICA_URL`): earn ingest alone,
+ * then with auditors reading from the replica all along, then alone again. Both servers share
+ * this machine's cores, so the replica's work is not free here as it is on a host of its own.
+ */
+export async function replicaReads(o: BenchOptions): Promise<ReplicaResult> {
+  const pair = new PostgresPair();
+  await pair.start();
+  try {
+    const admin = new Client({ connectionString: pair.url('primary', 'postgres') });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${o.databaseName}`);
+    await admin.end();
+    const service = await startService(o, pair.url('primary', o.databaseName), {
+      DATABASE_REPLICA_URL: pair.url('replica', o.databaseName),
+    });
+    try {
+      const replica = service.app.get(ReadReplica);
+      const first = await earnIngest(o, service, 'votes');
+      const from = new Date(Date.now() - 3600_000).toISOString();
+      const paths = [
+        '/v1/audit/transactions?limit=100',
+        `/v1/audit/accounts/resident:b1/statement?from=${from}&to=${new Date(Date.now() + 3600_000).toISOString()}`,
+        `/v1/audit/trial-balance?asOf=${new Date().toISOString()}`,
+      ];
+      const before = await replicaCommits(pair, o.databaseName);
+      let reading = true;
+      let usable = replica.status.usable;
+      const latencies: number[] = [];
+      const readStarted = process.hrtime.bigint();
+      const readers = Array.from({ length: READERS }, async (_, r) => {
+        for (let i = r; reading; i++) {
+          const started = process.hrtime.bigint();
+          const res = await fetch(service.base + paths[i % paths.length], { headers: { 'X-API-Key': service.adminKey } });
+          if (res.status !== 200) throw new Error(`${paths[i % paths.length]}: ${res.status}`);
+          await res.arrayBuffer();
+          latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+          usable &&= replica.status.usable;
+        }
+      });
+      let withReads: RunResult;
+      try {
+        withReads = await earnIngest(o, service, 'votes2');
+      } finally {
+        reading = false;
+        await Promise.all(readers);
+      }
+      const readSeconds = Number(process.hrtime.bigint() - readStarted) / 1e9;
+      const replicaTransactions = (await replicaCommits(pair, o.databaseName)) - before;
+      const second = await earnIngest(o, service, 'votes3');
+      latencies.sort((a, b) => a - b);
+      return {
+        alone: [first, second],
+        withReads,
+        reads: {
+          operations: latencies.length,
+          seconds: readSeconds,
+          perSecond: latencies.length / readSeconds,
+          p50: percentile(latencies, 50),
+          p99: percentile(latencies, 99),
+        },
+        replicaTransactions,
+        replicaUsable: usable,
+      };
+    } finally {
+      await service.app.close();
+    }
+  } finally {
+    await pair.remove();
+  }
+}
+
+/** The replica's own count of committed transactions in the bench database. */
+async function replicaCommits(pair: PostgresPair, database: string): Promise<number> {
+  const c = new Client({ connectionString: pair.url('replica', 'postgres') });
+  await c.connect();
+  try {
+    // the statistics snapshot of this session would stay frozen: read it fresh
+    await c.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await c.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = $1', [database]);
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await c.end();
+  }
+}
