@@ -111,7 +111,14 @@ export class PageFrames {
   of(req: Request & PageRequest, res: Response, title: (l: Locale) => string): PageFrame {
     const l = localeOf(res.locals.lang as Language);
     if (!req.pageUser) this.security.ensureVisitor(req, res);
-    return { l, user: req.pageUser ?? null, csrf: this.security.token(req, res), path: req.path, title: title(l) };
+    return {
+      l,
+      user: req.pageUser ?? null,
+      csrf: this.security.token(req, res),
+      path: req.path,
+      query: queryWithoutLang(req),
+      title: title(l),
+    };
   }
 
   send(
@@ -166,4 +173,14 @@ export class PageErrorFilter implements ExceptionFilter {
     this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     res.status(500).type('text').send('Internal error');
   }
+}
+
+/** The request's query string without `lang`, each pair followed by `&` ('' when there is none). */
+function queryWithoutLang(req: Request): string {
+  const at = req.originalUrl.indexOf('?');
+  if (at < 0) return '';
+  const params = new URLSearchParams(req.originalUrl.slice(at + 1));
+  params.delete('lang');
+  const text = params.toString();
+  return text ? `${text}&` : '';
 }

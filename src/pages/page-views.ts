@@ -13,6 +13,8 @@ export interface PageFrame {
   csrf: string;
   /** the page's path, for the language links */
   path: string;
+  /** the page's query without `lang`, each pair followed by `&` ('' when none), so that switching the language keeps what is shown */
+  query?: string;
   title: string;
 }
 

@@ -320,6 +320,10 @@ describe('the finance console', () => {
     const past = await auditor.get(`/app/finance/liability?asOf=${localMomentOf(between)}`);
     expect(numberOf(/data-liability="outstanding">([^<]*)</.exec(past.text)![1])).toBe('1250');
     expect(past.text).toContain(`value="${localMomentOf(between)}"`);
+    // the language link keeps the moment shown
+    expect(past.text).toMatch(
+      new RegExp(`href="/app/finance/liability\\?asOf=${encodeURIComponent(localMomentOf(between))}&amp;lang=(en|ru)"`),
+    );
     expect((await auditor.get('/app/finance/liability?lang=en')).text).toContain('Points held, by month of expiry');
   });
 
