@@ -284,3 +284,15 @@ CREATE FUNCTION ledger_posting_text(code TEXT, p ledger_postings) RETURNS TEXT
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT code || ':' || p.asset || ':' || p.side || ':' || p.amount::text || ':' || p.pending::text
 $$;
+
+-- A transaction's canonical content (20261122050000_seals), read from its own month only: the
+-- registry gives its created_at, which its postings share (one statement writes them). Same text.
+CREATE OR REPLACE FUNCTION ledger_transaction_canonical(p_id UUID) RETURNS TEXT
+LANGUAGE sql STABLE AS $$
+  SELECT ledger_canonical(t, (
+    SELECT string_agg(ledger_posting_text(a.code, p), ';' ORDER BY p.id)
+    FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+    WHERE p.transaction_id = t.id AND p.created_at = t.created_at))
+  FROM ledger_transactions t
+  WHERE t.id = p_id AND t.created_at = (SELECT i.created_at FROM ledger_transaction_ids i WHERE i.id = p_id)
+$$;
