@@ -159,7 +159,8 @@ export class DailyTotalsRepository {
              coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0) AS credits,
              count(*) AS postings
       FROM ledger_transactions t
-      JOIN ledger_postings p ON p.transaction_id = t.id
+      -- a posting's created_at is its transaction's (one statement writes both): the day's partitions only
+      JOIN ledger_postings p ON p.transaction_id = t.id AND p.created_at = t.created_at
       JOIN ledger_accounts a ON a.id = p.account_id
       CROSS JOIN LATERAL (
         SELECT k.kind, CASE WHEN k.kind IN ('resident', 'debt') THEN '' ELSE a.code END AS account
@@ -172,7 +173,8 @@ export class DailyTotalsRepository {
                 WHEN starts_with(a.code, ${s.charityPrefix}) THEN 'charity'
                 ELSE 'other' END AS kind) k
       ) g
-      WHERE t.created_at >= ${start} ${end ? Prisma.sql`AND t.created_at < ${end}` : Prisma.empty} AND NOT p.pending
+      WHERE t.created_at >= ${start} ${end ? Prisma.sql`AND t.created_at < ${end}` : Prisma.empty}
+        AND p.created_at >= ${start} ${end ? Prisma.sql`AND p.created_at < ${end}` : Prisma.empty} AND NOT p.pending
       GROUP BY 1, 2, 3, 4, 5`;
   }
 }

@@ -110,13 +110,13 @@ export class LedgerReadRepository {
     if (filter.source) where.push(Prisma.sql`t.metadata->>'sourceId' = ${filter.source}`);
     if (filter.accountPrefixes || filter.accounts) {
       where.push(Prisma.sql`EXISTS (SELECT 1 FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-                                    WHERE p.transaction_id = t.id
+                                    WHERE p.transaction_id = t.id AND p.created_at = t.created_at
                                       AND (EXISTS (SELECT 1 FROM unnest(${filter.accountPrefixes ?? []}::text[]) AS x(prefix) WHERE starts_with(a.code, x.prefix))
                                            OR a.code = ANY(${filter.accounts ?? []}::text[])))`);
     }
     if (filter.account) {
       where.push(Prisma.sql`EXISTS (SELECT 1 FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-                                    WHERE p.transaction_id = t.id AND a.code = ${filter.account})`);
+                                    WHERE p.transaction_id = t.id AND p.created_at = t.created_at AND a.code = ${filter.account})`);
     }
     const rows = await this.db.client.$queryRaw<
       {
@@ -132,7 +132,7 @@ export class LedgerReadRepository {
       }[]
     >`SELECT t.id::text, t.seq, t.type, t.kind, t.pending_id::text, t.reverses_id::text, t.metadata, t.description, t.created_at
       FROM ledger_transactions t WHERE ${Prisma.join(where, ' AND ')} ORDER BY t.seq LIMIT ${take}`;
-    const postings = await this.postingsOf(rows.map((r) => r.id));
+    const postings = await this.postingsOf(rows);
     return rows.map((r) => ({
       id: r.id,
       seq: BigInt(r.seq),
@@ -147,15 +147,22 @@ export class LedgerReadRepository {
     }));
   }
 
-  private async postingsOf(ids: string[]): Promise<Map<string, JournalRow['postings']>> {
+  /**
+   * The postings of these transactions. A posting's created_at is its transaction's (one statement
+   * writes both), so the read is bounded to the months the transactions are in (partition pruning).
+   */
+  private async postingsOf(transactions: { id: string; created_at: Date }[]): Promise<Map<string, JournalRow['postings']>> {
     const result = new Map<string, JournalRow['postings']>();
-    if (ids.length === 0) return result;
+    if (transactions.length === 0) return result;
+    const ids = transactions.map((t) => t.id);
+    const times = transactions.map((t) => t.created_at.getTime());
+    const [first, last] = [new Date(Math.min(...times)), new Date(Math.max(...times))];
     const rows = await this.db.client.$queryRaw<
       { transaction_id: string; code: string; asset: string; side: Side; amount: string; pending: boolean }[]
     >`
       SELECT p.transaction_id::text, a.code, p.asset, p.side, p.amount::text, p.pending
       FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-      WHERE p.transaction_id = ANY(${ids}::uuid[]) ORDER BY p.id`;
+      WHERE p.transaction_id = ANY(${ids}::uuid[]) AND p.created_at >= ${first} AND p.created_at <= ${last} ORDER BY p.id`;
     for (const r of rows) {
       const list = result.get(r.transaction_id) ?? [];
       list.push({ account: r.code, asset: r.asset, side: r.side, amount: new Decimal(r.amount), pending: r.pending });
@@ -169,8 +176,9 @@ export class LedgerReadRepository {
     const rows = await this.db.client.$queryRaw<
       { id: bigint; transaction_id: string; type: string; description: string | null; side: Side; amount: string; created_at: Date }[]
     >`SELECT p.id, p.transaction_id::text, t.type, t.description, p.side, p.amount::text, p.created_at
-      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
+      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
       WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to} AND p.id > ${afterPostingId}
+        AND t.created_at > ${from} AND t.created_at <= ${to}
       ORDER BY p.id LIMIT ${take}`;
     return rows.map((r) => ({
       postingId: BigInt(r.id),
@@ -193,8 +201,9 @@ export class LedgerReadRepository {
       SELECT p.id, p.transaction_id::text AS transaction_id, t.type, p.side, p.amount::text AS amount,
              p.balance_after::text AS balance_after, coalesce(t.description, o.description) AS description,
              o.type AS origin_type, p.created_at
-      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
-      LEFT JOIN ledger_transactions o ON o.id = coalesce(t.pending_id, t.reverses_id)
+      FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
+      LEFT JOIN ledger_transaction_ids oi ON oi.id = coalesce(t.pending_id, t.reverses_id)
+      LEFT JOIN ledger_transactions o ON o.id = oi.id AND o.created_at = oi.created_at
       WHERE p.account_id = ${accountId} AND NOT p.pending AND (${beforeId ?? null}::bigint IS NULL OR p.id < ${beforeId ?? null}::bigint)
       ORDER BY p.id DESC LIMIT ${take}`;
     return rows.map((r) => ({
@@ -261,14 +270,15 @@ export class LedgerReadRepository {
              coalesce(sum(posted) FILTER (WHERE floor_zero AND NOT keeps_lots), 0)::text AS debt,
              (SELECT coalesce(sum(p.amount), 0) FROM ledger_postings p
               JOIN ledger_accounts a ON a.id = p.account_id AND a.keeps_lots
-              JOIN ledger_transactions h ON h.id = p.transaction_id
+              JOIN ledger_transactions h ON h.id = p.transaction_id AND h.created_at = p.created_at
               WHERE p.pending AND p.side = 'C' AND p.created_at <= ${asOf} AND NOT coalesce(h.expires_at <= ${asOf}, false)
                 AND NOT EXISTS (SELECT 1 FROM ledger_transactions x WHERE x.pending_id = h.id AND x.created_at <= ${asOf}))::text AS pending
       FROM b`;
     const months = await this.db.client.$queryRaw<{ month: string | null; amount: string }[]>`
       WITH moved AS (
         SELECT m.lot_id, sum(m.amount) AS amount FROM ledger_lot_moves m JOIN ledger_transactions t ON t.id = m.transaction_id
-        WHERE m.created_at <= ${asOf}
+        -- a move is never older than its transaction: both bounds hold, and prune
+        WHERE m.created_at <= ${asOf} AND t.created_at <= ${asOf}
           AND NOT (t.kind = 'pending' AND NOT EXISTS (
             SELECT 1 FROM ledger_transactions x WHERE x.pending_id = t.id AND x.created_at <= ${asOf}))
         GROUP BY m.lot_id)
@@ -355,11 +365,14 @@ export class LedgerReadRepository {
     const [row] = await this.db.client.$queryRaw<RawTrace[]>`
       WITH t AS (
         SELECT t.*, coalesce(o.metadata, '{}'::jsonb) || t.metadata AS m, o.type AS origin_type
-        FROM ledger_transactions t LEFT JOIN ledger_transactions o ON o.id = coalesce(t.pending_id, t.reverses_id)
-        WHERE t.id = ${id}::uuid)
+        FROM ledger_transactions t
+        LEFT JOIN ledger_transaction_ids oi ON oi.id = coalesce(t.pending_id, t.reverses_id)
+        LEFT JOIN ledger_transactions o ON o.id = oi.id AND o.created_at = oi.created_at
+        -- the month it is in, from the id registry: one partition read
+        WHERE t.id = ${id}::uuid AND t.created_at = (SELECT i.created_at FROM ledger_transaction_ids i WHERE i.id = ${id}::uuid))
       SELECT t.id::text, t.seq, t.type, t.kind, t.pending_id::text, t.reverses_id::text, t.metadata, t.description, t.created_at,
              t.origin_type,
-             (SELECT r.id::text FROM ledger_transactions r WHERE r.reverses_id = t.id) AS reversed_by,
+             (SELECT r.id::text FROM ledger_transaction_ids r WHERE r.reverses_id = t.id) AS reversed_by,
              e.source_id, e.external_id, e.type AS event_type, e.status AS event_status, e.resident_id AS event_resident,
              d.id::text AS redemption_id, d.item_id, d.status AS redemption_status, d.resident_id AS redemption_resident,
              d.points_spent::text AS redemption_points, i.title AS item_title,
@@ -370,7 +383,7 @@ export class LedgerReadRepository {
                                              THEN (t.m->>'redemptionId')::uuid END
       LEFT JOIN catalogue_items i ON i.id = d.item_id`;
     if (!row) return null;
-    const postings = await this.postingsOf([row.id]);
+    const postings = await this.postingsOf([row]);
     return {
       id: row.id,
       seq: BigInt(row.seq),

@@ -5,6 +5,8 @@ import { DailyFiguresJob } from './daily-figures.job';
 import { DailyTotalsRepository } from './daily-totals.repository';
 import { ExpiryPolicyController } from './expiry-policy.controller';
 import { HoldExpiryCron } from './hold-expiry.cron';
+import { JournalPartitionsJob } from './journal-partitions.job';
+import { JournalPartitionsRepository } from './journal-partitions.repository';
 import { LotExpiryCron } from './lot-expiry.cron';
 import { LedgerController } from './ledger.controller';
 import { LedgerReadRepository } from './ledger-read.repository';
@@ -24,6 +26,8 @@ import { LedgerService } from './ledger.service';
     LotExpiryCron,
     DailyTotalsRepository,
     DailyFiguresJob,
+    JournalPartitionsRepository,
+    JournalPartitionsJob,
   ],
   exports: [LedgerService, LedgerReadService],
 })

@@ -300,7 +300,7 @@ export class LedgerRepository {
       FROM ledger_postings p
       LEFT JOIN ledger_transactions s ON p.pending AND s.pending_id = p.transaction_id AND s.created_at <= ${asOf}
       -- a hold stopped holding at its expiry, released or not
-      LEFT JOIN ledger_transactions h ON p.pending AND h.id = p.transaction_id
+      LEFT JOIN ledger_transactions h ON p.pending AND h.id = p.transaction_id AND h.created_at = p.created_at AND h.created_at <= ${asOf}
       WHERE p.account_id = ${accountId} AND p.created_at <= ${asOf}`;
     return toSums(row);
   }

@@ -114,7 +114,8 @@ describe('sealed journal', () => {
   it('a transaction slipped into a sealed window fails the next reconciliation, naming it', async () => {
     const seal = await t.prisma.ledgerSeal.findUniqueOrThrow({ where: { id: 1n } });
     const slipped = randomUUID();
-    const inside = new Date((seal.coversFrom.getTime() + seal.coversTo.getTime()) / 2);
+    // just before the window's end (its start is the Unix epoch: no month of the journal holds it)
+    const inside = new Date(seal.coversTo.getTime() - 1);
     await t.prisma.$executeRaw`
       INSERT INTO ledger_transactions (id, type, kind, metadata, effective_at, created_at)
       VALUES (${slipped}::uuid, 'earn', 'posted', '{}', ${inside}, ${inside})`;
