@@ -156,13 +156,14 @@ export class LedgerReadRepository {
     if (transactions.length === 0) return result;
     const ids = transactions.map((t) => t.id);
     const times = transactions.map((t) => t.created_at.getTime());
-    const [first, last] = [new Date(Math.min(...times)), new Date(Math.max(...times))];
+    // a Date keeps milliseconds and the journal microseconds: the bounds are widened to the millisecond
+    const [first, last] = [new Date(Math.min(...times)), new Date(Math.max(...times) + 1)];
     const rows = await this.db.client.$queryRaw<
       { transaction_id: string; code: string; asset: string; side: Side; amount: string; pending: boolean }[]
     >`
       SELECT p.transaction_id::text, a.code, p.asset, p.side, p.amount::text, p.pending
       FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-      WHERE p.transaction_id = ANY(${ids}::uuid[]) AND p.created_at >= ${first} AND p.created_at <= ${last} ORDER BY p.id`;
+      WHERE p.transaction_id = ANY(${ids}::uuid[]) AND p.created_at >= ${first} AND p.created_at < ${last} ORDER BY p.id`;
     for (const r of rows) {
       const list = result.get(r.transaction_id) ?? [];
       list.push({ account: r.code, asset: r.asset, side: r.side, amount: new Decimal(r.amount), pending: r.pending });
