@@ -289,19 +289,27 @@ export class LedgerRepository {
     return row ? toSums(row) : toSums({ debits_posted: '0', credits_posted: '0', debits_pending: '0', credits_pending: '0' });
   }
 
-  /** The balance as it stood at a past moment, from the journal itself. */
+  /**
+   * The balance as it stood at a past moment, from the journal: posted sums from the account's
+   * nearest checkpoint at or before it plus its postings since; pending ones (a hold stops holding
+   * at its expiry, which a checkpoint does not know) from its pending postings.
+   */
   async balanceSumsAsOf(accountId: bigint, asOf: Date): Promise<BalanceSums> {
     const [row] = await this.db.client.$queryRaw<RawSums[]>`
+      WITH cp AS (
+        SELECT as_of, debits_posted, credits_posted FROM ledger_balance_checkpoints
+        WHERE account_id = ${accountId} AND as_of <= ${asOf} ORDER BY as_of DESC LIMIT 1),
+      since AS (SELECT coalesce((SELECT as_of FROM cp), '-infinity'::timestamptz) AS t)
       SELECT
-        coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0)::text AS debits_posted,
-        coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'C'), 0)::text AS credits_posted,
+        (coalesce((SELECT debits_posted FROM cp), 0) + coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0))::text AS debits_posted,
+        (coalesce((SELECT credits_posted FROM cp), 0) + coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'C'), 0))::text AS credits_posted,
         coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'D' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0)::text AS debits_pending,
         coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'C' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0)::text AS credits_pending
-      FROM ledger_postings p
+      FROM since, ledger_postings p
       LEFT JOIN ledger_transactions s ON p.pending AND s.pending_id = p.transaction_id AND s.created_at <= ${asOf}
       -- a hold stopped holding at its expiry, released or not
       LEFT JOIN ledger_transactions h ON p.pending AND h.id = p.transaction_id
-      WHERE p.account_id = ${accountId} AND p.created_at <= ${asOf}`;
+      WHERE p.account_id = ${accountId} AND p.created_at <= ${asOf} AND (p.pending OR p.created_at >= since.t)`;
     return toSums(row);
   }
 
