@@ -305,7 +305,8 @@ export const CHECKS: CheckDefinition[] = [
 /** The last check: the balance checkpoints against the journal (the full run; see checkpointChecks). */
 export const CHECKPOINTS_CHECK = {
   name: 'checkpoints_match_journal',
-  description: 'every balance checkpoint equals the journal’s sums before its moment (a month’s from the month before it and the month’s postings)',
+  description:
+    'every balance checkpoint equals the journal’s sums before its moment (a month’s from the month before it and the month’s postings)',
 };
 
 /** A window of the journal by creation time, [from, to) (to null: no end), for the incremental run and the full run's months. */
@@ -395,7 +396,6 @@ export interface IncrementalStart {
  * catch). The journal pass is windowJournalPass from `from` on.
  */
 export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
-  const byName = new Map(CHECKS.map((c) => [c.name, c]));
   const windowTx = Prisma.sql`SELECT id FROM ledger_transactions WHERE created_at >= ${s.from}`;
   const touched = Prisma.sql`
     SELECT DISTINCT p.account_id FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
@@ -413,7 +413,8 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
       ],
     },
     balances_match_postings: {
-      description: 'every stored balance of an account the journal touched since the last passed run equals its checkpoint plus its postings since',
+      description:
+        'every stored balance of an account the journal touched since the last passed run equals its checkpoint plus its postings since',
       parts: [
         Prisma.sql`
         WITH touched AS MATERIALIZED (${touched}),
@@ -553,7 +554,10 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
  */
 export function checkpointsOfMonth(w: JournalWindow): Prisma.Sql {
   const start = Prisma.sql`(SELECT as_of FROM ledger_checkpoint_months WHERE as_of = ${w.from})`;
-  const monthEnd = w.to === null ? Prisma.empty : Prisma.sql`
+  const monthEnd =
+    w.to === null
+      ? Prisma.empty
+      : Prisma.sql`
       SELECT coalesce(a.code, 'account ' || coalesce(e.account_id, c.account_id)::text) || ' at ' || ${w.to.toISOString()} AS what
       FROM (SELECT account_id, sum(d) AS d, sum(c) AS c, sum(pd) AS pd, sum(pc) AS pc FROM (
               SELECT account_id, debits_posted AS d, credits_posted AS c, debits_pending AS pd, credits_pending AS pc

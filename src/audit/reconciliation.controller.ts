@@ -6,7 +6,13 @@ import { actorOf, ClientPrincipal } from '../common/principal';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { UUID_PARAM } from '../common/params';
-import { RECONCILIATION_SCOPES, ReconciliationRun, ReconciliationScope, ReconciliationService, RunCoverage } from './reconciliation.service';
+import {
+  RECONCILIATION_SCOPES,
+  ReconciliationRun,
+  ReconciliationScope,
+  ReconciliationService,
+  RunCoverage,
+} from './reconciliation.service';
 
 export class CheckDto {
   @ApiProperty({ example: 'trial_balance_zero' }) name: string;
@@ -39,7 +45,10 @@ export class MonthsCoveredDto {
 export class CoverageDto {
   @ApiProperty({ type: String, nullable: true, format: 'date-time', description: 'the journal from this moment (null: its beginning)' })
   from: string | null;
-  @ApiProperty({ format: 'date-time', description: 'verified up to this moment (the end of the last seal); the next incremental run starts here' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'verified up to this moment (the end of the last seal); the next incremental run starts here',
+  })
   to: string;
   @ApiProperty({ description: 'an incremental run with no passed run before it: everything was checked' }) effectivelyFull: boolean;
   @ApiProperty() transactions: number;
@@ -89,7 +98,9 @@ export class ReconciliationController {
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Start a reconciliation now (incremental unless the body says full); read its report at /v1/audit/reconciliations/{id}' })
+  @ApiOperation({
+    summary: 'Start a reconciliation now (incremental unless the body says full); read its report at /v1/audit/reconciliations/{id}',
+  })
   @ApiAcceptedResponse({ type: StartedDto })
   @ApiProblems('validation_failed')
   async start(@CurrentClient() client: ClientPrincipal, @Body() body: StartReconciliationDto): Promise<StartedDto> {

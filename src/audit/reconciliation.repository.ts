@@ -99,7 +99,7 @@ export class ReconciliationRepository {
             id,
             trigger: row.trigger,
             scope: row.scope,
-            progress: (row.progress ?? {}) as Prisma.InputJsonValue,
+            progress: row.progress ?? {},
             requestedBy: row.requestedBy,
             status: 'running',
             retryOf: row.id,

@@ -236,7 +236,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
     const incremental = (run.scope ?? 'incremental') === 'incremental' && previous !== null;
     const plan = incremental
       ? this.incrementalPlan({ from: previous.highWater, afterSeal: previous.lastSeal, afterPosting: previous.postingFloor }, marks)
-      : this.fullPlan(id, (run.progress ?? {}) as FullRunProgress, marks, previous?.highWater ?? null);
+      : this.fullPlan(id, run.progress ?? {}, marks, previous?.highWater ?? null);
     // The checks are independent set-based queries: they run side by side on a few of the
     // pool's connections (a large check split in parts), so that every core works on the books
     // while requests keep connections of their own.

@@ -59,7 +59,11 @@ export class BalanceCheckpointsService {
     const first = previous ?? (await this.repository.firstActivity());
     if (!first) return 0;
     let made = 0;
-    for (let month = nextMonthStart(previous ?? first); month.getTime() <= now.getTime() - CHECKPOINT_MARGIN_MS; month = nextMonthStart(month)) {
+    for (
+      let month = nextMonthStart(previous ?? first);
+      month.getTime() <= now.getTime() - CHECKPOINT_MARGIN_MS;
+      month = nextMonthStart(month)
+    ) {
       const accounts = await this.repository.writeMonth(previous, month);
       if (accounts !== null) {
         made++;

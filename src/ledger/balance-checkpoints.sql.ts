@@ -43,4 +43,3 @@ export function latestCheckpoints(accounts: Prisma.Sql, at: Date): Prisma.Sql {
     FROM ledger_balance_checkpoints c WHERE c.account_id = touched.account_id AND c.as_of <= ${at}
     ORDER BY c.as_of DESC LIMIT 1) b`;
 }
-

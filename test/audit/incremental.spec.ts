@@ -86,10 +86,13 @@ describe('incremental and full reconciliation, balance checkpoints', () => {
           FUNDS[x.fund],
         );
       }
-      await tx.$executeRawUnsafe(`INSERT INTO account_balances (account_id, shard, normal_side, floor_zero, debits_posted, credits_posted)
+      await tx.$executeRawUnsafe(
+        `INSERT INTO account_balances (account_id, shard, normal_side, floor_zero, debits_posted, credits_posted)
         SELECT a.id, 0, a.normal_side, false,
                coalesce(sum(p.amount) FILTER (WHERE p.side = 'D' AND NOT p.pending), 0), coalesce(sum(p.amount) FILTER (WHERE p.side = 'C' AND NOT p.pending), 0)
-        FROM ledger_accounts a JOIN ledger_postings p ON p.account_id = a.id WHERE a.code = ANY($1::text[]) GROUP BY a.id`, [POOL, ...Object.values(FUNDS)]);
+        FROM ledger_accounts a JOIN ledger_postings p ON p.account_id = a.id WHERE a.code = ANY($1::text[]) GROUP BY a.id`,
+        [POOL, ...Object.values(FUNDS)],
+      );
     });
     for (const ago of [3, 2, 1]) {
       const [row] = await t.prisma.$queryRawUnsafe<{ id: bigint }[]>(
@@ -152,9 +155,7 @@ describe('incremental and full reconciliation, balance checkpoints', () => {
     expect(first.covered.months!.verified).toEqual(expect.arrayContaining([monthKey(3), monthKey(2), monthKey(1), monthKey(0)]));
     // the months that ended have their checkpoints, each from the one before
     const months = await t.prisma.ledgerCheckpointMonth.findMany({ orderBy: { asOf: 'asc' } });
-    expect(months.map((m) => m.asOf.toISOString())).toEqual(
-      expect.arrayContaining([utcMonth(2).toISOString(), utcMonth(1).toISOString()]),
-    );
+    expect(months.map((m) => m.asOf.toISOString())).toEqual(expect.arrayContaining([utcMonth(2).toISOString(), utcMonth(1).toISOString()]));
     expect(first.checks.map((c) => c.name)).toContain('checkpoints_match_journal');
   });
 
@@ -283,7 +284,9 @@ describe('incremental and full reconciliation, balance checkpoints', () => {
         out.push(
           (
             await t.http
-              .get(`/v1/audit/accounts/${FUNDS[1]}/statement?asset=POINTS&from=${new Date(at.getTime() - 40 * 86_400_000).toISOString()}&to=${asOf}`)
+              .get(
+                `/v1/audit/accounts/${FUNDS[1]}/statement?asset=POINTS&from=${new Date(at.getTime() - 40 * 86_400_000).toISOString()}&to=${asOf}`,
+              )
               .set(auditor)
               .expect(200)
           ).body,
