@@ -43,3 +43,17 @@ export function latestCheckpoints(accounts: Prisma.Sql, at: Date): Prisma.Sql {
     FROM ledger_balance_checkpoints c WHERE c.account_id = touched.account_id AND c.as_of <= ${at}
     ORDER BY c.as_of DESC LIMIT 1) b`;
 }
+
+/**
+ * A posting id below every posting created after `at` (0 when there is none): the highest id of
+ * the last transaction created a minute or more before it. A posting created after `at` was
+ * inserted after it, and every posting of a transaction that began a minute before `at` was
+ * inserted before it (a database transaction lasts at most 30 s). So `p.id > floor` lets an
+ * account's postings since a moment be read on the index of (account, id) from there, without its
+ * history.
+ */
+export function postingIdFloor(at: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`coalesce((
+    SELECT max(fp.id) FROM ledger_postings fp WHERE fp.transaction_id = (
+      SELECT ft.id FROM ledger_transactions ft WHERE ft.created_at < ${at} - interval '1 minute' ORDER BY ft.created_at DESC LIMIT 1)), 0)`;
+}

@@ -4,6 +4,7 @@ import { Prisma } from '../generated/prisma/client';
 import { ReadReplica } from '../infra/database/read-replica';
 import { ACCOUNT_SELECTORS, Side } from './domain/account';
 import { BalanceSums } from './domain/balance';
+import { postingIdFloor } from './balance-checkpoints.sql';
 import { EXPIRED_HOLDS_OF, EXPIRED_LOTS_OF } from './ledger.repository';
 
 /**
@@ -190,7 +191,8 @@ export class LedgerReadRepository {
       { id: bigint; transaction_id: string; type: string; description: string | null; side: Side; amount: string; created_at: Date }[]
     >`SELECT p.id, p.transaction_id::text, t.type, t.description, p.side, p.amount::text, p.created_at
       FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
-      WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to} AND p.id > ${afterPostingId}
+      WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to}
+        AND p.id > greatest(${afterPostingId}::bigint, ${postingIdFloor(Prisma.sql`${from}::timestamptz`)})
       ORDER BY p.id LIMIT ${take}`;
     return rows.map((r) => ({
       postingId: BigInt(r.id),

@@ -44,3 +44,8 @@ CREATE TABLE ledger_checkpoint_months (
   accounts  INTEGER NOT NULL,
   made_at   TIMESTAMPTZ(6) NOT NULL DEFAULT now()
 );
+
+-- An account's pending postings without reading its whole history (a balance as of a moment sums
+-- them apart from the posted ones, which start from a checkpoint): pending postings are few, so
+-- this index costs only the writes of holds. Building it reads ledger_postings once.
+CREATE INDEX ledger_postings_pending_idx ON ledger_postings (account_id, id) WHERE pending;
