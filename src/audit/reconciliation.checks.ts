@@ -547,13 +547,15 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
 }
 
 /**
- * The checkpoints of a month of the journal, for the full run: the month's checkpoint at its end
- * (if made) must be the one at its start (if any; none: the journal's beginning) plus the month's
- * postings, and every row a passed run added inside the month (at its high water) the month's
- * start plus the account's postings up to it. Rows: `check`, `what`.
+ * The checkpoints of a month of the journal (one with transactions), for the full run: the
+ * month's checkpoint at its end (if made) must be the latest one at or before its start (`base`;
+ * none: the journal's beginning; months with no transaction have none) plus the postings since,
+ * and every row a passed run added after the month began and before the next month with
+ * transactions (`rowsTo`; null: no end) the same base plus the account's postings up to it.
+ * Rows: `check`, `what`.
  */
-export function checkpointsOfMonth(w: JournalWindow): Prisma.Sql {
-  const start = Prisma.sql`(SELECT as_of FROM ledger_checkpoint_months WHERE as_of = ${w.from})`;
+export function checkpointsOfMonth(w: JournalWindow, base: Date | null, rowsTo: Date | null): Prisma.Sql {
+  const since = base ?? new Date(0);
   const monthEnd =
     w.to === null
       ? Prisma.empty
@@ -561,8 +563,8 @@ export function checkpointsOfMonth(w: JournalWindow): Prisma.Sql {
       SELECT coalesce(a.code, 'account ' || coalesce(e.account_id, c.account_id)::text) || ' at ' || ${w.to.toISOString()} AS what
       FROM (SELECT account_id, sum(d) AS d, sum(c) AS c, sum(pd) AS pd, sum(pc) AS pc FROM (
               SELECT account_id, debits_posted AS d, credits_posted AS c, debits_pending AS pd, credits_pending AS pc
-              FROM ledger_balance_checkpoints WHERE as_of = ${start}
-              UNION ALL ${checkpointMoves(w.from, w.to)}) m GROUP BY account_id) e
+              FROM ledger_balance_checkpoints WHERE as_of = ${base}
+              UNION ALL ${checkpointMoves(since, w.to)}) m GROUP BY account_id) e
       FULL JOIN (SELECT * FROM ledger_balance_checkpoints WHERE as_of = ${w.to}) c ON c.account_id = e.account_id
       LEFT JOIN ledger_accounts a ON a.id = coalesce(e.account_id, c.account_id)
       WHERE EXISTS (SELECT 1 FROM ledger_checkpoint_months WHERE as_of = ${w.to})
@@ -574,18 +576,18 @@ export function checkpointsOfMonth(w: JournalWindow): Prisma.Sql {
       SELECT coalesce(a.code, 'account ' || r.account_id::text) || ' at ' || to_char(r.as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS what
       FROM ledger_balance_checkpoints r
       LEFT JOIN ledger_accounts a ON a.id = r.account_id
-      LEFT JOIN ledger_balance_checkpoints b ON b.account_id = r.account_id AND b.as_of = ${start}
+      LEFT JOIN ledger_balance_checkpoints b ON b.account_id = r.account_id AND b.as_of = ${base}
       CROSS JOIN LATERAL (
         SELECT sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D') AS d, sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'C') AS c,
                sum(p.amount) FILTER (WHERE p.pending AND p.side = 'D') AS pd, sum(p.amount) FILTER (WHERE p.pending AND p.side = 'C') AS pc
         FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
-        WHERE p.account_id = r.account_id AND p.created_at >= ${w.from} AND p.created_at < r.as_of
-          AND t.created_at >= ${w.from} AND t.created_at < r.as_of) m
+        WHERE p.account_id = r.account_id AND p.created_at >= ${since} AND p.created_at < r.as_of
+          AND t.created_at >= ${since} AND t.created_at < r.as_of) m
       CROSS JOIN LATERAL (
         SELECT sum(p.amount) FILTER (WHERE p.side = 'D') AS pd, sum(p.amount) FILTER (WHERE p.side = 'C') AS pc
         FROM ledger_transactions s JOIN ledger_postings p ON p.transaction_id = s.pending_id AND p.pending
-        WHERE p.account_id = r.account_id AND s.pending_id IS NOT NULL AND s.created_at >= ${w.from} AND s.created_at < r.as_of) x
-      WHERE r.as_of > ${w.from} ${before(Prisma.sql`r.as_of`, w.to)}
+        WHERE p.account_id = r.account_id AND s.pending_id IS NOT NULL AND s.created_at >= ${since} AND s.created_at < r.as_of) x
+      WHERE r.as_of > ${w.from} ${before(Prisma.sql`r.as_of`, rowsTo)}
         AND NOT EXISTS (SELECT 1 FROM ledger_checkpoint_months mo WHERE mo.as_of = r.as_of)
         AND (r.debits_posted <> coalesce(b.debits_posted, 0) + coalesce(m.d, 0) OR r.credits_posted <> coalesce(b.credits_posted, 0) + coalesce(m.c, 0)
           OR r.debits_pending <> coalesce(b.debits_pending, 0) + coalesce(m.pd, 0) - coalesce(x.pd, 0)

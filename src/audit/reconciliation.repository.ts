@@ -166,10 +166,18 @@ export class ReconciliationRepository {
     return row ? { highWater: row.high_water, lastSeal: row.last_seal ?? 0n, postingFloor: row.posting_floor ?? 0n } : null;
   }
 
-  /** The journal's first transaction's creation time (null: empty). */
-  async firstActivity(): Promise<Date | null> {
-    const [row] = await this.db.client.$queryRaw<{ at: Date | null }[]>`SELECT min(created_at) AS at FROM ledger_transactions`;
+  /** The creation time of the journal's first transaction at or after `from` (null: its first), null when there is none. */
+  async firstActivity(from: Date | null = null): Promise<Date | null> {
+    const [row] = await this.db.client.$queryRaw<{ at: Date | null }[]>`
+      SELECT min(created_at) AS at FROM ledger_transactions WHERE created_at >= ${from ?? new Date(0)}`;
     return row.at;
+  }
+
+  /** The latest month's balance checkpoint at or before `at`, null when there is none. */
+  async checkpointMonthAtOrBefore(at: Date): Promise<Date | null> {
+    const [row] = await this.db.client.$queryRaw<{ as_of: Date | null }[]>`
+      SELECT max(as_of) AS as_of FROM ledger_checkpoint_months WHERE as_of <= ${at}`;
+    return row.as_of;
   }
 
   /** How many transactions, postings and accounts the journal has from `from` on (null: all of it). */

@@ -323,24 +323,26 @@ export class ReconciliationService implements OnApplicationBootstrap {
     let rows: Promise<PassOffence[]> | undefined;
     const journal = () =>
       (rows ??= (async () => {
-        const first = await this.repository.firstActivity();
-        const months: { key: string; window: JournalWindow }[] = [];
-        if (first) {
-          const last = monthStart(marks.highWater > first ? marks.highWater : first);
-          for (let m = monthStart(first); m <= last; m = nextMonthStart(m)) {
-            const end = nextMonthStart(m);
-            // the month the high water is in is still being written: read to its end and beyond
-            months.push({ key: m.toISOString().slice(0, 7), window: { from: m, to: end > marks.highWater ? null : end } });
-          }
+        // the months with transactions, found on the index of creation times (a gap costs one probe)
+        const months: { key: string; window: JournalWindow; rowsTo: Date | null }[] = [];
+        for (let at = await this.repository.firstActivity(); at;) {
+          const m = monthStart(at);
+          const end = nextMonthStart(m);
+          // the month the high water is in is still being written: read to its end and beyond
+          months.push({ key: m.toISOString().slice(0, 7), window: { from: m, to: end > marks.highWater ? null : end }, rowsTo: null });
+          if (end > marks.highWater) break; // (that window has no end: it reads the later months too)
+          at = await this.repository.firstActivity(end);
+          if (at) months[months.length - 1].rowsTo = monthStart(at);
         }
         const parts = await Promise.all(
-          months.map(async ({ key, window }) => {
+          months.map(async ({ key, window, rowsTo }) => {
             const done = carried.get(key);
             if (done && window.to !== null) return done;
+            const base = await this.repository.checkpointMonthAtOrBefore(window.from);
             const found = (
               await Promise.all([
                 this.offences<PassOffence>(windowJournalPass(window), true),
-                this.offences<PassOffence>(checkpointsOfMonth(window), true),
+                this.offences<PassOffence>(checkpointsOfMonth(window, base, rowsTo), true),
               ])
             ).flat();
             if (window.to !== null) await this.repository.monthDone(id, this.me, key, found);

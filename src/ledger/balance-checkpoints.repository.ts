@@ -17,9 +17,10 @@ export class BalanceCheckpointsRepository {
     return row.as_of;
   }
 
-  /** The journal's first transaction's creation time, null on an empty journal. */
-  async firstActivity(): Promise<Date | null> {
-    const [row] = await this.db.client.$queryRaw<{ at: Date | null }[]>`SELECT min(created_at) AS at FROM ledger_transactions`;
+  /** The creation time of the journal's first transaction at or after `from` (its first: null), null when there is none. */
+  async firstActivity(from: Date | null = null): Promise<Date | null> {
+    const [row] = await this.db.client.$queryRaw<{ at: Date | null }[]>`
+      SELECT min(created_at) AS at FROM ledger_transactions WHERE created_at >= ${from ?? new Date(0)}`;
     return row.at;
   }
 

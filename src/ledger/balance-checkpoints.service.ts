@@ -21,7 +21,7 @@ export function monthStart(at: Date): Date {
 }
 
 /**
- * Balance checkpoints: at the start of every UTC month, each account's sums of the postings before
+ * Balance checkpoints: at the start of every UTC month after a month with transactions, each account's sums of the postings before
  * it (see BalanceCheckpointsRepository), made hourly by the process holding the job's lease, and by
  * the reconciliation before it checks. A balance or trial balance as of a moment starts from the
  * nearest one before it; the full reconciliation verifies every one against the journal.
@@ -56,14 +56,13 @@ export class BalanceCheckpointsService {
    */
   async keepMonths(now = new Date()): Promise<number> {
     let previous = await this.repository.lastMonth();
-    const first = previous ?? (await this.repository.firstActivity());
-    if (!first) return 0;
     let made = 0;
-    for (
-      let month = nextMonthStart(previous ?? first);
-      month.getTime() <= now.getTime() - CHECKPOINT_MARGIN_MS;
-      month = nextMonthStart(month)
-    ) {
+    for (;;) {
+      // a month with no transaction gets no checkpoint: the next one is made from the one before it
+      const activity = await this.repository.firstActivity(previous);
+      if (!activity) return made;
+      const month = nextMonthStart(activity);
+      if (month.getTime() > now.getTime() - CHECKPOINT_MARGIN_MS) return made;
       const accounts = await this.repository.writeMonth(previous, month);
       if (accounts !== null) {
         made++;
@@ -71,7 +70,6 @@ export class BalanceCheckpointsService {
       }
       previous = month;
     }
-    return made;
   }
 
   /**

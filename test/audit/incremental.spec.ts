@@ -152,7 +152,8 @@ describe('incremental and full reconciliation, balance checkpoints', () => {
     first = await run();
     expect(first).toMatchObject({ status: 'passed', scope: 'incremental' });
     expect(first.covered).toMatchObject({ from: null, effectivelyFull: true, transactions: 11, postings: 22 });
-    expect(first.covered.months!.verified).toEqual(expect.arrayContaining([monthKey(3), monthKey(2), monthKey(1), monthKey(0)]));
+    // the months with transactions (none yet this month)
+    expect(first.covered.months!.verified).toEqual([monthKey(3), monthKey(2), monthKey(1)]);
     // the months that ended have their checkpoints, each from the one before
     const months = await t.prisma.ledgerCheckpointMonth.findMany({ orderBy: { asOf: 'asc' } });
     expect(months.map((m) => m.asOf.toISOString())).toEqual(expect.arrayContaining([utcMonth(2).toISOString(), utcMonth(1).toISOString()]));
