@@ -74,9 +74,12 @@ export class BalanceCheckpointsRepository {
 
   /** See BalanceCheckpointsService.pruneVerified. */
   pruneVerified(verifiedTo: Date): Promise<number> {
+    // only after the month before it: older rows went when that month's checkpoint was the latest
+    // (a range of the index on as_of, not every checkpoint ever made)
     return this.db.client.$executeRaw`
+      WITH latest AS (SELECT max(as_of) AS t FROM ledger_checkpoint_months WHERE as_of <= ${verifiedTo}),
+      before_it AS (SELECT coalesce(max(as_of), '-infinity'::timestamptz) AS t FROM ledger_checkpoint_months WHERE as_of < (SELECT t FROM latest))
       DELETE FROM ledger_balance_checkpoints c
-      WHERE c.as_of < (SELECT max(as_of) FROM ledger_checkpoint_months WHERE as_of <= ${verifiedTo})
-        AND NOT EXISTS (SELECT 1 FROM ledger_checkpoint_months m WHERE m.as_of = c.as_of)`;
+      WHERE c.as_of < (SELECT t FROM latest) AND c.as_of > (SELECT t FROM before_it)`;
   }
 }
