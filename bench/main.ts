@@ -11,6 +11,7 @@ import { ledgerService } from './scenarios/ledger-service';
 import { processes, ProcessesResult } from './scenarios/processes';
 import { batchedCeiling, rowAtATimeFloor } from './scenarios/plain-sql';
 import { readScenarios, soakLoad } from './scenarios/reads';
+import { reconcileGrowth } from './scenarios/reconcile-growth';
 import { reconciliation } from './scenarios/reconciliation';
 import { replicaReads } from './scenarios/replica';
 import { webhooks } from './scenarios/webhooks';
@@ -34,6 +35,23 @@ async function main(): Promise<void> {
     console.log(table([[`reconciliation of ${o.reconcile} postings (one run)`, reconcile]]));
     return;
   }
+  if (o.only === 'reconcile-growth') {
+    const [small, large] = await reconcileGrowth(o);
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    for (const g of [small, large]) {
+      console.log(
+        `journal of ${g.postings} postings: nightly run over a day of ${o.growthDay} postings ${g.nightly.toFixed(2)} s ` +
+          `(covered ${g.covered.transactions} transactions, ${g.covered.postings} postings, ${g.covered.accounts} accounts); ` +
+          `trial balance as of a month ago ${(g.trialBalance * 1000).toFixed(1)} ms; a month's statement ${(g.statement * 1000).toFixed(1)} ms`,
+      );
+    }
+    console.log(`ratio nightly run, large / small journal:        ${ratio(large.nightly, small.nightly)}x (goal 1.5x at most)`);
+    console.log(`ratio trial balance a month ago, large / small:  ${ratio(large.trialBalance, small.trialBalance)}x (goal 2x at most)`);
+    console.log(`ratio a month's statement, large / small:        ${ratio(large.statement, small.statement)}x (goal 2x at most)`);
+    await dropDatabase(o.database, o.databaseName);
+    return;
+  }
+
   if (o.only === 'console') {
     const [small, large] = await consoleOverview(o, url);
     await dropDatabase(o.database, o.databaseName);

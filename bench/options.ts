@@ -10,6 +10,7 @@ export const BENCH_DB = 'civic_ledger_bench';
 export const SCENARIO_SETS = [
   'all',
   'reconcile',
+  'reconcile-growth',
   'catalogue',
   'earn',
   'ledger',
@@ -50,6 +51,12 @@ export interface BenchOptions {
   lots: number;
   /** rows of the bulk award scenario (one resident each) */
   rows: number;
+  /** with --only reconcile-growth: postings of the small journal (its history runs at a quarter of this a month) */
+  growthSmall: number;
+  /** with --only reconcile-growth: postings of the large journal (the same rate, a longer history) */
+  growthLarge: number;
+  /** with --only reconcile-growth: postings of the day the nightly run checks */
+  growthDay: number;
 }
 
 function count(allowZero: boolean) {
@@ -87,6 +94,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--console-small <n>', 'with --only console: postings of the small ledger it is compared with', count(false), 1000)
     .option('--lots <n>', "lots credited, then expired at once, in the expiry scenario (a month's end)", count(false), 1000000)
     .option('--rows <n>', 'rows of the bulk award scenario, one resident each (--only awards)', count(false), 1000000)
+    .option('--growth-small <n>', 'with --only reconcile-growth: postings of the small journal', count(false), 1000000)
+    .option('--growth-large <n>', 'with --only reconcile-growth: postings of the large journal', count(false), 10000000)
+    .option('--growth-day <n>', 'with --only reconcile-growth: postings of the day the nightly run checks', count(false), 100000)
     .showHelpAfterError()
     .exitOverride();
   program.parse(argv, { from: 'user' });

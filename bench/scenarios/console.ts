@@ -67,6 +67,7 @@ async function load(url: string, postings: number): Promise<void> {
       INSERT INTO ledger_accounts (code, asset, normal_side, floor_zero, shards)
         SELECT 'charity:f' || g, 'POINTS', 'C', false, 16 FROM generate_series(1, ${FUNDS}) g;
       INSERT INTO ledger_accounts (code, asset, normal_side, floor_zero, shards) VALUES ('programme:issued', 'POINTS', 'D', false, 16);
+      SELECT ledger_partitions_ensure(now() - interval '${DAYS + 1} days', ${Math.ceil(DAYS / 28) + 1});
       SET session_replication_role = replica;
       CREATE TEMP TABLE gen AS
         SELECT g, md5('t' || g)::uuid AS id,
@@ -75,6 +76,8 @@ async function load(url: string, postings: number): Promise<void> {
         FROM generate_series(1, ${n}) g;
       INSERT INTO ledger_transactions (id, type, kind, metadata, effective_at, created_at)
         SELECT id, type, 'posted', '{}', at, at FROM gen;
+      -- the id registry, which the journal's statement trigger fills (not fired in this replica-role load)
+      INSERT INTO ledger_transaction_ids (id, created_at) SELECT id, at FROM gen;
       INSERT INTO ledger_postings (transaction_id, account_id, shard, asset, side, amount, pending, created_at)
         SELECT id, (SELECT id FROM ledger_accounts WHERE code = CASE type WHEN 'earn' THEN 'programme:issued' ELSE 'resident:r' || (1 + g % ${RESIDENTS}) END),
                g % 16, 'POINTS', 'D', CASE type WHEN 'earn' THEN 20 WHEN 'redeem' THEN 10 ELSE 5 END, false, at FROM gen

@@ -25,14 +25,19 @@ export async function reconciliation(o: BenchOptions, url: string): Promise<RunR
     INSERT INTO ledger_accounts (code, asset, normal_side, floor_zero, shards)
       SELECT 'resident:r' || g, 'POINTS', 'C', true, 1 FROM generate_series(1, 100000) g;
     INSERT INTO ledger_accounts (code, asset, normal_side, floor_zero, shards) VALUES ('programme:issued', 'POINTS', 'D', false, 16);
+    SELECT ledger_partitions_ensure(now() - interval '1 day', 1);
     SET session_replication_role = replica;
     INSERT INTO ledger_transactions (id, type, kind, metadata, effective_at, created_at)
       SELECT md5('t' || g)::uuid, 'earn', 'posted', '{}', now() - interval '1 hour', now() - interval '1 hour' + g * interval '1 microsecond'
       FROM generate_series(1, ${n}) g;
+    -- a posting's created_at is its transaction's (one statement writes both in the service)
     INSERT INTO ledger_postings (transaction_id, account_id, shard, asset, side, amount, pending, created_at)
-      SELECT md5('t' || g)::uuid, 100001, g % 16, 'POINTS', 'D', 20, false, now() - interval '1 hour' FROM generate_series(1, ${n}) g
+      SELECT md5('t' || g)::uuid, 100001, g % 16, 'POINTS', 'D', 20, false, now() - interval '1 hour' + g * interval '1 microsecond' FROM generate_series(1, ${n}) g
       UNION ALL
-      SELECT md5('t' || g)::uuid, 1 + g % 100000, 0, 'POINTS', 'C', 20, false, now() - interval '1 hour' FROM generate_series(1, ${n}) g;
+      SELECT md5('t' || g)::uuid, 1 + g % 100000, 0, 'POINTS', 'C', 20, false, now() - interval '1 hour' + g * interval '1 microsecond' FROM generate_series(1, ${n}) g;
+    -- the id registry, which the journal's statement trigger fills (not fired in this replica-role load)
+    INSERT INTO ledger_transaction_ids (id, created_at, pending_id, reverses_id)
+      SELECT id, created_at, pending_id, reverses_id FROM ledger_transactions;
     SET session_replication_role = origin;
     INSERT INTO account_balances (account_id, shard, normal_side, floor_zero, debits_posted, credits_posted)
       SELECT a.id, s.shard, a.normal_side, a.floor_zero,

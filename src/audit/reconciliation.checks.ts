@@ -1,4 +1,5 @@
 import { Prisma } from '../generated/prisma/client';
+import { checkpointMoves, latestCheckpoints } from '../ledger/balance-checkpoints.sql';
 
 /**
  * The reconciliation's checks: each one set-based SQL over the whole books, returning the
@@ -300,3 +301,296 @@ export const CHECKS: CheckDefinition[] = [
     ],
   },
 ];
+
+/** The last check: the balance checkpoints against the journal (the full run; see checkpointChecks). */
+export const CHECKPOINTS_CHECK = {
+  name: 'checkpoints_match_journal',
+  description:
+    'every balance checkpoint equals the journal’s sums before its moment (a month’s from the month before it and the month’s postings)',
+};
+
+/** A window of the journal by creation time, [from, to) (to null: no end), for the incremental run and the full run's months. */
+export interface JournalWindow {
+  from: Date;
+  to: Date | null;
+}
+
+function before(column: Prisma.Sql, to: Date | null): Prisma.Sql {
+  return to === null ? Prisma.empty : Prisma.sql`AND ${column} < ${to}`;
+}
+
+/**
+ * The journal pass (transactions_balanced, seals_match_journal) over the transactions created in a
+ * window: found by their index of creation times, their postings through their transactions (and
+ * bounded by their own created_at, so that the partitioned journal reads the window's partitions
+ * only), compared with the seal entries of the transactions in the window and the entries, of
+ * seals beginning in it, whose transaction is gone.
+ */
+export function windowJournalPass(w: JournalWindow): Prisma.Sql {
+  return Prisma.sql`
+      WITH per_transaction AS (
+        SELECT transaction_id, string_agg(text, ';') AS postings, sum(net) AS net, min(asset) AS first_asset, max(asset) AS last_asset
+        FROM (
+          SELECT p.transaction_id, ledger_posting_text(a.code, p) AS text, p.asset,
+                 CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END AS net
+          FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id LEFT JOIN ledger_accounts a ON a.id = p.account_id
+          WHERE t.created_at >= ${w.from} ${before(Prisma.sql`t.created_at`, w.to)}
+            AND p.created_at >= ${w.from} ${before(Prisma.sql`p.created_at`, w.to)}
+          ORDER BY p.transaction_id, p.id
+        ) in_order
+        GROUP BY transaction_id
+      ), journal AS (
+        SELECT t.id, encode(sha256(convert_to(ledger_canonical(t, pt.postings), 'UTF8')), 'hex') AS hash,
+               pt.net, pt.first_asset, pt.last_asset
+        FROM ledger_transactions t LEFT JOIN per_transaction pt ON pt.transaction_id = t.id
+        WHERE t.created_at >= ${w.from} ${before(Prisma.sql`t.created_at`, w.to)}
+      ), entries AS (
+        SELECT e.transaction_id, e.seal_id, e.hash FROM ledger_seals s JOIN ledger_seal_entries e ON e.seal_id = s.id
+        LEFT JOIN ledger_transactions x ON x.id = e.transaction_id
+        WHERE s.covers_to > ${w.from} ${before(Prisma.sql`s.covers_from`, w.to)}
+          AND CASE WHEN x.id IS NULL THEN s.covers_from >= ${w.from} ${before(Prisma.sql`s.covers_from`, w.to)}
+                   ELSE x.created_at >= ${w.from} ${before(Prisma.sql`x.created_at`, w.to)} END
+      )
+      SELECT o.check_name AS "check", o.what
+      FROM journal j
+      FULL JOIN entries e ON e.transaction_id = j.id
+      CROSS JOIN LATERAL (VALUES
+        ('seals_match_journal', CASE WHEN e.transaction_id IS NOT NULL AND j.hash IS DISTINCT FROM e.hash
+          THEN 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text END),
+        ('transactions_balanced', CASE
+          WHEN j.first_asset = j.last_asset THEN CASE WHEN j.net <> 0 THEN 'transaction ' || j.id::text || ' (' || j.first_asset || ')' END
+          WHEN j.first_asset <> j.last_asset THEN (
+            SELECT 'transaction ' || j.id::text || ' (' || string_agg(u.asset, ', ' ORDER BY u.asset) || ')'
+            FROM (SELECT p.asset FROM ledger_postings p WHERE p.transaction_id = j.id GROUP BY p.asset
+                  HAVING sum(CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) <> 0) u)
+        END)
+      ) AS o(check_name, what)
+      WHERE o.what IS NOT NULL`;
+}
+
+/** Transactions in the windows of the seals after `afterSeal` that their seal lacks. */
+function missingFromSeals(afterSeal: bigint): Prisma.Sql {
+  return Prisma.sql`
+        WITH windows AS MATERIALIZED (
+          SELECT s.id, s.covers_from, s.covers_to FROM ledger_seals s
+          WHERE s.id > ${afterSeal} AND s.transactions <> (
+            SELECT count(*) FROM ledger_transactions t WHERE t.created_at >= s.covers_from AND t.created_at < s.covers_to))
+        SELECT 'transaction ' || t.id::text || ' missing from seal ' || w.id::text AS what
+        FROM windows w JOIN ledger_transactions t ON t.created_at >= w.covers_from AND t.created_at < w.covers_to
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_seal_entries e WHERE e.transaction_id = t.id)`;
+}
+
+/** What an incremental run starts from: the last passed run's marks. */
+export interface IncrementalStart {
+  /** its high water: the journal before it was verified */
+  from: Date;
+  /** the last seal it verified */
+  afterSeal: bigint;
+  /** the highest posting id when it started */
+  afterPosting: bigint;
+}
+
+/**
+ * The incremental run's checks: the same names as the full run's, each restricted to what changed
+ * since the last passed run where that is sound (docs/accounting.md says what each can and cannot
+ * catch). The journal pass is windowJournalPass from `from` on.
+ */
+export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
+  const windowTx = Prisma.sql`SELECT id FROM ledger_transactions WHERE created_at >= ${s.from}`;
+  const touched = Prisma.sql`
+    SELECT DISTINCT p.account_id FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+    WHERE t.created_at >= ${s.from} AND p.created_at >= ${s.from}
+    UNION SELECT DISTINCT p.account_id FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.pending_id AND p.pending
+    WHERE t.pending_id IS NOT NULL AND t.created_at >= ${s.from}`;
+  const restricted: Record<string, Partial<CheckDefinition>> = {
+    trial_balance_zero: {
+      description: 'the posted debits of every asset equal its posted credits (over the balances, which balances_match_postings proves)',
+      parts: [
+        Prisma.sql`
+        SELECT b.asset || ' off by ' || sum(b.debits_posted - b.credits_posted)::text AS what
+        FROM (SELECT a.asset, b.debits_posted, b.credits_posted FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id) b
+        GROUP BY b.asset HAVING sum(b.debits_posted - b.credits_posted) <> 0`,
+      ],
+    },
+    balances_match_postings: {
+      description:
+        'every stored balance of an account the journal touched since the last passed run equals its checkpoint plus its postings since',
+      parts: [
+        Prisma.sql`
+        WITH touched AS MATERIALIZED (${touched}),
+        expected AS (
+          SELECT account_id, sum(d) AS d, sum(c) AS c, sum(pd) AS pd, sum(pc) AS pc FROM (
+            ${latestCheckpoints(Prisma.sql`SELECT account_id FROM touched`, s.from)}
+            UNION ALL ${checkpointMoves(s.from, null)}) m
+          GROUP BY account_id),
+        stored AS (
+          SELECT b.account_id, sum(b.debits_posted) AS d, sum(b.credits_posted) AS c, sum(b.debits_pending) AS pd, sum(b.credits_pending) AS pc
+          FROM account_balances b JOIN touched USING (account_id) GROUP BY b.account_id)
+        SELECT coalesce(a.code, 'account ' || coalesce(s.account_id, e.account_id)::text) AS what
+        FROM stored s FULL JOIN expected e ON e.account_id = s.account_id
+        LEFT JOIN ledger_accounts a ON a.id = coalesce(s.account_id, e.account_id)
+        WHERE coalesce(s.d, 0) <> coalesce(e.d, 0) OR coalesce(s.c, 0) <> coalesce(e.c, 0)
+           OR coalesce(s.pd, 0) <> coalesce(e.pd, 0) OR coalesce(s.pc, 0) <> coalesce(e.pc, 0)`,
+      ],
+    },
+    postings_reference: {
+      description: 'every posting made since the last passed run names an existing transaction and account, in the account’s asset',
+      parts: [
+        Prisma.sql`
+        SELECT 'posting ' || p.id::text AS what
+        FROM ledger_postings p
+        LEFT JOIN ledger_transactions t ON t.id = p.transaction_id
+        LEFT JOIN ledger_accounts a ON a.id = p.account_id
+        WHERE p.id > ${s.afterPosting} AND (t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset)`,
+      ],
+    },
+    earn_events_processed: {
+      description: `every accepted earn event is posted, pending, rejected or revoked (none left unprocessed over ${STUCK_AFTER_MINUTES} minutes)`,
+      parts: [
+        Prisma.sql`
+        SELECT 'event ' || e.source_id || '/' || e.external_id || ' ' || e.status AS what
+        FROM earn_events e WHERE e.status = 'received' AND e.received_at < now() - make_interval(mins => ${STUCK_AFTER_MINUTES})`,
+      ],
+    },
+    expired_holds_released: {
+      description: `every listed open hold past its expiry has been released (within ${HOLD_GRACE_MINUTES} minutes); open_holds_match_journal proves the list`,
+      parts: [
+        Prisma.sql`
+        SELECT DISTINCT 'transaction ' || h.transaction_id::text AS what FROM ledger_open_holds h
+        WHERE h.expires_at < now() - make_interval(mins => ${HOLD_GRACE_MINUTES})`,
+      ],
+    },
+    lots_match_balances: {
+      description:
+        "every touched resident's open lots (with what its open holds took from them) sum to its available plus held points, their lots' remaining to amount less moves, and every new spend's lot records to its amount",
+      parts: [
+        Prisma.sql`
+        WITH touched AS MATERIALIZED (${touched}),
+        lots AS (
+          SELECT l.account_id, sum(l.remaining) AS remaining FROM ledger_lots l
+          WHERE l.account_id IN (SELECT account_id FROM touched) AND l.remaining > 0 GROUP BY l.account_id),
+        held AS (
+          SELECT l.account_id, sum(m.amount) AS amount FROM ledger_lots l JOIN ledger_lot_moves m ON m.lot_id = l.id
+          JOIN ledger_transactions t ON t.id = m.transaction_id AND t.kind = 'pending'
+          WHERE l.account_id IN (SELECT account_id FROM touched) AND NOT EXISTS (SELECT 1 FROM ledger_transactions x WHERE x.pending_id = t.id)
+          GROUP BY l.account_id)
+        SELECT 'account ' || a.code || ': balance ' || (b.credits_posted - b.debits_posted)::text
+               || ', lots ' || (coalesce(lots.remaining, 0) + coalesce(held.amount, 0))::text AS what
+        FROM touched JOIN ledger_accounts a ON a.id = touched.account_id AND a.keeps_lots JOIN account_balances b ON b.account_id = a.id
+        LEFT JOIN lots ON lots.account_id = a.id LEFT JOIN held ON held.account_id = a.id
+        WHERE b.credits_posted - b.debits_posted <> coalesce(lots.remaining, 0) + coalesce(held.amount, 0)`,
+        Prisma.sql`
+        WITH window_tx AS MATERIALIZED (${windowTx}),
+        changed AS (
+          SELECT id FROM ledger_lots WHERE transaction_id IN (SELECT id FROM window_tx)
+          UNION SELECT lot_id FROM ledger_lot_moves WHERE transaction_id IN (SELECT id FROM window_tx))
+        SELECT 'lot ' || l.id::text || ': remaining ' || l.remaining::text || ', moves leave ' || (l.amount - coalesce(m.moved, 0))::text AS what
+        FROM changed JOIN ledger_lots l ON l.id = changed.id
+        LEFT JOIN LATERAL (SELECT sum(amount) AS moved FROM ledger_lot_moves WHERE lot_id = l.id) m ON true
+        WHERE l.remaining <> l.amount - coalesce(m.moved, 0)`,
+        Prisma.sql`
+        WITH window_tx AS MATERIALIZED (${windowTx}),
+        debits AS (
+          SELECT p.transaction_id, p.account_id, sum(p.amount) AS amount FROM window_tx w JOIN ledger_postings p ON p.transaction_id = w.id
+          JOIN ledger_accounts a ON a.id = p.account_id AND a.keeps_lots
+          JOIN ledger_transactions t ON t.id = p.transaction_id AND t.pending_id IS NULL
+          WHERE p.side = 'D' AND p.created_at >= ${s.from} GROUP BY 1, 2),
+        taken AS (
+          SELECT m.transaction_id, l.account_id, sum(m.amount) AS amount FROM window_tx w JOIN ledger_lot_moves m ON m.transaction_id = w.id
+          JOIN ledger_lots l ON l.id = m.lot_id
+          WHERE m.amount > 0 GROUP BY 1, 2)
+        SELECT 'transaction ' || coalesce(d.transaction_id, k.transaction_id)::text || ': debits ' || coalesce(d.amount, 0)::text
+               || ', lots taken ' || coalesce(k.amount, 0)::text AS what
+        FROM debits d FULL JOIN taken k ON k.transaction_id = d.transaction_id AND k.account_id = d.account_id
+        WHERE d.amount IS DISTINCT FROM k.amount`,
+      ],
+    },
+    open_holds_match_journal: {
+      description:
+        'every listed open hold is what the journal says, and every hold with an expiry made since the last passed run and not settled is listed',
+      parts: [
+        Prisma.sql`
+        WITH candidates AS MATERIALIZED (
+          SELECT DISTINCT transaction_id AS id FROM ledger_open_holds
+          UNION SELECT id FROM ledger_transactions WHERE created_at >= ${s.from} AND kind = 'pending' AND expires_at IS NOT NULL),
+        journal AS (
+          SELECT p.transaction_id, p.account_id, p.shard, p.side, sum(p.amount) AS amount, t.expires_at
+          FROM candidates c JOIN ledger_transactions t ON t.id = c.id JOIN ledger_postings p ON p.transaction_id = t.id
+          WHERE t.kind = 'pending' AND t.expires_at IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM ledger_transactions x WHERE x.pending_id = t.id)
+          GROUP BY p.transaction_id, p.account_id, p.shard, p.side, t.expires_at)
+        SELECT 'hold ' || coalesce(j.transaction_id, h.transaction_id)::text || ' on ' ||
+               coalesce(a.code, 'account ' || coalesce(j.account_id, h.account_id)::text) || ' row ' || coalesce(j.shard, h.shard)::text ||
+               ' ' || coalesce(j.side, h.side) || CASE
+                 WHEN h.transaction_id IS NULL THEN ': open in the journal, not listed'
+                 WHEN j.transaction_id IS NULL THEN ': listed, not open in the journal'
+                 ELSE ': listed as ' || h.amount::text || ' until ' || h.expires_at::text || ', the journal says ' || j.amount::text || ' until ' || j.expires_at::text
+               END AS what
+        FROM journal j
+        FULL JOIN ledger_open_holds h
+          ON h.transaction_id = j.transaction_id AND h.account_id = j.account_id AND h.shard = j.shard AND h.side = j.side
+        LEFT JOIN ledger_accounts a ON a.id = coalesce(j.account_id, h.account_id)
+        WHERE h.transaction_id IS NULL OR j.transaction_id IS NULL OR h.amount <> j.amount OR h.expires_at <> j.expires_at`,
+      ],
+    },
+    seals_match_journal: { parts: [missingFromSeals(s.afterSeal)] },
+  };
+  return [
+    ...CHECKS.map((c) => ({ ...c, ...(restricted[c.name] ?? {}) })),
+    {
+      ...CHECKPOINTS_CHECK,
+      description:
+        'the checkpoints the touched balances start from are proven with them (balances_match_postings); the full run verifies every checkpoint',
+      parts: [],
+    },
+  ];
+}
+
+/**
+ * The checkpoints of a month of the journal (one with transactions), for the full run: the
+ * month's checkpoint at its end (if made) must be the latest one at or before its start (`base`;
+ * none: the journal's beginning; months with no transaction have none) plus the postings since,
+ * and every row a passed run added after the month began and before the next month with
+ * transactions (`rowsTo`; null: no end) the same base plus the account's postings up to it.
+ * Rows: `check`, `what`.
+ */
+export function checkpointsOfMonth(w: JournalWindow, base: Date | null, rowsTo: Date | null): Prisma.Sql {
+  const since = base ?? new Date(0);
+  const monthEnd =
+    w.to === null
+      ? Prisma.empty
+      : Prisma.sql`
+      SELECT coalesce(a.code, 'account ' || coalesce(e.account_id, c.account_id)::text) || ' at ' || ${w.to.toISOString()} AS what
+      FROM (SELECT account_id, sum(d) AS d, sum(c) AS c, sum(pd) AS pd, sum(pc) AS pc FROM (
+              SELECT account_id, debits_posted AS d, credits_posted AS c, debits_pending AS pd, credits_pending AS pc
+              FROM ledger_balance_checkpoints WHERE as_of = ${base}
+              UNION ALL ${checkpointMoves(since, w.to)}) m GROUP BY account_id) e
+      FULL JOIN (SELECT * FROM ledger_balance_checkpoints WHERE as_of = ${w.to}) c ON c.account_id = e.account_id
+      LEFT JOIN ledger_accounts a ON a.id = coalesce(e.account_id, c.account_id)
+      WHERE EXISTS (SELECT 1 FROM ledger_checkpoint_months WHERE as_of = ${w.to})
+        AND (coalesce(c.debits_posted, 0) <> coalesce(e.d, 0) OR coalesce(c.credits_posted, 0) <> coalesce(e.c, 0)
+          OR coalesce(c.debits_pending, 0) <> coalesce(e.pd, 0) OR coalesce(c.credits_pending, 0) <> coalesce(e.pc, 0))
+      UNION ALL`;
+  return Prisma.sql`
+    SELECT 'checkpoints_match_journal' AS "check", what FROM (${monthEnd}
+      SELECT coalesce(a.code, 'account ' || r.account_id::text) || ' at ' || to_char(r.as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS what
+      FROM ledger_balance_checkpoints r
+      LEFT JOIN ledger_accounts a ON a.id = r.account_id
+      LEFT JOIN ledger_balance_checkpoints b ON b.account_id = r.account_id AND b.as_of = ${base}
+      CROSS JOIN LATERAL (
+        SELECT sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D') AS d, sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'C') AS c,
+               sum(p.amount) FILTER (WHERE p.pending AND p.side = 'D') AS pd, sum(p.amount) FILTER (WHERE p.pending AND p.side = 'C') AS pc
+        FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id
+        WHERE p.account_id = r.account_id AND p.created_at >= ${since} AND p.created_at < r.as_of
+          AND t.created_at >= ${since} AND t.created_at < r.as_of) m
+      CROSS JOIN LATERAL (
+        SELECT sum(p.amount) FILTER (WHERE p.side = 'D') AS pd, sum(p.amount) FILTER (WHERE p.side = 'C') AS pc
+        FROM ledger_transactions s JOIN ledger_postings p ON p.transaction_id = s.pending_id AND p.pending
+        WHERE p.account_id = r.account_id AND s.pending_id IS NOT NULL AND s.created_at >= ${since} AND s.created_at < r.as_of) x
+      WHERE r.as_of > ${w.from} ${before(Prisma.sql`r.as_of`, rowsTo)}
+        AND NOT EXISTS (SELECT 1 FROM ledger_checkpoint_months mo WHERE mo.as_of = r.as_of)
+        AND (r.debits_posted <> coalesce(b.debits_posted, 0) + coalesce(m.d, 0) OR r.credits_posted <> coalesce(b.credits_posted, 0) + coalesce(m.c, 0)
+          OR r.debits_pending <> coalesce(b.debits_pending, 0) + coalesce(m.pd, 0) - coalesce(x.pd, 0)
+          OR r.credits_pending <> coalesce(b.credits_pending, 0) + coalesce(m.pc, 0) - coalesce(x.pc, 0))
+    ) o`;
+}

@@ -1,11 +1,18 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { IsIn, IsOptional } from 'class-validator';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { CurrentClient, Roles } from '../common/access';
 import { actorOf, ClientPrincipal } from '../common/principal';
 import { ApiProblems } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import { UUID_PARAM } from '../common/params';
-import { ReconciliationRun, ReconciliationService } from './reconciliation.service';
+import {
+  RECONCILIATION_SCOPES,
+  ReconciliationRun,
+  ReconciliationScope,
+  ReconciliationService,
+  RunCoverage,
+} from './reconciliation.service';
 
 export class CheckDto {
   @ApiProperty({ example: 'trial_balance_zero' }) name: string;
@@ -14,10 +21,49 @@ export class CheckDto {
   @ApiPropertyOptional({ type: [String], description: 'The offending rows (at most 20)' }) offending?: string[];
 }
 
+export class StartReconciliationDto {
+  @ApiPropertyOptional({
+    enum: RECONCILIATION_SCOPES,
+    default: 'incremental',
+    description: 'incremental: what changed since the last passed run; full: everything, month by month',
+  })
+  @IsOptional()
+  @IsIn(RECONCILIATION_SCOPES)
+  scope?: ReconciliationScope;
+}
+
+export class SealRangeDto {
+  @ApiProperty({ type: String, nullable: true }) first: string | null;
+  @ApiProperty({ type: String, nullable: true }) last: string | null;
+}
+
+export class MonthsCoveredDto {
+  @ApiProperty({ type: [String], example: ['2026-11'] }) verified: string[];
+  @ApiProperty({ type: [String], description: 'finished by the interrupted run this one re-runs' }) carriedOver: string[];
+}
+
+export class CoverageDto {
+  @ApiProperty({ type: String, nullable: true, format: 'date-time', description: 'the journal from this moment (null: its beginning)' })
+  from: string | null;
+  @ApiProperty({
+    format: 'date-time',
+    description: 'verified up to this moment (the end of the last seal); the next incremental run starts here',
+  })
+  to: string;
+  @ApiProperty({ description: 'an incremental run with no passed run before it: everything was checked' }) effectivelyFull: boolean;
+  @ApiProperty() transactions: number;
+  @ApiProperty() postings: number;
+  @ApiProperty({ description: 'accounts whose balances were proven' }) accounts: number;
+  @ApiProperty({ type: SealRangeDto }) seals: SealRangeDto;
+  @ApiPropertyOptional({ type: MonthsCoveredDto, description: 'a full run’s months (UTC)' }) months?: MonthsCoveredDto;
+}
+
 export class ReconciliationDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ enum: ['running', 'passed', 'failed'] }) status: string;
   @ApiProperty({ enum: ['scheduled', 'manual'] }) trigger: string;
+  @ApiProperty({ enum: RECONCILIATION_SCOPES }) scope: string;
+  @ApiProperty({ type: CoverageDto, nullable: true, description: 'what the run covered (null while it runs)' }) covered: RunCoverage | null;
   @ApiProperty({ type: String, nullable: true }) requestedBy: string | null;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) finishedAt: string | null;
@@ -52,10 +98,13 @@ export class ReconciliationController {
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Start a reconciliation now; read its report at /v1/audit/reconciliations/{id}' })
+  @ApiOperation({
+    summary: 'Start a reconciliation now (incremental unless the body says full); read its report at /v1/audit/reconciliations/{id}',
+  })
   @ApiAcceptedResponse({ type: StartedDto })
-  async start(@CurrentClient() client: ClientPrincipal): Promise<StartedDto> {
-    return { id: (await this.reconciliation.start(actorOf(client))).id };
+  @ApiProblems('validation_failed')
+  async start(@CurrentClient() client: ClientPrincipal, @Body() body: StartReconciliationDto): Promise<StartedDto> {
+    return { id: (await this.reconciliation.start(actorOf(client), body.scope)).id };
   }
 
   @Get()

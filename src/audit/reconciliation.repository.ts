@@ -13,6 +13,25 @@ export interface ReconciliationRow {
   holder?: string | null;
   heartbeatAt?: Date | null;
   retryOf?: string | null;
+  scope?: string;
+  covered?: unknown;
+  progress?: unknown;
+}
+
+/** A run's high-water marks, taken when it starts (after sealing): where the next incremental run starts. */
+export interface RunMarks {
+  /** the end of the last seal: every transaction created before it is committed and sealed */
+  highWater: Date;
+  lastSeal: bigint | null;
+  /** the highest posting id then */
+  postingFloor: bigint;
+}
+
+/** The last passed run's marks. */
+export interface PassedMarks {
+  highWater: Date;
+  lastSeal: bigint;
+  postingFloor: bigint;
 }
 
 /** Memory each of the reconciliation's queries may use to hash and sort (it runs at night). */
@@ -27,6 +46,7 @@ export class ReconciliationRepository {
   create(run: {
     id: string;
     trigger: string;
+    scope: string;
     requestedBy: string | null;
     scheduledFor: Date | null;
     holder: string | null;
@@ -62,8 +82,8 @@ export class ReconciliationRepository {
   interrupted(staleBefore: Date, reRunIds: () => string, checks: (row: ReconciliationRow) => unknown[]): Promise<string[]> {
     return this.db.run(async () => {
       const stale = await this.db.client.$queryRaw<ReconciliationRow[]>`
-        SELECT id::text, status, trigger, requested_by AS "requestedBy", started_at AS "startedAt", finished_at AS "finishedAt",
-               checks, holder, heartbeat_at AS "heartbeatAt"
+        SELECT id::text, status, trigger, scope, progress, requested_by AS "requestedBy", started_at AS "startedAt",
+               finished_at AS "finishedAt", checks, holder, heartbeat_at AS "heartbeatAt"
         FROM reconciliations WHERE status = 'running' AND heartbeat_at < ${staleBefore}
         ORDER BY started_at LIMIT 10 FOR UPDATE SKIP LOCKED`;
       const reRuns: string[] = [];
@@ -74,7 +94,16 @@ export class ReconciliationRepository {
         });
         const id = reRunIds();
         await this.db.client.reconciliation.create({
-          data: { id, trigger: row.trigger, requestedBy: row.requestedBy, status: 'running', retryOf: row.id },
+          // a full run's finished months are carried over: the re-run goes on from them
+          data: {
+            id,
+            trigger: row.trigger,
+            scope: row.scope,
+            progress: row.progress ?? {},
+            requestedBy: row.requestedBy,
+            status: 'running',
+            retryOf: row.id,
+          },
         });
         reRuns.push(id);
       }
@@ -96,12 +125,78 @@ export class ReconciliationRepository {
   }
 
   /** Stores a run's result, unless it was taken from this holder meanwhile (marked interrupted): then null. */
-  async finish(id: string, holder: string, status: 'passed' | 'failed', checks: unknown[]): Promise<ReconciliationRow | null> {
+  async finish(
+    id: string,
+    holder: string,
+    status: 'passed' | 'failed',
+    checks: unknown[],
+    marks: RunMarks,
+    covered: unknown,
+  ): Promise<ReconciliationRow | null> {
     const { count } = await this.db.client.reconciliation.updateMany({
       where: { id, holder, status: 'running' },
-      data: { status, checks: checks as Prisma.InputJsonValue, finishedAt: new Date(), heartbeatAt: new Date() },
+      data: {
+        status,
+        checks: checks as Prisma.InputJsonValue,
+        finishedAt: new Date(),
+        heartbeatAt: new Date(),
+        highWater: marks.highWater,
+        lastSeal: marks.lastSeal,
+        postingFloor: marks.postingFloor,
+        covered: covered as Prisma.InputJsonValue,
+      },
     });
     return count === 1 ? this.find(id) : null;
+  }
+
+  /** The marks a run starts from: the end of the last seal, its id, the highest posting id. */
+  async marks(): Promise<RunMarks> {
+    const [row] = await this.db.client.$queryRaw<{ covers_to: Date | null; id: bigint | null; posting: bigint | null }[]>`
+      SELECT (SELECT covers_to FROM ledger_seals ORDER BY id DESC LIMIT 1) AS covers_to,
+             (SELECT id FROM ledger_seals ORDER BY id DESC LIMIT 1) AS id,
+             (SELECT max(id) FROM ledger_postings) AS posting`;
+    return { highWater: row.covers_to ?? new Date(0), lastSeal: row.id, postingFloor: row.posting ?? 0n };
+  }
+
+  /** The marks of the passed run that verified the journal furthest, null when no run with marks has passed. */
+  async lastPassed(): Promise<PassedMarks | null> {
+    const [row] = await this.db.client.$queryRaw<{ high_water: Date; last_seal: bigint | null; posting_floor: bigint | null }[]>`
+      SELECT high_water, last_seal, posting_floor FROM reconciliations
+      WHERE status = 'passed' AND high_water IS NOT NULL ORDER BY high_water DESC LIMIT 1`;
+    return row ? { highWater: row.high_water, lastSeal: row.last_seal ?? 0n, postingFloor: row.posting_floor ?? 0n } : null;
+  }
+
+  /** The creation time of the journal's first transaction at or after `from` (null: its first), null when there is none. */
+  async firstActivity(from: Date | null = null): Promise<Date | null> {
+    const [row] = await this.db.client.$queryRaw<{ at: Date | null }[]>`
+      SELECT min(created_at) AS at FROM ledger_transactions WHERE created_at >= ${from ?? new Date(0)}`;
+    return row.at;
+  }
+
+  /** The latest month's balance checkpoint at or before `at`, null when there is none. */
+  async checkpointMonthAtOrBefore(at: Date): Promise<Date | null> {
+    const [row] = await this.db.client.$queryRaw<{ as_of: Date | null }[]>`
+      SELECT max(as_of) AS as_of FROM ledger_checkpoint_months WHERE as_of <= ${at}`;
+    return row.as_of;
+  }
+
+  /** How many transactions, postings and accounts the journal has from `from` on (null: all of it). */
+  async windowCounts(from: Date | null): Promise<{ transactions: number; postings: number; accounts: number }> {
+    const since = from ?? new Date(0);
+    const [row] = await this.db.client.$queryRaw<{ transactions: number; postings: number; accounts: number }[]>`
+      SELECT (SELECT count(*) FROM ledger_transactions WHERE created_at >= ${since})::int AS transactions,
+             count(*)::int AS postings, count(DISTINCT p.account_id)::int AS accounts
+      FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+      WHERE t.created_at >= ${since} AND p.created_at >= ${since}`;
+    return row;
+  }
+
+  /** Stores a finished month of a full run (its offences) in the run's progress, while the run is still this holder's. */
+  async monthDone(id: string, holder: string, month: string, offences: unknown[]): Promise<void> {
+    await this.db.client.$executeRaw`
+      UPDATE reconciliations
+      SET progress = jsonb_set(progress, '{months}', coalesce(progress -> 'months', '{}'::jsonb) || jsonb_build_object(${month}::text, ${JSON.stringify(offences)}::jsonb))
+      WHERE id = ${id}::uuid AND holder = ${holder} AND status = 'running'`;
   }
 
   /**

@@ -10,8 +10,20 @@ import { Prisma } from '../generated/prisma/client';
 import { isUniqueViolation } from '../infra/database/prisma.service';
 import { MetricsService } from '../infra/metrics/metrics.service';
 import { PROCESS_IDENTITY } from '../infra/schedule/process-identity';
-import { CheckDefinition, CHECKS, JOURNAL_PASS, OFFENCES_SHOWN } from './reconciliation.checks';
-import { ReconciliationRepository, ReconciliationRow } from './reconciliation.repository';
+import { BalanceCheckpointsService, monthStart, nextMonthStart } from '../ledger/balance-checkpoints.service';
+import {
+  CheckDefinition,
+  CHECKPOINTS_CHECK,
+  CHECKS,
+  checkpointsOfMonth,
+  IncrementalStart,
+  incrementalChecks,
+  JOURNAL_PASS,
+  JournalWindow,
+  OFFENCES_SHOWN,
+  windowJournalPass,
+} from './reconciliation.checks';
+import { ReconciliationRepository, ReconciliationRow, RunMarks } from './reconciliation.repository';
 import { SealService } from './seal.service';
 
 /** An offence found by a pass several checks share, with the check it belongs to. */
@@ -26,10 +38,39 @@ export interface CheckResult {
   durationMs?: number;
 }
 
+export type ReconciliationScope = 'incremental' | 'full';
+export const RECONCILIATION_SCOPES: ReconciliationScope[] = ['incremental', 'full'];
+
+/** What a run read: the journal's window (or all of it, month by month) and how much of it. */
+export interface RunCoverage {
+  /** the journal from this moment on (null: from its beginning) ... */
+  from: string | null;
+  /** ... verified up to this one (the end of the last seal): the next incremental run starts here; later rows were read too */
+  to: string;
+  /** an incremental run with no passed run before it checks everything */
+  effectivelyFull: boolean;
+  transactions: number;
+  postings: number;
+  /** accounts whose balances were proven (touched in the window; every account in a full run) */
+  accounts: number;
+  /** seals whose chain and entries were verified */
+  seals: { first: string | null; last: string | null };
+  /** a full run's months (UTC, YYYY-MM), each verified on its own; those carried over from the interrupted run it re-runs */
+  months?: { verified: string[]; carriedOver: string[] };
+}
+
+/** A full run's progress: the offences of each finished month, per check, kept so that its re-run goes on from them. */
+export interface FullRunProgress {
+  months?: Record<string, { check: string; what: string }[]>;
+}
+
 export interface ReconciliationRun {
   id: string;
   status: 'running' | 'passed' | 'failed';
   trigger: 'scheduled' | 'manual';
+  scope: ReconciliationScope;
+  /** null while it runs (and for runs before scopes) */
+  covered: RunCoverage | null;
   requestedBy: string | null;
   startedAt: Date;
   finishedAt: Date | null;
@@ -64,6 +105,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
     private readonly repository: ReconciliationRepository,
     private readonly scheduler: SchedulerRegistry,
     private readonly seals: SealService,
+    private readonly checkpoints: BalanceCheckpointsService,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(PROCESS_IDENTITY) private readonly me: string,
@@ -77,6 +119,13 @@ export class ReconciliationService implements OnApplicationBootstrap {
       start: true,
     });
     this.scheduler.addCronJob('reconciliation', job);
+    const full = CronJob.from({
+      cronTime: this.config.reconcileFullCron,
+      timeZone: 'Europe/Moscow',
+      onTick: () => void this.runScheduled(new Date(), 'full'),
+      start: true,
+    });
+    this.scheduler.addCronJob('reconciliation-full', full);
     // (an API process's schedules are removed after init: its runs are claimed by the workers)
     const timer = setInterval(() => void this.claimRuns().catch((e: Error) => this.logger.warn(`run claims: ${e.message}`)), RUN_POLL_MS);
     timer.unref();
@@ -88,9 +137,9 @@ export class ReconciliationService implements OnApplicationBootstrap {
    * here; an API process leaves it to a worker, which claims it within RUN_POLL_MS. Either way the
    * run's heartbeat says that it is alive: a run whose process dies is failed and run again.
    */
-  async start(requestedBy: string): Promise<ReconciliationRun> {
+  async start(requestedBy: string, scope: ReconciliationScope = 'incremental'): Promise<ReconciliationRun> {
     const here = runsBackgroundWork(this.config);
-    const run = await this.create('manual', requestedBy, null, here ? this.me : null);
+    const run = await this.create('manual', scope, requestedBy, null, here ? this.me : null);
     if (here) void this.execute(run.id);
     return run;
   }
@@ -127,11 +176,11 @@ export class ReconciliationService implements OnApplicationBootstrap {
   }
 
   /** The schedule's run for one firing: only the replica that records it first runs it. */
-  async runScheduled(firedAt: Date): Promise<ReconciliationRun | null> {
+  async runScheduled(firedAt: Date, scope: ReconciliationScope = 'incremental'): Promise<ReconciliationRun | null> {
     const minute = new Date(Math.floor(firedAt.getTime() / 60_000) * 60_000);
     let run: ReconciliationRun;
     try {
-      run = await this.create('scheduled', null, minute, this.me);
+      run = await this.create('scheduled', scope, null, minute, this.me);
     } catch (error) {
       if (isUniqueViolation(error)) return null; // another replica has it
       throw error;
@@ -176,14 +225,27 @@ export class ReconciliationService implements OnApplicationBootstrap {
     } catch (error) {
       checks.push({ name: 'sealing', passed: false, detail: `new transactions could not be sealed: ${(error as Error).message}` });
     }
+    try {
+      await this.checkpoints.keepMonths(); // and the months that ended have their checkpoints
+    } catch (error) {
+      checks.push({ name: 'checkpointing', passed: false, detail: `balance checkpoints could not be made: ${(error as Error).message}` });
+    }
+    const run = (await this.repository.find(id))!;
+    const marks = await this.repository.marks();
+    const previous = await this.repository.lastPassed();
+    const incremental = (run.scope ?? 'incremental') === 'incremental' && previous !== null;
+    const plan = incremental
+      ? this.incrementalPlan({ from: previous.highWater, afterSeal: previous.lastSeal, afterPosting: previous.postingFloor }, marks)
+      : this.fullPlan(id, run.progress ?? {}, marks, previous?.highWater ?? null);
     // The checks are independent set-based queries: they run side by side on a few of the
     // pool's connections (a large check split in parts), so that every core works on the books
     // while requests keep connections of their own.
-    const journal = this.journalPass();
     const results = await Promise.all([
-      ...CHECKS.map((check) => this.runCheck(check, journal)),
+      ...plan.checks.map((check) => this.runCheck(check, plan.journal)),
       timed(async (): Promise<Omit<CheckResult, 'durationMs'>> => {
-        const broken = await this.seals.brokenSeals().catch((error: Error) => [`the chain could not be read: ${error.message}`]);
+        const broken = await this.seals
+          .brokenSeals(plan.sealsAfter)
+          .catch((error: Error) => [`the chain could not be read: ${error.message}`]);
         return broken.length === 0
           ? { name: 'seal_chain_intact', passed: true, detail: 'every seal’s root and hash recompute, each chained to the one before' }
           : {
@@ -195,8 +257,16 @@ export class ReconciliationService implements OnApplicationBootstrap {
       }),
     ]);
     checks.push(...results);
+    const covered = await plan.covered();
+    // an incremental run with no passed run to start from checks everything, and says so
+    if (!incremental && (run.scope ?? 'incremental') === 'incremental') covered.effectivelyFull = true;
+    if (checks.every((c) => c.passed)) {
+      // the next incremental run starts from these rows: the balances of the accounts this one proved
+      await this.checkpoints.recordVerified(plan.verifiedFrom, marks.highWater);
+      await this.checkpoints.pruneVerified(marks.highWater);
+    }
     const passed = checks.every((c) => c.passed);
-    const row = await this.repository.finish(id, this.me, passed ? 'passed' : 'failed', checks);
+    const row = await this.repository.finish(id, this.me, passed ? 'passed' : 'failed', checks, marks, covered);
     if (!row) {
       // its heartbeat stopped long enough for another process to fail it and run it again
       this.logger.warn(`reconciliation ${id} finished after it was taken over: its result is not stored`);
@@ -214,6 +284,92 @@ export class ReconciliationService implements OnApplicationBootstrap {
           .join(' | ')}`,
       );
     return toRun(row);
+  }
+
+  /**
+   * An incremental run: the journal since the last passed run's high water (and later rows), the
+   * balances of the accounts it touched, the seals made since (see incrementalChecks).
+   */
+  private incrementalPlan(start: IncrementalStart, marks: RunMarks): Plan {
+    const window: JournalWindow = { from: start.from, to: null };
+    let rows: Promise<PassOffence[]> | undefined;
+    return {
+      checks: incrementalChecks(start),
+      journal: () => (rows ??= this.offences<PassOffence>(windowJournalPass(window), true)),
+      sealsAfter: start.afterSeal,
+      verifiedFrom: start.from,
+      covered: async () => {
+        const counts = await this.repository.windowCounts(start.from);
+        return {
+          from: start.from.toISOString(),
+          to: marks.highWater.toISOString(),
+          effectivelyFull: false,
+          ...counts,
+          seals: sealRange(start.afterSeal, marks.lastSeal),
+        };
+      },
+    };
+  }
+
+  /**
+   * A full run: the journal month by month (UTC months, the partitions' bounds), each month's
+   * transactions re-hashed and summed and its checkpoint verified, then every check over the whole
+   * books. A finished month's offences are stored in the run's progress as soon as it is done, so
+   * that the run that re-runs an interrupted one goes on from them.
+   */
+  private fullPlan(id: string, progress: FullRunProgress, marks: RunMarks, previousHighWater: Date | null): Plan {
+    const carried = new Map(Object.entries(progress.months ?? {}));
+    const verified: string[] = [];
+    let rows: Promise<PassOffence[]> | undefined;
+    const journal = () =>
+      (rows ??= (async () => {
+        // the months with transactions, found on the index of creation times (a gap costs one probe)
+        const months: { key: string; window: JournalWindow; rowsTo: Date | null }[] = [];
+        for (let at = await this.repository.firstActivity(); at;) {
+          const m = monthStart(at);
+          const end = nextMonthStart(m);
+          // the month the high water is in is still being written: read to its end and beyond
+          months.push({ key: m.toISOString().slice(0, 7), window: { from: m, to: end > marks.highWater ? null : end }, rowsTo: null });
+          if (end > marks.highWater) break; // (that window has no end: it reads the later months too)
+          at = await this.repository.firstActivity(end);
+          if (at) months[months.length - 1].rowsTo = monthStart(at);
+        }
+        const parts = await Promise.all(
+          months.map(async ({ key, window, rowsTo }) => {
+            const done = carried.get(key);
+            if (done && window.to !== null) return done;
+            const base = await this.repository.checkpointMonthAtOrBefore(window.from);
+            const found = (
+              await Promise.all([
+                this.offences<PassOffence>(windowJournalPass(window), true),
+                this.offences<PassOffence>(checkpointsOfMonth(window, base, rowsTo), true),
+              ])
+            ).flat();
+            if (window.to !== null) await this.repository.monthDone(id, this.me, key, found);
+            verified.push(key);
+            return found;
+          }),
+        );
+        return parts.flat();
+      })());
+    return {
+      checks: [...CHECKS, { ...CHECKPOINTS_CHECK, parts: [], pass: 'journal' as const }],
+      journal,
+      sealsAfter: 0n,
+      // the rows the next incremental run starts from: every account touched since the previous mark
+      verifiedFrom: previousHighWater ?? new Date(0),
+      covered: async () => {
+        const counts = await this.repository.windowCounts(null);
+        return {
+          from: null,
+          to: marks.highWater.toISOString(),
+          effectivelyFull: false,
+          ...counts,
+          seals: sealRange(0n, marks.lastSeal),
+          months: { verified: verified.sort(), carriedOver: [...carried.keys()].filter((k) => !verified.includes(k)).sort() },
+        };
+      },
+    };
   }
 
   /** One of the checks on its own (the CLI verifies seals with the reconciliation's own check). */
@@ -261,13 +417,28 @@ export class ReconciliationService implements OnApplicationBootstrap {
 
   private async create(
     trigger: 'scheduled' | 'manual',
+    scope: ReconciliationScope,
     requestedBy: string | null,
     scheduledFor: Date | null,
     holder: string | null,
   ): Promise<ReconciliationRun> {
-    const row = await this.repository.create({ id: randomUUID(), trigger, requestedBy, scheduledFor, holder });
+    const row = await this.repository.create({ id: randomUUID(), trigger, scope, requestedBy, scheduledFor, holder });
     return toRun(row);
   }
+}
+
+interface Plan {
+  checks: CheckDefinition[];
+  journal: () => Promise<PassOffence[]>;
+  /** the seal chain is verified after this seal (whose hash the last passed run verified) */
+  sealsAfter: bigint;
+  /** the journal before this moment was verified before: a passed run adds checkpoint rows from it to its high water */
+  verifiedFrom: Date;
+  covered: () => Promise<RunCoverage>;
+}
+
+function sealRange(after: bigint, last: bigint | null): RunCoverage['seals'] {
+  return last !== null && last > after ? { first: (after + 1n).toString(), last: last.toString() } : { first: null, last: null };
 }
 
 function toRun(row: ReconciliationRow): ReconciliationRun {
@@ -275,6 +446,8 @@ function toRun(row: ReconciliationRow): ReconciliationRun {
     id: row.id,
     status: row.status as ReconciliationRun['status'],
     trigger: row.trigger as ReconciliationRun['trigger'],
+    scope: (row.scope ?? 'full') as ReconciliationScope,
+    covered: (row.covered ?? null) as RunCoverage | null,
     requestedBy: row.requestedBy,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,

@@ -111,12 +111,14 @@ export class SealService {
 
   /**
    * The chain itself: each seal's root recomputed from its entries and its hash from the previous
-   * seal. Returns the seals that do not hold (entries against the journal are a SQL check).
+   * seal, after `afterSeal` (0: all of it). Returns the seals that do not hold (entries against the
+   * journal are a SQL check).
    */
-  async brokenSeals(): Promise<string[]> {
+  async brokenSeals(afterSeal = 0n): Promise<string[]> {
     const broken: string[] = [];
-    let previous = GENESIS_HASH;
-    let after = 0n;
+    // an incremental run starts after the last seal a passed run verified, from its hash
+    let previous = afterSeal > 0n ? ((await this.repository.findSeal(afterSeal))?.hash ?? 'missing') : GENESIS_HASH;
+    let after = afterSeal;
     for (;;) {
       const rows = await this.repository.sealsWithLeaves(after, 20);
       if (rows.length === 0) return broken;

@@ -48,6 +48,7 @@ export const configSchema = z
       z.string().min(32, 'must be at least 32 characters long (HS256 needs a strong secret)').optional(),
     ),
     RECONCILE_CRON: cronExpression.default('0 3 * * *'),
+    RECONCILE_FULL_CRON: cronExpression.default('0 4 * * 0'),
     QUEUE_PREFIX: z
       .string()
       .trim()
@@ -123,6 +124,8 @@ export interface AppConfig {
   readonly adminApiKey?: string;
   readonly residentJwtSecret?: string;
   readonly reconcileCron: string;
+  /** the weekly full reconciliation (Europe/Moscow): every month of the journal re-verified */
+  readonly reconcileFullCron: string;
   readonly bodyLimit: string;
   /** largest text/csv code pool upload (streamed) */
   readonly codeUploadLimit: string;
@@ -220,6 +223,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminApiKey: c.ADMIN_API_KEY,
     residentJwtSecret: c.RESIDENT_JWT_SECRET,
     reconcileCron: c.RECONCILE_CRON,
+    reconcileFullCron: c.RECONCILE_FULL_CRON,
     bodyLimit: c.BODY_LIMIT,
     codeUploadLimit: c.CODE_UPLOAD_LIMIT,
     awards: Object.freeze({

@@ -4,7 +4,28 @@ import { Prisma } from '../generated/prisma/client';
 import { ReadReplica } from '../infra/database/read-replica';
 import { ACCOUNT_SELECTORS, Side } from './domain/account';
 import { BalanceSums } from './domain/balance';
+import { postingIdFloor } from './balance-checkpoints.sql';
 import { EXPIRED_HOLDS_OF, EXPIRED_LOTS_OF } from './ledger.repository';
+
+/**
+ * Every account's posted debits (d) and credits (c) of the postings created up to `asOf`, as
+ * (account_id, d, c): the latest month's checkpoint at or before it plus the postings since,
+ * found through their transactions' creation times (and bounded by their own, for the
+ * partitioned journal): the month's postings, not the journal's.
+ */
+function postedAsOf(asOf: Date): Prisma.Sql {
+  return Prisma.sql`
+    WITH month AS (SELECT max(as_of) AS t FROM ledger_checkpoint_months WHERE as_of <= ${asOf}),
+    since AS (SELECT coalesce((SELECT t FROM month), '-infinity'::timestamptz) AS t)
+    SELECT account_id, sum(d) AS d, sum(c) AS c FROM (
+      SELECT account_id, debits_posted AS d, credits_posted AS c FROM ledger_balance_checkpoints WHERE as_of = (SELECT t FROM month)
+      UNION ALL
+      SELECT p.account_id, coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0), coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0)
+      FROM since, ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+      WHERE t.created_at >= since.t AND t.created_at <= ${asOf} AND p.created_at >= since.t AND p.created_at <= ${asOf} AND NOT p.pending
+      GROUP BY p.account_id) m
+    GROUP BY account_id`;
+}
 
 export interface JournalFilter {
   from?: Date;
@@ -178,7 +199,8 @@ export class LedgerReadRepository {
       { id: bigint; transaction_id: string; type: string; description: string | null; side: Side; amount: string; created_at: Date }[]
     >`SELECT p.id, p.transaction_id::text, t.type, t.description, p.side, p.amount::text, p.created_at
       FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
-      WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to} AND p.id > ${afterPostingId}
+      WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to}
+        AND p.id > greatest(${afterPostingId}::bigint, ${postingIdFloor(Prisma.sql`${from}::timestamptz`)})
         AND t.created_at > ${from} AND t.created_at <= ${to}
       ORDER BY p.id LIMIT ${take}`;
     return rows.map((r) => ({
@@ -258,11 +280,9 @@ export class LedgerReadRepository {
     const s = ACCOUNT_SELECTORS;
     const [totals] = await this.db.client.$queryRaw<Record<keyof LiabilityRows['totals'], string>[]>`
       WITH b AS (
-        SELECT a.code, a.keeps_lots, a.floor_zero,
-               sum(CASE WHEN p.side = a.normal_side THEN p.amount ELSE -p.amount END) FILTER (WHERE NOT p.pending) AS posted
-        FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-        WHERE p.created_at <= ${asOf} AND p.asset = 'POINTS'
-        GROUP BY a.id, a.code, a.keeps_lots, a.floor_zero)
+        SELECT a.code, a.keeps_lots, a.floor_zero, CASE a.normal_side WHEN 'D' THEN sums.d - sums.c ELSE sums.c - sums.d END AS posted
+        FROM (${postedAsOf(asOf)}) sums JOIN ledger_accounts a ON a.id = sums.account_id
+        WHERE a.asset = 'POINTS')
       SELECT coalesce(sum(posted) FILTER (WHERE keeps_lots), 0)::text AS outstanding,
              coalesce(sum(posted) FILTER (WHERE starts_with(code, ${s.programmePrefix}) AND code <> ${s.expired}), 0)::text AS issued,
              coalesce(sum(posted) FILTER (WHERE starts_with(code, ${s.partnerPrefix}) AND right(code, ${s.redeemedSuffix.length}::int) = ${s.redeemedSuffix}), 0)::text AS redeemed,
@@ -298,12 +318,10 @@ export class LedgerReadRepository {
   async trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
     const rows = asOf
       ? await this.db.client.$queryRaw<RawTrialRow[]>`
-          SELECT a.code, a.asset, a.normal_side,
-                 coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0)::text AS debits,
-                 coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0)::text AS credits
-          FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-          WHERE NOT p.pending AND p.created_at <= ${asOf}
-          GROUP BY a.id, a.code, a.asset, a.normal_side
+          WITH sums AS (${postedAsOf(asOf)})
+          SELECT a.code, a.asset, a.normal_side, sums.d::text AS debits, sums.c::text AS credits
+          FROM sums JOIN ledger_accounts a ON a.id = sums.account_id
+          WHERE sums.d <> 0 OR sums.c <> 0
           ORDER BY a.asset, a.code`
       : await this.db.client.$queryRaw<RawTrialRow[]>`
           SELECT a.code, a.asset, a.normal_side, sum(b.debits_posted)::text AS debits, sum(b.credits_posted)::text AS credits

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { AdjustmentsController } from './adjustments.controller';
 import { AdjustmentsService } from './adjustments.service';
+import { BalanceCheckpointsRepository } from './balance-checkpoints.repository';
+import { BalanceCheckpointsService } from './balance-checkpoints.service';
 import { DailyFiguresJob } from './daily-figures.job';
 import { DailyTotalsRepository } from './daily-totals.repository';
 import { ExpiryPolicyController } from './expiry-policy.controller';
@@ -28,7 +30,9 @@ import { LedgerService } from './ledger.service';
     DailyFiguresJob,
     JournalPartitionsRepository,
     JournalPartitionsJob,
+    BalanceCheckpointsRepository,
+    BalanceCheckpointsService,
   ],
-  exports: [LedgerService, LedgerReadService],
+  exports: [LedgerService, LedgerReadService, BalanceCheckpointsService],
 })
 export class LedgerModule {}

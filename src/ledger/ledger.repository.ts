@@ -4,6 +4,7 @@ import { Decimal } from '../common/money';
 import { Prisma } from '../generated/prisma/client';
 import { arrayLiteral } from '../infra/database/array-literal';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { postingIdFloor } from './balance-checkpoints.sql';
 import { AccountSpec, OWNER_PREFIX, Side } from './domain/account';
 import { ExpiryPolicy } from './domain/expiry';
 import { BalanceSums } from './domain/balance';
@@ -289,19 +290,35 @@ export class LedgerRepository {
     return row ? toSums(row) : toSums({ debits_posted: '0', credits_posted: '0', debits_pending: '0', credits_pending: '0' });
   }
 
-  /** The balance as it stood at a past moment, from the journal itself. */
+  /**
+   * The balance as it stood at a past moment, from the journal: posted sums from the account's
+   * nearest checkpoint at or before it plus its postings since; pending ones (a hold stops holding
+   * at its expiry, which a checkpoint does not know) from its pending postings.
+   */
   async balanceSumsAsOf(accountId: bigint, asOf: Date): Promise<BalanceSums> {
     const [row] = await this.db.client.$queryRaw<RawSums[]>`
-      SELECT
-        coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0)::text AS debits_posted,
-        coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'C'), 0)::text AS credits_posted,
-        coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'D' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0)::text AS debits_pending,
-        coalesce(sum(p.amount) FILTER (WHERE p.pending AND p.side = 'C' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0)::text AS credits_pending
-      FROM ledger_postings p
-      LEFT JOIN ledger_transactions s ON p.pending AND s.pending_id = p.transaction_id AND s.created_at <= ${asOf}
-      -- a hold stopped holding at its expiry, released or not
-      LEFT JOIN ledger_transactions h ON p.pending AND h.id = p.transaction_id AND h.created_at = p.created_at AND h.created_at <= ${asOf}
-      WHERE p.account_id = ${accountId} AND p.created_at <= ${asOf}`;
+      WITH cp AS (
+        SELECT as_of, debits_posted, credits_posted FROM ledger_balance_checkpoints
+        WHERE account_id = ${accountId} AND as_of <= ${asOf} ORDER BY as_of DESC LIMIT 1),
+      since AS (SELECT coalesce((SELECT as_of FROM cp), '-infinity'::timestamptz) AS t),
+      posted AS (
+        SELECT coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0) AS d, coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0) AS c
+        FROM since, ledger_postings p
+        WHERE p.account_id = ${accountId} AND p.id > ${postingIdFloor(Prisma.sql`since.t`)}
+          AND p.created_at >= since.t AND p.created_at <= ${asOf} AND NOT p.pending),
+      pending AS (
+        SELECT
+          coalesce(sum(p.amount) FILTER (WHERE p.side = 'D' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0) AS d,
+          coalesce(sum(p.amount) FILTER (WHERE p.side = 'C' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0) AS c
+        FROM ledger_postings p
+        LEFT JOIN ledger_transactions s ON s.pending_id = p.transaction_id AND s.created_at <= ${asOf}
+        -- a hold stopped holding at its expiry, released or not
+        LEFT JOIN ledger_transactions h ON h.id = p.transaction_id AND h.created_at = p.created_at
+        WHERE p.account_id = ${accountId} AND p.pending AND p.created_at <= ${asOf})
+      SELECT (coalesce((SELECT debits_posted FROM cp), 0) + posted.d)::text AS debits_posted,
+             (coalesce((SELECT credits_posted FROM cp), 0) + posted.c)::text AS credits_posted,
+             pending.d::text AS debits_pending, pending.c::text AS credits_pending
+      FROM posted, pending`;
     return toSums(row);
   }
 

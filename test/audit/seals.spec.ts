@@ -42,7 +42,9 @@ describe('sealed journal', () => {
   afterAll(() => t.close());
 
   const reconcile = async () => {
-    const started = await t.http.post('/v1/audit/reconciliations').set(auditor).expect(202);
+    // these scenarios change sealed rows that an earlier run verified: the full run reads them
+    // (test/audit/incremental.spec.ts: what an incremental run catches)
+    const started = await t.http.post('/v1/audit/reconciliations').set(auditor).send({ scope: 'full' }).expect(202);
     return waitFor(async () => {
       const r = (await t.http.get(`/v1/audit/reconciliations/${started.body.id}`).set(auditor).expect(200)).body;
       return r.status === 'running' ? undefined : r;

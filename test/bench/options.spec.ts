@@ -35,6 +35,9 @@ describe('the benchmark’s options', () => {
       lots: 1000000,
       console: 1000000,
       consoleSmall: 1000,
+      growthSmall: 1000000,
+      growthLarge: 10000000,
+      growthDay: 100000,
     });
   });
 
@@ -64,6 +67,13 @@ describe('the benchmark’s options', () => {
       keep: true,
       soak: 30,
     });
+  });
+
+  it('take the sizes of the growing-journal scenario, so that a smaller run is possible', () => {
+    expect(
+      parseOptions(['--only', 'reconcile-growth', '--growth-small', '100000', '--growth-large', '1000000', '--growth-day', '10000']),
+    ).toMatchObject({ only: 'reconcile-growth', growthSmall: 100000, growthLarge: 1000000, growthDay: 10000 });
+    expect(refusal('--growth-day', '0')).toBe('commander.invalidArgument');
   });
 
   it('refuse what is not a count (it once ran with NaN)', () => {

@@ -119,7 +119,7 @@ describe('the command-line tool', () => {
     const reconcile = await run('reconcile');
     expect(reconcile.stderr).toBe('');
     expect(reconcile.status).toBe(0);
-    expect(reconcile.stdout).toMatch(/^reconciliation [0-9a-f-]{36}: passed \(12 checks/);
+    expect(reconcile.stdout).toMatch(/^reconciliation [0-9a-f-]{36}: passed \(13 checks/);
     expect(reconcile.stdout).toContain('ok     seal_chain_intact');
 
     await new Promise((r) => setTimeout(r, 20));

@@ -107,7 +107,7 @@ describe('npm run demo: a small day of the city on PostgreSQL', () => {
       /webhooks +[1-9]\d* delivered to http:\/\/127\.0\.0\.1:\d+\/city-notifications, signatures verified \(.*earn_event\.posted [1-9]/,
     );
     expect(summary).not.toMatch(/REFUSED/);
-    expect(summary).toContain(`reconciliation  ${run.id}: passed, 12 of 12 checks passed`);
+    expect(summary).toContain(`reconciliation  ${run.id}: passed, 13 of 13 checks passed`);
     expect(summary).toContain('http://localhost:3000/docs');
     expect(summary).toContain('Bull Board needs Redis');
     const auditorKey = /^ {2}auditor +(\S+)$/m.exec(summary)![1];
