@@ -117,11 +117,15 @@ const IS_HEAD = `NOT EXISTS (
 
 const CLAIM_WEBHOOKS = `
   WITH ready AS (
+    -- one probe per webhook (a LATERAL with a LIMIT is planned as such): as an EXISTS, a
+    -- prepared statement's generic plan read every pending delivery twice in hash joins
     SELECT w.id FROM webhooks w
+    CROSS JOIN LATERAL (
+      SELECT 1 FROM webhook_deliveries d
+      WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now() AND ${IS_HEAD}
+      ORDER BY d.next_attempt_at
+      LIMIT 1) due
     WHERE w.status = 'active' AND (w.dispatch_until IS NULL OR w.dispatch_until < now())
-      AND EXISTS (
-        SELECT 1 FROM webhook_deliveries d
-        WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now() AND ${IS_HEAD})
     ORDER BY w.dispatch_until NULLS FIRST, w.id
     LIMIT $1
     -- NO KEY: the outbox's inserts hold KEY SHARE locks on their webhook (the foreign key) until
@@ -148,7 +152,9 @@ const CLAIM_ROUND = `
   SELECT hook.id::text AS webhook_id, hook.url, hook.partner_id, hook.source_id, hook.secret, hook.previous_secret, hook.previous_until,
          h.id::text AS id, h.attempts, h.order_key, h.event_seq::text AS event_seq,
          ev.id::text AS event_id, ev.type, ev.data, (extract(epoch FROM ev.created_at) * 1000)::float8 AS event_created
-  FROM hook LEFT JOIN (heads h JOIN webhook_events ev ON ev.id = h.event_id) ON true
+  -- each head's event by its key (LATERAL with a LIMIT): a generic plan joined them by hash, reading every event
+  FROM hook LEFT JOIN (heads h CROSS JOIN LATERAL (
+    SELECT ev.id, ev.type, ev.data, ev.created_at FROM webhook_events ev WHERE ev.id = h.event_id LIMIT 1) ev) ON true
   ORDER BY h.next_attempt_at, h.event_seq`;
 
 const RECORD_ROUND = `
