@@ -110,10 +110,17 @@ export interface RoundOutcome {
   eventSeq: string;
 }
 
-/** A due delivery that is the first pending one of its resident for its webhook (SQL, alias d). */
-const IS_HEAD = `NOT EXISTS (
-  SELECT 1 FROM webhook_deliveries e
-  WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.status = 'pending' AND e.event_seq < d.event_seq)`;
+/**
+ * A due delivery that is the first pending one of its resident for its webhook (SQL, alias d), or
+ * one without a resident (unordered). A correlated subquery, probed per row on the order index
+ * with the row's own key: as a NOT EXISTS it was planned as an anti join, and a prepared
+ * statement's generic plan (made while the table looked empty) read the webhook's whole backlog
+ * for every candidate row.
+ */
+const IS_HEAD = `(d.order_key IS NULL OR d.event_seq = (
+  SELECT e.event_seq FROM webhook_deliveries e
+  WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.status = 'pending'
+  ORDER BY e.event_seq LIMIT 1))`;
 
 const CLAIM_WEBHOOKS = `
   WITH ready AS (
