@@ -10,7 +10,7 @@ import { Target, UnsafeUrlError, WebhookSender } from './webhook-sender';
 import { Round, RoundDelivery, RoundOutcome, ServedWebhook, WebhooksRepository } from './webhooks.repository';
 
 /** Rounds of one webhook's deliveries hold at most this many of its attempts' worth (WEBHOOK_PER_ENDPOINT each). */
-const ROUND_WAVES = 4;
+const ROUND_WAVES = 16;
 /** How long one hand-off serves its webhook before giving it back (so that, with more webhooks than slots, each gets its turn). */
 export const SERVE_BUDGET_MS = 10_000;
 
@@ -50,34 +50,70 @@ export class DeliveryService {
     const { perEndpoint, leaseSeconds } = this.config.webhooks;
     const started = Date.now();
     let attempts = 0;
-    for (;;) {
-      // the lease runs from the renewal in the database, after this moment: a deadline taken
-      // from here is on the safe side whatever the clocks of the two machines say
-      const claimedAt = Date.now();
-      const round = await this.repository.claimRound(served, perEndpoint * ROUND_WAVES, leaseSeconds);
-      if (!round) return attempts;
-      if (round.deliveries.length === 0) {
-        await this.repository.releaseWebhook(served);
-        return attempts;
+    // a round's outcomes are written while the next round is read and sent (never two at once)
+    let recording: { ids: string[]; done: Promise<void> } = { ids: [], done: Promise.resolve() };
+    let unrecorded: Error | null = null;
+    const record = (outcomes: RoundOutcome[]) => ({
+      ids: outcomes.map((o) => o.id),
+      done: this.repository.recordRound(served, outcomes).then(
+        () => undefined,
+        (error: Error) => void (unrecorded = error),
+      ),
+    });
+    const settled = async () => {
+      await recording.done;
+      // a failed write: the serving stops here, its deliveries are sent again when the lease runs out
+      if (unrecorded) throw unrecorded;
+    };
+    try {
+      for (;;) {
+        // the lease runs from the renewal in the database, after this moment: a deadline taken
+        // from here is on the safe side whatever the clocks of the two machines say
+        const claimedAt = Date.now();
+        const round = await this.repository.claimRound(served, perEndpoint * ROUND_WAVES, leaseSeconds, recording.ids);
+        if (!round) return attempts;
+        if (round.deliveries.length === 0) {
+          if (recording.ids.length > 0) {
+            // what is being recorded may free its residents' next deliveries: look once more
+            await settled();
+            recording = { ids: [], done: Promise.resolve() };
+            continue;
+          }
+          await this.repository.releaseWebhook(served);
+          return attempts;
+        }
+        const { outcomes, gone } = await this.round(round, claimedAt + leaseSeconds * 1000);
+        await settled();
+        attempts += outcomes.length;
+        if (gone) {
+          // 410 Gone: the receiver says this endpoint is no more; stop sending it anything
+          await this.transactions.run(async () => {
+            await this.repository.recordRound(served, outcomes);
+            await this.repository.end(round.webhook.id, 'disabled', 'the receiver answered 410 Gone');
+          });
+          this.logger.warn(`webhook ${round.webhook.id} disabled: its receiver answered 410 Gone`);
+          return attempts;
+        }
+        recording = record(outcomes);
+        if (outcomes.length === 0 || Date.now() - started >= SERVE_BUDGET_MS) {
+          await settled();
+          await this.repository.releaseWebhook(served);
+          return attempts;
+        }
       }
-      const { made, gone } = await this.round(served, round, claimedAt + leaseSeconds * 1000);
-      attempts += made;
-      if (gone) return attempts;
-      if (made === 0 || Date.now() - started >= SERVE_BUDGET_MS) {
-        await this.repository.releaseWebhook(served);
-        return attempts;
-      }
+    } finally {
+      await recording.done;
     }
   }
 
   /**
    * One round: the URL resolved and checked once, every delivery attempted (at most
-   * WEBHOOK_PER_ENDPOINT at once), the outcomes recorded together. An attempt starts only while
+   * WEBHOOK_PER_ENDPOINT at once), the outcomes returned to be recorded together. An attempt starts only while
    * the lease has a whole timeout (and a margin) left, so no attempt outlives the hand-off: a
    * process taking the webhook over after the lease ran out can never send a resident's next
    * event while this one's previous attempt is still on its way.
    */
-  private async round(served: ServedWebhook, round: Round, deadline: number): Promise<{ made: number; gone: boolean }> {
+  private async round(round: Round, deadline: number): Promise<{ outcomes: RoundOutcome[]; gone: boolean }> {
     const { webhook } = round;
     const { perEndpoint, timeoutMs, leaseSeconds } = this.config.webhooks;
     const margin = Math.min(1_000, (leaseSeconds * 1000 - timeoutMs) / 4);
@@ -115,18 +151,8 @@ export class DeliveryService {
     };
     await Promise.all(Array.from({ length: Math.min(perEndpoint, round.deliveries.length) }, lane));
     // deliveries not attempted (the lease ran short, or the receiver answered 410) stay as they were
-    if (stopped.gone) {
-      // 410 Gone: the receiver says this endpoint is no more; stop sending it anything
-      await this.transactions.run(async () => {
-        await this.repository.recordRound(served, outcomes);
-        await this.repository.end(webhook.id, 'disabled', 'the receiver answered 410 Gone');
-      });
-      this.logger.warn(`webhook ${webhook.id} disabled: its receiver answered 410 Gone`);
-    } else {
-      await this.repository.recordRound(served, outcomes);
-    }
     for (const o of outcomes) this.metrics.attempts.inc({ outcome: this.label(o, target instanceof UnsafeUrlError) });
-    return { made: outcomes.length, gone: stopped.gone };
+    return { outcomes, gone: stopped.gone };
   }
 
   private outcome(delivery: RoundDelivery, outcome: AttemptOutcome): RoundOutcome {

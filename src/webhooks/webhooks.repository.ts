@@ -153,6 +153,9 @@ const CLAIM_ROUND = `
   ), heads AS (
     SELECT d.id, d.event_id, d.event_seq, d.order_key, d.attempts, d.next_attempt_at FROM webhook_deliveries d
     WHERE d.webhook_id = $1::uuid AND d.status = 'pending' AND d.next_attempt_at <= now() AND ${IS_HEAD}
+      -- the previous round's, sent and being recorded meanwhile (their residents' next ones are
+      -- not heads until that is committed)
+      AND NOT (d.id = ANY ($5::uuid[]))
     ORDER BY d.next_attempt_at
     LIMIT $3
   )
@@ -287,10 +290,11 @@ export class WebhooksRepository {
   /**
    * The next round of a served webhook: renews its lease for `leaseSeconds` and reads up to `limit`
    * due deliveries that are each the first pending one of their resident (so that two events of
-   * one resident are never in flight at once). Null when the hand-off is no longer this holder's
+   * one resident are never in flight at once), leaving out `recording` (the previous round's,
+   * whose outcomes are being written). Null when the hand-off is no longer this holder's
    * (taken over after its lease ran out) or the webhook is no longer active.
    */
-  async claimRound(served: ServedWebhook, limit: number, leaseSeconds: number): Promise<Round | null> {
+  async claimRound(served: ServedWebhook, limit: number, leaseSeconds: number, recording: string[] = []): Promise<Round | null> {
     const rows = await this.tx.read<{
       webhook_id: string;
       url: string;
@@ -307,7 +311,7 @@ export class WebhooksRepository {
       type: string;
       data: Record<string, unknown>;
       event_created: number;
-    }>('webhooks_round', CLAIM_ROUND, [served.webhookId, served.token, limit, leaseSeconds]);
+    }>('webhooks_round', CLAIM_ROUND, [served.webhookId, served.token, limit, leaseSeconds, arrayLiteral(recording)]);
     if (rows.length === 0) return null;
     const w = rows[0];
     return {
