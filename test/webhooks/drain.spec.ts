@@ -180,11 +180,7 @@ describe('webhook drain', () => {
     }));
     expect(await repository.recordRound(first, outcomes)).toBe(0);
     expect(await repository.claimRound(first, 16, 30)).toBeNull();
-    await waitFor(
-      async () => (await deliveries(hook.id)).every((d) => d.status === 'delivered'),
-      30_000,
-      'delivered by the new holder',
-    );
+    await waitFor(async () => (await deliveries(hook.id)).every((d) => d.status === 'delivered'), 30_000, 'delivered by the new holder');
     await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
   });
 });
