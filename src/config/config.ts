@@ -82,7 +82,7 @@ export const configSchema = z
     WEBHOOK_DISPATCH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
     WEBHOOK_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
-    WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(4),
+    WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(16),
     WEBHOOK_ROTATION_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
     PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
     API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
@@ -183,10 +183,11 @@ export interface WebhookConfig {
   readonly retryHours: number;
   /** how often each process looks for deliveries that are due (and for lost ones) */
   readonly dispatchMs: number;
-  /** how long a queued attempt may take before another process takes it over */
+  /** how long a webhook handed to a process (renewed with each round of its deliveries) stays its before another may take it over */
   readonly leaseSeconds: number;
-  /** attempts at once in this process, and at most this many per webhook across processes */
+  /** webhooks served at once in this process (one Bull job each) */
   readonly concurrency: number;
+  /** attempts in flight at once per webhook (one process serves a webhook at a time) */
   readonly perEndpoint: number;
   /** after a rotation, how long the old secret still signs beside the new one */
   readonly rotationOverlapHours: number;

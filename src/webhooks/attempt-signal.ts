@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 
 /**
- * Told when an attempt in this process ends, so that the dispatcher leases the next ones at once
- * (a webhook has at most WEBHOOK_PER_ENDPOINT deliveries leased: waiting for the next tick would
- * cap it at that many per tick).
+ * Told when a hand-off served in this process ends, so that the dispatcher hands the webhook out
+ * again at once when it still has something due (its serving used its time), rather than at the
+ * next tick.
  */
 @Injectable()
 export class AttemptSignal {

@@ -4,26 +4,23 @@ import type { Job, Queue } from 'bull';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { AttemptSignal } from './attempt-signal';
 import { DeliveryService } from './delivery.service';
-import { ClaimedDelivery } from './webhooks.repository';
+import { ServedWebhook } from './webhooks.repository';
 
 export const WEBHOOK_QUEUE = 'webhooks';
-export const WEBHOOK_ATTEMPT_JOB = 'attempt';
+export const WEBHOOK_SERVE_JOB = 'serve';
 const ENQUEUE_TIMEOUT_MS = 2_000;
 
-interface AttemptJob {
-  deliveryId: string;
-  lease: number;
-}
+type ServeJob = ServedWebhook;
 
 /**
- * Attempts at once in this process, each in its own promise: a receiver that hangs holds one
- * slot until its timeout, never the others (the dispatcher also leases at most WEBHOOK_PER_ENDPOINT
- * deliveries per webhook at once, so one webhook cannot take every slot).
+ * Webhooks served at once in this process (WEBHOOK_CONCURRENCY), each in its own promise, each
+ * with at most WEBHOOK_PER_ENDPOINT attempts in flight: a receiver that hangs holds its own slot
+ * until its attempts time out, never another webhook's.
  */
 @Injectable()
 export class InProcessAttempts {
   private readonly logger = new Logger('WebhookDelivery');
-  private readonly waiting: ClaimedDelivery[] = [];
+  private readonly waiting: ServedWebhook[] = [];
   private running = 0;
 
   constructor(
@@ -32,7 +29,7 @@ export class InProcessAttempts {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  add(claims: ClaimedDelivery[]): void {
+  add(claims: ServedWebhook[]): void {
     this.waiting.push(...claims);
     this.pump();
   }
@@ -46,8 +43,8 @@ export class InProcessAttempts {
       const claim = this.waiting.shift()!;
       this.running++;
       this.delivery
-        .attempt(claim.id, claim.lease)
-        .catch((error: Error) => this.logger.warn(`delivery ${claim.id} left for a later attempt: ${error.message}`))
+        .serve(claim)
+        .catch((error: Error) => this.logger.warn(`webhook ${claim.webhookId} left for a later hand-off: ${error.message}`))
         .finally(() => {
           this.running--;
           this.pump();
@@ -57,36 +54,36 @@ export class InProcessAttempts {
   }
 }
 
-/** Hands leased deliveries to attempts. Losing a hand-off loses nothing: the lease runs out and the dispatcher takes it again. */
+/** Hands served webhooks to whoever serves them. Losing a hand-off loses nothing: its lease runs out and the dispatcher hands the webhook out again. */
 export abstract class DeliveryQueue {
-  abstract enqueue(claims: ClaimedDelivery[]): Promise<void>;
+  abstract enqueue(claims: ServedWebhook[]): Promise<void>;
 }
 
-/** With Redis: a Bull job per attempt, taken by any worker. If Redis does not answer, this process attempts them itself. */
+/** With Redis: a Bull job per hand-off of a webhook, taken by any worker. If Redis does not answer, this process serves them itself. */
 @Injectable()
 export class BullDeliveryQueue extends DeliveryQueue {
   private readonly logger = new Logger('WebhookQueue');
   private lastComplaint = 0;
 
   constructor(
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<AttemptJob>,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<ServeJob>,
     private readonly local: InProcessAttempts,
   ) {
     super();
     queue.on('error', (error: Error) => this.complain(error));
   }
 
-  async enqueue(claims: ClaimedDelivery[]): Promise<void> {
+  async enqueue(claims: ServedWebhook[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('Redis did not answer in time')), ENQUEUE_TIMEOUT_MS);
     });
     const adding = this.queue.addBulk(
       claims.map((c) => ({
-        name: WEBHOOK_ATTEMPT_JOB,
-        data: { deliveryId: c.id, lease: c.lease },
-        // one job per lease: a job that outlived its lease (lost, or held by a dead worker) finds a newer lease and does nothing
-        opts: { jobId: `${c.id}:${c.lease}`, attempts: 1, removeOnComplete: true, removeOnFail: true },
+        name: WEBHOOK_SERVE_JOB,
+        data: { webhookId: c.webhookId, token: c.token },
+        // one job per hand-off: a job that outlived it (lost, or held by a dead worker) finds a newer token and does nothing
+        opts: { jobId: `${c.webhookId}:${c.token}`, attempts: 1, removeOnComplete: true, removeOnFail: true },
       })),
     );
     adding.catch(() => undefined);
@@ -103,7 +100,7 @@ export class BullDeliveryQueue extends DeliveryQueue {
   private complain(error: Error): void {
     if (Date.now() - this.lastComplaint < 10_000) return;
     this.lastComplaint = Date.now();
-    this.logger.warn(`queue unavailable, attempting deliveries in this process: ${error.message}`);
+    this.logger.warn(`queue unavailable, serving webhooks in this process: ${error.message}`);
   }
 }
 
@@ -113,7 +110,7 @@ export class DeliveryJobConsumer implements OnModuleInit {
   private readonly logger = new Logger('WebhookJobConsumer');
 
   constructor(
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<AttemptJob>,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<ServeJob>,
     private readonly delivery: DeliveryService,
     private readonly signal: AttemptSignal,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -121,23 +118,23 @@ export class DeliveryJobConsumer implements OnModuleInit {
 
   onModuleInit(): void {
     this.queue
-      .process(WEBHOOK_ATTEMPT_JOB, this.config.webhooks.concurrency, (job: Job<AttemptJob>) =>
-        this.delivery.attempt(job.data.deliveryId, job.data.lease).finally(() => this.signal.settled()),
+      .process(WEBHOOK_SERVE_JOB, this.config.webhooks.concurrency, (job: Job<ServeJob>) =>
+        this.delivery.serve(job.data).finally(() => this.signal.settled()),
       )
       .catch((error: Error) =>
-        this.logger.error(`webhook queue consumer stopped: ${error.message}; the dispatcher attempts deliveries itself`),
+        this.logger.error(`webhook queue consumer stopped: ${error.message}; webhooks handed out wait for their lease to run out`),
       );
   }
 }
 
-/** Without Redis (the demo): attempts run in this process. */
+/** Without Redis (the demo): webhooks are served in this process. */
 @Injectable()
 export class InProcessDeliveryQueue extends DeliveryQueue {
   constructor(private readonly local: InProcessAttempts) {
     super();
   }
 
-  enqueue(claims: ClaimedDelivery[]): Promise<void> {
+  enqueue(claims: ServedWebhook[]): Promise<void> {
     this.local.add(claims);
     return Promise.resolve();
   }

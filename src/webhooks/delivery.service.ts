@@ -6,13 +6,21 @@ import { nextAttemptAt, RetryPolicy } from './domain/retry';
 import { AttemptOutcome } from './domain/webhook';
 import { SecretBox } from './secret-box';
 import { WebhookMetrics } from './webhook-metrics';
-import { WebhookSender } from './webhook-sender';
-import { WebhooksRepository } from './webhooks.repository';
+import { Target, UnsafeUrlError, WebhookSender } from './webhook-sender';
+import { Round, RoundDelivery, RoundOutcome, ServedWebhook, WebhooksRepository } from './webhooks.repository';
+
+/** Rounds of one webhook's deliveries hold at most this many of its attempts' worth (WEBHOOK_PER_ENDPOINT each). */
+const ROUND_WAVES = 16;
+/** How long one hand-off serves its webhook before giving it back (so that, with more webhooks than slots, each gets its turn). */
+export const SERVE_BUDGET_MS = 10_000;
+
+const clip = (text: string | null, n: number) => (text === null ? null : text.slice(0, n));
 
 /**
- * One delivery attempt: read the delivery, send it, record what happened. Runs outside any
- * business transaction; the HTTP call holds no database connection. Called by the queue consumer
- * (any worker) or the in-process runner.
+ * Serves one webhook for a while: rounds of its due deliveries, each the first pending one of its
+ * resident, sent up to WEBHOOK_PER_ENDPOINT at once and recorded together in one statement. Runs
+ * outside any business transaction; the HTTP calls hold no database connection. Called by the
+ * queue consumer (any worker) or the in-process runner, with a webhook the dispatcher handed out.
  */
 @Injectable()
 export class DeliveryService {
@@ -25,7 +33,7 @@ export class DeliveryService {
     private readonly sender: WebhookSender,
     private readonly secrets: SecretBox,
     private readonly metrics: WebhookMetrics,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.policy = {
       baseMs: config.webhooks.retryBaseMs,
@@ -35,71 +43,138 @@ export class DeliveryService {
   }
 
   /**
-   * `lease` names the hand-off this attempt was queued by: when the delivery has been leased
-   * again since (its job was thought lost and queued anew), this one is stale and does nothing.
+   * Serves a handed-out webhook until nothing of it is due, its time is used, its hand-off was
+   * taken over (a stale job: it does nothing) or it was ended. Returns how many attempts it made.
    */
-  async attempt(deliveryId: string, lease?: number): Promise<void> {
-    const attempt = await this.repository.loadAttempt(deliveryId);
-    if (!attempt || attempt.status !== 'pending') return;
-    if (lease !== undefined && attempt.lease !== lease) return;
-    const { webhook } = attempt;
-    if (webhook.status !== 'active') {
-      await this.repository.end(webhook.id, webhook.status === 'deleted' ? 'deleted' : 'disabled', webhook.disabledReason);
-      return;
+  async serve(served: ServedWebhook): Promise<number> {
+    const { perEndpoint, leaseSeconds } = this.config.webhooks;
+    const started = Date.now();
+    let attempts = 0;
+    // a round's outcomes are written while the next round is read and sent (never two at once)
+    let recording: { ids: string[]; done: Promise<void> } = { ids: [], done: Promise.resolve() };
+    let unrecorded: Error | null = null;
+    const record = (outcomes: RoundOutcome[]) => ({
+      ids: outcomes.map((o) => o.id),
+      done: this.repository.recordRound(served, outcomes).then(
+        () => undefined,
+        (error: Error) => void (unrecorded = error),
+      ),
+    });
+    const settled = async () => {
+      await recording.done;
+      // a failed write: the serving stops here, its deliveries are sent again when the lease runs out
+      if (unrecorded) throw unrecorded;
+    };
+    try {
+      for (;;) {
+        // the lease runs from the renewal in the database, after this moment: a deadline taken
+        // from here is on the safe side whatever the clocks of the two machines say
+        const claimedAt = Date.now();
+        const round = await this.repository.claimRound(served, perEndpoint * ROUND_WAVES, leaseSeconds, recording.ids);
+        if (!round) return attempts;
+        if (round.deliveries.length === 0) {
+          if (recording.ids.length > 0) {
+            // what is being recorded may free its residents' next deliveries: look once more
+            await settled();
+            recording = { ids: [], done: Promise.resolve() };
+            continue;
+          }
+          await this.repository.releaseWebhook(served);
+          return attempts;
+        }
+        const { outcomes, gone } = await this.round(round, claimedAt + leaseSeconds * 1000);
+        await settled();
+        attempts += outcomes.length;
+        if (gone) {
+          // 410 Gone: the receiver says this endpoint is no more; stop sending it anything
+          await this.transactions.run(async () => {
+            await this.repository.recordRound(served, outcomes);
+            await this.repository.end(round.webhook.id, 'disabled', 'the receiver answered 410 Gone');
+          });
+          this.logger.warn(`webhook ${round.webhook.id} disabled: its receiver answered 410 Gone`);
+          return attempts;
+        }
+        recording = record(outcomes);
+        if (outcomes.length === 0 || Date.now() - started >= SERVE_BUDGET_MS) {
+          await settled();
+          await this.repository.releaseWebhook(served);
+          return attempts;
+        }
+      }
+    } finally {
+      await recording.done;
     }
+  }
+
+  /**
+   * One round: the URL resolved and checked once, every delivery attempted (at most
+   * WEBHOOK_PER_ENDPOINT at once), the outcomes returned to be recorded together. An attempt starts only while
+   * the lease has a whole timeout (and a margin) left, so no attempt outlives the hand-off: a
+   * process taking the webhook over after the lease ran out can never send a resident's next
+   * event while this one's previous attempt is still on its way.
+   */
+  private async round(round: Round, deadline: number): Promise<{ outcomes: RoundOutcome[]; gone: boolean }> {
+    const { webhook } = round;
+    const { perEndpoint, timeoutMs, leaseSeconds } = this.config.webhooks;
+    const margin = Math.min(1_000, (leaseSeconds * 1000 - timeoutMs) / 4);
     const now = new Date();
     const secrets = [this.secrets.open(webhook.secret)];
     if (webhook.previousSecret && webhook.previousSecretUntil && webhook.previousSecretUntil > now) {
       secrets.push(this.secrets.open(webhook.previousSecret));
     }
-    const payload = payloadFor(webhook, attempt.eventType, attempt.eventCreatedAt, attempt.eventData);
-    const stop = this.metrics.duration.startTimer();
-    const outcome = await this.sender.send(webhook.url, { id: attempt.eventId, timestamp: now, body: JSON.stringify(payload), secrets });
-    stop();
-    await this.record(attempt.deliveryId, attempt.attempts + 1, attempt.eventCreatedAt, webhook.id, outcome);
+    let target: Target | UnsafeUrlError;
+    try {
+      target = await this.sender.resolve(webhook.url);
+    } catch (error) {
+      if (!(error instanceof UnsafeUrlError)) throw error;
+      target = error;
+    }
+    const outcomes: RoundOutcome[] = [];
+    const stopped = { gone: false };
+    let next = 0;
+    const attempt = async (delivery: RoundDelivery): Promise<void> => {
+      const payload = payloadFor(webhook, delivery.eventType, delivery.eventCreatedAt, delivery.eventData);
+      const stop = this.metrics.duration.startTimer();
+      const outcome: AttemptOutcome =
+        target instanceof UnsafeUrlError
+          ? { kind: 'failed', status: null, response: null, error: target.message, unsafeUrl: true }
+          : await this.sender.post(target, { id: delivery.eventId, timestamp: new Date(), body: JSON.stringify(payload), secrets });
+      stop();
+      const recorded = this.outcome(delivery, outcome);
+      outcomes.push(recorded);
+      if (outcome.kind === 'gone') stopped.gone = true;
+    };
+    const lane = async (): Promise<void> => {
+      while (next < round.deliveries.length && !stopped.gone && deadline - Date.now() >= timeoutMs + margin) {
+        await attempt(round.deliveries[next++]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(perEndpoint, round.deliveries.length) }, lane));
+    // deliveries not attempted (the lease ran short, or the receiver answered 410) stay as they were
+    for (const o of outcomes) this.metrics.attempts.inc({ outcome: this.label(o, target instanceof UnsafeUrlError) });
+    return { outcomes, gone: stopped.gone };
   }
 
-  private async record(deliveryId: string, attempts: number, since: Date, webhookId: string, outcome: AttemptOutcome): Promise<void> {
+  private outcome(delivery: RoundDelivery, outcome: AttemptOutcome): RoundOutcome {
     const at = new Date();
-    const clip = (text: string | null, n: number) => (text === null ? null : text.slice(0, n));
-    if (outcome.kind === 'delivered') {
-      await this.repository.recordAttempt(deliveryId, {
-        status: 'delivered',
-        at,
-        next: null,
-        httpStatus: outcome.status,
-        response: clip(outcome.response, 1000),
-        error: null,
-      });
-      this.metrics.attempts.inc({ outcome: 'delivered' });
-      return;
-    }
-    if (outcome.kind === 'gone') {
-      // 410 Gone: the receiver says this endpoint is no more; stop sending it anything
-      await this.transactions.run(async () => {
-        await this.repository.recordAttempt(deliveryId, {
-          status: 'failed',
-          at,
-          next: null,
-          httpStatus: outcome.status,
-          response: clip(outcome.response, 1000),
-          error: null,
-        });
-        await this.repository.end(webhookId, 'disabled', 'the receiver answered 410 Gone');
-      });
-      this.metrics.attempts.inc({ outcome: 'gone' });
-      this.logger.warn(`webhook ${webhookId} disabled: its receiver answered 410 Gone`);
-      return;
-    }
-    const next = nextAttemptAt(this.policy, attempts, since, at);
-    await this.repository.recordAttempt(deliveryId, {
-      status: next ? 'pending' : 'failed',
+    const base = {
+      id: delivery.id,
       at,
-      next,
       httpStatus: outcome.status,
       response: clip(outcome.response, 1000),
-      error: clip(outcome.error, 500),
-    });
-    this.metrics.attempts.inc({ outcome: !next ? 'gave_up' : outcome.unsafeUrl ? 'unsafe_url' : 'failed' });
+      orderKey: delivery.orderKey,
+      eventSeq: delivery.eventSeq,
+    };
+    if (outcome.kind === 'delivered') return { ...base, status: 'delivered', next: null, error: null };
+    if (outcome.kind === 'gone') return { ...base, status: 'failed', next: null, error: null };
+    const next = nextAttemptAt(this.policy, delivery.attempts + 1, delivery.eventCreatedAt, at);
+    return { ...base, status: next ? 'pending' : 'failed', next, error: clip(outcome.error, 500) };
+  }
+
+  private label(o: RoundOutcome, unsafeUrl: boolean): string {
+    if (o.status === 'delivered') return 'delivered';
+    if (o.httpStatus === 410) return 'gone';
+    if (o.status === 'failed') return 'gave_up';
+    return unsafeUrl ? 'unsafe_url' : 'failed';
   }
 }

@@ -6,13 +6,15 @@ import { AttemptSignal } from './attempt-signal';
 import { DeliveryQueue } from './delivery-queue';
 import { WebhooksRepository } from './webhooks.repository';
 
-const CLAIM_BATCH = 200;
+/** Webhooks handed out per pass (a full pass is followed by another at once). */
+const CLAIM_BATCH = 50;
 
 /**
- * Moves the outbox: every WEBHOOK_DISPATCH_MS it leases the deliveries that are due and queues
- * an attempt for each. It is also the sweeper: a delivery whose lease ran out (its job lost in a
- * Redis flush, its worker killed) is due again and taken like any other. Safe on many replicas:
- * a row is leased to one of them.
+ * Moves the outbox: every WEBHOOK_DISPATCH_MS, and each time a hand-off in this process ends, it
+ * hands out the webhooks that have a due delivery and nobody serving them, one queued job each
+ * (DeliveryService.serve then sends that webhook's deliveries in rounds until none is due). It is
+ * also the sweeper: a webhook whose hand-off ran out (its job lost in a Redis flush, its worker
+ * killed) is handed out again like any other. Safe on many replicas: a webhook goes to one of them.
  */
 @Injectable()
 export class WebhookDispatcher implements OnModuleInit {
@@ -32,8 +34,8 @@ export class WebhookDispatcher implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    // the outbox's sweep runs in one process at a time (see ScheduleLeases); the end of an attempt
-    // still starts a pass in the process that made it
+    // the outbox's sweep runs in one process at a time (see ScheduleLeases); the end of a
+    // hand-off still starts a pass in the process that served it
     const every = this.config.webhooks.dispatchMs;
     const timer = setInterval(
       () => void this.leases.exclusive('webhook-dispatcher', Math.max(3 * every, 5_000), () => this.dispatch()),
@@ -43,7 +45,7 @@ export class WebhookDispatcher implements OnModuleInit {
     this.scheduler.addInterval('webhook-dispatcher', timer);
   }
 
-  /** Leases and queues what is due, until nothing is; returns how many. */
+  /** Hands out and queues the webhooks with something due, until none is left; returns how many. */
   async dispatch(): Promise<number> {
     if (this.running) {
       // asked while a pass runs (an attempt just ended): one more pass when it is done
@@ -53,10 +55,10 @@ export class WebhookDispatcher implements OnModuleInit {
     this.running = true;
     let queued = 0;
     try {
-      const { perEndpoint, leaseSeconds } = this.config.webhooks;
+      const { leaseSeconds } = this.config.webhooks;
       for (;;) {
         this.again = false;
-        const claims = await this.repository.claimDue(CLAIM_BATCH, perEndpoint, leaseSeconds);
+        const claims = await this.repository.claimWebhooks(CLAIM_BATCH, leaseSeconds);
         if (claims.length > 0) await this.queue.enqueue(claims);
         queued += claims.length;
         if (claims.length < CLAIM_BATCH && !this.again) break;

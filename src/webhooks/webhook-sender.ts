@@ -12,6 +12,13 @@ export const RESPONSE_SNIPPET = 1000;
 
 export class UnsafeUrlError extends Error {}
 
+/** A webhook URL and the checked address its requests go to. */
+export interface Target {
+  url: URL;
+  address: string;
+  family: number;
+}
+
 export interface SignedMessage {
   id: string;
   timestamp: Date;
@@ -42,7 +49,7 @@ export class WebhookSender implements OnModuleDestroy {
   }
 
   /** The address to connect to, after DNS; throws UnsafeUrlError for a URL that may not be called. */
-  async resolve(raw: string): Promise<{ url: URL; address: string; family: number }> {
+  async resolve(raw: string): Promise<Target> {
     const problem = urlProblem(raw);
     if (problem) throw new UnsafeUrlError(problem);
     const url = new URL(raw);
@@ -75,14 +82,23 @@ export class WebhookSender implements OnModuleDestroy {
     return message.secrets.map((secret) => new Signer(secret).sign(message.id, message.timestamp, message.body)).join(' ');
   }
 
+  /** Resolves and checks the URL, then sends: one attempt on its own. */
   async send(rawUrl: string, message: SignedMessage): Promise<AttemptOutcome> {
-    let target: { url: URL; address: string; family: number };
+    let target: Target;
     try {
       target = await this.resolve(rawUrl);
     } catch (error) {
       if (error instanceof UnsafeUrlError) return { kind: 'failed', status: null, response: null, error: error.message, unsafeUrl: true };
       throw error;
     }
+    return this.post(target, message);
+  }
+
+  /**
+   * Sends to an address `resolve` checked (a round of one webhook resolves its URL once, just
+   * before its attempts, and sends them all to that address).
+   */
+  post(target: Target, message: SignedMessage): Promise<AttemptOutcome> {
     const headers = {
       'content-type': 'application/json',
       'user-agent': 'civic-points-ledger-webhooks/1',

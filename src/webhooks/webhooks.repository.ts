@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { arrayLiteral } from '../infra/database/array-literal';
 import { TransactionHost } from '../infra/database/transaction-host';
-import { WebhookEventType } from './domain/events';
-import { Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookStatus, WebhookWithSecrets } from './domain/webhook';
+import { WebhookEventType, WebhookScope } from './domain/events';
+import { Delivery, DeliveryStatus, Webhook, WebhookStatus, WebhookWithSecrets } from './domain/webhook';
 
 interface WebhookRow {
   id: string;
@@ -70,12 +71,127 @@ function deliveryOf(r: {
   };
 }
 
-/** Claimed deliveries: leased to this process for one attempt each. */
-export interface ClaimedDelivery {
-  id: string;
-  /** the lease's end in epoch milliseconds: names this hand-off, so that a stale job can tell */
-  lease: number;
+/** A webhook handed to one process to serve (see claimWebhooks): `token` names the hand-off. */
+export interface ServedWebhook {
+  webhookId: string;
+  token: string;
 }
+
+/** One delivery of a round: the head of its resident's queue to its webhook, with its event. */
+export interface RoundDelivery {
+  id: string;
+  attempts: number;
+  /** the resident (order key) and the event's position, to hold back the resident's later events on failure */
+  orderKey: string | null;
+  eventSeq: string;
+  eventId: string;
+  eventType: WebhookEventType;
+  eventData: Record<string, unknown>;
+  eventCreatedAt: Date;
+}
+
+/** A round of a served webhook: the webhook as it is now (URL, scope, secrets) and its due heads. */
+export interface Round {
+  webhook: WebhookScope & { id: string; url: string; secret: string; previousSecret: string | null; previousSecretUntil: Date | null };
+  deliveries: RoundDelivery[];
+}
+
+/** What one attempt of a round ended with, to be recorded with the others of its round. */
+export interface RoundOutcome {
+  id: string;
+  status: DeliveryStatus;
+  at: Date;
+  /** the next attempt (status pending), else null */
+  next: Date | null;
+  httpStatus: number | null;
+  response: string | null;
+  error: string | null;
+  orderKey: string | null;
+  eventSeq: string;
+}
+
+/**
+ * A due delivery that is the first pending one of its resident for its webhook (SQL, alias d), or
+ * one without a resident (unordered). A correlated subquery, probed per row on the order index
+ * with the row's own key: as a NOT EXISTS it was planned as an anti join, and a prepared
+ * statement's generic plan (made while the table looked empty) read the webhook's whole backlog
+ * for every candidate row.
+ */
+const IS_HEAD = `(d.order_key IS NULL OR d.event_seq = (
+  SELECT e.event_seq FROM webhook_deliveries e
+  WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.status = 'pending'
+  ORDER BY e.event_seq LIMIT 1))`;
+
+const CLAIM_WEBHOOKS = `
+  WITH ready AS (
+    -- one probe per webhook (a LATERAL with a LIMIT is planned as such): as an EXISTS, a
+    -- prepared statement's generic plan read every pending delivery twice in hash joins
+    SELECT w.id FROM webhooks w
+    CROSS JOIN LATERAL (
+      SELECT 1 FROM webhook_deliveries d
+      WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now() AND ${IS_HEAD}
+      ORDER BY d.next_attempt_at
+      LIMIT 1) due
+    WHERE w.status = 'active' AND (w.dispatch_until IS NULL OR w.dispatch_until < now())
+    ORDER BY w.dispatch_until NULLS FIRST, w.id
+    LIMIT $1
+    -- NO KEY: the outbox's inserts hold KEY SHARE locks on their webhook (the foreign key) until
+    -- their transaction ends; a plain FOR UPDATE would be skipped for as long as ingest runs
+    FOR NO KEY UPDATE OF w SKIP LOCKED
+  )
+  UPDATE webhooks w SET dispatch_token = gen_random_uuid(), dispatch_until = clock_timestamp() + make_interval(secs => $2)
+  FROM ready
+  WHERE w.id = ready.id AND (w.dispatch_until IS NULL OR w.dispatch_until < now())
+  RETURNING w.id::text AS "webhookId", w.dispatch_token::text AS token`;
+
+const CLAIM_ROUND = `
+  WITH hook AS (
+    UPDATE webhooks w SET dispatch_until = clock_timestamp() + make_interval(secs => $4)
+    WHERE w.id = $1::uuid AND w.dispatch_token = $2::uuid AND w.status = 'active'
+    RETURNING w.id, w.url, w.partner_id, w.source_id, w.secret, w.previous_secret,
+              (extract(epoch FROM w.previous_secret_until) * 1000)::float8 AS previous_until
+  ), heads AS (
+    SELECT d.id, d.event_id, d.event_seq, d.order_key, d.attempts, d.next_attempt_at FROM webhook_deliveries d
+    WHERE d.webhook_id = $1::uuid AND d.status = 'pending' AND d.next_attempt_at <= now() AND ${IS_HEAD}
+      -- the previous round's, sent and being recorded meanwhile (their residents' next ones are
+      -- not heads until that is committed)
+      AND NOT (d.id = ANY ($5::uuid[]))
+    ORDER BY d.next_attempt_at
+    LIMIT $3
+  )
+  SELECT hook.id::text AS webhook_id, hook.url, hook.partner_id, hook.source_id, hook.secret, hook.previous_secret, hook.previous_until,
+         h.id::text AS id, h.attempts, h.order_key, h.event_seq::text AS event_seq,
+         ev.id::text AS event_id, ev.type, ev.data, (extract(epoch FROM ev.created_at) * 1000)::float8 AS event_created
+  -- each head's event by its key (LATERAL with a LIMIT): a generic plan joined them by hash, reading every event
+  FROM hook LEFT JOIN (heads h CROSS JOIN LATERAL (
+    SELECT ev.id, ev.type, ev.data, ev.created_at FROM webhook_events ev WHERE ev.id = h.event_id LIMIT 1) ev) ON true
+  ORDER BY h.next_attempt_at, h.event_seq`;
+
+const RECORD_ROUND = `
+  WITH r AS (
+    SELECT r.* FROM unnest($3::uuid[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+      AS r(id, status, at, next, http_status, response, error, order_key, event_seq)
+    -- only the holder of the webhook's hand-off records: a process that lost it (it stalled past
+    -- its lease) has its outcomes dropped, and the new holder sends those deliveries again
+    WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = $1::uuid AND w.dispatch_token = $2::uuid)
+  ), done AS (
+    UPDATE webhook_deliveries d SET
+      status = r.status, attempts = d.attempts + 1, last_attempt_at = r.at, last_status = r.http_status,
+      last_response = r.response, last_error = r.error, leased_until = NULL,
+      next_attempt_at = coalesce(r.next, d.next_attempt_at),
+      delivered_at = CASE WHEN r.status = 'delivered' THEN r.at ELSE d.delivered_at END
+    FROM r WHERE d.id = r.id AND d.status = 'pending'
+    RETURNING d.id
+  ), held AS (
+    -- a head that failed holds its resident's later deliveries back until its next attempt: they
+    -- leave the due range, so that neither the dispatcher nor a round reads past them again
+    UPDATE webhook_deliveries d SET next_attempt_at = r.next
+    FROM r
+    WHERE r.status = 'pending' AND r.next IS NOT NULL AND d.webhook_id = $1::uuid AND d.order_key = r.order_key
+      AND d.status = 'pending' AND d.event_seq > r.event_seq AND d.next_attempt_at < r.next
+    RETURNING d.id
+  )
+  SELECT (SELECT count(*) FROM done)::int AS recorded`;
 
 /** Webhooks, the outbox's events and their deliveries. The only code that knows these tables. */
 @Injectable()
@@ -163,101 +279,92 @@ export class WebhooksRepository {
   }
 
   /**
-   * Leases up to `limit` deliveries that are due: pending, not leased (or their lease ran out:
-   * a lost job, a dead worker), the first pending one of their resident for their webhook, and
-   * no more than `perEndpoint` leased at once per webhook. Many processes may call this at once:
-   * the UPDATE re-checks each row after taking its lock, so a row is leased to one of them.
+   * Hands out up to `limit` webhooks that have a due head delivery and are served by nobody (never
+   * handed out, given back, or their holder's lease ran out: a lost job, a dead worker). Many
+   * processes may call this at once: a webhook is locked and re-checked, so it goes to one of them.
    */
-  async claimDue(limit: number, perEndpoint: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
-    return this.tx.client.$queryRawUnsafe<ClaimedDelivery[]>(
-      `WITH due AS (
-         SELECT d.id, d.webhook_id, d.next_attempt_at FROM webhook_deliveries d
-         WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
-           AND NOT EXISTS (
-             SELECT 1 FROM webhook_deliveries e
-             WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.status = 'pending' AND e.event_seq < d.event_seq)
-         ORDER BY d.next_attempt_at
-         LIMIT $1 * 4
-       ), busy AS (
-         -- counted once per webhook (per due row, it read the webhook's whole backlog again for
-         -- each: seconds per pass once thousands were pending, and 4 deliveries a pass)
-         SELECT l.webhook_id, count(*) AS busy FROM webhook_deliveries l
-         WHERE l.webhook_id IN (SELECT DISTINCT webhook_id FROM due) AND l.status = 'pending' AND l.leased_until >= now()
-         GROUP BY l.webhook_id
-       ), ranked AS (
-         SELECT due.id, row_number() OVER (PARTITION BY due.webhook_id ORDER BY due.next_attempt_at) AS n, coalesce(b.busy, 0) AS busy
-         FROM due LEFT JOIN busy b ON b.webhook_id = due.webhook_id
-       ), chosen AS (
-         SELECT id FROM ranked WHERE n + busy <= $2 LIMIT $1
-       ), locked AS (
-         -- a claimer never waits for a row (one being ended, or claimed by another process): it
-         -- skips it, so it cannot deadlock with a webhook's deletion cancelling its deliveries
-         SELECT d.id FROM webhook_deliveries d JOIN chosen c ON c.id = d.id ORDER BY d.id FOR UPDATE OF d SKIP LOCKED
-       )
-       -- whole milliseconds: the lease is also the job's token, compared with a JavaScript Date
-       UPDATE webhook_deliveries d SET leased_until = date_trunc('milliseconds', clock_timestamp() + make_interval(secs => $3))
-       FROM locked
-       WHERE d.id = locked.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
-       RETURNING d.id::text AS id, floor(extract(epoch FROM d.leased_until) * 1000)::float8 AS lease`,
-      limit,
-      perEndpoint,
-      leaseSeconds,
-    );
+  async claimWebhooks(limit: number, leaseSeconds: number): Promise<ServedWebhook[]> {
+    return this.tx.read<ServedWebhook>('webhooks_claim', CLAIM_WEBHOOKS, [limit, leaseSeconds]);
   }
 
-  async loadAttempt(deliveryId: string): Promise<DeliveryAttempt | null> {
-    const row = await this.tx.client.webhookDelivery.findUnique({
-      where: { id: deliveryId },
-      include: { event: true, webhook: true },
-    });
-    if (!row) return null;
+  /**
+   * The next round of a served webhook: renews its lease for `leaseSeconds` and reads up to `limit`
+   * due deliveries that are each the first pending one of their resident (so that two events of
+   * one resident are never in flight at once), leaving out `recording` (the previous round's,
+   * whose outcomes are being written). Null when the hand-off is no longer this holder's
+   * (taken over after its lease ran out) or the webhook is no longer active.
+   */
+  async claimRound(served: ServedWebhook, limit: number, leaseSeconds: number, recording: string[] = []): Promise<Round | null> {
+    const rows = await this.tx.read<{
+      webhook_id: string;
+      url: string;
+      partner_id: string | null;
+      source_id: string | null;
+      secret: string;
+      previous_secret: string | null;
+      previous_until: number | null;
+      id: string | null;
+      attempts: number;
+      order_key: string | null;
+      event_seq: string;
+      event_id: string;
+      type: string;
+      data: Record<string, unknown>;
+      event_created: number;
+    }>('webhooks_round', CLAIM_ROUND, [served.webhookId, served.token, limit, leaseSeconds, arrayLiteral(recording)]);
+    if (rows.length === 0) return null;
+    const w = rows[0];
     return {
-      deliveryId: row.id,
-      status: row.status as DeliveryStatus,
-      lease: row.leasedUntil ? Math.floor(row.leasedUntil.getTime()) : null,
-      attempts: row.attempts,
-      createdAt: row.createdAt,
-      eventId: row.event.id,
-      eventType: row.event.type as WebhookEventType,
-      eventData: row.event.data as Record<string, unknown>,
-      eventCreatedAt: row.event.createdAt,
-      webhook: withSecrets(row.webhook),
+      webhook: {
+        id: w.webhook_id,
+        url: w.url,
+        partnerId: w.partner_id,
+        sourceId: w.source_id,
+        secret: w.secret,
+        previousSecret: w.previous_secret,
+        previousSecretUntil: w.previous_until === null ? null : new Date(w.previous_until),
+      },
+      deliveries: rows
+        .filter((r) => r.id !== null)
+        .map((r) => ({
+          id: r.id!,
+          attempts: r.attempts,
+          orderKey: r.order_key,
+          eventSeq: r.event_seq,
+          eventId: r.event_id,
+          eventType: r.type as WebhookEventType,
+          eventData: typeof r.data === 'string' ? (JSON.parse(r.data) as Record<string, unknown>) : r.data,
+          eventCreatedAt: new Date(r.event_created),
+        })),
     };
   }
 
-  /** Records an attempt: delivered, given up, or due again at `next`. Only a pending delivery changes. */
-  async recordAttempt(
-    id: string,
-    result: {
-      status: DeliveryStatus;
-      at: Date;
-      next: Date | null;
-      httpStatus: number | null;
-      response: string | null;
-      error: string | null;
-    },
-  ): Promise<boolean> {
-    const count = await this.tx.client.webhookDelivery.updateMany({
-      where: { id, status: 'pending' },
-      data: {
-        status: result.status,
-        attempts: { increment: 1 },
-        lastAttemptAt: result.at,
-        lastStatus: result.httpStatus,
-        lastResponse: result.response,
-        lastError: result.error,
-        leasedUntil: null,
-        ...(result.next ? { nextAttemptAt: result.next } : {}),
-        ...(result.status === 'delivered' ? { deliveredAt: result.at } : {}),
-      },
-    });
-    return count.count === 1;
+  /** Records a round's attempts in one statement, if the hand-off is still this holder's; returns how many changed. */
+  async recordRound(served: ServedWebhook, outcomes: RoundOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    const [row] = await this.tx.read<{ recorded: number }>('webhooks_record', RECORD_ROUND, [
+      served.webhookId,
+      served.token,
+      arrayLiteral(outcomes.map((o) => o.id)),
+      arrayLiteral(outcomes.map((o) => o.status)),
+      arrayLiteral(outcomes.map((o) => o.at.toISOString())),
+      arrayLiteral(outcomes.map((o) => o.next?.toISOString() ?? null)),
+      arrayLiteral(outcomes.map((o) => o.httpStatus)),
+      arrayLiteral(outcomes.map((o) => o.response)),
+      arrayLiteral(outcomes.map((o) => o.error)),
+      arrayLiteral(outcomes.map((o) => o.orderKey)),
+      arrayLiteral(outcomes.map((o) => o.eventSeq)),
+    ]);
+    return row.recorded;
   }
 
-  /** Gives a lease back without an attempt (the webhook was ended meanwhile, or Redis took no job). */
-  async release(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.tx.client.webhookDelivery.updateMany({ where: { id: { in: ids }, status: 'pending' }, data: { leasedUntil: null } });
+  /** Gives a served webhook back (its holder found nothing more due, or used its time): any process may take it at once. */
+  async releaseWebhook(served: ServedWebhook): Promise<void> {
+    await this.tx.read(
+      'webhooks_release',
+      `UPDATE webhooks SET dispatch_token = NULL, dispatch_until = NULL WHERE id = $1::uuid AND dispatch_token = $2::uuid`,
+      [served.webhookId, served.token],
+    );
   }
 
   /** Pending deliveries and the age of the oldest, for the metrics. */

@@ -9,8 +9,8 @@ export interface Received {
   at: number;
 }
 
-/** How the receiver answers one request: a status (and body), or `hang` (never answers). */
-export type Answer = { status: number; body?: string } | 'hang';
+/** How the receiver answers one request: a status (and body, after `delayMs`), or `hang` (never answers). */
+export type Answer = { status: number; body?: string; delayMs?: number } | 'hang';
 
 /**
  * A real webhook receiver on 127.0.0.1 (node:http). Each path is one endpoint; `answer` decides
@@ -21,6 +21,13 @@ export class TestReceiver {
   answer: (request: Received) => Answer = () => ({ status: 200, body: 'ok' });
   private server!: Server;
   private readonly hanging = new Set<ServerResponse>();
+  private readonly open = new Map<string, number>();
+  private readonly most = new Map<string, number>();
+
+  /** The most requests to `path` that were open (received, not yet answered) at once. */
+  maxInFlight(path: string): number {
+    return this.most.get(path) ?? 0;
+  }
 
   async start(): Promise<this> {
     this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -37,13 +44,19 @@ export class TestReceiver {
         }
         const received: Received = { path: req.url ?? '/', headers, body, json, at: Date.now() };
         this.received.push(received);
+        const open = (this.open.get(received.path) ?? 0) + 1;
+        this.open.set(received.path, open);
+        this.most.set(received.path, Math.max(open, this.most.get(received.path) ?? 0));
+        res.on('close', () => this.open.set(received.path, (this.open.get(received.path) ?? 1) - 1));
         const answer = this.answer(received);
         if (answer === 'hang') {
           this.hanging.add(res);
           res.on('close', () => this.hanging.delete(res));
           return;
         }
-        res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body ?? '');
+        const send = () => res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body ?? '');
+        if (answer.delayMs) setTimeout(send, answer.delayMs);
+        else send();
       });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));

@@ -40,21 +40,6 @@ export interface Delivery {
   createdAt: Date;
 }
 
-/** Everything one attempt needs: the delivery, its event and its webhook. */
-export interface DeliveryAttempt {
-  deliveryId: string;
-  status: DeliveryStatus;
-  /** the current lease (epoch ms), null when none */
-  lease: number | null;
-  attempts: number;
-  createdAt: Date;
-  eventId: string;
-  eventType: WebhookEventType;
-  eventData: Record<string, unknown>;
-  eventCreatedAt: Date;
-  webhook: WebhookWithSecrets;
-}
-
 /** What an attempt ended with. */
 export type AttemptOutcome =
   | { kind: 'delivered'; status: number; response: string }
