@@ -345,7 +345,9 @@ describe('bulk awards', () => {
 
   it('passes the award’s expiresAt to each credit as the expiry of the lot it makes', async () => {
     const expiresAt = new Date(Date.now() + 90 * 86_400_000);
-    const res = await upload(`description=Expiring&expiresAt=${encodeURIComponent(expiresAt.toISOString())}`, 'exp1,5\nexp2,6\n').expect(202);
+    const res = await upload(`description=Expiring&expiresAt=${encodeURIComponent(expiresAt.toISOString())}`, 'exp1,5\nexp2,6\n').expect(
+      202,
+    );
     expect(res.body.expiresAt).toBe(expiresAt.toISOString());
     await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
     await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
