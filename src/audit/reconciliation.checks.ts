@@ -148,14 +148,21 @@ export const CHECKS: CheckDefinition[] = [
   },
   {
     name: 'postings_reference',
-    description: 'every posting names an existing transaction and account, in the account’s asset',
+    description:
+      'every posting names an existing transaction (at that transaction’s moment: one statement writes both, and reads by time rely on it) ' +
+      'and account, in the account’s asset; the id registry holds every transaction of the journal at its moment, and nothing else',
     parts: [
       Prisma.sql`
       SELECT 'posting ' || p.id::text AS what
       FROM ledger_postings p
-      LEFT JOIN ledger_transactions t ON t.id = p.transaction_id
+      LEFT JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
       LEFT JOIN ledger_accounts a ON a.id = p.account_id
       WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset`,
+      Prisma.sql`
+      SELECT 'transaction ' || coalesce(t.id, i.id)::text
+             || CASE WHEN i.id IS NULL THEN ' is not in the id registry at its moment' ELSE ' of the id registry is not in the journal' END AS what
+      FROM ledger_transactions t FULL JOIN ledger_transaction_ids i ON i.id = t.id AND i.created_at = t.created_at
+      WHERE t.id IS NULL OR i.id IS NULL`,
     ],
   },
   {
@@ -434,14 +441,21 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
       ],
     },
     postings_reference: {
-      description: 'every posting made since the last passed run names an existing transaction and account, in the account’s asset',
+      description:
+        'every posting made since the last passed run names an existing transaction (at its moment) and account, in the account’s asset; ' +
+        'every transaction since is in the id registry at its moment (registry rows without a transaction are left to the full run)',
       parts: [
         Prisma.sql`
         SELECT 'posting ' || p.id::text AS what
         FROM ledger_postings p
-        LEFT JOIN ledger_transactions t ON t.id = p.transaction_id
+        LEFT JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
         LEFT JOIN ledger_accounts a ON a.id = p.account_id
         WHERE p.id > ${s.afterPosting} AND (t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset)`,
+        Prisma.sql`
+        SELECT 'transaction ' || t.id::text || ' is not in the id registry at its moment' AS what
+        FROM ledger_transactions t
+        WHERE t.created_at >= ${s.from}
+          AND NOT EXISTS (SELECT 1 FROM ledger_transaction_ids i WHERE i.id = t.id AND i.created_at = t.created_at)`,
       ],
     },
     earn_events_processed: {
