@@ -148,6 +148,10 @@ describe('sealed journal', () => {
         t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions DISABLE TRIGGER USER'),
         t.prisma.$executeRawUnsafe(`DELETE FROM ledger_transactions WHERE id = '${slipped}'`),
         t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transactions ENABLE TRIGGER USER'),
+        // and its row in the id registry, which its insert made
+        t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transaction_ids DISABLE TRIGGER USER'),
+        t.prisma.$executeRawUnsafe(`DELETE FROM ledger_transaction_ids WHERE id = '${slipped}'`),
+        t.prisma.$executeRawUnsafe('ALTER TABLE ledger_transaction_ids ENABLE TRIGGER USER'),
       ]);
     }
     expect((await reconcile()).status).toBe('passed');
