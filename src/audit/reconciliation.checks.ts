@@ -50,6 +50,25 @@ function idBetween(column: Prisma.Sql, from: string, to: string | null): Prisma.
 }
 
 /**
+ * What the journal pass names, per transaction `j` (its hash, net sum and assets) and seal entry
+ * `e` joined to it: a transaction changed since its seal, and one not balanced (per asset, by its
+ * id, when it has several).
+ */
+const JOURNAL_OFFENCES = Prisma.sql`
+      CROSS JOIN LATERAL (VALUES
+        ('seals_match_journal', CASE WHEN e.transaction_id IS NOT NULL AND j.hash IS DISTINCT FROM e.hash
+          THEN 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text END),
+        ('transactions_balanced', CASE
+          WHEN j.first_asset = j.last_asset THEN CASE WHEN j.net <> 0 THEN 'transaction ' || j.id::text || ' (' || j.first_asset || ')' END
+          WHEN j.first_asset <> j.last_asset THEN (
+            SELECT 'transaction ' || j.id::text || ' (' || string_agg(u.asset, ', ' ORDER BY u.asset) || ')'
+            FROM (SELECT p.asset FROM ledger_postings p WHERE p.transaction_id = j.id GROUP BY p.asset
+                  HAVING sum(CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) <> 0) u)
+        END)
+      ) AS o(check_name, what)
+      WHERE o.what IS NOT NULL`;
+
+/**
  * One part of the journal pass: every transaction in [from, to) of ids read once, for two checks.
  * Its postings are summed per transaction (transactions_balanced) and their text concatenated in
  * posting order for the transaction's hash, which is compared with its seal entry, if any
@@ -85,18 +104,7 @@ function journalPassPart(from: string, to: string | null): Prisma.Sql {
       FROM journal j
       FULL JOIN (SELECT transaction_id, seal_id, hash FROM ledger_seal_entries WHERE ${inRange(Prisma.sql`transaction_id`)}) e
         ON e.transaction_id = j.id
-      CROSS JOIN LATERAL (VALUES
-        ('seals_match_journal', CASE WHEN e.transaction_id IS NOT NULL AND j.hash IS DISTINCT FROM e.hash
-          THEN 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text END),
-        ('transactions_balanced', CASE
-          WHEN j.first_asset = j.last_asset THEN CASE WHEN j.net <> 0 THEN 'transaction ' || j.id::text || ' (' || j.first_asset || ')' END
-          WHEN j.first_asset <> j.last_asset THEN (
-            SELECT 'transaction ' || j.id::text || ' (' || string_agg(u.asset, ', ' ORDER BY u.asset) || ')'
-            FROM (SELECT p.asset FROM ledger_postings p WHERE p.transaction_id = j.id GROUP BY p.asset
-                  HAVING sum(CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) <> 0) u)
-        END)
-      ) AS o(check_name, what)
-      WHERE o.what IS NOT NULL`;
+      ${JOURNAL_OFFENCES}`;
 }
 
 /** The parts of the pass over the journal that transactions_balanced and seals_match_journal share. */
@@ -361,18 +369,7 @@ export function windowJournalPass(w: JournalWindow): Prisma.Sql {
       SELECT o.check_name AS "check", o.what
       FROM journal j
       FULL JOIN entries e ON e.transaction_id = j.id
-      CROSS JOIN LATERAL (VALUES
-        ('seals_match_journal', CASE WHEN e.transaction_id IS NOT NULL AND j.hash IS DISTINCT FROM e.hash
-          THEN 'transaction ' || e.transaction_id::text || ' changed since seal ' || e.seal_id::text END),
-        ('transactions_balanced', CASE
-          WHEN j.first_asset = j.last_asset THEN CASE WHEN j.net <> 0 THEN 'transaction ' || j.id::text || ' (' || j.first_asset || ')' END
-          WHEN j.first_asset <> j.last_asset THEN (
-            SELECT 'transaction ' || j.id::text || ' (' || string_agg(u.asset, ', ' ORDER BY u.asset) || ')'
-            FROM (SELECT p.asset FROM ledger_postings p WHERE p.transaction_id = j.id GROUP BY p.asset
-                  HAVING sum(CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) <> 0) u)
-        END)
-      ) AS o(check_name, what)
-      WHERE o.what IS NOT NULL`;
+      ${JOURNAL_OFFENCES}`;
 }
 
 /** Transactions in the windows of the seals after `afterSeal` that their seal lacks. */
