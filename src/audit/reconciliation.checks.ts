@@ -110,6 +110,24 @@ function journalPassPart(from: string, to: string | null): Prisma.Sql {
 /** The parts of the pass over the journal that transactions_balanced and seals_match_journal share. */
 export const JOURNAL_PASS: Prisma.Sql[] = idRanges(HASH_PARTS).map(([from, to]) => journalPassPart(from, to));
 
+/**
+ * open_holds_match_journal's comparison, after a `journal` CTE of the open holds by (transaction,
+ * account, shard, side) with their amount and expiry: every difference with ledger_open_holds.
+ */
+const OPEN_HOLDS_COMPARED = Prisma.sql`
+      SELECT 'hold ' || coalesce(j.transaction_id, h.transaction_id)::text || ' on ' ||
+             coalesce(a.code, 'account ' || coalesce(j.account_id, h.account_id)::text) || ' row ' || coalesce(j.shard, h.shard)::text ||
+             ' ' || coalesce(j.side, h.side) || CASE
+               WHEN h.transaction_id IS NULL THEN ': open in the journal, not listed'
+               WHEN j.transaction_id IS NULL THEN ': listed, not open in the journal'
+               ELSE ': listed as ' || h.amount::text || ' until ' || h.expires_at::text || ', the journal says ' || j.amount::text || ' until ' || j.expires_at::text
+             END AS what
+      FROM journal j
+      FULL JOIN ledger_open_holds h
+        ON h.transaction_id = j.transaction_id AND h.account_id = j.account_id AND h.shard = j.shard AND h.side = j.side
+      LEFT JOIN ledger_accounts a ON a.id = coalesce(j.account_id, h.account_id)
+      WHERE h.transaction_id IS NULL OR j.transaction_id IS NULL OR h.amount <> j.amount OR h.expires_at <> j.expires_at`;
+
 export const STUCK_AFTER_MINUTES = 15;
 export const HOLD_GRACE_MINUTES = 5;
 
@@ -282,18 +300,7 @@ export const CHECKS: CheckDefinition[] = [
           AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)
         GROUP BY p.transaction_id, p.account_id, p.shard, p.side, t.expires_at
       )
-      SELECT 'hold ' || coalesce(j.transaction_id, h.transaction_id)::text || ' on ' ||
-             coalesce(a.code, 'account ' || coalesce(j.account_id, h.account_id)::text) || ' row ' || coalesce(j.shard, h.shard)::text ||
-             ' ' || coalesce(j.side, h.side) || CASE
-               WHEN h.transaction_id IS NULL THEN ': open in the journal, not listed'
-               WHEN j.transaction_id IS NULL THEN ': listed, not open in the journal'
-               ELSE ': listed as ' || h.amount::text || ' until ' || h.expires_at::text || ', the journal says ' || j.amount::text || ' until ' || j.expires_at::text
-             END AS what
-      FROM journal j
-      FULL JOIN ledger_open_holds h
-        ON h.transaction_id = j.transaction_id AND h.account_id = j.account_id AND h.shard = j.shard AND h.side = j.side
-      LEFT JOIN ledger_accounts a ON a.id = coalesce(j.account_id, h.account_id)
-      WHERE h.transaction_id IS NULL OR j.transaction_id IS NULL OR h.amount <> j.amount OR h.expires_at <> j.expires_at`,
+      ${OPEN_HOLDS_COMPARED}`,
     ],
   },
   {
@@ -530,18 +537,7 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
           WHERE t.kind = 'pending' AND t.expires_at IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM ledger_transactions x WHERE x.pending_id = t.id)
           GROUP BY p.transaction_id, p.account_id, p.shard, p.side, t.expires_at)
-        SELECT 'hold ' || coalesce(j.transaction_id, h.transaction_id)::text || ' on ' ||
-               coalesce(a.code, 'account ' || coalesce(j.account_id, h.account_id)::text) || ' row ' || coalesce(j.shard, h.shard)::text ||
-               ' ' || coalesce(j.side, h.side) || CASE
-                 WHEN h.transaction_id IS NULL THEN ': open in the journal, not listed'
-                 WHEN j.transaction_id IS NULL THEN ': listed, not open in the journal'
-                 ELSE ': listed as ' || h.amount::text || ' until ' || h.expires_at::text || ', the journal says ' || j.amount::text || ' until ' || j.expires_at::text
-               END AS what
-        FROM journal j
-        FULL JOIN ledger_open_holds h
-          ON h.transaction_id = j.transaction_id AND h.account_id = j.account_id AND h.shard = j.shard AND h.side = j.side
-        LEFT JOIN ledger_accounts a ON a.id = coalesce(j.account_id, h.account_id)
-        WHERE h.transaction_id IS NULL OR j.transaction_id IS NULL OR h.amount <> j.amount OR h.expires_at <> j.expires_at`,
+        ${OPEN_HOLDS_COMPARED}`,
       ],
     },
     seals_match_journal: { parts: [missingFromSeals(s.afterSeal)] },
