@@ -92,8 +92,16 @@ export class AwardExecutor {
     return this.db.run(() => this.creditChunkHere(award, limit, after));
   }
 
-  /** The chunk through the service's accrual rule, in the open transaction. */
+  /**
+   * The chunk through the service's accrual rule, in the open transaction. Its residents' debts
+   * are read after the lock that these chunks take one at a time (across lanes, processes and
+   * awards), so that what one chunk paid off is seen by the next: a resident's rows can be in
+   * two chunks at once (a chunk that award_credit_chunk left here has let its rows go, and
+   * another lane may take some of them), and two chunks reading the same unpaid debt would both
+   * pay it, the second refused by the door (its rows put in the error file, the debt left owed).
+   */
   private async creditChunkHere(award: AwardRecord, limit: number, after: number): Promise<{ settled: number; last: number }> {
+    await this.repository.lockDebtPayments();
     const rows = await this.repository.lockPending(award.id, limit, after);
     if (rows.length === 0) return { settled: 0, last: 0 };
     const debts = await this.debtsOf(rows.map((r) => r.residentId));

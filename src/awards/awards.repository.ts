@@ -204,6 +204,14 @@ export class AwardsRepository {
     return { settled: Number(row.settled), last: Number(row.last_line), fallback: row.fallback };
   }
 
+  /**
+   * Waits for, then holds until the commit, the lock that chunks paying residents' debts take one
+   * at a time (award_credit_chunk credits only chunks without a debt, and never takes it).
+   */
+  async lockDebtPayments(): Promise<void> {
+    await this.db.client.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended('award_debt_payments', 0))`;
+  }
+
   /** Up to `limit` rows still to credit after line `after`, in line order, locked; rows another chunk holds are skipped. */
   async lockPending(awardId: string, limit: number, after = 0): Promise<PendingRow[]> {
     const rows = await this.db.client.$queryRaw<{ line: number; resident_id: string; reference: string; points: string }[]>`

@@ -1,4 +1,8 @@
--- Bulk awards: a chunk credited in one statement (issue 18's speed goals).
+-- Bulk awards: a chunk credited in one statement (issue 18's speed goals). First merged as
+-- 20261203300000_award_chunks_in_sql and reverted (a debt paid from a stale read, and the door's
+-- lock order lost: both fixed, see award-executor.service.ts and the door's lock step below);
+-- it redefines the door of 20261202160000_points_expiry, the newest, unchanged by the journal's
+-- partitions (20261203000000).
 --
 -- Before, each chunk read its rows into the process, built 2,000 transactions there and sent them
 -- back as arrays: JavaScript work on the serving process's event loop (the balance reads waited
@@ -64,7 +68,9 @@ BEGIN
     RETURN;
   END IF;
 
-  -- what the accrual rule in the service decides: left to it (the rows stay locked for it)
+  -- what the accrual rule in the service decides: left to it (called on its own, this
+  -- statement's transaction ends here and lets the rows go: the service locks them again, in a
+  -- transaction that pays debts one chunk at a time and reads them only then)
   -- (every lookup by its key, one probe a row: see ledger_record below)
   IF v_issued IS NULL OR (v_expires IS NOT NULL AND v_expires <= clock_timestamp()) OR EXISTS (
     SELECT 1 FROM (SELECT DISTINCT r.id FROM unnest(v_residents) AS r(id)) r
@@ -354,15 +360,21 @@ BEGIN
                        WHERE t.pending_id IS NOT NULL AND hp.transaction_id = t.pending_id AND hp.account_id = p.account_id) hs ON true;
   END IF;
 
-  -- every row this call changes, locked in the one order: no two writes ever wait in a cycle
-  PERFORM 1 FROM (SELECT x.account_id, x.shard FROM unnest(p_accounts, v_shards) AS x(account_id, shard)
-        UNION SELECT hp.account_id, hp.shard FROM ledger_postings hp WHERE hp.transaction_id = ANY (v_holds)
-        UNION SELECT e.id, 0::smallint FROM unnest(v_expiring) AS e(id)
-        UNION SELECT v_expired_account, v_expired_shard WHERE v_expired_account IS NOT NULL) r
-  CROSS JOIN LATERAL (SELECT b.account_id, b.shard FROM account_balances b
-                      WHERE b.account_id = r.account_id AND b.shard = r.shard OFFSET 0) b
-  ORDER BY b.account_id, b.shard
-  FOR UPDATE OF b;
+  -- every row this call changes, locked in the one order: no two writes ever wait in a cycle.
+  -- Each row is found by its key and locked there, inside the LATERAL subquery, so the order the
+  -- rows are locked in is the order the outer rows come in: sorted here, before the probes. (An
+  -- ORDER BY around the probes would sort rows already locked: a locking clause naming a
+  -- subquery locks inside it, in whatever order the UNION gives, which is what the redemption
+  -- lock-order test caught.) A subquery with ORDER BY is kept as it is, and a nested loop, the
+  -- only join of a LATERAL subquery, keeps its outer rows' order.
+  PERFORM 1 FROM (SELECT u.account_id, u.shard FROM (
+          SELECT x.account_id, x.shard FROM unnest(p_accounts, v_shards) AS x(account_id, shard)
+          UNION SELECT hp.account_id, hp.shard FROM ledger_postings hp WHERE hp.transaction_id = ANY (v_holds)
+          UNION SELECT e.id, 0::smallint FROM unnest(v_expiring) AS e(id)
+          UNION SELECT v_expired_account, v_expired_shard WHERE v_expired_account IS NOT NULL) u
+        ORDER BY u.account_id, u.shard) r
+  CROSS JOIN LATERAL (SELECT 1 FROM account_balances b
+                      WHERE b.account_id = r.account_id AND b.shard = r.shard FOR UPDATE OF b) b;
 
   IF cardinality(v_holds) > 0 THEN
     -- settled while this call waited for the rows: a requested one is refused, an expired one
