@@ -450,6 +450,55 @@ describe('bulk awards', () => {
   });
 });
 
+/**
+ * A debtor's rows in chunks credited at once: chunks of one row and two lanes, so that two
+ * chunks of the same debtor are open together (each handed back by award_credit_chunk, which
+ * leaves a debtor's chunk to the service).
+ */
+describe('bulk awards, a debtor’s rows in chunks credited at once', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ AWARD_CHUNK_ROWS: '1', AWARD_CONCURRENCY: '2', AWARD_SWEEP_SECONDS: '3600' });
+  });
+
+  afterAll(() => t.close(), 120_000);
+
+  it('pay the debt once between them: each reads it as the other left it', async () => {
+    await t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({
+        type: 'test.debt',
+        postings: [
+          { account: 'resident:split:debt', asset: 'POINTS', debit: '40' },
+          { account: 'programme:issued', asset: 'POINTS', credit: '40' },
+        ],
+      })
+      .expect(201);
+    const res = await t.http
+      .post('/v1/admin/awards?description=Split%20debt')
+      .set(t.admin)
+      .set('Content-Type', 'text/csv')
+      .send('split,25,a\nsplit,25,b\nsplit,25,c\nsplit,25,d\n')
+      .expect(202);
+    await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
+    await waitFor(
+      async () => (await t.http.get(`/v1/admin/awards/${res.body.id}`).set(t.admin).expect(200)).body.status === 'done',
+      20_000,
+      'the award',
+    );
+    expect((await t.http.get(`/v1/admin/awards/${res.body.id}`).set(t.admin).expect(200)).body).toMatchObject({
+      credited: 4,
+      failed: 0,
+      creditedPoints: '100',
+    });
+    const balance = await t.http.get('/v1/me/balance').set(t.residentAuth('split')).expect(200);
+    expect(balance.body).toMatchObject({ available: '60', debt: '0' });
+  });
+});
+
 function spawnCli(databaseUrl: string, ...args: string[]): ChildProcess {
   assertTestDatabase(databaseUrl);
   const child = spawn(process.execPath, [CLI, ...args], {
