@@ -1,8 +1,9 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { CommanderError } from 'commander';
 import { processArgs } from '../src/config/config';
 import { EARN_BATCH, parseOptions } from './options';
-import { awardScenario } from './scenarios/awards';
+import { awardScenario, startAwardWorker } from './scenarios/awards';
 import { catalogue } from './scenarios/catalogue';
 import { consoleOverview } from './scenarios/console';
 import { earnIngest } from './scenarios/earn-ingest';
@@ -176,8 +177,18 @@ async function main(): Promise<void> {
   }
   if (o.only === 'awards') {
     const ceiling = await batchedCeiling(o, url);
-    const service_ = await startService(o, url);
-    const a = await awardScenario(o, service_);
+    // the award's lanes (AWARD_CONCURRENCY, the service's default unless set for the run): the
+    // knob between its pace and the reads' share of the cores
+    const lanes = process.env.AWARD_CONCURRENCY;
+    const laneEnv: Record<string, string> = lanes ? { AWARD_CONCURRENCY: lanes } : {};
+    // --award-worker: the service only serves (and enqueues), a worker process executes the award
+    const queuePrefix = `bench-${randomBytes(4).toString('hex')}`;
+    const service_ = await startService(o, url, {
+      ...laneEnv,
+      ...(o.awardWorker ? { PROCESS_ROLE: 'api', QUEUE_PREFIX: queuePrefix } : {}),
+    });
+    const worker = o.awardWorker ? startAwardWorker(o, url, queuePrefix, laneEnv) : undefined;
+    const a = await awardScenario(o, service_, worker).finally(() => worker?.stop());
     await service_.app.close();
     await dropDatabase(o.database, o.databaseName);
     console.log(
@@ -190,6 +201,9 @@ async function main(): Promise<void> {
       ]),
     );
     const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
+    console.log(
+      `award lanes (AWARD_CONCURRENCY): ${lanes ?? 'default'}; executed by ${worker ? 'a worker process' : 'the serving process'}`,
+    );
     console.log(`ratio award credits / batched plain-SQL ceiling: ${(a.execution.perSecond / ceiling.perSecond).toFixed(2)}x (goal 0.8x)`);
     console.log(
       `RSS during the award: ${mb(a.rssStart)} at its start, ${mb(a.rssPeak)} at most (+${mb(a.rssPeak - a.rssStart)}; goal within 300 MB)`,
@@ -197,6 +211,12 @@ async function main(): Promise<void> {
     console.log(
       `balance read p99 during the award vs idle: ${a.busyReads.p99.toFixed(2)} ms vs ${a.idleReads.p99.toFixed(2)} ms (${(a.busyReads.p99 / a.idleReads.p99).toFixed(2)}x; goal within 2x)`,
     );
+    if (a.workerRssStart !== undefined) {
+      console.log(
+        `worker RSS during the award: ${mb(a.workerRssStart)} at its start, ${mb(a.workerRssPeak!)} at most (+${mb(a.workerRssPeak! - a.workerRssStart)})`,
+      );
+    }
+    console.log(`event-loop delay p99 during the award: ${a.loopDelayP99.toFixed(2)} ms (idle reads: ${a.idleLoopDelayP99.toFixed(2)} ms)`);
     return;
   }
   console.log(

@@ -51,6 +51,8 @@ export interface BenchOptions {
   lots: number;
   /** rows of the bulk award scenario (one resident each) */
   rows: number;
+  /** with --only awards: the award executed by a worker process, the service serving the reads alone */
+  awardWorker: boolean;
   /** with --only reconcile-growth: postings of the small journal (its history runs at a quarter of this a month) */
   growthSmall: number;
   /** with --only reconcile-growth: postings of the large journal (the same rate, a longer history) */
@@ -94,6 +96,11 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--console-small <n>', 'with --only console: postings of the small ledger it is compared with', count(false), 1000)
     .option('--lots <n>', "lots credited, then expired at once, in the expiry scenario (a month's end)", count(false), 1000000)
     .option('--rows <n>', 'rows of the bulk award scenario, one resident each (--only awards)', count(false), 1000000)
+    .option(
+      '--award-worker',
+      'with --only awards: execute the award in a worker process (PROCESS_ROLE=worker), the service as PROCESS_ROLE=api',
+      false,
+    )
     .option('--growth-small <n>', 'with --only reconcile-growth: postings of the small journal', count(false), 1000000)
     .option('--growth-large <n>', 'with --only reconcile-growth: postings of the large journal', count(false), 10000000)
     .option('--growth-day <n>', 'with --only reconcile-growth: postings of the day the nightly run checks', count(false), 100000)

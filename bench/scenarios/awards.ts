@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { signResidentToken } from '../../src/auth/domain/resident-token';
 import { APP_CONFIG, AppConfig } from '../../src/config/config';
@@ -13,6 +17,50 @@ export interface AwardFigures {
   busyReads: RunResult;
   rssStart: number;
   rssPeak: number;
+  /** the process's event-loop delay during the execution, p99 in ms (the reads' wait in Node, not in PostgreSQL) */
+  loopDelayP99: number;
+  idleLoopDelayP99: number;
+  /** with --award-worker: the worker process's RSS at the award's start and at most during it */
+  workerRssStart?: number;
+  workerRssPeak?: number;
+}
+
+/** A worker process (the built `src/worker.js`, PROCESS_ROLE=worker) on the same database and queues. */
+export interface AwardWorker {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the built worker entry point beside the service, consuming the queues of `queuePrefix`. */
+export function startAwardWorker(o: BenchOptions, url: string, queuePrefix: string, env: Record<string, string>): AwardWorker {
+  // dist-bench holds the service's build beside the benchmark's
+  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'src', 'worker.js')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: url,
+      DATABASE_POOL_SIZE: String(o.workers),
+      REDIS_URL: o.redis,
+      QUEUE_PREFIX: queuePrefix,
+      LOG_LEVEL: 'error',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Another process's resident set, in bytes (Linux). */
+function rssOf(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return kb ? Number(kb[1]) * 1024 : 0;
 }
 
 /**
@@ -22,7 +70,7 @@ export interface AwardFigures {
  * RSS during it against its start, and a resident's balance reads (4 clients) during the
  * execution against the same reads while idle.
  */
-export async function awardScenario(o: BenchOptions, { app, base, adminKey }: BenchApp): Promise<AwardFigures> {
+export async function awardScenario(o: BenchOptions, { app, base, adminKey }: BenchApp, worker?: AwardWorker): Promise<AwardFigures> {
   const config = app.get<AppConfig>(APP_CONFIG);
   const token = `Bearer ${signResidentToken('reader', config.residentJwtSecret!, 7200)}`;
   const reads = (n: number): ClientRequest[] =>
@@ -40,12 +88,20 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
     };
   };
   await timed(reads(500)); // warm-up
+  const idleLoop = monitorEventLoopDelay({ resolution: 10 });
+  idleLoop.enable();
   const idleReads = await timed(reads(4000));
+  idleLoop.disable();
 
   global.gc?.();
   const rssStart = process.memoryUsage().rss;
   let rssPeak = rssStart;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
+  const workerRssStart = worker ? rssOf(worker.pid) : undefined;
+  let workerRssPeak = workerRssStart;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    if (worker) workerRssPeak = Math.max(workerRssPeak!, rssOf(worker.pid));
+  }, 100);
 
   // the file, generated line by line as the request sends it
   function* lines(): Iterable<string> {
@@ -70,17 +126,24 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
   const validated = Number(process.hrtime.bigint() - t0) / 1e9;
   if (award.valid !== o.rows) throw new Error(`award upload: ${award.valid} valid rows of ${o.rows}`);
 
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const t1 = process.hrtime.bigint();
   const executing = await fetch(`${base}/v1/admin/awards/${award.id}/execute`, { method: 'POST', headers });
   if (executing.status !== 202) throw new Error(`award execute: ${executing.status} ${await executing.text()}`);
   // balance reads while it runs, round after round until it is done
   const busy: number[] = [];
   let done = false;
+  // the end of the execution: when the award is seen done (not when the round of reads then
+  // running ends: a round of 400 reads on a loaded machine lasts longer than the award's end)
+  let t2 = 0n;
   const progress = (async () => {
     while (!done) {
       const a = (await (await fetch(`${base}/v1/admin/awards/${award.id}`, { headers })).json()) as { status: string; credited: number };
-      if (a.status === 'done') done = true;
-      else await new Promise((r) => setTimeout(r, 100));
+      if (a.status === 'done') {
+        t2 = process.hrtime.bigint();
+        done = true;
+      } else await new Promise((r) => setTimeout(r, 100));
     }
   })();
   let busySeconds = 0;
@@ -90,8 +153,9 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
     busySeconds += Number(process.hrtime.bigint() - busyStarted) / 1e9;
   }
   await progress;
-  const executed = Number(process.hrtime.bigint() - t1) / 1e9;
+  const executed = Number(t2 - t1) / 1e9;
   clearInterval(sampler);
+  loop.disable();
   busy.sort((a, b) => a - b);
   return {
     validation: { operations: o.rows, seconds: validated, perSecond: o.rows / validated, p50: 0, p99: 0 },
@@ -106,5 +170,9 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
     },
     rssStart,
     rssPeak,
+    loopDelayP99: loop.percentile(99) / 1e6,
+    idleLoopDelayP99: idleLoop.percentile(99) / 1e6,
+    workerRssStart,
+    workerRssPeak,
   };
 }

@@ -35,10 +35,18 @@ export class SealRepository {
       WHERE created_at >= ${from} AND created_at < ${until} ORDER BY created_at, id LIMIT ${take}`;
   }
 
-  /** Each transaction's hash (ledger_transaction_hash), in the order given. */
+  /**
+   * Each transaction's hash, in the order given: ledger_transaction_hash's definition written out
+   * in one query (planned once), rather than a call of it per transaction (two statements planned
+   * for each: minutes for the 20,000 transactions of a seal after a prize day, on a busy server).
+   */
   async hashesOf(ids: string[]): Promise<string[]> {
     const rows = await this.db.client.$queryRaw<{ hash: string }[]>`
-      SELECT ledger_transaction_hash(t.id) AS hash FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n`;
+      SELECT encode(sha256(convert_to(ledger_canonical(t, (
+               SELECT string_agg(ledger_posting_text(a.code, p), ';' ORDER BY p.id)
+               FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transaction_id = t.id)), 'UTF8')), 'hex') AS hash
+      FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, n) LEFT JOIN ledger_transactions t ON t.id = x.id
+      ORDER BY x.n`;
     return rows.map((r) => r.hash);
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/errors';
 import { Decimal } from '../common/money';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { databaseErrorOf } from '../infra/database/prisma.service';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { accrual, payDebtFirst } from '../ledger/domain/accrual';
 import { LedgerReadService } from '../ledger/ledger-read.service';
@@ -14,7 +15,8 @@ export const AWARD_TYPE = 'award';
 /**
  * Credits an award's rows, a chunk at a time: each chunk is one database transaction that
  * locks its rows (rows another chunk holds are skipped), marks them credited and writes their
- * accruals through the ledger's door in one statement (`LedgerService.recordMany`). A row is
+ * accruals through the ledger's door: one statement, award_credit_chunk, or (a chunk with a
+ * resident in debt, one the door refuses) here, through `LedgerService.recordMany`. A row is
  * credited exactly once whoever runs it, however often, and whatever dies on the way: a chunk
  * commits whole or not at all, and a credited row is never picked again.
  */
@@ -46,7 +48,7 @@ export class AwardExecutor {
     // million of them by the end of a prize day)
     let watermark = 0;
     const chunk = async (after: number) => {
-      const { settled, last } = await this.db.run(() => this.creditChunk(award, chunkRows, after));
+      const { settled, last } = await this.creditChunk(award, chunkRows, after);
       watermark = Math.max(watermark, last);
       return settled;
     };
@@ -75,10 +77,31 @@ export class AwardExecutor {
   }
 
   /**
-   * Credits up to `limit` rows of the award after line `after` in this transaction; returns how
-   * many rows it settled and the last line it took.
+   * Credits up to `limit` rows of the award after line `after`, in one transaction; returns how
+   * many rows it settled and the last line it took. In one statement (award_credit_chunk: no row
+   * comes into this process), unless the chunk needs the accrual rule here (a resident in debt)
+   * or the door refused it (then each refusal goes to the error file, row by row).
    */
   private async creditChunk(award: AwardRecord, limit: number, after: number): Promise<{ settled: number; last: number }> {
+    try {
+      const chunk = await this.repository.creditChunk(award.id, limit, after, this.config.awards.leaseSeconds);
+      if (!chunk.fallback) return chunk;
+    } catch (error) {
+      if (!databaseErrorOf(error).sqlState?.startsWith('CL')) throw error;
+    }
+    return this.db.run(() => this.creditChunkHere(award, limit, after));
+  }
+
+  /**
+   * The chunk through the service's accrual rule, in the open transaction. Its residents' debts
+   * are read after the lock that these chunks take one at a time (across lanes, processes and
+   * awards), so that what one chunk paid off is seen by the next: a resident's rows can be in
+   * two chunks at once (a chunk that award_credit_chunk left here has let its rows go, and
+   * another lane may take some of them), and two chunks reading the same unpaid debt would both
+   * pay it, the second refused by the door (its rows put in the error file, the debt left owed).
+   */
+  private async creditChunkHere(award: AwardRecord, limit: number, after: number): Promise<{ settled: number; last: number }> {
+    await this.repository.lockDebtPayments();
     const rows = await this.repository.lockPending(award.id, limit, after);
     if (rows.length === 0) return { settled: 0, last: 0 };
     const debts = await this.debtsOf(rows.map((r) => r.residentId));

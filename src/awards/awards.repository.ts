@@ -57,6 +57,14 @@ interface RawAward {
   completed_at: Date | null;
 }
 
+interface RawChunk {
+  settled: number;
+  last_line: number;
+  fallback: boolean;
+}
+
+const CREDIT_CHUNK_SQL = `SELECT settled, last_line, fallback FROM award_credit_chunk($1::uuid, $2::int, $3::int, $4::int)`;
+
 const COLUMNS = `id, description, status, expires_at, budget::text AS budget, row_count, valid, invalid, total_points::text AS total_points,
   credited, failed, credited_points::text AS credited_points, duplicate_of, created_by, leased_until, error, created_at, updated_at,
   started_at, completed_at`;
@@ -174,6 +182,34 @@ export class AwardsRepository {
 
   async releaseLease(id: string): Promise<void> {
     await this.db.client.$executeRaw`UPDATE awards SET leased_until = NULL WHERE id = ${id}::uuid AND status = 'running'`;
+  }
+
+  /**
+   * Credits a chunk in one statement, its own transaction (award_credit_chunk: the rows locked,
+   * the residents' accounts opened, the rows marked credited, their credits written by the
+   * ledger's door, the progress added and the lease renewed). `fallback`: the chunk needs the
+   * service's accrual rule (a resident in debt, say) and nothing was credited. Throws what the
+   * door raises when it refuses the chunk.
+   */
+  async creditChunk(
+    awardId: string,
+    limit: number,
+    after: number,
+    leaseSeconds: number,
+  ): Promise<{ settled: number; last: number; fallback: boolean }> {
+    const params = [awardId, after, limit, leaseSeconds];
+    const [row] = this.db.standalone
+      ? await this.db.statement<RawChunk>('award_credit_chunk', CREDIT_CHUNK_SQL, params)
+      : await this.db.client.$queryRawUnsafe<RawChunk[]>(CREDIT_CHUNK_SQL, ...params);
+    return { settled: Number(row.settled), last: Number(row.last_line), fallback: row.fallback };
+  }
+
+  /**
+   * Waits for, then holds until the commit, the lock that chunks paying residents' debts take one
+   * at a time (award_credit_chunk credits only chunks without a debt, and never takes it).
+   */
+  async lockDebtPayments(): Promise<void> {
+    await this.db.client.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended('award_debt_payments', 0))`;
   }
 
   /** Up to `limit` rows still to credit after line `after`, in line order, locked; rows another chunk holds are skipped. */

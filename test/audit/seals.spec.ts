@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SealRepository } from '../../src/audit/seal.repository';
 import { SealService } from '../../src/audit/seal.service';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { waitFor } from '../support/wait';
@@ -88,6 +89,17 @@ describe('sealed journal', () => {
       expect(forged.status).toBe(1);
     }
     expect((await reconcile()).status).toBe('passed');
+  });
+
+  it('a seal hashes each transaction as ledger_transaction_hash does, in the order given, an unknown id as null', async () => {
+    const unknown = randomUUID();
+    const given = [ids[3], unknown, ids[0], ids[4]];
+    const expected = await t.prisma.$queryRawUnsafe<{ hash: string | null }[]>(
+      'SELECT ledger_transaction_hash(x.id) AS hash FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, n) ORDER BY x.n',
+      given,
+    );
+    expect(expected[1].hash).toBeNull();
+    expect(await t.app.get(SealRepository).hashesOf(given)).toEqual(expected.map((e) => e.hash));
   });
 
   it('a sealed posting changed in the database (triggers off) fails the next reconciliation, naming the transaction', async () => {

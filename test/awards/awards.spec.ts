@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { LedgerService } from '../../src/ledger/ledger.service';
+import { awardTransactionId } from '../../src/awards/domain/award';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { runCli } from '../support/cli';
 import { ledgerViolations } from '../support/ledger-invariants';
@@ -344,24 +344,75 @@ describe('bulk awards', () => {
   });
 
   it('passes the award’s expiresAt to each credit as the expiry of the lot it makes', async () => {
-    const ledger = t.app.get(LedgerService);
-    const seen: (Date | undefined)[] = [];
-    const spy = jest.spyOn(ledger, 'recordMany').mockImplementation(function (this: LedgerService, inputs) {
-      seen.push(...inputs.filter((i) => i.type === 'award').map((i) => i.creditExpiresAt));
-      return LedgerService.prototype.recordMany.call(this, inputs);
-    });
-    try {
-      const expiresAt = new Date(Date.now() + 90 * 86_400_000);
-      const res = await upload(`description=Expiring&expiresAt=${encodeURIComponent(expiresAt.toISOString())}`, 'exp1,5\nexp2,6\n').expect(
-        202,
+    const expiresAt = new Date(Date.now() + 90 * 86_400_000);
+    const res = await upload(`description=Expiring&expiresAt=${encodeURIComponent(expiresAt.toISOString())}`, 'exp1,5\nexp2,6\n').expect(
+      202,
+    );
+    expect(res.body.expiresAt).toBe(expiresAt.toISOString());
+    await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
+    await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
+    const lots = await t.prisma.$queryRawUnsafe<{ code: string; amount: string; expires_at: Date }[]>(
+      `SELECT a.code, l.amount::text AS amount, l.expires_at FROM ledger_lots l
+       JOIN ledger_transactions x ON x.id = l.transaction_id JOIN ledger_accounts a ON a.id = l.account_id
+       WHERE x.type = 'award' AND x.metadata->>'awardId' = $1 ORDER BY a.code`,
+      res.body.id,
+    );
+    expect(lots.map((l) => ({ ...l, expires_at: l.expires_at.toISOString() }))).toEqual([
+      { code: 'resident:exp1', amount: '5', expires_at: expiresAt.toISOString() },
+      { code: 'resident:exp2', amount: '6', expires_at: expiresAt.toISOString() },
+    ]);
+  });
+
+  it('a chunk with a resident in debt credits every row of it by the accrual rule, the others as in any chunk', async () => {
+    await t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({
+        type: 'test.debt',
+        postings: [
+          { account: 'resident:owes2:debt', asset: 'POINTS', debit: '7' },
+          { account: 'programme:issued', asset: 'POINTS', credit: '7' },
+        ],
+      })
+      .expect(201);
+    const res = await upload('description=Mixed%20chunk', 'clear1,5\nowes2,10\nclear3,6,r\n').expect(202);
+    await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
+    await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
+    expect(await awardOf(res.body.id)).toMatchObject({ credited: 3, failed: 0, creditedPoints: '21' });
+    const owes = await t.http.get('/v1/me/balance').set(t.residentAuth('owes2')).expect(200);
+    expect(owes.body).toMatchObject({ available: '3', debt: '0' });
+    const clear = await t.http.get('/v1/me/balance').set(t.residentAuth('clear3')).expect(200);
+    expect(clear.body).toMatchObject({ available: '6', debt: '0' });
+  });
+
+  it('names each credit as the service does: award_transaction_id in SQL is awardTransactionId', async () => {
+    const award = randomUUID();
+    const keys: [string, string][] = [
+      ['winner-1', 'prize-day'],
+      ['é-ü', ''],
+      ['a', 'ref,with;odd "chars" ✓'],
+    ];
+    for (const [resident, reference] of keys) {
+      const [row] = await t.prisma.$queryRawUnsafe<{ id: string }[]>(
+        'SELECT award_transaction_id($1::uuid, $2, $3)::text AS id',
+        award,
+        resident,
+        reference,
       );
-      expect(res.body.expiresAt).toBe(expiresAt.toISOString());
-      await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
-      await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
-      expect(seen.map((d) => d?.toISOString())).toEqual([expiresAt.toISOString(), expiresAt.toISOString()]);
-    } finally {
-      spy.mockRestore();
+      expect(row.id).toBe(awardTransactionId(award, resident, reference));
     }
+    // a credited row's transaction is the one its key names, whichever path credited it
+    const res = await upload('description=Named', 'named1,3,x\n').expect(202);
+    await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
+    await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
+    const [credited] = await t.prisma.$queryRawUnsafe<{ transaction_id: string; metadata: Record<string, unknown> }[]>(
+      `SELECT r.transaction_id::text, x.metadata FROM award_rows r JOIN ledger_transactions x ON x.id = r.transaction_id
+       WHERE r.award_id = $1::uuid`,
+      res.body.id,
+    );
+    expect(credited.transaction_id).toBe(awardTransactionId(res.body.id, 'named1', 'x'));
+    expect(credited.metadata).toEqual({ awardId: res.body.id, line: 1, reference: 'x' });
   });
 
   it('the CLI uploads a file and executes it with its progress, as the API does', async () => {
@@ -396,6 +447,55 @@ describe('bulk awards', () => {
     expectProblem(await t.http.get(`/v1/admin/awards/${randomUUID()}/errors`).set(t.admin), 404, 'not_found');
     expectProblem(await t.http.post(`/v1/admin/awards/${randomUUID()}/execute`).set(t.admin), 404, 'not_found');
     expectProblem(await t.http.get('/v1/admin/awards/nope').set(t.admin), 400, 'validation_failed');
+  });
+});
+
+/**
+ * A debtor's rows in chunks credited at once: chunks of one row and two lanes, so that two
+ * chunks of the same debtor are open together (each handed back by award_credit_chunk, which
+ * leaves a debtor's chunk to the service).
+ */
+describe('bulk awards, a debtor’s rows in chunks credited at once', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ AWARD_CHUNK_ROWS: '1', AWARD_CONCURRENCY: '2', AWARD_SWEEP_SECONDS: '3600' });
+  });
+
+  afterAll(() => t.close(), 120_000);
+
+  it('pay the debt once between them: each reads it as the other left it', async () => {
+    await t.http
+      .post('/v1/ledger/transactions')
+      .set(t.admin)
+      .set('Idempotency-Key', randomUUID())
+      .send({
+        type: 'test.debt',
+        postings: [
+          { account: 'resident:split:debt', asset: 'POINTS', debit: '40' },
+          { account: 'programme:issued', asset: 'POINTS', credit: '40' },
+        ],
+      })
+      .expect(201);
+    const res = await t.http
+      .post('/v1/admin/awards?description=Split%20debt')
+      .set(t.admin)
+      .set('Content-Type', 'text/csv')
+      .send('split,25,a\nsplit,25,b\nsplit,25,c\nsplit,25,d\n')
+      .expect(202);
+    await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
+    await waitFor(
+      async () => (await t.http.get(`/v1/admin/awards/${res.body.id}`).set(t.admin).expect(200)).body.status === 'done',
+      20_000,
+      'the award',
+    );
+    expect((await t.http.get(`/v1/admin/awards/${res.body.id}`).set(t.admin).expect(200)).body).toMatchObject({
+      credited: 4,
+      failed: 0,
+      creditedPoints: '100',
+    });
+    const balance = await t.http.get('/v1/me/balance').set(t.residentAuth('split')).expect(200);
+    expect(balance.body).toMatchObject({ available: '60', debt: '0' });
   });
 });
 

@@ -32,6 +32,7 @@ describe('the benchmark’s options', () => {
       soak: 0,
       keep: false,
       rows: 1000000,
+      awardWorker: false,
       lots: 1000000,
       console: 1000000,
       consoleSmall: 1000,
@@ -74,6 +75,14 @@ describe('the benchmark’s options', () => {
       parseOptions(['--only', 'reconcile-growth', '--growth-small', '100000', '--growth-large', '1000000', '--growth-day', '10000']),
     ).toMatchObject({ only: 'reconcile-growth', growthSmall: 100000, growthLarge: 1000000, growthDay: 10000 });
     expect(refusal('--growth-day', '0')).toBe('commander.invalidArgument');
+  });
+
+  it('take --award-worker for the awards scenario', () => {
+    expect(parseOptions(['--only', 'awards', '--rows', '1000', '--award-worker'])).toMatchObject({
+      only: 'awards',
+      rows: 1000,
+      awardWorker: true,
+    });
   });
 
   it('refuse what is not a count (it once ran with NaN)', () => {

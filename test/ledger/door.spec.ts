@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { Decimal } from '../../src/common/money';
 import { EarnProcessor } from '../../src/earning/earn-processor.service';
 import { databaseErrorOf } from '../../src/infra/database/prisma.service';
@@ -131,6 +132,59 @@ describe('the ledger’s one door', () => {
       }
       expect(await transactions()).toBe(before);
       expect(await repository.record([entry('10', '10')])).toMatchObject({ availableAfter: new Map([[account!.id, new Decimal(0)]]) });
+    });
+  });
+
+  describe('its locks', () => {
+    it('takes every balance row of a call in the ledger’s order: waiting for the first, it holds none of the others', async () => {
+      const residents = Array.from({ length: 30 }, resident);
+      for (const r of residents) await grant(r, '10');
+      const accounts = await Promise.all(residents.map((r) => repository.findAccount(`resident:${r}`, 'POINTS')));
+      const adjustments = await repository.findAccount('programme:adjustments', 'POINTS');
+      const entry: NewJournalEntry = {
+        id: randomUUID(),
+        type: 'test',
+        kind: 'posted',
+        metadata: {},
+        postings: [
+          ...accounts.map((a) => ({ accountId: a!.id, asset: 'POINTS', side: 'D' as const, amount: new Decimal(1) })),
+          { accountId: adjustments!.id, asset: 'POINTS', side: 'C', amount: new Decimal(30) },
+        ],
+      };
+      const ids = [...accounts.map((a) => a!.id), adjustments!.id].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const [first, ...rest] = ids;
+      const other = new Client({ connectionString: t.databaseUrl });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [first.toString()]);
+        const pending = repository.record([entry]).then(
+          () => 'recorded',
+          (e: unknown) => databaseErrorOf(e).message,
+        );
+        const blocker = (other as unknown as { processID: number }).processID;
+        await waitFor(
+          async () =>
+            (
+              await t.prisma.$queryRaw<{ n: bigint }[]>`
+                SELECT count(*) AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%ledger_record%'`
+            )[0].n === 1n,
+        );
+        // the door waits for the first row in the order; every other row of the call is free
+        const free = await other.query(
+          'SELECT account_id FROM account_balances WHERE account_id = ANY ($1::bigint[]) FOR UPDATE SKIP LOCKED',
+          [rest.map(String)],
+        );
+        const rows = await other.query('SELECT count(*)::int AS n FROM account_balances WHERE account_id = ANY ($1::bigint[])', [
+          rest.map(String),
+        ]);
+        expect(free.rowCount).toBe(rows.rows[0].n);
+        await other.query('ROLLBACK');
+        expect(await pending).toBe('recorded');
+      } finally {
+        await other.end();
+      }
     });
   });
 
