@@ -90,10 +90,24 @@ export interface RoundDelivery {
   eventCreatedAt: Date;
 }
 
+/**
+ * Where the outbox's positions are final, as one statement saw it: the last position drawn, then
+ * the transactions writing the outbox at that moment (migration 20261204210000). Once none of
+ * those is running any more, every position up to `lastSeq` is committed or rolled back.
+ */
+export interface FenceReading {
+  lastSeq: bigint;
+  writers: string[];
+}
+
 /** A round of a served webhook: the webhook as it is now (URL, scope, secrets) and its due heads. */
 export interface Round {
   webhook: WebhookScope & { id: string; url: string; secret: string; previousSecret: string | null; previousSecretUntil: Date | null };
   deliveries: RoundDelivery[];
+  /** the fence as the round's statement read it */
+  fence: FenceReading;
+  /** due heads left out because they are beyond the fence given (their positions may not be final yet) */
+  waiting: number;
 }
 
 /** What one attempt of a round ended with, to be recorded with the others of its round. */
@@ -153,8 +167,11 @@ const CLAIM_WEBHOOKS = `
  * - `held`: a due delivery whose resident's first one waits for a retry waits with it (it leaves
  *   the due range, so that later rounds do not read it again: a receiver that fails holds back
  *   the residents it failed for, never the others);
- * - the round: the heads that are due and not being recorded, and the due deliveries without a
- *   resident, the $3 earliest, each with its event (by its key).
+ * - the round: the heads that are due, not being recorded and at or below the fence ($7: every
+ *   position up to it is final, see PublishFence), and the due deliveries without a resident, the
+ *   $3 earliest, each with its event (by its key);
+ * - with it, the fence as it is now (webhook_publish_fence) and how many due heads wait beyond
+ *   the fence given.
  */
 const CLAIM_ROUND = `
   WITH hook AS (
@@ -183,17 +200,23 @@ const CLAIM_ROUND = `
     SELECT r.id, r.next_attempt_at, r.event_seq FROM (
       SELECT due.id, due.next_attempt_at, due.event_seq FROM due WHERE due.order_key IS NULL
       UNION
-      SELECT h.id, h.next_attempt_at, h.event_seq FROM head h WHERE h.next_attempt_at <= now() AND NOT (h.id = ANY ($5::uuid[]))
+      SELECT h.id, h.next_attempt_at, h.event_seq FROM head h
+      WHERE h.next_attempt_at <= now() AND NOT (h.id = ANY ($5::uuid[])) AND ($7::bigint IS NULL OR h.event_seq <= $7::bigint)
     ) r
     ORDER BY r.next_attempt_at, r.event_seq
     LIMIT $3
+  ), fence AS MATERIALIZED (
+    SELECT f.last_seq, f.writers,
+           (SELECT count(DISTINCT h.id) FROM head h WHERE h.next_attempt_at <= now() AND h.event_seq > $7::bigint)::int AS waiting
+    FROM webhook_publish_fence() f
   )
   SELECT hook.id::text AS webhook_id, hook.url, hook.partner_id, hook.source_id, hook.secret, hook.previous_secret, hook.previous_until,
+         fence.last_seq::text AS fence_seq, fence.writers AS fence_writers, fence.waiting,
          d.id::text AS id, d.attempts, d.order_key, d.event_seq::text AS event_seq,
          ev.id::text AS event_id, ev.type, ev.data, (extract(epoch FROM ev.created_at) * 1000)::float8 AS event_created
   -- each delivery and its event by their keys (a LATERAL with a LIMIT): a generic plan joined
   -- the events by hash, reading every event
-  FROM hook LEFT JOIN (round r CROSS JOIN LATERAL (
+  FROM hook CROSS JOIN fence LEFT JOIN (round r CROSS JOIN LATERAL (
     SELECT d.id, d.attempts, d.order_key, d.event_seq, d.event_id FROM webhook_deliveries d
     WHERE d.id = r.id AND d.status = 'pending' LIMIT 1) d CROSS JOIN LATERAL (
     SELECT ev.id, ev.type, ev.data, ev.created_at FROM webhook_events ev WHERE ev.id = d.event_id LIMIT 1) ev) ON true
@@ -332,11 +355,18 @@ export class WebhooksRepository {
    * The next round of a served webhook: renews its lease for `leaseSeconds` and reads up to `limit`
    * due deliveries that are each the first pending one of their resident (so that two events of
    * one resident are never in flight at once), leaving out `recording` (the previous round's,
-   * whose outcomes are being written). It looks at the first 2 × `limit` due deliveries to find
-   * them (CLAIM_ROUND). Null when the hand-off is no longer this holder's (taken over after its
-   * lease ran out) or the webhook is no longer active.
+   * whose outcomes are being written) and those of a resident whose position is beyond `fence`
+   * (null: no fence). It looks at the first 2 × `limit` due deliveries to find them
+   * (CLAIM_ROUND). Null when the hand-off is no longer this holder's (taken over after its lease
+   * ran out) or the webhook is no longer active.
    */
-  async claimRound(served: ServedWebhook, limit: number, leaseSeconds: number, recording: string[] = []): Promise<Round | null> {
+  async claimRound(
+    served: ServedWebhook,
+    limit: number,
+    leaseSeconds: number,
+    recording: string[] = [],
+    fence: bigint | null = null,
+  ): Promise<Round | null> {
     const rows = await this.tx.read<{
       webhook_id: string;
       url: string;
@@ -345,6 +375,9 @@ export class WebhooksRepository {
       secret: string;
       previous_secret: string | null;
       previous_until: number | null;
+      fence_seq: string;
+      fence_writers: string[];
+      waiting: number;
       id: string | null;
       attempts: number;
       order_key: string | null;
@@ -353,7 +386,15 @@ export class WebhooksRepository {
       type: string;
       data: Record<string, unknown>;
       event_created: number;
-    }>('webhooks_round', CLAIM_ROUND, [served.webhookId, served.token, limit, leaseSeconds, arrayLiteral(recording), 2 * limit]);
+    }>('webhooks_round', CLAIM_ROUND, [
+      served.webhookId,
+      served.token,
+      limit,
+      leaseSeconds,
+      arrayLiteral(recording),
+      2 * limit,
+      fence === null ? null : fence.toString(),
+    ]);
     if (rows.length === 0) return null;
     const w = rows[0];
     return {
@@ -366,6 +407,8 @@ export class WebhooksRepository {
         previousSecret: w.previous_secret,
         previousSecretUntil: w.previous_until === null ? null : new Date(w.previous_until),
       },
+      fence: { lastSeq: BigInt(w.fence_seq), writers: w.fence_writers },
+      waiting: w.waiting,
       deliveries: rows
         .filter((r) => r.id !== null)
         .map((r) => ({
