@@ -142,6 +142,7 @@ async function main(): Promise<void> {
         [`earn ingest, one webhook on earn_event.posted (events)`, w.withWebhook],
         [`earn ingest, no webhook again (events)`, w.without[1]],
         ['outbox drain: deliveries to a local receiver, first to last', w.drain],
+        ['outbox drain: the deliveries left when the ingest ended', w.catchUp],
       ]),
     );
     const withoutRate = (w.without[0].perSecond + w.without[1].perSecond) / 2;

@@ -4,6 +4,7 @@ import { TransactionHost } from '../infra/database/transaction-host';
 import { payloadFor } from './domain/events';
 import { nextAttemptAt, RetryPolicy } from './domain/retry';
 import { AttemptOutcome } from './domain/webhook';
+import { PublishFence } from './publish-fence';
 import { SecretBox } from './secret-box';
 import { WebhookMetrics } from './webhook-metrics';
 import { Target, UnsafeUrlError, WebhookSender } from './webhook-sender';
@@ -13,6 +14,10 @@ import { Round, RoundDelivery, RoundOutcome, ServedWebhook, WebhooksRepository }
 const ROUND_WAVES = 16;
 /** How long one hand-off serves its webhook before giving it back (so that, with more webhooks than slots, each gets its turn). */
 export const SERVE_BUDGET_MS = 10_000;
+/** How long a holder waits before looking again when its due heads are beyond the fence (their writers still running). */
+const FENCE_WAIT_MS = 25;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const clip = (text: string | null, n: number) => (text === null ? null : text.slice(0, n));
 
@@ -26,6 +31,8 @@ const clip = (text: string | null, n: number) => (text === null ? null : text.sl
 export class DeliveryService {
   private readonly logger = new Logger('WebhookDelivery');
   private readonly policy: RetryPolicy;
+  /** the outbox's positions known final, for every webhook this process serves */
+  private readonly fence = new PublishFence();
 
   constructor(
     private readonly repository: WebhooksRepository,
@@ -65,28 +72,52 @@ export class DeliveryService {
       // a failed write: the serving stops here, its deliveries are sent again when the lease runs out
       if (unrecorded) throw unrecorded;
     };
+    // the next round is read while this one is sent (leaving out what is in flight and what is
+    // being recorded: their residents' next deliveries are not first in their queues until then)
+    const claim = (excluding: string[]) => {
+      // the lease runs from the renewal in the database, after this moment: a deadline taken
+      // from here is on the safe side whatever the clocks of the two machines say
+      const claimedAt = Date.now();
+      const reading = this.repository
+        .claimRound(served, perEndpoint * ROUND_WAVES, leaseSeconds, excluding, this.fence.safe)
+        .then((round) => ({ round, deadline: claimedAt + leaseSeconds * 1000 }));
+      reading.catch(() => undefined);
+      return reading;
+    };
+    let next = claim([]);
     try {
       for (;;) {
-        // the lease runs from the renewal in the database, after this moment: a deadline taken
-        // from here is on the safe side whatever the clocks of the two machines say
-        const claimedAt = Date.now();
-        const round = await this.repository.claimRound(served, perEndpoint * ROUND_WAVES, leaseSeconds, recording.ids);
+        const { round, deadline } = await next;
         if (!round) return attempts;
+        const moved = this.fence.observe(round.fence);
         if (round.deliveries.length === 0) {
           if (recording.ids.length > 0) {
             // what is being recorded may free its residents' next deliveries: look once more
             await settled();
             recording = { ids: [], done: Promise.resolve() };
+            next = claim([]);
+            continue;
+          }
+          if (round.waiting > 0 && Date.now() - started < SERVE_BUDGET_MS) {
+            // due, but transactions that may still commit earlier events of those residents are
+            // running: look again once the fence has moved (at once if it just did)
+            if (!moved) await sleep(FENCE_WAIT_MS);
+            next = claim([]);
             continue;
           }
           await this.repository.releaseWebhook(served);
           return attempts;
         }
-        const { outcomes, gone } = await this.round(round, claimedAt + leaseSeconds * 1000);
+        const sending = this.round(round, deadline);
+        const last = Date.now() - started >= SERVE_BUDGET_MS;
+        next = last ? Promise.resolve({ round: null, deadline: 0 }) : claim([...recording.ids, ...round.deliveries.map((d) => d.id)]);
+        const { outcomes, gone } = await sending;
         await settled();
         attempts += outcomes.length;
         if (gone) {
-          // 410 Gone: the receiver says this endpoint is no more; stop sending it anything
+          // 410 Gone: the receiver says this endpoint is no more; stop sending it anything (the
+          // round read meanwhile is dropped: its deliveries are cancelled with the rest)
+          await next.catch(() => undefined);
           await this.transactions.run(async () => {
             await this.repository.recordRound(served, outcomes);
             await this.repository.end(round.webhook.id, 'disabled', 'the receiver answered 410 Gone');
@@ -95,7 +126,9 @@ export class DeliveryService {
           return attempts;
         }
         recording = record(outcomes);
-        if (outcomes.length === 0 || Date.now() - started >= SERVE_BUDGET_MS) {
+        if (outcomes.length === 0 || last) {
+          // nothing could be sent (the lease ran short), or its time is used: given back
+          await next.catch(() => undefined);
           await settled();
           await this.repository.releaseWebhook(served);
           return attempts;

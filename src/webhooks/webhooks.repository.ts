@@ -90,10 +90,24 @@ export interface RoundDelivery {
   eventCreatedAt: Date;
 }
 
+/**
+ * Where the outbox's positions are final, as one statement saw it: the last position drawn, then
+ * the transactions writing the outbox at that moment (migration 20261204210000). Once none of
+ * those is running any more, every position up to `lastSeq` is committed or rolled back.
+ */
+export interface FenceReading {
+  lastSeq: bigint;
+  writers: string[];
+}
+
 /** A round of a served webhook: the webhook as it is now (URL, scope, secrets) and its due heads. */
 export interface Round {
   webhook: WebhookScope & { id: string; url: string; secret: string; previousSecret: string | null; previousSecretUntil: Date | null };
   deliveries: RoundDelivery[];
+  /** the fence as the round's statement read it */
+  fence: FenceReading;
+  /** due heads left out because they are beyond the fence given (their positions may not be final yet) */
+  waiting: number;
 }
 
 /** What one attempt of a round ended with, to be recorded with the others of its round. */
@@ -111,32 +125,30 @@ export interface RoundOutcome {
 }
 
 /**
- * A due delivery that is the first pending one of its resident for its webhook (SQL, alias d), or
- * one without a resident (unordered). A correlated subquery, probed per row on the order index
- * with the row's own key: as a NOT EXISTS it was planned as an anti join, and a prepared
- * statement's generic plan (made while the table looked empty) read the webhook's whole backlog
- * for every candidate row.
+ * The queue a delivery waits in (SQL, for alias `a`): its webhook and its resident together, the
+ * key of webhook_deliveries_queue_idx (migration 20261204200000). Deliveries of one queue go one
+ * at a time, in event_seq order. No other index can answer a question asked by this key, so a
+ * probe of one queue is planned as an index probe whatever the statistics say (on the columns
+ * apart, with statistics taken while the outbox was small, the planner probed through the due
+ * index and read the webhook's whole backlog per probe).
  */
-const IS_HEAD = `(d.order_key IS NULL OR d.event_seq = (
-  SELECT e.event_seq FROM webhook_deliveries e
-  WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key AND e.status = 'pending'
-  ORDER BY e.event_seq LIMIT 1))`;
+const queueOf = (a: string) => `(${a}.webhook_id::text || ' ' || ${a}.order_key)`;
 
 const CLAIM_WEBHOOKS = `
   WITH ready AS (
-    -- one probe per webhook (a LATERAL with a LIMIT is planned as such): as an EXISTS, a
-    -- prepared statement's generic plan read every pending delivery twice in hash joins
+    -- one probe per webhook (a LATERAL with a LIMIT is planned as such): anything due at all; the
+    -- holder sorts out which of it is first in its resident's queue (CLAIM_ROUND)
     SELECT w.id FROM webhooks w
     CROSS JOIN LATERAL (
       SELECT 1 FROM webhook_deliveries d
-      WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now() AND ${IS_HEAD}
+      WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
       ORDER BY d.next_attempt_at
       LIMIT 1) due
     WHERE w.status = 'active' AND (w.dispatch_until IS NULL OR w.dispatch_until < now())
     ORDER BY w.dispatch_until NULLS FIRST, w.id
     LIMIT $1
-    -- NO KEY: the outbox's inserts hold KEY SHARE locks on their webhook (the foreign key) until
-    -- their transaction ends; a plain FOR UPDATE would be skipped for as long as ingest runs
+    -- NO KEY: the weakest lock two hand-outs conflict on (a KEY SHARE of anything that may come
+    -- to reference webhooks does not hold the dispatcher back)
     FOR NO KEY UPDATE OF w SKIP LOCKED
   )
   UPDATE webhooks w SET dispatch_token = gen_random_uuid(), dispatch_until = clock_timestamp() + make_interval(secs => $2)
@@ -144,31 +156,79 @@ const CLAIM_WEBHOOKS = `
   WHERE w.id = ready.id AND (w.dispatch_until IS NULL OR w.dispatch_until < now())
   RETURNING w.id::text AS "webhookId", w.dispatch_token::text AS token`;
 
+/**
+ * A round, in one statement whose every step is bounded by the round's size, not by the backlog:
+ * - `hook` renews the lease (nothing is read unless this holder still has it);
+ * - `due`: the first $6 due deliveries of the webhook by the due index (an index range read with a
+ *   LIMIT and no other filter: nothing for the planner to misjudge), leaving out `recording`
+ *   ($5: the previous round's, sent and being recorded meanwhile);
+ * - `head`: for each of them that has a resident, that resident's first pending delivery (one
+ *   probe of webhook_deliveries_queue_idx each);
+ * - `held`: a due delivery whose resident's first one waits for a retry waits with it (it leaves
+ *   the due range, so that later rounds do not read it again: a receiver that fails holds back
+ *   the residents it failed for, never the others);
+ * - the round: the heads that are due, not being recorded and at or below the fence ($7: every
+ *   position up to it is final, see PublishFence), and the due deliveries without a resident, the
+ *   $3 earliest, each with its event (by its key);
+ * - with it, the fence as it is now (webhook_publish_fence) and how many due heads wait beyond
+ *   the fence given.
+ */
 const CLAIM_ROUND = `
   WITH hook AS (
     UPDATE webhooks w SET dispatch_until = clock_timestamp() + make_interval(secs => $4)
     WHERE w.id = $1::uuid AND w.dispatch_token = $2::uuid AND w.status = 'active'
     RETURNING w.id, w.url, w.partner_id, w.source_id, w.secret, w.previous_secret,
               (extract(epoch FROM w.previous_secret_until) * 1000)::float8 AS previous_until
-  ), heads AS (
-    SELECT d.id, d.event_id, d.event_seq, d.order_key, d.attempts, d.next_attempt_at FROM webhook_deliveries d
-    WHERE d.webhook_id = $1::uuid AND d.status = 'pending' AND d.next_attempt_at <= now() AND ${IS_HEAD}
-      -- the previous round's, sent and being recorded meanwhile (their residents' next ones are
-      -- not heads until that is committed)
-      AND NOT (d.id = ANY ($5::uuid[]))
+  ), due AS MATERIALIZED (
+    SELECT d.id, d.order_key, d.event_seq, d.next_attempt_at FROM webhook_deliveries d
+    WHERE d.webhook_id = $1::uuid AND d.status = 'pending' AND d.next_attempt_at <= now()
+      AND NOT (d.id = ANY ($5::uuid[])) AND EXISTS (SELECT 1 FROM hook)
     ORDER BY d.next_attempt_at
+    LIMIT $6
+  ), head AS MATERIALIZED (
+    SELECT due.id AS due_id, h.id, h.event_seq, h.next_attempt_at FROM due CROSS JOIN LATERAL (
+      SELECT e.id, e.event_seq, e.next_attempt_at FROM webhook_deliveries e
+      WHERE ${queueOf('e')} = ($1::text || ' ' || due.order_key) AND e.status = 'pending'
+      ORDER BY e.event_seq LIMIT 1) h
+    WHERE due.order_key IS NOT NULL
+  ), held AS (
+    UPDATE webhook_deliveries d SET next_attempt_at = h.next_attempt_at
+    FROM head h
+    WHERE d.id = h.due_id AND h.next_attempt_at > now() AND d.status = 'pending' AND d.next_attempt_at < h.next_attempt_at
+    RETURNING d.id
+  ), round AS (
+    SELECT r.id, r.next_attempt_at, r.event_seq FROM (
+      SELECT due.id, due.next_attempt_at, due.event_seq FROM due WHERE due.order_key IS NULL
+      UNION
+      SELECT h.id, h.next_attempt_at, h.event_seq FROM head h
+      WHERE h.next_attempt_at <= now() AND NOT (h.id = ANY ($5::uuid[])) AND ($7::bigint IS NULL OR h.event_seq <= $7::bigint)
+    ) r
+    ORDER BY r.next_attempt_at, r.event_seq
     LIMIT $3
+  ), fence AS MATERIALIZED (
+    SELECT f.last_seq, f.writers,
+           (SELECT count(DISTINCT h.id) FROM head h WHERE h.next_attempt_at <= now() AND h.event_seq > $7::bigint)::int AS waiting
+    FROM webhook_publish_fence() f
   )
   SELECT hook.id::text AS webhook_id, hook.url, hook.partner_id, hook.source_id, hook.secret, hook.previous_secret, hook.previous_until,
-         h.id::text AS id, h.attempts, h.order_key, h.event_seq::text AS event_seq,
+         fence.last_seq::text AS fence_seq, fence.writers AS fence_writers, fence.waiting,
+         d.id::text AS id, d.attempts, d.order_key, d.event_seq::text AS event_seq,
          ev.id::text AS event_id, ev.type, ev.data, (extract(epoch FROM ev.created_at) * 1000)::float8 AS event_created
-  -- each head's event by its key (LATERAL with a LIMIT): a generic plan joined them by hash, reading every event
-  FROM hook LEFT JOIN (heads h CROSS JOIN LATERAL (
-    SELECT ev.id, ev.type, ev.data, ev.created_at FROM webhook_events ev WHERE ev.id = h.event_id LIMIT 1) ev) ON true
-  ORDER BY h.next_attempt_at, h.event_seq`;
+  -- each delivery and its event by their keys (a LATERAL with a LIMIT): a generic plan joined
+  -- the events by hash, reading every event
+  FROM hook CROSS JOIN fence LEFT JOIN (round r CROSS JOIN LATERAL (
+    SELECT d.id, d.attempts, d.order_key, d.event_seq, d.event_id FROM webhook_deliveries d
+    WHERE d.id = r.id AND d.status = 'pending' LIMIT 1) d CROSS JOIN LATERAL (
+    SELECT ev.id, ev.type, ev.data, ev.created_at FROM webhook_events ev WHERE ev.id = d.event_id LIMIT 1) ev) ON true
+  ORDER BY r.next_attempt_at, r.event_seq`;
 
+/**
+ * A round's outcomes in one statement. Each step is driven by the round's rows (a LATERAL probe
+ * per row): with statistics taken while the outbox was small, a join the planner chose the other
+ * way round read every pending delivery once per outcome.
+ */
 const RECORD_ROUND = `
-  WITH r AS (
+  WITH r AS MATERIALIZED (
     SELECT r.* FROM unnest($3::uuid[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[])
       AS r(id, status, at, next, http_status, response, error, order_key, event_seq)
     -- only the holder of the webhook's hand-off records: a process that lost it (it stalled past
@@ -185,10 +245,14 @@ const RECORD_ROUND = `
   ), held AS (
     -- a head that failed holds its resident's later deliveries back until its next attempt: they
     -- leave the due range, so that neither the dispatcher nor a round reads past them again
-    UPDATE webhook_deliveries d SET next_attempt_at = r.next
-    FROM r
-    WHERE r.status = 'pending' AND r.next IS NOT NULL AND d.webhook_id = $1::uuid AND d.order_key = r.order_key
-      AND d.status = 'pending' AND d.event_seq > r.event_seq AND d.next_attempt_at < r.next
+    UPDATE webhook_deliveries d SET next_attempt_at = later.next
+    FROM (
+      SELECT l.id, f.next FROM r f CROSS JOIN LATERAL (
+        SELECT e.id FROM webhook_deliveries e
+        WHERE ${queueOf('e')} = ($1::text || ' ' || f.order_key) AND e.status = 'pending'
+          AND e.event_seq > f.event_seq AND e.next_attempt_at < f.next) l
+      WHERE f.status = 'pending' AND f.next IS NOT NULL AND f.order_key IS NOT NULL) later
+    WHERE d.id = later.id AND d.status = 'pending'
     RETURNING d.id
   )
   SELECT (SELECT count(*) FROM done)::int AS recorded`;
@@ -291,10 +355,18 @@ export class WebhooksRepository {
    * The next round of a served webhook: renews its lease for `leaseSeconds` and reads up to `limit`
    * due deliveries that are each the first pending one of their resident (so that two events of
    * one resident are never in flight at once), leaving out `recording` (the previous round's,
-   * whose outcomes are being written). Null when the hand-off is no longer this holder's
-   * (taken over after its lease ran out) or the webhook is no longer active.
+   * whose outcomes are being written) and those of a resident whose position is beyond `fence`
+   * (null: no fence). It looks at the first 2 × `limit` due deliveries to find them
+   * (CLAIM_ROUND). Null when the hand-off is no longer this holder's (taken over after its lease
+   * ran out) or the webhook is no longer active.
    */
-  async claimRound(served: ServedWebhook, limit: number, leaseSeconds: number, recording: string[] = []): Promise<Round | null> {
+  async claimRound(
+    served: ServedWebhook,
+    limit: number,
+    leaseSeconds: number,
+    recording: string[] = [],
+    fence: bigint | null = null,
+  ): Promise<Round | null> {
     const rows = await this.tx.read<{
       webhook_id: string;
       url: string;
@@ -303,6 +375,9 @@ export class WebhooksRepository {
       secret: string;
       previous_secret: string | null;
       previous_until: number | null;
+      fence_seq: string;
+      fence_writers: string[];
+      waiting: number;
       id: string | null;
       attempts: number;
       order_key: string | null;
@@ -311,7 +386,15 @@ export class WebhooksRepository {
       type: string;
       data: Record<string, unknown>;
       event_created: number;
-    }>('webhooks_round', CLAIM_ROUND, [served.webhookId, served.token, limit, leaseSeconds, arrayLiteral(recording)]);
+    }>('webhooks_round', CLAIM_ROUND, [
+      served.webhookId,
+      served.token,
+      limit,
+      leaseSeconds,
+      arrayLiteral(recording),
+      2 * limit,
+      fence === null ? null : fence.toString(),
+    ]);
     if (rows.length === 0) return null;
     const w = rows[0];
     return {
@@ -324,6 +407,8 @@ export class WebhooksRepository {
         previousSecret: w.previous_secret,
         previousSecretUntil: w.previous_until === null ? null : new Date(w.previous_until),
       },
+      fence: { lastSeq: BigInt(w.fence_seq), writers: w.fence_writers },
+      waiting: w.waiting,
       deliveries: rows
         .filter((r) => r.id !== null)
         .map((r) => ({

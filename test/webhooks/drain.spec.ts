@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { WebhooksRepository } from '../../src/webhooks/webhooks.repository';
 import { startTestApp, TestApp } from '../support/app';
 import { TestReceiver } from '../support/receiver';
@@ -9,7 +10,8 @@ import { waitFor } from '../support/wait';
  * sends its due deliveries in rounds, up to WEBHOOK_PER_ENDPOINT (4 here) at once, one per
  * resident: a burst reaches a receiver whole, once each, in each resident's order; a receiver
  * that never answers holds only its own attempts; a failed delivery holds its resident's later
- * ones back; a holder whose hand-off was taken over records nothing.
+ * ones back; a holder whose hand-off was taken over records nothing; an event committed before
+ * an earlier one of its resident waits for it.
  */
 describe('webhook drain', () => {
   let t: TestApp;
@@ -145,6 +147,35 @@ describe('webhook drain', () => {
     }
     expect(receiver.at('/down')).toHaveLength(1);
     receiver.answer = () => ({ status: 200, body: 'ok' });
+    await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
+  });
+
+  it("an event committed while an earlier one of its resident is still uncommitted waits for it: the resident's order holds", async () => {
+    receiver.answer = () => ({ status: 200, body: 'ok' });
+    const hook = await register('/fence');
+    // two transactions write the outbox for one resident; the first to draw its position commits last
+    const publish = (c: Client, n: number) =>
+      c.query(`SELECT webhook_publish(ARRAY['earn_event.posted'], ARRAY['fence-r'], ARRAY[NULL::text], ARRAY['votes'], ARRAY[$1::jsonb])`, [
+        JSON.stringify({ residentId: 'fence-r', n }),
+      ]);
+    const [early, late] = [new Client({ connectionString: t.databaseUrl }), new Client({ connectionString: t.databaseUrl })];
+    await Promise.all([early.connect(), late.connect()]);
+    try {
+      await early.query('BEGIN');
+      await publish(early, 1);
+      await late.query('BEGIN');
+      await publish(late, 2);
+      await late.query('COMMIT');
+      // the later event is committed and first in its resident's queue as far as anyone can see;
+      // it is due, and the dispatcher looks every 100 ms: it still waits for the earlier one
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(receiver.at('/fence')).toHaveLength(0);
+      await early.query('COMMIT');
+      await waitFor(async () => receiver.at('/fence').length === 2, 30_000, 'both delivered');
+      expect(receiver.at('/fence').map((r) => r.json.data.n)).toEqual([1, 2]);
+    } finally {
+      await Promise.all([early.end(), late.end()]);
+    }
     await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
   });
 
