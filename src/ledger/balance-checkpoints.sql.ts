@@ -11,7 +11,9 @@ import { Prisma } from '../generated/prisma/client';
  * settlement (settle or void) in the range ended.
  * A posting's created_at is its transaction's (ledger_record writes both from one now()): the
  * postings are found through their transactions' index of creation times, and bounded by their
- * own created_at too, so that the partitioned journal reads only the partitions of the range.
+ * own created_at too, so that the partitioned journal reads only the partitions of the range; a
+ * settled hold's postings (in any month before) through the id registry's moment of the hold, so
+ * that each is looked up in its own month rather than in every month's index.
  */
 export function checkpointMoves(from: Date, to: Date | null): Prisma.Sql {
   const before = (column: Prisma.Sql) => (to === null ? Prisma.empty : Prisma.sql`AND ${column} < ${to}`);
@@ -27,7 +29,8 @@ export function checkpointMoves(from: Date, to: Date | null): Prisma.Sql {
   UNION ALL
   SELECT p.account_id, NULL, NULL,
          -sum(p.amount) FILTER (WHERE p.side = 'D'), -sum(p.amount) FILTER (WHERE p.side = 'C')
-  FROM ledger_transactions s JOIN ledger_postings p ON p.transaction_id = s.pending_id AND p.pending
+  FROM ledger_transactions s JOIN ledger_transaction_ids h ON h.id = s.pending_id
+  JOIN ledger_postings p ON p.transaction_id = h.id AND p.created_at = h.created_at AND p.pending
   WHERE s.pending_id IS NOT NULL AND s.created_at >= ${from} ${before(Prisma.sql`s.created_at`)}
   GROUP BY p.account_id`;
 }
@@ -52,11 +55,14 @@ export function latestCheckpoints(accounts: Prisma.Sql, at: Date): Prisma.Sql {
  * account's postings since a moment be read on the index of (account, id) from there, without its
  * history.
  */
-export function postingIdFloor(at: Prisma.Sql): Prisma.Sql {
-  // a posting's created_at is its transaction's: the join reads that transaction's month only
+export function postingIdFloor(at: Prisma.Sql, notBefore?: Date): Prisma.Sql {
+  // a posting's created_at is its transaction's: the join reads that transaction's month only;
+  // `notBefore` (a constant) bounds the look-up, so that it is planned over a month or two and not
+  // every month of the journal (no transaction from then on: 0)
+  const from = notBefore ? Prisma.sql`AND ft.created_at >= ${notBefore}` : Prisma.empty;
   return Prisma.sql`coalesce((
     SELECT max(fp.id) FROM (
-      SELECT ft.id, ft.created_at FROM ledger_transactions ft WHERE ft.created_at < ${at} - interval '1 minute'
+      SELECT ft.id, ft.created_at FROM ledger_transactions ft WHERE ft.created_at < ${at} - interval '1 minute' ${from}
       ORDER BY ft.created_at DESC LIMIT 1) ft
     JOIN ledger_postings fp ON fp.transaction_id = ft.id AND fp.created_at = ft.created_at), 0)`;
 }
