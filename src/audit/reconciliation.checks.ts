@@ -81,7 +81,7 @@ const JOURNAL_OFFENCES = Prisma.sql`
  * balanced when its signed sum is zero; one in several assets is summed per asset apart, by its
  * id (CASE runs that subquery only for those).
  */
-function journalPassPart(from: string, to: string | null): Prisma.Sql {
+function journalPassPart(from: string, to: string | null, archive: ArchivedMonths | null): Prisma.Sql {
   const inRange = (column: Prisma.Sql) => idBetween(column, from, to);
   return Prisma.sql`
       WITH per_transaction AS (
@@ -104,11 +104,19 @@ function journalPassPart(from: string, to: string | null): Prisma.Sql {
       FROM journal j
       FULL JOIN (SELECT transaction_id, seal_id, hash FROM ledger_seal_entries WHERE ${inRange(Prisma.sql`transaction_id`)}) e
         ON e.transaction_id = j.id
-      ${JOURNAL_OFFENCES}`;
+      ${JOURNAL_OFFENCES}
+        -- the seal entries of archived (detached) transactions stay for the proofs: not offences
+        AND (j.id IS NOT NULL OR NOT EXISTS (
+          SELECT 1 FROM ledger_transaction_ids i WHERE i.id = e.transaction_id AND ${inArchive(Prisma.sql`i.created_at`, archive)}))`;
 }
 
-/** The parts of the pass over the journal that transactions_balanced and seals_match_journal share. */
-export const JOURNAL_PASS: Prisma.Sql[] = idRanges(HASH_PARTS).map(([from, to]) => journalPassPart(from, to));
+/** The parts of the pass over the journal that transactions_balanced and seals_match_journal share (archived months left out). */
+export function journalPass(archive: ArchivedMonths | null): Prisma.Sql[] {
+  return idRanges(HASH_PARTS).map(([from, to]) => journalPassPart(from, to, archive));
+}
+
+/** The pass with no month archived. */
+export const JOURNAL_PASS: Prisma.Sql[] = journalPass(null);
 
 /**
  * open_holds_match_journal's comparison, after a `journal` CTE of the open holds by (transaction,

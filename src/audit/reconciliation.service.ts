@@ -20,7 +20,7 @@ import {
   fullChecks,
   IncrementalStart,
   incrementalChecks,
-  JOURNAL_PASS,
+  journalPass,
   JournalWindow,
   OFFENCES_SHOWN,
   windowJournalPass,
@@ -400,19 +400,21 @@ export class ReconciliationService implements OnApplicationBootstrap {
   }
 
   /** One of the checks on its own (the CLI verifies seals with the reconciliation's own check). */
-  check(name: string): Promise<CheckResult> {
-    const check = CHECKS.find((c) => c.name === name);
-    if (!check) throw notFound(`check ${name}`);
-    return this.runCheck(check, this.journalPass());
+  async check(name: string): Promise<CheckResult> {
+    if (!CHECKS.some((c) => c.name === name)) throw notFound(`check ${name}`);
+    const archive = await this.archived();
+    const check = fullChecks(archive).find((c) => c.name === name)!;
+    return this.runCheck(check, this.journalPass(archive));
   }
 
   /**
    * The pass over the journal that several checks share (see JOURNAL_PASS): started by the first
    * check that asks for it, its offences each naming the check they belong to.
    */
-  private journalPass(): () => Promise<PassOffence[]> {
+  private journalPass(archive: ArchivedMonths | null): () => Promise<PassOffence[]> {
     let rows: Promise<PassOffence[]> | undefined;
-    return () => (rows ??= Promise.all(JOURNAL_PASS.map((sql) => this.offences<PassOffence>(sql, true))).then((parts) => parts.flat()));
+    return () =>
+      (rows ??= Promise.all(journalPass(archive).map((sql) => this.offences<PassOffence>(sql, true))).then((parts) => parts.flat()));
   }
 
   private runCheck(check: CheckDefinition, journal: () => Promise<PassOffence[]>): Promise<CheckResult> {

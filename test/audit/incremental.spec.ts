@@ -358,8 +358,9 @@ describe('incremental and full reconciliation, balance checkpoints', () => {
           t.prisma.ledgerBalanceCheckpoint.createMany({ data: rows }),
         ]);
       }
-      // their seal entries stay (the proofs), and the chain still verifies whole
+      // their seal entries stay (the proofs), and the chain still verifies whole, also on its own (the CLI's verify-seals)
       expect(await t.prisma.ledgerSealEntry.count()).toBeGreaterThanOrEqual(sealsBefore);
+      expect(await t.app.get(ReconciliationService).check('seals_match_journal')).toMatchObject({ passed: true });
       // a posting tampered with in an attached month is still caught, the archive notwithstanding
       await tamper('ledger_postings', `UPDATE ledger_postings SET amount = amount + 1 WHERE id = ${oldPostings[1]}`);
       try {
