@@ -55,14 +55,18 @@ export function latestCheckpoints(accounts: Prisma.Sql, at: Date): Prisma.Sql {
  * account's postings since a moment be read on the index of (account, id) from there, without its
  * history.
  */
-export function postingIdFloor(at: Prisma.Sql, notBefore?: Date): Prisma.Sql {
-  // a posting's created_at is its transaction's: the join reads that transaction's month only;
-  // `notBefore` (a constant) bounds the look-up, so that it is planned over a month or two and not
-  // every month of the journal (no transaction from then on: 0)
-  const from = notBefore ? Prisma.sql`AND ft.created_at >= ${notBefore}` : Prisma.empty;
+export function postingIdFloor(at: Date, notBefore?: Date): Prisma.Sql {
+  // a posting's created_at is its transaction's: the join reads that transaction's month only.
+  // The bounds are constants of the query (a minute before `at` computed here: timestamptz minus
+  // an interval is not immutable, so the planner would plan every month and prune them only when
+  // the query starts, 6-9 ms of planning a query on a 43-month journal against 1-2 ms on an
+  // 8-month one); `notBefore` bounds the look-up below (no transaction from then on: 0)
+  const before = new Date(at.getTime() - 60_000);
+  const from = (column: Prisma.Sql) => (notBefore ? Prisma.sql`AND ${column} >= ${notBefore}` : Prisma.empty);
   return Prisma.sql`coalesce((
     SELECT max(fp.id) FROM (
-      SELECT ft.id, ft.created_at FROM ledger_transactions ft WHERE ft.created_at < ${at} - interval '1 minute' ${from}
+      SELECT ft.id, ft.created_at FROM ledger_transactions ft WHERE ft.created_at < ${before} ${from(Prisma.sql`ft.created_at`)}
       ORDER BY ft.created_at DESC LIMIT 1) ft
-    JOIN ledger_postings fp ON fp.transaction_id = ft.id AND fp.created_at = ft.created_at), 0)`;
+    JOIN ledger_postings fp ON fp.transaction_id = ft.id AND fp.created_at = ft.created_at
+      AND fp.created_at < ${before} ${from(Prisma.sql`fp.created_at`)}), 0)`;
 }

@@ -200,7 +200,7 @@ export class LedgerReadRepository {
     >`SELECT p.id, p.transaction_id::text, t.type, t.description, p.side, p.amount::text, p.created_at
       FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
       WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to}
-        AND p.id > greatest(${afterPostingId}::bigint, ${postingIdFloor(Prisma.sql`${from}::timestamptz`, new Date(from.getTime() - 31 * 86_400_000))})
+        AND p.id > greatest(${afterPostingId}::bigint, ${postingIdFloor(from, new Date(from.getTime() - 31 * 86_400_000))})
         AND t.created_at > ${from} AND t.created_at <= ${to}
       ORDER BY p.id LIMIT ${take}`;
     return rows.map((r) => ({

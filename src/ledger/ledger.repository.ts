@@ -321,7 +321,7 @@ export class LedgerRepository {
       WITH posted AS (
         SELECT coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0) AS d, coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0) AS c
         FROM ledger_postings p
-        WHERE p.account_id = ${accountId} AND p.id > ${postingIdFloor(Prisma.sql`${since}::timestamptz`, floorFrom)}
+        WHERE p.account_id = ${accountId} AND p.id > ${postingIdFloor(since, floorFrom)}
           AND p.created_at >= ${since} AND p.created_at <= ${asOf} AND NOT p.pending),
       pending AS (${pending})
       SELECT (${cp?.debits_posted ?? '0'}::numeric + posted.d)::text AS debits_posted,
