@@ -81,7 +81,7 @@ const JOURNAL_OFFENCES = Prisma.sql`
  * balanced when its signed sum is zero; one in several assets is summed per asset apart, by its
  * id (CASE runs that subquery only for those).
  */
-function journalPassPart(from: string, to: string | null): Prisma.Sql {
+function journalPassPart(from: string, to: string | null, archive: ArchivedMonths | null): Prisma.Sql {
   const inRange = (column: Prisma.Sql) => idBetween(column, from, to);
   return Prisma.sql`
       WITH per_transaction AS (
@@ -104,11 +104,19 @@ function journalPassPart(from: string, to: string | null): Prisma.Sql {
       FROM journal j
       FULL JOIN (SELECT transaction_id, seal_id, hash FROM ledger_seal_entries WHERE ${inRange(Prisma.sql`transaction_id`)}) e
         ON e.transaction_id = j.id
-      ${JOURNAL_OFFENCES}`;
+      ${JOURNAL_OFFENCES}
+        -- the seal entries of archived (detached) transactions stay for the proofs: not offences
+        AND (j.id IS NOT NULL OR NOT EXISTS (
+          SELECT 1 FROM ledger_transaction_ids i WHERE i.id = e.transaction_id AND ${inArchive(Prisma.sql`i.created_at`, archive)}))`;
 }
 
-/** The parts of the pass over the journal that transactions_balanced and seals_match_journal share. */
-export const JOURNAL_PASS: Prisma.Sql[] = idRanges(HASH_PARTS).map(([from, to]) => journalPassPart(from, to));
+/** The parts of the pass over the journal that transactions_balanced and seals_match_journal share (archived months left out). */
+export function journalPass(archive: ArchivedMonths | null): Prisma.Sql[] {
+  return idRanges(HASH_PARTS).map(([from, to]) => journalPassPart(from, to, archive));
+}
+
+/** The pass with no month archived. */
+export const JOURNAL_PASS: Prisma.Sql[] = journalPass(null);
 
 /**
  * open_holds_match_journal's comparison, after a `journal` CTE of the open holds by (transaction,
@@ -131,29 +139,94 @@ const OPEN_HOLDS_COMPARED = Prisma.sql`
 export const STUCK_AFTER_MINUTES = 15;
 export const HOLD_GRACE_MINUTES = 5;
 
-export const CHECKS: CheckDefinition[] = [
-  {
-    name: 'trial_balance_zero',
-    description: 'the posted debits of every asset equal its posted credits',
-    parts: [
-      Prisma.sql`
+/**
+ * The journal's months that are detached (archived, docs/operations.md): months of the id registry
+ * (which stays whole) with no attached partition. A full run reads none of their rows and reports
+ * them; the balances start from the checkpoint at the end of the latest one.
+ */
+export interface ArchivedMonths {
+  /** oldest first: the month (UTC, YYYY-MM), its bounds and its transactions (counted in the registry) */
+  months: { month: string; from: Date; to: Date; transactions: number }[];
+  /** the end of the latest archived month */
+  to: Date;
+}
+
+/** `column` (a moment) falls in an archived month (contiguous months as one range); no archive: false. */
+function inArchive(column: Prisma.Sql, archive: ArchivedMonths | null): Prisma.Sql {
+  const ranges: { from: Date; to: Date }[] = [];
+  for (const m of archive?.months ?? []) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.to.getTime() === m.from.getTime()) last.to = m.to;
+    else ranges.push({ from: m.from, to: m.to });
+  }
+  if (ranges.length === 0) return Prisma.sql`false`;
+  return Prisma.sql`(${Prisma.join(
+    ranges.map((r) => Prisma.sql`(${column} >= ${r.from} AND ${column} < ${r.to})`),
+    ' OR ',
+  )})`;
+}
+
+/**
+ * balances_match_postings when months are archived: every account's stored balance (its rows
+ * summed) against the checkpoint at the end of the latest archived month plus the postings since;
+ * that checkpoint missing is an offence of its own (the balances cannot be proven).
+ */
+function balancesAfterArchive(archive: ArchivedMonths): Prisma.Sql {
+  const at = archive.to.toISOString();
+  return Prisma.sql`
+      SELECT 'the archived months end at ' || ${at} || ' with no balance checkpoint there: the balances cannot be proven' AS what
+      WHERE NOT EXISTS (SELECT 1 FROM ledger_checkpoint_months WHERE as_of = ${archive.to})
+      UNION ALL (
+      WITH expected AS (
+        SELECT account_id, sum(d) AS d, sum(c) AS c, sum(pd) AS pd, sum(pc) AS pc FROM (
+          SELECT account_id, debits_posted AS d, credits_posted AS c, debits_pending AS pd, credits_pending AS pc
+          FROM ledger_balance_checkpoints WHERE as_of = ${archive.to}
+          UNION ALL ${checkpointMoves(archive.to, null)}) m
+        GROUP BY account_id),
+      stored AS (
+        SELECT account_id, sum(debits_posted) AS d, sum(credits_posted) AS c, sum(debits_pending) AS pd, sum(credits_pending) AS pc
+        FROM account_balances GROUP BY account_id)
+      SELECT coalesce(a.code, 'account ' || coalesce(s.account_id, e.account_id)::text) || ' (from the checkpoint at ' || ${at} || ')' AS what
+      FROM stored s FULL JOIN expected e ON e.account_id = s.account_id
+      LEFT JOIN ledger_accounts a ON a.id = coalesce(s.account_id, e.account_id)
+      WHERE EXISTS (SELECT 1 FROM ledger_checkpoint_months WHERE as_of = ${archive.to})
+        AND (coalesce(s.d, 0) <> coalesce(e.d, 0) OR coalesce(s.c, 0) <> coalesce(e.c, 0)
+          OR coalesce(s.pd, 0) <> coalesce(e.pd, 0) OR coalesce(s.pc, 0) <> coalesce(e.pc, 0)))`;
+}
+
+/**
+ * The full run's checks over the whole books: every attached month's rows, the archived months
+ * (if any) left out where their rows would be read (each place says how).
+ */
+export function fullChecks(archive: ArchivedMonths | null): CheckDefinition[] {
+  const archived = (column: Prisma.Sql) => inArchive(column, archive);
+  return [
+    {
+      name: 'trial_balance_zero',
+      description: 'the posted debits of every asset equal its posted credits',
+      parts: [
+        Prisma.sql`
       SELECT asset || ' off by ' || sum(CASE side WHEN 'D' THEN amount ELSE -amount END)::text AS what
       FROM ledger_postings WHERE NOT pending GROUP BY asset
       HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0`,
-    ],
-  },
-  {
-    name: 'transactions_balanced',
-    description: 'every transaction is balanced per asset',
-    // summed in the journal pass, in parts by transaction id, with the re-hash
-    parts: [],
-    pass: 'journal',
-  },
-  {
-    name: 'balances_match_postings',
-    description: 'every stored balance equals the sum of its postings (posted and still pending)',
-    parts: [
-      Prisma.sql`
+      ],
+    },
+    {
+      name: 'transactions_balanced',
+      description: 'every transaction is balanced per asset',
+      // summed in the journal pass, in parts by transaction id, with the re-hash
+      parts: [],
+      pass: 'journal',
+    },
+    {
+      name: 'balances_match_postings',
+      description: archive
+        ? `every account's stored balance equals its checkpoint at the end of the archived months (${archive.to.toISOString()}) plus its postings since`
+        : 'every stored balance equals the sum of its postings (posted and still pending)',
+      parts: [
+        archive
+          ? balancesAfterArchive(archive)
+          : Prisma.sql`
       WITH sums AS (
         SELECT p.account_id, p.shard,
           coalesce(sum(p.amount) FILTER (WHERE NOT p.pending AND p.side = 'D'), 0) AS d,
@@ -170,54 +243,54 @@ export const CHECKS: CheckDefinition[] = [
       LEFT JOIN ledger_accounts a ON a.id = coalesce(b.account_id, sums.account_id)
       WHERE coalesce(b.debits_posted, 0) <> coalesce(sums.d, 0) OR coalesce(b.credits_posted, 0) <> coalesce(sums.c, 0)
          OR coalesce(b.debits_pending, 0) <> coalesce(sums.pd, 0) OR coalesce(b.credits_pending, 0) <> coalesce(sums.pc, 0)`,
-    ],
-  },
-  {
-    name: 'postings_reference',
-    description:
-      'every posting names an existing transaction (at that transaction’s moment: one statement writes both, and reads by time rely on it) ' +
-      'and account, in the account’s asset; the id registry holds every transaction of the journal at its moment, and nothing else',
-    parts: [
-      Prisma.sql`
+      ],
+    },
+    {
+      name: 'postings_reference',
+      description:
+        'every posting names an existing transaction (at that transaction’s moment: one statement writes both, and reads by time rely on it) ' +
+        'and account, in the account’s asset; the id registry holds every transaction of the journal at its moment, and nothing else',
+      parts: [
+        Prisma.sql`
       SELECT 'posting ' || p.id::text AS what
       FROM ledger_postings p
       LEFT JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
       LEFT JOIN ledger_accounts a ON a.id = p.account_id
       WHERE t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset`,
-      Prisma.sql`
+        Prisma.sql`
       SELECT 'transaction ' || coalesce(t.id, i.id)::text
              || CASE WHEN i.id IS NULL THEN ' is not in the id registry at its moment' ELSE ' of the id registry is not in the journal' END AS what
       FROM ledger_transactions t FULL JOIN ledger_transaction_ids i ON i.id = t.id AND i.created_at = t.created_at
-      WHERE t.id IS NULL OR i.id IS NULL`,
-    ],
-  },
-  {
-    name: 'no_negative_balances',
-    description: 'no account that may not go below zero is below zero',
-    parts: [
-      Prisma.sql`
+      WHERE (t.id IS NULL AND NOT ${archived(Prisma.sql`i.created_at`)}) OR i.id IS NULL`,
+      ],
+    },
+    {
+      name: 'no_negative_balances',
+      description: 'no account that may not go below zero is below zero',
+      parts: [
+        Prisma.sql`
       SELECT a.code AS what FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
       WHERE b.floor_zero AND CASE b.normal_side
         WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
         ELSE b.debits_posted - b.credits_posted - b.credits_pending END < 0`,
-    ],
-  },
-  {
-    name: 'earn_events_processed',
-    description: `every accepted earn event is posted, pending, rejected or revoked (none left unprocessed over ${STUCK_AFTER_MINUTES} minutes), and every accrued one has its transaction`,
-    parts: [
-      Prisma.sql`
+      ],
+    },
+    {
+      name: 'earn_events_processed',
+      description: `every accepted earn event is posted, pending, rejected or revoked (none left unprocessed over ${STUCK_AFTER_MINUTES} minutes), and every accrued one has its transaction`,
+      parts: [
+        Prisma.sql`
       SELECT 'event ' || e.source_id || '/' || e.external_id || ' ' || e.status AS what
-      FROM earn_events e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
+      FROM earn_events e LEFT JOIN ledger_transaction_ids t ON t.id = e.transaction_id
       WHERE (e.status = 'received' AND e.received_at < now() - make_interval(mins => ${STUCK_AFTER_MINUTES}))
          OR (e.status IN ('posted', 'pending', 'revoked') AND t.id IS NULL)`,
-    ],
-  },
-  {
-    name: 'codes_match_redemptions',
-    description: 'every redemption holds as many codes as it bought, in a state that fits it, and paid its price in the ledger',
-    parts: [
-      Prisma.sql`
+      ],
+    },
+    {
+      name: 'codes_match_redemptions',
+      description: 'every redemption holds as many codes as it bought, in a state that fits it, and paid its price in the ledger',
+      parts: [
+        Prisma.sql`
       WITH codes AS (
         SELECT r.id, r.quantity, r.status, r.kind,
           count(c.id) AS n,
@@ -235,25 +308,26 @@ export const CHECKS: CheckDefinition[] = [
       WHERE (codes.kind <> 'DONATION' AND codes.n <> codes.quantity)
          OR (codes.status = 'completed' AND codes.cancelled > 0)
          OR (codes.status = 'cancelled' AND (codes.live > 0 OR r.refund_transaction_id IS NULL))
-         OR paid.credited <> r.points_spent`,
-    ],
-  },
-  {
-    name: 'expired_holds_released',
-    description: `every pending transaction past its expiry has been released (within ${HOLD_GRACE_MINUTES} minutes)`,
-    parts: [
-      Prisma.sql`
+         OR (paid.credited <> r.points_spent
+             AND NOT EXISTS (SELECT 1 FROM ledger_transaction_ids i WHERE i.id = r.transaction_id AND ${archived(Prisma.sql`i.created_at`)}))`,
+      ],
+    },
+    {
+      name: 'expired_holds_released',
+      description: `every pending transaction past its expiry has been released (within ${HOLD_GRACE_MINUTES} minutes)`,
+      parts: [
+        Prisma.sql`
       SELECT 'transaction ' || t.id::text AS what FROM ledger_transactions t
       WHERE t.kind = 'pending' AND t.expires_at < now() - make_interval(mins => ${HOLD_GRACE_MINUTES})
         AND NOT EXISTS (SELECT 1 FROM ledger_transactions s WHERE s.pending_id = t.id)`,
-    ],
-  },
-  {
-    name: 'lots_match_balances',
-    description:
-      "every resident's open lots (with what its open holds took from them) sum to its available plus held points, every lot's remaining to its amount less its moves, and every spend's lot records to its amount",
-    parts: [
-      Prisma.sql`
+      ],
+    },
+    {
+      name: 'lots_match_balances',
+      description:
+        "every resident's open lots (with what its open holds took from them) sum to its available plus held points, every lot's remaining to its amount less its moves, and every spend's lot records to its amount",
+      parts: [
+        Prisma.sql`
       WITH lots AS (SELECT account_id, sum(remaining) AS remaining FROM ledger_lots GROUP BY account_id),
       held AS (
         SELECT l.account_id, sum(m.amount) AS amount FROM ledger_lot_moves m JOIN ledger_lots l ON l.id = m.lot_id
@@ -265,11 +339,12 @@ export const CHECKS: CheckDefinition[] = [
       FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
       LEFT JOIN lots ON lots.account_id = a.id LEFT JOIN held ON held.account_id = a.id
       WHERE a.keeps_lots AND b.credits_posted - b.debits_posted <> coalesce(lots.remaining, 0) + coalesce(held.amount, 0)`,
-      Prisma.sql`
+        Prisma.sql`
       SELECT 'lot ' || l.id::text || ': remaining ' || l.remaining::text || ', moves leave ' || (l.amount - coalesce(m.moved, 0))::text AS what
       FROM ledger_lots l LEFT JOIN (SELECT lot_id, sum(amount) AS moved FROM ledger_lot_moves GROUP BY lot_id) m ON m.lot_id = l.id
-      WHERE l.remaining <> l.amount - coalesce(m.moved, 0)`,
-      Prisma.sql`
+      WHERE l.remaining <> l.amount - coalesce(m.moved, 0)
+        ${archive ? Prisma.sql`AND l.created_at >= ${archive.to}` : Prisma.empty}`,
+        Prisma.sql`
       WITH debits AS (
         SELECT p.transaction_id, p.account_id, sum(p.amount) AS amount FROM ledger_postings p
         JOIN ledger_accounts a ON a.id = p.account_id AND a.keeps_lots
@@ -282,17 +357,17 @@ export const CHECKS: CheckDefinition[] = [
              || ', lots taken ' || coalesce(k.amount, 0)::text AS what
       FROM debits d FULL JOIN taken k ON k.transaction_id = d.transaction_id AND k.account_id = d.account_id
       WHERE d.amount IS DISTINCT FROM k.amount`,
-    ],
-  },
-  {
-    name: 'open_holds_match_journal',
-    description:
-      'the list of open holds that expire (ledger_open_holds, which balance reads, the door and the sweeper trust) is exactly what the journal says: every pending transaction with an expiry and no settlement, per balance row, side and amount',
-    parts: [
-      // ledger_open_holds is an ordinary table (the journal's tables are append-only, it is not):
-      // a row missing would keep an expired hold reserving points and the sweeper would never
-      // release it, a row too many or with a wrong amount would take points from a balance
-      Prisma.sql`
+      ],
+    },
+    {
+      name: 'open_holds_match_journal',
+      description:
+        'the list of open holds that expire (ledger_open_holds, which balance reads, the door and the sweeper trust) is exactly what the journal says: every pending transaction with an expiry and no settlement, per balance row, side and amount',
+      parts: [
+        // ledger_open_holds is an ordinary table (the journal's tables are append-only, it is not):
+        // a row missing would keep an expired hold reserving points and the sweeper would never
+        // release it, a row too many or with a wrong amount would take points from a balance
+        Prisma.sql`
       WITH journal AS (
         SELECT p.transaction_id, p.account_id, p.shard, p.side, sum(p.amount) AS amount, t.expires_at
         FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
@@ -301,18 +376,19 @@ export const CHECKS: CheckDefinition[] = [
         GROUP BY p.transaction_id, p.account_id, p.shard, p.side, t.expires_at
       )
       ${OPEN_HOLDS_COMPARED}`,
-    ],
-  },
-  {
-    name: 'seals_match_journal',
-    description: 'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
-    // the whole journal hashed set-based with the seals' own canonical definition, in the
-    // journal pass (in parts by transaction id)
-    pass: 'journal',
-    parts: [
-      // a seal whose window now holds more transactions than it sealed (counted on the index of
-      // creation times), then the ones it lacks; every entry's own transaction is checked above
-      Prisma.sql`
+      ],
+    },
+    {
+      name: 'seals_match_journal',
+      description:
+        'every sealed transaction still hashes to what its seal recorded, and every transaction in a sealed window is in its seal',
+      // the whole journal hashed set-based with the seals' own canonical definition, in the
+      // journal pass (in parts by transaction id)
+      pass: 'journal',
+      parts: [
+        // a seal whose window now holds more transactions than it sealed (counted on the index of
+        // creation times), then the ones it lacks; every entry's own transaction is checked above
+        Prisma.sql`
         WITH windows AS MATERIALIZED (
           SELECT s.id, s.covers_from, s.covers_to FROM ledger_seals s
           WHERE s.transactions <> (
@@ -320,9 +396,13 @@ export const CHECKS: CheckDefinition[] = [
         SELECT 'transaction ' || t.id::text || ' missing from seal ' || w.id::text AS what
         FROM windows w JOIN ledger_transactions t ON t.created_at >= w.covers_from AND t.created_at < w.covers_to
         WHERE NOT EXISTS (SELECT 1 FROM ledger_seal_entries e WHERE e.transaction_id = t.id)`,
-    ],
-  },
-];
+      ],
+    },
+  ];
+}
+
+/** The full run's checks with no month archived. */
+export const CHECKS: CheckDefinition[] = fullChecks(null);
 
 /** The last check: the balance checkpoints against the journal (the full run; see checkpointChecks). */
 export const CHECKPOINTS_CHECK = {
@@ -367,16 +447,17 @@ export function windowJournalPass(w: JournalWindow): Prisma.Sql {
         FROM ledger_transactions t LEFT JOIN per_transaction pt ON pt.transaction_id = t.id
         WHERE t.created_at >= ${w.from} ${before(Prisma.sql`t.created_at`, w.to)}
       ), entries AS (
-        SELECT e.transaction_id, e.seal_id, e.hash FROM ledger_seals s JOIN ledger_seal_entries e ON e.seal_id = s.id
-        LEFT JOIN ledger_transactions x ON x.id = e.transaction_id
+        SELECT e.transaction_id, e.seal_id, e.hash, s.covers_from FROM ledger_seals s JOIN ledger_seal_entries e ON e.seal_id = s.id
         WHERE s.covers_to > ${w.from} ${before(Prisma.sql`s.covers_from`, w.to)}
-          AND CASE WHEN x.id IS NULL THEN s.covers_from >= ${w.from} ${before(Prisma.sql`s.covers_from`, w.to)}
-                   ELSE x.created_at >= ${w.from} ${before(Prisma.sql`x.created_at`, w.to)} END
       )
       SELECT o.check_name AS "check", o.what
       FROM journal j
       FULL JOIN entries e ON e.transaction_id = j.id
-      ${JOURNAL_OFFENCES}`;
+      ${JOURNAL_OFFENCES}
+        -- an entry whose transaction is not in the window is another window's, unless its
+        -- transaction is gone (looked up by id for these few only) and its seal begins in this one
+        AND (j.id IS NOT NULL OR (e.covers_from >= ${w.from} ${before(Prisma.sql`e.covers_from`, w.to)}
+             AND NOT EXISTS (SELECT 1 FROM ledger_transactions x WHERE x.id = e.transaction_id)))`;
 }
 
 /** Transactions in the windows of the seals after `afterSeal` that their seal lacks. */
@@ -411,7 +492,8 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
   const touched = Prisma.sql`
     SELECT DISTINCT p.account_id FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
     WHERE t.created_at >= ${s.from} AND p.created_at >= ${s.from}
-    UNION SELECT DISTINCT p.account_id FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.pending_id AND p.pending
+    UNION SELECT DISTINCT p.account_id FROM ledger_transactions t JOIN ledger_transaction_ids h ON h.id = t.pending_id
+    JOIN ledger_postings p ON p.transaction_id = h.id AND p.created_at = h.created_at AND p.pending
     WHERE t.pending_id IS NOT NULL AND t.created_at >= ${s.from}`;
   const restricted: Record<string, Partial<CheckDefinition>> = {
     trial_balance_zero: {
@@ -449,17 +531,29 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
         'every posting made since the last passed run names an existing transaction (at its moment) and account, in the account’s asset; ' +
         'every transaction since is in the id registry at its moment (registry rows without a transaction are left to the full run)',
       parts: [
+        // The new postings (by id) made in the window find their transactions among the window's
+        // (a hash join of the window's months only); one made with an earlier moment (only a
+        // tampered one can be) looks its transaction up on its own (one month's index). Neither
+        // reads the journal before the window.
         Prisma.sql`
         SELECT 'posting ' || p.id::text AS what
         FROM ledger_postings p
-        LEFT JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
+        LEFT JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at AND t.created_at >= ${s.from}
         LEFT JOIN ledger_accounts a ON a.id = p.account_id
-        WHERE p.id > ${s.afterPosting} AND (t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset)`,
+        WHERE p.id > ${s.afterPosting} AND p.created_at >= ${s.from} AND (t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset)
+        UNION ALL
+        SELECT 'posting ' || p.id::text AS what
+        FROM ledger_postings p
+        LEFT JOIN LATERAL (SELECT t.id FROM ledger_transactions t WHERE t.id = p.transaction_id AND t.created_at = p.created_at LIMIT 1) t ON true
+        LEFT JOIN ledger_accounts a ON a.id = p.account_id
+        WHERE p.id > ${s.afterPosting} AND p.created_at < ${s.from} AND (t.id IS NULL OR a.id IS NULL OR a.asset <> p.asset)`,
+        // each of the window's transactions probes the registry's key (LIMIT 1: a probe, never a
+        // hash of the whole registry, which grows with the journal)
         Prisma.sql`
         SELECT 'transaction ' || t.id::text || ' is not in the id registry at its moment' AS what
         FROM ledger_transactions t
-        WHERE t.created_at >= ${s.from}
-          AND NOT EXISTS (SELECT 1 FROM ledger_transaction_ids i WHERE i.id = t.id AND i.created_at = t.created_at)`,
+        LEFT JOIN LATERAL (SELECT i.created_at FROM ledger_transaction_ids i WHERE i.id = t.id LIMIT 1) i ON true
+        WHERE t.created_at >= ${s.from} AND i.created_at IS DISTINCT FROM t.created_at`,
       ],
     },
     earn_events_processed: {
@@ -533,9 +627,13 @@ export function incrementalChecks(s: IncrementalStart): CheckDefinition[] {
           UNION SELECT id FROM ledger_transactions WHERE created_at >= ${s.from} AND kind = 'pending' AND expires_at IS NOT NULL),
         journal AS (
           SELECT p.transaction_id, p.account_id, p.shard, p.side, sum(p.amount) AS amount, t.expires_at
-          FROM candidates c JOIN ledger_transactions t ON t.id = c.id JOIN ledger_postings p ON p.transaction_id = t.id
+          -- each candidate read in its own month (its moment from the id registry), and whether it
+          -- was settled from the registry's index of settlements: no look-up in every month's index
+          FROM candidates c JOIN ledger_transaction_ids ci ON ci.id = c.id
+          JOIN ledger_transactions t ON t.id = ci.id AND t.created_at = ci.created_at
+          JOIN ledger_postings p ON p.transaction_id = t.id AND p.created_at = t.created_at
           WHERE t.kind = 'pending' AND t.expires_at IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM ledger_transactions x WHERE x.pending_id = t.id)
+            AND NOT EXISTS (SELECT 1 FROM ledger_transaction_ids x WHERE x.pending_id = t.id)
           GROUP BY p.transaction_id, p.account_id, p.shard, p.side, t.expires_at)
         ${OPEN_HOLDS_COMPARED}`,
       ],

@@ -180,6 +180,34 @@ export class ReconciliationRepository {
     return row.as_of;
   }
 
+  /**
+   * The journal's archived (detached) months, oldest first: the months of the id registry (which
+   * stays whole) outside every attached partition of ledger_transactions, with their transactions.
+   * One read of the registry, restricted to what lies outside the attached months' bounds.
+   */
+  async archivedMonths(): Promise<{ month: Date; transactions: number }[]> {
+    const attached = await this.db.client.$queryRaw<{ from_at: Date; to_at: Date }[]>`
+      SELECT from_at, to_at FROM ledger_partitions() WHERE parent = 'ledger_transactions' ORDER BY from_at`;
+    // the gaps between the attached months (null: no bound)
+    const gaps: [Date | null, Date | null][] = [];
+    let cursor: Date | null = null;
+    for (const a of attached) {
+      if (cursor === null || a.from_at > cursor) gaps.push([cursor, a.from_at]);
+      if (cursor === null || a.to_at > cursor) cursor = a.to_at;
+    }
+    gaps.push([cursor, null]);
+    const outside = Prisma.join(
+      gaps.map(
+        ([from, to]) =>
+          Prisma.sql`(${from === null ? Prisma.sql`true` : Prisma.sql`i.created_at >= ${from}`} AND ${to === null ? Prisma.sql`true` : Prisma.sql`i.created_at < ${to}`})`,
+      ),
+      ' OR ',
+    );
+    return this.db.client.$queryRaw<{ month: Date; transactions: number }[]>`
+      SELECT date_trunc('month', i.created_at, 'UTC') AS month, count(*)::int AS transactions
+      FROM ledger_transaction_ids i WHERE ${outside} GROUP BY 1 ORDER BY 1`;
+  }
+
   /** How many transactions, postings and accounts the journal has from `from` on (null: all of it). */
   async windowCounts(from: Date | null): Promise<{ transactions: number; postings: number; accounts: number }> {
     const since = from ?? new Date(0);

@@ -12,13 +12,15 @@ import { MetricsService } from '../infra/metrics/metrics.service';
 import { PROCESS_IDENTITY } from '../infra/schedule/process-identity';
 import { BalanceCheckpointsService, monthStart, nextMonthStart } from '../ledger/balance-checkpoints.service';
 import {
+  ArchivedMonths,
   CheckDefinition,
   CHECKPOINTS_CHECK,
   CHECKS,
   checkpointsOfMonth,
+  fullChecks,
   IncrementalStart,
   incrementalChecks,
-  JOURNAL_PASS,
+  journalPass,
   JournalWindow,
   OFFENCES_SHOWN,
   windowJournalPass,
@@ -55,8 +57,12 @@ export interface RunCoverage {
   accounts: number;
   /** seals whose chain and entries were verified */
   seals: { first: string | null; last: string | null };
-  /** a full run's months (UTC, YYYY-MM), each verified on its own; those carried over from the interrupted run it re-runs */
-  months?: { verified: string[]; carriedOver: string[] };
+  /**
+   * a full run's months (UTC, YYYY-MM), each verified on its own; those carried over from the
+   * interrupted run it re-runs; and those archived (detached: not read, with their transactions
+   * as the id registry counts them; the balances start from the checkpoint at their end)
+   */
+  months?: { verified: string[]; carriedOver: string[]; archived?: { month: string; transactions: number }[] };
 }
 
 /** A full run's progress: the offences of each finished month, per check, kept so that its re-run goes on from them. */
@@ -236,7 +242,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
     const incremental = (run.scope ?? 'incremental') === 'incremental' && previous !== null;
     const plan = incremental
       ? this.incrementalPlan({ from: previous.highWater, afterSeal: previous.lastSeal, afterPosting: previous.postingFloor }, marks)
-      : this.fullPlan(id, run.progress ?? {}, marks, previous?.highWater ?? null);
+      : this.fullPlan(id, run.progress ?? {}, marks, previous?.highWater ?? null, await this.archived());
     // The checks are independent set-based queries: they run side by side on a few of the
     // pool's connections (a large check split in parts), so that every core works on the books
     // while requests keep connections of their own.
@@ -317,7 +323,13 @@ export class ReconciliationService implements OnApplicationBootstrap {
    * books. A finished month's offences are stored in the run's progress as soon as it is done, so
    * that the run that re-runs an interrupted one goes on from them.
    */
-  private fullPlan(id: string, progress: FullRunProgress, marks: RunMarks, previousHighWater: Date | null): Plan {
+  private fullPlan(
+    id: string,
+    progress: FullRunProgress,
+    marks: RunMarks,
+    previousHighWater: Date | null,
+    archive: ArchivedMonths | null,
+  ): Plan {
     const carried = new Map(Object.entries(progress.months ?? {}));
     const verified: string[] = [];
     let rows: Promise<PassOffence[]> | undefined;
@@ -353,7 +365,7 @@ export class ReconciliationService implements OnApplicationBootstrap {
         return parts.flat();
       })());
     return {
-      checks: [...CHECKS, { ...CHECKPOINTS_CHECK, parts: [], pass: 'journal' as const }],
+      checks: [...fullChecks(archive), { ...CHECKPOINTS_CHECK, parts: [], pass: 'journal' as const }],
       journal,
       sealsAfter: 0n,
       // the rows the next incremental run starts from: every account touched since the previous mark
@@ -366,26 +378,43 @@ export class ReconciliationService implements OnApplicationBootstrap {
           effectivelyFull: false,
           ...counts,
           seals: sealRange(0n, marks.lastSeal),
-          months: { verified: verified.sort(), carriedOver: [...carried.keys()].filter((k) => !verified.includes(k)).sort() },
+          months: {
+            verified: verified.sort(),
+            carriedOver: [...carried.keys()].filter((k) => !verified.includes(k)).sort(),
+            ...(archive ? { archived: archive.months.map((m) => ({ month: m.month, transactions: m.transactions })) } : {}),
+          },
         };
       },
     };
   }
 
+  /** The journal's archived (detached) months, null when there is none (see ArchivedMonths). */
+  private async archived(): Promise<ArchivedMonths | null> {
+    const rows = await this.repository.archivedMonths();
+    if (rows.length === 0) return null;
+    const months = rows.map((r) => {
+      const from = monthStart(r.month);
+      return { month: from.toISOString().slice(0, 7), from, to: nextMonthStart(from), transactions: r.transactions };
+    });
+    return { months, to: months[months.length - 1].to };
+  }
+
   /** One of the checks on its own (the CLI verifies seals with the reconciliation's own check). */
-  check(name: string): Promise<CheckResult> {
-    const check = CHECKS.find((c) => c.name === name);
-    if (!check) throw notFound(`check ${name}`);
-    return this.runCheck(check, this.journalPass());
+  async check(name: string): Promise<CheckResult> {
+    if (!CHECKS.some((c) => c.name === name)) throw notFound(`check ${name}`);
+    const archive = await this.archived();
+    const check = fullChecks(archive).find((c) => c.name === name)!;
+    return this.runCheck(check, this.journalPass(archive));
   }
 
   /**
    * The pass over the journal that several checks share (see JOURNAL_PASS): started by the first
    * check that asks for it, its offences each naming the check they belong to.
    */
-  private journalPass(): () => Promise<PassOffence[]> {
+  private journalPass(archive: ArchivedMonths | null): () => Promise<PassOffence[]> {
     let rows: Promise<PassOffence[]> | undefined;
-    return () => (rows ??= Promise.all(JOURNAL_PASS.map((sql) => this.offences<PassOffence>(sql, true))).then((parts) => parts.flat()));
+    return () =>
+      (rows ??= Promise.all(journalPass(archive).map((sql) => this.offences<PassOffence>(sql, true))).then((parts) => parts.flat()));
   }
 
   private runCheck(check: CheckDefinition, journal: () => Promise<PassOffence[]>): Promise<CheckResult> {

@@ -11,7 +11,9 @@ import { Prisma } from '../generated/prisma/client';
  * settlement (settle or void) in the range ended.
  * A posting's created_at is its transaction's (ledger_record writes both from one now()): the
  * postings are found through their transactions' index of creation times, and bounded by their
- * own created_at too, so that the partitioned journal reads only the partitions of the range.
+ * own created_at too, so that the partitioned journal reads only the partitions of the range; a
+ * settled hold's postings (in any month before) through the id registry's moment of the hold, so
+ * that each is looked up in its own month rather than in every month's index.
  */
 export function checkpointMoves(from: Date, to: Date | null): Prisma.Sql {
   const before = (column: Prisma.Sql) => (to === null ? Prisma.empty : Prisma.sql`AND ${column} < ${to}`);
@@ -27,7 +29,8 @@ export function checkpointMoves(from: Date, to: Date | null): Prisma.Sql {
   UNION ALL
   SELECT p.account_id, NULL, NULL,
          -sum(p.amount) FILTER (WHERE p.side = 'D'), -sum(p.amount) FILTER (WHERE p.side = 'C')
-  FROM ledger_transactions s JOIN ledger_postings p ON p.transaction_id = s.pending_id AND p.pending
+  FROM ledger_transactions s JOIN ledger_transaction_ids h ON h.id = s.pending_id
+  JOIN ledger_postings p ON p.transaction_id = h.id AND p.created_at = h.created_at AND p.pending
   WHERE s.pending_id IS NOT NULL AND s.created_at >= ${from} ${before(Prisma.sql`s.created_at`)}
   GROUP BY p.account_id`;
 }
@@ -52,11 +55,18 @@ export function latestCheckpoints(accounts: Prisma.Sql, at: Date): Prisma.Sql {
  * account's postings since a moment be read on the index of (account, id) from there, without its
  * history.
  */
-export function postingIdFloor(at: Prisma.Sql): Prisma.Sql {
-  // a posting's created_at is its transaction's: the join reads that transaction's month only
+export function postingIdFloor(at: Date, notBefore?: Date): Prisma.Sql {
+  // a posting's created_at is its transaction's: the join reads that transaction's month only.
+  // The bounds are constants of the query (a minute before `at` computed here: timestamptz minus
+  // an interval is not immutable, so the planner would plan every month and prune them only when
+  // the query starts, 6-9 ms of planning a query on a 43-month journal against 1-2 ms on an
+  // 8-month one); `notBefore` bounds the look-up below (no transaction from then on: 0)
+  const before = new Date(at.getTime() - 60_000);
+  const from = (column: Prisma.Sql) => (notBefore ? Prisma.sql`AND ${column} >= ${notBefore}` : Prisma.empty);
   return Prisma.sql`coalesce((
     SELECT max(fp.id) FROM (
-      SELECT ft.id, ft.created_at FROM ledger_transactions ft WHERE ft.created_at < ${at} - interval '1 minute'
+      SELECT ft.id, ft.created_at FROM ledger_transactions ft WHERE ft.created_at < ${before} ${from(Prisma.sql`ft.created_at`)}
       ORDER BY ft.created_at DESC LIMIT 1) ft
-    JOIN ledger_postings fp ON fp.transaction_id = ft.id AND fp.created_at = ft.created_at), 0)`;
+    JOIN ledger_postings fp ON fp.transaction_id = ft.id AND fp.created_at = ft.created_at
+      AND fp.created_at < ${before} ${from(Prisma.sql`fp.created_at`)}), 0)`;
 }

@@ -11,18 +11,18 @@ import { EXPIRED_HOLDS_OF, EXPIRED_LOTS_OF } from './ledger.repository';
  * Every account's posted debits (d) and credits (c) of the postings created up to `asOf`, as
  * (account_id, d, c): the latest month's checkpoint at or before it plus the postings since,
  * found through their transactions' creation times (and bounded by their own, for the
- * partitioned journal): the month's postings, not the journal's.
+ * partitioned journal): the month's postings, not the journal's. `month` is that checkpoint's
+ * moment (null: none; see checkpointMonth), a constant of the query.
  */
-function postedAsOf(asOf: Date): Prisma.Sql {
+function postedAsOf(asOf: Date, month: Date | null): Prisma.Sql {
+  const since = month ?? new Date(0);
   return Prisma.sql`
-    WITH month AS (SELECT max(as_of) AS t FROM ledger_checkpoint_months WHERE as_of <= ${asOf}),
-    since AS (SELECT coalesce((SELECT t FROM month), '-infinity'::timestamptz) AS t)
     SELECT account_id, sum(d) AS d, sum(c) AS c FROM (
-      SELECT account_id, debits_posted AS d, credits_posted AS c FROM ledger_balance_checkpoints WHERE as_of = (SELECT t FROM month)
+      SELECT account_id, debits_posted AS d, credits_posted AS c FROM ledger_balance_checkpoints WHERE as_of = ${month}
       UNION ALL
       SELECT p.account_id, coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0), coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0)
-      FROM since, ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
-      WHERE t.created_at >= since.t AND t.created_at <= ${asOf} AND p.created_at >= since.t AND p.created_at <= ${asOf} AND NOT p.pending
+      FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+      WHERE t.created_at >= ${since} AND t.created_at <= ${asOf} AND p.created_at >= ${since} AND p.created_at <= ${asOf} AND NOT p.pending
       GROUP BY p.account_id) m
     GROUP BY account_id`;
 }
@@ -200,7 +200,7 @@ export class LedgerReadRepository {
     >`SELECT p.id, p.transaction_id::text, t.type, t.description, p.side, p.amount::text, p.created_at
       FROM ledger_postings p JOIN ledger_transactions t ON t.id = p.transaction_id AND t.created_at = p.created_at
       WHERE p.account_id = ${accountId} AND NOT p.pending AND p.created_at > ${from} AND p.created_at <= ${to}
-        AND p.id > greatest(${afterPostingId}::bigint, ${postingIdFloor(Prisma.sql`${from}::timestamptz`)})
+        AND p.id > greatest(${afterPostingId}::bigint, ${postingIdFloor(from, new Date(from.getTime() - 31 * 86_400_000))})
         AND t.created_at > ${from} AND t.created_at <= ${to}
       ORDER BY p.id LIMIT ${take}`;
     return rows.map((r) => ({
@@ -281,7 +281,7 @@ export class LedgerReadRepository {
     const [totals] = await this.db.client.$queryRaw<Record<keyof LiabilityRows['totals'], string>[]>`
       WITH b AS (
         SELECT a.code, a.keeps_lots, a.floor_zero, CASE a.normal_side WHEN 'D' THEN sums.d - sums.c ELSE sums.c - sums.d END AS posted
-        FROM (${postedAsOf(asOf)}) sums JOIN ledger_accounts a ON a.id = sums.account_id
+        FROM (${postedAsOf(asOf, await this.checkpointMonth(asOf))}) sums JOIN ledger_accounts a ON a.id = sums.account_id
         WHERE a.asset = 'POINTS')
       SELECT coalesce(sum(posted) FILTER (WHERE keeps_lots), 0)::text AS outstanding,
              coalesce(sum(posted) FILTER (WHERE starts_with(code, ${s.programmePrefix}) AND code <> ${s.expired}), 0)::text AS issued,
@@ -314,11 +314,23 @@ export class LedgerReadRepository {
     };
   }
 
+  /**
+   * The latest month's checkpoint at or before `asOf` (null: none), read first so that the sums
+   * after it are planned with their bounds known: the planner prunes to those months and sizes
+   * them right (with the month as a subquery it planned every month and, guessing the range a
+   * share of the whole journal, read the month whole instead of by its index of creation times).
+   */
+  private async checkpointMonth(asOf: Date): Promise<Date | null> {
+    const [row] = await this.db.client.$queryRaw<{ as_of: Date | null }[]>`
+      SELECT max(as_of) AS as_of FROM ledger_checkpoint_months WHERE as_of <= ${asOf}`;
+    return row.as_of;
+  }
+
   /** Posted debits and credits of every account, now (running balances) or as of a moment (journal). */
   async trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
     const rows = asOf
       ? await this.db.client.$queryRaw<RawTrialRow[]>`
-          WITH sums AS (${postedAsOf(asOf)})
+          WITH sums AS (${postedAsOf(asOf, await this.checkpointMonth(asOf))})
           SELECT a.code, a.asset, a.normal_side, sums.d::text AS debits, sums.c::text AS credits
           FROM sums JOIN ledger_accounts a ON a.id = sums.account_id
           WHERE sums.d <> 0 OR sums.c <> 0

@@ -264,8 +264,9 @@ export class LedgerReadService {
     const row = await this.accounts.findAccount(account, asset);
     if (!row) return null;
     const [openingSums, closingSums, page] = await Promise.all([
-      this.accounts.balanceSumsAsOf(row.id, from),
-      this.accounts.balanceSumsAsOf(row.id, to),
+      // the statement shows posted balances only: the pending ones (every hold the account ever had) are not read
+      this.accounts.balanceSumsAsOf(row.id, from, true),
+      this.accounts.balanceSumsAsOf(row.id, to, true),
       this.reads.statementPage(row.id, from, to, 0n, limit + 1),
     ]);
     const openingBalance = balanceView(openingSums, row.normalSide).posted;

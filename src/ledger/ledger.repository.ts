@@ -295,18 +295,20 @@ export class LedgerRepository {
    * nearest checkpoint at or before it plus its postings since; pending ones (a hold stops holding
    * at its expiry, which a checkpoint does not know) from its pending postings.
    */
-  async balanceSumsAsOf(accountId: bigint, asOf: Date): Promise<BalanceSums> {
-    const [row] = await this.db.client.$queryRaw<RawSums[]>`
-      WITH cp AS (
-        SELECT as_of, debits_posted, credits_posted FROM ledger_balance_checkpoints
-        WHERE account_id = ${accountId} AND as_of <= ${asOf} ORDER BY as_of DESC LIMIT 1),
-      since AS (SELECT coalesce((SELECT as_of FROM cp), '-infinity'::timestamptz) AS t),
-      posted AS (
-        SELECT coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0) AS d, coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0) AS c
-        FROM since, ledger_postings p
-        WHERE p.account_id = ${accountId} AND p.id > ${postingIdFloor(Prisma.sql`since.t`)}
-          AND p.created_at >= since.t AND p.created_at <= ${asOf} AND NOT p.pending),
-      pending AS (
+  async balanceSumsAsOf(accountId: bigint, asOf: Date, postedOnly = false): Promise<BalanceSums> {
+    // the checkpoint first: the postings since it are then planned with their bounds known (the
+    // months from it to asOf, pruned at planning; a subquery's bound had every month planned, and
+    // planning grew with the journal's months)
+    const [cp] = await this.db.client.$queryRaw<{ as_of: Date; debits_posted: string; credits_posted: string }[]>`
+      SELECT as_of, debits_posted::text, credits_posted::text FROM ledger_balance_checkpoints
+      WHERE account_id = ${accountId} AND as_of <= ${asOf} ORDER BY as_of DESC LIMIT 1`;
+    const since = cp?.as_of ?? new Date(0);
+    // the posting-id floor looks for the last transaction a month before `since` at most (none
+    // there: 0, which only reads more of the account's index)
+    const floorFrom = new Date(since.getTime() - 31 * 86_400_000);
+    const pending = postedOnly
+      ? Prisma.sql`SELECT 0 AS d, 0 AS c`
+      : Prisma.sql`
         SELECT
           coalesce(sum(p.amount) FILTER (WHERE p.side = 'D' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0) AS d,
           coalesce(sum(p.amount) FILTER (WHERE p.side = 'C' AND s.id IS NULL AND NOT coalesce(h.expires_at <= ${asOf}, false)), 0) AS c
@@ -314,9 +316,16 @@ export class LedgerRepository {
         LEFT JOIN ledger_transactions s ON s.pending_id = p.transaction_id AND s.created_at <= ${asOf}
         -- a hold stopped holding at its expiry, released or not
         LEFT JOIN ledger_transactions h ON h.id = p.transaction_id AND h.created_at = p.created_at
-        WHERE p.account_id = ${accountId} AND p.pending AND p.created_at <= ${asOf})
-      SELECT (coalesce((SELECT debits_posted FROM cp), 0) + posted.d)::text AS debits_posted,
-             (coalesce((SELECT credits_posted FROM cp), 0) + posted.c)::text AS credits_posted,
+        WHERE p.account_id = ${accountId} AND p.pending AND p.created_at <= ${asOf}`;
+    const [row] = await this.db.client.$queryRaw<RawSums[]>`
+      WITH posted AS (
+        SELECT coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0) AS d, coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0) AS c
+        FROM ledger_postings p
+        WHERE p.account_id = ${accountId} AND p.id > ${postingIdFloor(since, floorFrom)}
+          AND p.created_at >= ${since} AND p.created_at <= ${asOf} AND NOT p.pending),
+      pending AS (${pending})
+      SELECT (${cp?.debits_posted ?? '0'}::numeric + posted.d)::text AS debits_posted,
+             (${cp?.credits_posted ?? '0'}::numeric + posted.c)::text AS credits_posted,
              pending.d::text AS debits_pending, pending.c::text AS credits_pending
       FROM posted, pending`;
     return toSums(row);

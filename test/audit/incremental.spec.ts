@@ -27,7 +27,7 @@ interface Report {
     postings: number;
     accounts: number;
     seals: { first: string | null; last: string | null };
-    months?: { verified: string[]; carriedOver: string[] };
+    months?: { verified: string[]; carriedOver: string[]; archived?: { month: string; transactions: number }[] };
   };
   checks: { name: string; passed: boolean; offending?: string[] }[];
 }
@@ -312,5 +312,74 @@ describe('incremental and full reconciliation, balance checkpoints', () => {
     // and they are made again, the same
     expect(await t.app.get(BalanceCheckpointsService).keepMonths()).toBeGreaterThanOrEqual(3);
     expect(await read()).toEqual(withCheckpoints);
+  });
+
+  it('a full run reports the archived (detached) months and passes over the months still attached', async () => {
+    // the two oldest months archived as docs/operations.md says (their checkpoint at the end kept)
+    const archived = [monthKey(3), monthKey(2)].map((k) => k.replace('-', 'm'));
+    const parts = await t.prisma.$queryRawUnsafe<{ parent: string; name: string; from_at: Date; to_at: Date }[]>(
+      `SELECT * FROM ledger_partitions() WHERE ${archived.map((k) => `name LIKE '%_y${k}'`).join(' OR ')}`,
+    );
+    expect(parts).toHaveLength(6);
+    const sealsBefore = await t.prisma.ledgerSealEntry.count();
+    await t.app.get(BalanceCheckpointsService).keepMonths();
+    for (const p of parts) await t.prisma.$executeRawUnsafe(`ALTER TABLE ${p.parent} DETACH PARTITION ${p.name}`);
+    try {
+      const weekly = await run('full');
+      expect(failed(weekly)).toEqual([]);
+      expect(weekly.status).toBe('passed');
+      // named, with their transactions as the id registry counts them (three transfers and the hold, three and its settlement)
+      expect(weekly.covered.months!.archived).toEqual([
+        { month: monthKey(3), transactions: 4 },
+        { month: monthKey(2), transactions: 4 },
+      ]);
+      expect(weekly.covered.months!.verified).toEqual(expect.arrayContaining([monthKey(1), monthKey(0)]));
+      expect(weekly.covered.months!.verified).not.toEqual(expect.arrayContaining([monthKey(3)]));
+      expect(weekly.covered.months!.verified).not.toEqual(expect.arrayContaining([monthKey(2)]));
+      // without the checkpoint at their end the balances cannot be proven: said, and failed
+      const end = utcMonth(1);
+      const month = await t.prisma.ledgerCheckpointMonth.findUniqueOrThrow({ where: { asOf: end } });
+      const rows = await t.prisma.ledgerBalanceCheckpoint.findMany({ where: { asOf: end } });
+      await t.prisma.$transaction([
+        t.prisma.ledgerBalanceCheckpoint.deleteMany({ where: { asOf: end } }),
+        t.prisma.ledgerCheckpointMonth.delete({ where: { asOf: end } }),
+      ]);
+      try {
+        const unproven = await run('full');
+        expect(failed(unproven)).toContain('balances_match_postings');
+        expect(unproven.checks.find((c) => c.name === 'balances_match_postings')!.offending).toEqual(
+          expect.arrayContaining([
+            `the archived months end at ${end.toISOString()} with no balance checkpoint there: the balances cannot be proven`,
+          ]),
+        );
+      } finally {
+        await t.prisma.$transaction([
+          t.prisma.ledgerCheckpointMonth.create({ data: month }),
+          t.prisma.ledgerBalanceCheckpoint.createMany({ data: rows }),
+        ]);
+      }
+      // their seal entries stay (the proofs), and the chain still verifies whole, also on its own (the CLI's verify-seals)
+      expect(await t.prisma.ledgerSealEntry.count()).toBeGreaterThanOrEqual(sealsBefore);
+      expect(await t.app.get(ReconciliationService).check('seals_match_journal')).toMatchObject({ passed: true });
+      // a posting tampered with in an attached month is still caught, the archive notwithstanding
+      await tamper('ledger_postings', `UPDATE ledger_postings SET amount = amount + 1 WHERE id = ${oldPostings[1]}`);
+      try {
+        const tampered = await run('full');
+        expect(failed(tampered)).toEqual(
+          expect.arrayContaining(['balances_match_postings', 'seals_match_journal', 'transactions_balanced']),
+        );
+      } finally {
+        await tamper('ledger_postings', `UPDATE ledger_postings SET amount = amount - 1 WHERE id = ${oldPostings[1]}`);
+      }
+    } finally {
+      for (const p of parts) {
+        await t.prisma.$executeRawUnsafe(
+          `ALTER TABLE ${p.parent} ATTACH PARTITION ${p.name} FOR VALUES FROM ('${p.from_at.toISOString()}') TO ('${p.to_at.toISOString()}')`,
+        );
+      }
+    }
+    const whole = await run('full');
+    expect(whole.status).toBe('passed');
+    expect(whole.covered.months!.archived).toBeUndefined();
   });
 });
