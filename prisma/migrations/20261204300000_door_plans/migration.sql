@@ -23,7 +23,9 @@
 -- accounts it expires are found from the unnested ids (a few rows to the planner) rather than with
 -- `= ANY (array)` (a share of the table to it, so a scan of the whole balance table); and what this
 -- call gave back to lots is looked up only when it settles a hold or reverses (nothing else gives
--- back), also from the unnested ids.
+-- back), also from the unnested ids. The postings' running balances take the accounts' normal
+-- side from the balance rows just updated instead of a join with the accounts' table (which a
+-- batch's plan read whole, in key order: a pass over every account for each batch or chunk).
 CREATE OR REPLACE FUNCTION ledger_record(
   t_ids UUID[], t_types TEXT[], t_kinds TEXT[], t_pending_ids UUID[], t_reverses_ids UUID[],
   t_expires_at TIMESTAMPTZ[], t_metadata JSONB[], t_descriptions TEXT[], t_effective_at TIMESTAMPTZ[],
@@ -67,6 +69,7 @@ DECLARE
   v_expected INT;
   v_updated INT;
   v_after_accounts BIGINT[];
+  v_after_credit_normal BOOLEAN[];
   v_afters NUMERIC[];
   v_availables NUMERIC[];
   v_short BIGINT;
@@ -470,15 +473,16 @@ BEGIN
         WHEN 'C' THEN (b.credits_posted + d.credits) - (b.debits_posted + d.debits) - (b.debits_pending + d.debits_pending)
         ELSE (b.debits_posted + d.debits) - (b.credits_posted + d.credits) - (b.credits_pending + d.credits_pending)
       END >= 0)
-    RETURNING b.account_id, b.floor_zero,
+    RETURNING b.account_id, b.floor_zero, b.normal_side,
       CASE b.normal_side WHEN 'C' THEN b.credits_posted - b.debits_posted ELSE b.debits_posted - b.credits_posted END AS after,
       CASE b.normal_side WHEN 'C' THEN b.credits_posted - b.debits_posted - b.debits_pending
                          ELSE b.debits_posted - b.credits_posted - b.credits_pending END AS available
   )
   SELECT count(*), coalesce(array_agg(u.account_id) FILTER (WHERE u.floor_zero), '{}'),
          coalesce(array_agg(u.after) FILTER (WHERE u.floor_zero), '{}'),
-         coalesce(array_agg(u.available) FILTER (WHERE u.floor_zero), '{}')
-  INTO v_updated, v_after_accounts, v_afters, v_availables
+         coalesce(array_agg(u.available) FILTER (WHERE u.floor_zero), '{}'),
+         coalesce(array_agg(u.normal_side = 'C') FILTER (WHERE u.floor_zero), '{}')
+  INTO v_updated, v_after_accounts, v_afters, v_availables, v_after_credit_normal
   FROM updated u;
   IF v_updated <> v_expected THEN
     -- which account, and (for the message) what the change needed and what the row had, in its normal direction
@@ -524,13 +528,12 @@ BEGIN
   SELECT x.id, p.account_id, p.shard, p.asset, p.side, p.amount, x.kind = 'pending',
     CASE WHEN a.account_id IS NULL THEN NULL ELSE a.after - coalesce(sum(
       CASE WHEN x.kind <> 'posted' THEN 0
-           WHEN (p.side = 'C') = (acc.normal_side = 'C') THEN p.amount ELSE -p.amount END
+           WHEN (p.side = 'C') = a.credit_normal THEN p.amount ELSE -p.amount END
     ) OVER (PARTITION BY p.account_id ORDER BY p.n DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) END,
     v_created
   FROM unnest(p_tx, p_accounts, v_shards, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, shard, asset, side, amount, n)
   JOIN unnest(t_ids, t_kinds) WITH ORDINALITY AS x(id, kind, n) ON x.n = p.tx
-  JOIN ledger_accounts acc ON acc.id = p.account_id
-  LEFT JOIN unnest(v_after_accounts, v_afters) AS a(account_id, after) ON a.account_id = p.account_id
+  LEFT JOIN unnest(v_after_accounts, v_afters, v_after_credit_normal) AS a(account_id, after, credit_normal) ON a.account_id = p.account_id
   ORDER BY p.n;
 
   IF cardinality(v_holds) > 0 THEN
