@@ -92,7 +92,9 @@ async function main(): Promise<void> {
     return;
   }
   if (o.only === 'expiry') {
-    const service_ = await startService(o, url);
+    // an API process: no schedules, so that neither the sealing job (hashing every transaction
+    // just credited) nor the expiry cron shares the cores with one of the two timed phases only
+    const service_ = await startService(o, url, { PROCESS_ROLE: 'api' });
     const e = await expiry(o, service_);
     await service_.app.close();
     await dropDatabase(o.database, o.databaseName);

@@ -127,6 +127,9 @@ export async function expiry(
   await app
     .get(PrismaService)
     .$executeRawUnsafe(`UPDATE account_balances SET next_expiry = now() - interval '1 second' WHERE next_expiry = $1`, monthEnd);
+  // what autovacuum would long have done by a real month's end: the lots and balance rows were
+  // written minutes ago and all of them updated just now
+  await app.get(PrismaService).$executeRawUnsafe(`ANALYZE ledger_lots, account_balances, ledger_accounts`);
   const eStarted = process.hrtime.bigint();
   await ledger.expireLots(new Date());
   const eSeconds = Number(process.hrtime.bigint() - eStarted) / 1e9;

@@ -103,8 +103,21 @@ export const EXPIRED_HOLDS_OF = Prisma.raw(`SELECT coalesce(sum(h.amount) FILTER
 export const EXPIRED_LOTS_OF = Prisma.raw(`SELECT coalesce(sum(l.remaining), 0) FROM ledger_lots l
   WHERE l.remaining > 0 AND l.expires_at <= now() AND l.account_id = `);
 
-/** The lock that keeps the expiry run to one process at a time (transaction-scoped). */
-const LOT_EXPIRY_LOCK = 0x6c6f7473; // 'lots'
+/** Where the expiry run goes on from: the last lot a chunk looked at (its expiry as PostgreSQL's text). */
+export interface LotCursor {
+  expiresAt: string;
+  id: string;
+}
+
+/** A chunk of the expiry run in one statement (ledger_expire_lots takes the run's lock itself). */
+const EXPIRE_LOTS_SQL = `SELECT last_expires_at, last_id::text AS last_id, accounts
+  FROM ledger_expire_lots($1::timestamptz, $2::timestamptz, $3::bigint, $4::int)`;
+
+interface RawExpiredChunk {
+  last_expires_at: string;
+  last_id: string | null;
+  accounts: number;
+}
 
 /**
  * The ledger's tables. Accounts are created on first use; their ids are remembered (they never
@@ -347,29 +360,22 @@ export class LedgerRepository {
   }
 
   /**
-   * A chunk of the expiry run, in one transaction: if no other process holds the run's lock,
-   * the resident accounts of the next `limit` expired open lots after `after` (by expiry, id)
-   * have their expired lots recorded by the ledger's door. Returns the last lot looked at, and
-   * null when there is nothing (more) to do or another process is running it.
+   * A chunk of the expiry run, one statement (ledger_expire_lots, its own transaction): if no
+   * other process runs the expiry (a transaction-scoped advisory lock), the resident accounts of
+   * the next `limit` expired open lots after the cursor (by expiry, id) have their expired lots
+   * recorded by the ledger's door, in that same statement. Returns the cursor of the next chunk
+   * (the last lot looked at; its expiry as PostgreSQL's text, so that no microsecond is lost) and
+   * how many accounts were handed over, or null when there is nothing (more) to do or another
+   * process is running it.
    */
-  async expireLotsChunk(
-    now: Date,
-    after: { expiresAt: Date; id: bigint } | null,
-    limit: number,
-  ): Promise<{ last: { expiresAt: Date; id: bigint }; accounts: number } | null> {
-    const [lock] = await this.db.client.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${LOT_EXPIRY_LOCK}) AS ok`;
-    if (!lock.ok) return null;
-    const from = after ?? { expiresAt: new Date('0001-01-01T00:00:00Z'), id: 0n };
-    const rows = await this.db.client.$queryRaw<{ account_id: bigint; expires_at: Date; id: bigint }[]>`
-      SELECT l.account_id, l.expires_at, l.id FROM ledger_lots l
-      WHERE l.remaining > 0 AND l.expires_at IS NOT NULL AND l.expires_at <= ${now}
-        AND (l.expires_at, l.id) > (${from.expiresAt}, ${from.id}::bigint)
-      ORDER BY l.expires_at, l.id LIMIT ${limit}`;
-    if (rows.length === 0) return null;
-    const accounts = [...new Set(rows.map((r) => BigInt(r.account_id)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    await this.record([], accounts);
-    const last = rows[rows.length - 1];
-    return { last: { expiresAt: last.expires_at, id: BigInt(last.id) }, accounts: accounts.length };
+  async expireLotsChunk(now: Date, after: LotCursor | null, limit: number): Promise<{ last: LotCursor; accounts: number } | null> {
+    const params = [now.toISOString(), after?.expiresAt ?? '-infinity', after?.id ?? '0', limit];
+    const rows = this.db.standalone
+      ? await this.db.statement<RawExpiredChunk>('ledger_expire_lots', EXPIRE_LOTS_SQL, params)
+      : await this.db.client.$queryRawUnsafe<RawExpiredChunk[]>(EXPIRE_LOTS_SQL, ...params);
+    const [row] = rows;
+    if (!row || row.last_id === null) return null;
+    return { last: { expiresAt: row.last_expires_at, id: String(row.last_id) }, accounts: Number(row.accounts) };
   }
 
   /** What a resident account holds in open lots that expire later than now, per expiry moment. */
