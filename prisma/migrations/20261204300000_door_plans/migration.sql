@@ -26,6 +26,11 @@
 -- back), also from the unnested ids. The postings' running balances take the accounts' normal
 -- side from the balance rows just updated instead of a join with the accounts' table (which a
 -- batch's plan read whole, in key order: a pass over every account for each batch or chunk).
+-- 3. It keeps what 20261204100000_award_chunks_in_sql gave the door (the two were written side by
+--    side and merged here): every account and balance row looked up by its key (LATERAL ... OFFSET 0
+--    probes, and the balance update by the row's ctid once found), so that a batch's custom plan
+--    never joins ledger_accounts or account_balances whole; and the lock step's order, the keys
+--    sorted before the probes (test/ledger/door.spec.ts).
 CREATE OR REPLACE FUNCTION ledger_record(
   t_ids UUID[], t_types TEXT[], t_kinds TEXT[], t_pending_ids UUID[], t_reverses_ids UUID[],
   t_expires_at TIMESTAMPTZ[], t_metadata JSONB[], t_descriptions TEXT[], t_effective_at TIMESTAMPTZ[],
@@ -112,7 +117,7 @@ BEGIN
       WHEN p.amount IS NULL OR p.amount <= 0 THEN format('posting %s: amount must be positive', p.n)
     END AS problem
     FROM unnest(p_tx, p_accounts, p_shards, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, shard, asset, side, amount, n)
-    LEFT JOIN ledger_accounts a ON a.id = p.account_id
+    LEFT JOIN LATERAL (SELECT a.id, a.code, a.asset, a.shards FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a ON true
   ) x WHERE problem IS NOT NULL LIMIT 1;
   IF v_problem IS NULL THEN
     SELECT problem INTO v_problem FROM (
@@ -137,7 +142,8 @@ BEGIN
   END IF;
   IF v_problem IS NULL AND v_n > 1 THEN
     SELECT format('a batch cannot both add to and take from %s: record those apart', min(a.code)) INTO v_problem
-    FROM unnest(p_accounts, p_sides) AS p(account_id, side) JOIN ledger_accounts a ON a.id = p.account_id
+    FROM unnest(p_accounts, p_sides) AS p(account_id, side)
+    CROSS JOIN LATERAL (SELECT a.id, a.code, a.floor_zero FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
     WHERE a.floor_zero GROUP BY a.id HAVING count(DISTINCT p.side) > 1 LIMIT 1;
   END IF;
   IF v_problem IS NULL AND cardinality(x_expire_accounts) > 0 THEN
@@ -191,7 +197,8 @@ BEGIN
   -- the resident accounts whose expired lots this call records: those it debits and those it is
   -- asked to expire, that have (or will have, once a released hold gives back) an expired lot
   SELECT coalesce(array_agg(DISTINCT p.account_id), '{}') INTO v_lot_debited
-  FROM unnest(p_accounts, p_sides) AS p(account_id, side) JOIN ledger_accounts a ON a.id = p.account_id
+  FROM unnest(p_accounts, p_sides) AS p(account_id, side)
+  CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
   WHERE a.keeps_lots AND p.side = 'D';
   IF cardinality(v_lot_debited) + cardinality(x_expire_accounts) > 0 THEN
     SELECT coalesce(array_agg(DISTINCT l.account_id), '{}') INTO v_expiring FROM ledger_lots l
@@ -227,13 +234,15 @@ BEGIN
   IF cardinality(v_settles) = 0 THEN
     SELECT coalesce(array_agg(coalesce(p.shard, r.shard) ORDER BY p.n), '{}') INTO v_shards
     FROM unnest(p_accounts, p_shards) WITH ORDINALITY AS p(account_id, shard, n)
-    JOIN (SELECT a.id, CASE WHEN a.shards = 1 THEN 0 ELSE floor(random() * a.shards) END::smallint AS shard
-          FROM ledger_accounts a WHERE a.id = ANY (p_accounts)) r ON r.id = p.account_id;
+    JOIN (SELECT x.id, CASE WHEN a.shards = 1 THEN 0 ELSE floor(random() * a.shards) END::smallint AS shard
+          FROM (SELECT DISTINCT unnest(p_accounts) AS id) x
+          CROSS JOIN LATERAL (SELECT a.shards FROM ledger_accounts a WHERE a.id = x.id OFFSET 0) a) r ON r.id = p.account_id;
   ELSE
     SELECT array_agg(coalesce(p.shard, hs.shard, r.shard) ORDER BY p.n) INTO v_shards
     FROM unnest(p_tx, p_accounts, p_shards) WITH ORDINALITY AS p(tx, account_id, shard, n)
-    JOIN (SELECT a.id, CASE WHEN a.shards = 1 THEN 0 ELSE floor(random() * a.shards) END::smallint AS shard
-          FROM ledger_accounts a WHERE a.id = ANY (p_accounts)) r ON r.id = p.account_id
+    JOIN (SELECT x.id, CASE WHEN a.shards = 1 THEN 0 ELSE floor(random() * a.shards) END::smallint AS shard
+          FROM (SELECT DISTINCT unnest(p_accounts) AS id) x
+          CROSS JOIN LATERAL (SELECT a.shards FROM ledger_accounts a WHERE a.id = x.id OFFSET 0) a) r ON r.id = p.account_id
     JOIN unnest(t_pending_ids) WITH ORDINALITY AS t(pending_id, n) ON t.n = p.tx
     LEFT JOIN LATERAL (SELECT min(hp.shard) AS shard FROM ledger_postings hp
                        WHERE t.pending_id IS NOT NULL AND hp.transaction_id = t.pending_id AND hp.account_id = p.account_id) hs ON true;
@@ -299,7 +308,7 @@ BEGIN
     SELECT t.id, t.reverses_id, p.account_id, sum(p.amount) AS amount
     FROM unnest(p_tx, p_accounts, p_sides, p_amounts) AS p(tx, account_id, side, amount)
     JOIN unnest(t_ids, t_kinds, t_reverses_ids) WITH ORDINALITY AS t(id, kind, reverses_id, n) ON t.n = p.tx
-    JOIN ledger_accounts a ON a.id = p.account_id
+    CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
     WHERE t.reverses_id IS NOT NULL AND t.kind = 'posted' AND p.side = 'C' AND a.keeps_lots
     GROUP BY 1, 2, 3
   ), taken AS (
@@ -386,7 +395,7 @@ BEGIN
   FROM (SELECT t.id, t.credit_expires_at, p.account_id, sum(p.amount) AS amount, min(p.n) AS n
         FROM unnest(p_tx, p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, side, amount, n)
         JOIN unnest(t_ids, t_kinds, t_credit_expires_at) WITH ORDINALITY AS t(id, kind, credit_expires_at, n) ON t.n = p.tx
-        JOIN ledger_accounts a ON a.id = p.account_id
+        CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
         WHERE t.kind = 'posted' AND p.side = 'C' AND a.keeps_lots
         GROUP BY t.id, t.credit_expires_at, p.account_id) c
   LEFT JOIN (SELECT m.transaction_id, l.account_id, -sum(m.amount) AS amount
@@ -406,7 +415,7 @@ BEGIN
     SELECT t.id, t.reverses_id, p.account_id, sum(p.amount) AS amount
     FROM unnest(p_tx, p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, side, amount, n)
     JOIN unnest(t_ids, t_kinds, t_pending_ids, t_reverses_ids) WITH ORDINALITY AS t(id, kind, pending_id, reverses_id, n) ON t.n = p.tx
-    JOIN ledger_accounts a ON a.id = p.account_id
+    CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
     WHERE p.side = 'D' AND a.keeps_lots AND t.kind IN ('posted', 'pending') AND t.pending_id IS NULL AND t.n > v_k
     GROUP BY t.n, t.id, t.reverses_id, p.account_id ORDER BY t.n, p.account_id
   LOOP
@@ -467,8 +476,10 @@ BEGIN
       next_expiry = CASE WHEN b.floor_zero AND b.normal_side = 'C'
         THEN (SELECT min(l.expires_at) FROM ledger_lots l WHERE l.account_id = b.account_id AND l.remaining > 0)
         ELSE b.next_expiry END
-    FROM d
-    WHERE b.account_id = d.account_id AND b.shard = d.shard
+    -- each row found by its key, then updated where it is (its ctid: it is locked above)
+    FROM (SELECT d.*, k.row_id FROM d CROSS JOIN LATERAL (SELECT x.ctid AS row_id FROM account_balances x
+                                                         WHERE x.account_id = d.account_id AND x.shard = d.shard OFFSET 0) k) d
+    WHERE b.ctid = d.row_id AND b.account_id = d.account_id AND b.shard = d.shard
       AND (NOT b.floor_zero OR CASE b.normal_side
         WHEN 'C' THEN (b.credits_posted + d.credits) - (b.debits_posted + d.debits) - (b.debits_pending + d.debits_pending)
         ELSE (b.debits_posted + d.debits) - (b.credits_posted + d.credits) - (b.credits_pending + d.credits_pending)
