@@ -15,6 +15,22 @@ import { waitFor } from '../support/wait';
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const ROWS = 100_000;
 
+/** A resident who owes `points` (revoke-style debt, straight through the ledger API). */
+async function owes(t: TestApp, resident: string, points: string): Promise<void> {
+  await t.http
+    .post('/v1/ledger/transactions')
+    .set(t.admin)
+    .set('Idempotency-Key', randomUUID())
+    .send({
+      type: 'test.debt',
+      postings: [
+        { account: `resident:${resident}:debt`, asset: 'POINTS', debit: points },
+        { account: 'programme:issued', asset: 'POINTS', credit: points },
+      ],
+    })
+    .expect(201);
+}
+
 /**
  * Bulk awards at prize-day scale: 100,000 lines with 1% bad ones, validated and stored on upload
  * (nothing credited), then credited exactly once, even when the process executing it is killed
@@ -212,19 +228,7 @@ describe('bulk awards', () => {
   });
 
   it('a resident in debt has the debt paid first', async () => {
-    // revoke-style debt straight through the ledger API: a resident who owes 40 points
-    await t.http
-      .post('/v1/ledger/transactions')
-      .set(t.admin)
-      .set('Idempotency-Key', randomUUID())
-      .send({
-        type: 'test.debt',
-        postings: [
-          { account: 'resident:debtor:debt', asset: 'POINTS', debit: '40' },
-          { account: 'programme:issued', asset: 'POINTS', credit: '40' },
-        ],
-      })
-      .expect(201);
+    await owes(t, 'debtor', '40');
     const res = await upload('description=Debt%20first', 'debtor,25,a\ndebtor,25,b\n').expect(202);
     await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
     await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
@@ -364,24 +368,13 @@ describe('bulk awards', () => {
   });
 
   it('a chunk with a resident in debt credits every row of it by the accrual rule, the others as in any chunk', async () => {
-    await t.http
-      .post('/v1/ledger/transactions')
-      .set(t.admin)
-      .set('Idempotency-Key', randomUUID())
-      .send({
-        type: 'test.debt',
-        postings: [
-          { account: 'resident:owes2:debt', asset: 'POINTS', debit: '7' },
-          { account: 'programme:issued', asset: 'POINTS', credit: '7' },
-        ],
-      })
-      .expect(201);
+    await owes(t, 'owes2', '7');
     const res = await upload('description=Mixed%20chunk', 'clear1,5\nowes2,10\nclear3,6,r\n').expect(202);
     await t.http.post(`/v1/admin/awards/${res.body.id}/execute`).set(t.admin).expect(202);
     await waitFor(async () => (await awardOf(res.body.id)).status === 'done', 20_000, 'the award');
     expect(await awardOf(res.body.id)).toMatchObject({ credited: 3, failed: 0, creditedPoints: '21' });
-    const owes = await t.http.get('/v1/me/balance').set(t.residentAuth('owes2')).expect(200);
-    expect(owes.body).toMatchObject({ available: '3', debt: '0' });
+    const owing = await t.http.get('/v1/me/balance').set(t.residentAuth('owes2')).expect(200);
+    expect(owing.body).toMatchObject({ available: '3', debt: '0' });
     const clear = await t.http.get('/v1/me/balance').set(t.residentAuth('clear3')).expect(200);
     expect(clear.body).toMatchObject({ available: '6', debt: '0' });
   });
@@ -465,18 +458,7 @@ describe('bulk awards, a debtor’s rows in chunks credited at once', () => {
   afterAll(() => t.close(), 120_000);
 
   it('pay the debt once between them: each reads it as the other left it', async () => {
-    await t.http
-      .post('/v1/ledger/transactions')
-      .set(t.admin)
-      .set('Idempotency-Key', randomUUID())
-      .send({
-        type: 'test.debt',
-        postings: [
-          { account: 'resident:split:debt', asset: 'POINTS', debit: '40' },
-          { account: 'programme:issued', asset: 'POINTS', credit: '40' },
-        ],
-      })
-      .expect(201);
+    await owes(t, 'split', '40');
     const res = await t.http
       .post('/v1/admin/awards?description=Split%20debt')
       .set(t.admin)
