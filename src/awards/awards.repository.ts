@@ -198,9 +198,7 @@ export class AwardsRepository {
     leaseSeconds: number,
   ): Promise<{ settled: number; last: number; fallback: boolean }> {
     const params = [awardId, after, limit, leaseSeconds];
-    const [row] = this.db.standalone
-      ? await this.db.statement<RawChunk>('award_credit_chunk', CREDIT_CHUNK_SQL, params)
-      : await this.db.client.$queryRawUnsafe<RawChunk[]>(CREDIT_CHUNK_SQL, ...params);
+    const [row] = await this.db.write<RawChunk>('award_credit_chunk', CREDIT_CHUNK_SQL, params);
     return { settled: Number(row.settled), last: Number(row.last_line), fallback: row.fallback };
   }
 

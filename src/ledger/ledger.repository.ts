@@ -243,9 +243,7 @@ export class LedgerRepository {
       arrayLiteral(p.map((x) => x.amount.toFixed())),
       arrayLiteral(expireAccounts),
     ];
-    const [row] = this.db.standalone
-      ? await this.db.statement<RawRecorded>('ledger_record', LEDGER_RECORD_SQL, params)
-      : await this.db.client.$queryRawUnsafe<RawRecorded[]>(LEDGER_RECORD_SQL, ...params);
+    const [row] = await this.db.write<RawRecorded>('ledger_record', LEDGER_RECORD_SQL, params);
     // bigint[] comes back as text from the driver, as bigint from Prisma: BigInt takes both
     const availableAfter = new Map(row.floor_accounts.map((id, i) => [BigInt(id), new Decimal(row.available_after[i])]));
     return { createdAt: row.created_at, availableAfter };
@@ -370,10 +368,7 @@ export class LedgerRepository {
    */
   async expireLotsChunk(now: Date, after: LotCursor | null, limit: number): Promise<{ last: LotCursor; accounts: number } | null> {
     const params = [now.toISOString(), after?.expiresAt ?? '-infinity', after?.id ?? '0', limit];
-    const rows = this.db.standalone
-      ? await this.db.statement<RawExpiredChunk>('ledger_expire_lots', EXPIRE_LOTS_SQL, params)
-      : await this.db.client.$queryRawUnsafe<RawExpiredChunk[]>(EXPIRE_LOTS_SQL, ...params);
-    const [row] = rows;
+    const [row] = await this.db.write<RawExpiredChunk>('ledger_expire_lots', EXPIRE_LOTS_SQL, params);
     if (!row || row.last_id === null) return null;
     return { last: { expiresAt: row.last_expires_at, id: String(row.last_id) }, accounts: Number(row.accounts) };
   }

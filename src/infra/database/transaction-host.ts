@@ -57,6 +57,14 @@ export class TransactionHost {
   }
 
   /**
+   * One statement that writes: as a named prepared statement of its own (`statement`) when it may
+   * be, else through the open transaction or Prisma's own session (the embedded database).
+   */
+  write<T>(name: string, sql: string, params: unknown[]): Promise<T[]> {
+    return this.standalone ? this.statement<T>(name, sql, params) : this.client.$queryRawUnsafe<T[]>(sql, ...params);
+  }
+
+  /**
    * Runs `work` in a database transaction: the open one, or a new one with these waits and limits
    * (a long audit pass asks for more than a request's).
    */
