@@ -69,6 +69,8 @@ async function startBuilt(o: BenchOptions, url: string, apiProcesses: number): P
       PARTNER_CODE_RATE_PER_MINUTE: '1000000',
       API_PROCESSES: String(apiProcesses),
       LOG_LEVEL: 'error',
+      // e.g. BENCH_SERVICE_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles each process
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS } : {}),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -41,7 +41,7 @@ export class Broadcast implements OnApplicationShutdown {
     this.listeners.set(name, [listener]);
     if (!this.subscriber) {
       // a connection of its own: a subscribed connection can do nothing else; it reconnects and resubscribes by itself
-      this.subscriber = this.redis.duplicate({ lazyConnect: false, maxRetriesPerRequest: null });
+      this.subscriber = this.redis.duplicate({ lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false });
       this.subscriber.on('error', (error: Error) => this.logger.warn(`subscription: ${error.message}`));
       this.subscriber.on('message', (from: string, message: string) => {
         for (const l of this.listeners.get(from) ?? []) l(message);

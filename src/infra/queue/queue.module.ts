@@ -12,8 +12,12 @@ export { REDIS } from './redis.token';
     {
       provide: REDIS,
       inject: [APP_CONFIG],
+      // auto-pipelining: the commands of all requests served in one turn of the event loop (a rate
+      // limit's count each) leave in one socket write, not one write and one wake-up of Redis each
       useFactory: (config: AppConfig): Redis | null =>
-        config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 }) : null,
+        config.redisUrl
+          ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000, enableAutoPipelining: true })
+          : null,
     },
     Broadcast,
   ],
