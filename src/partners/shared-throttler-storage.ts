@@ -1,22 +1,16 @@
 import { Logger } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
-import { untilAborted } from '../common/abort';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
-/**
- * How long a count in Redis may take before this request is counted here instead: only for a
- * Redis that hangs (one that is down is known at once from its connection's state). Generous,
- * since a busy process's own event loop adds to every wait.
- */
-const SHARED_TIMEOUT_MS = 2_000;
 /** After Redis failed, how long the counting stays local before Redis is tried again. */
 const LOCAL_FOR_MS = 5_000;
 
 /**
  * Rate-limit counters shared by every process (with Redis: one budget per key in total, whatever
  * the number of processes), falling back to this process's own counters while Redis cannot
- * answer: a till keeps working when Redis is down, each process then allowing the limit by itself.
+ * answer (down, or hanging past the shared client's command timeout): a till keeps working when
+ * Redis is down, each process then allowing the limit by itself.
  * Whether Redis is up is read from its connection's state (`available`), not guessed from a
  * timer: under load a slow event loop would otherwise split one key's count between Redis and
  * the process, letting through more than the limit.
@@ -34,10 +28,8 @@ export class SharedThrottlerStorage implements ThrottlerStorage {
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
     if (Date.now() >= this.localUntil && this.available()) {
       try {
-        return await untilAborted(
-          this.shared.increment(key, ttl, limit, blockDuration, throttlerName),
-          AbortSignal.timeout(SHARED_TIMEOUT_MS),
-        );
+        // a Redis that hangs fails the count after the client's command timeout (sharedRedisOptions)
+        return await this.shared.increment(key, ttl, limit, blockDuration, throttlerName);
       } catch (error) {
         this.localUntil = Date.now() + LOCAL_FOR_MS;
         this.logger.warn(
