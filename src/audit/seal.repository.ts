@@ -64,18 +64,20 @@ export class SealRepository {
 
   /**
    * Writes a seal and its entries: the transactions created in [coversFrom, coversTo) in the
-   * seals' order, each with its hash from `leaves` (as windowHashes gave them). Refuses (and so
-   * rolls the seal back) if the window no longer holds as many transactions as there are leaves.
+   * seals' order, each with its hash from `leaves` (as windowHashes gave them, in that order).
+   * Refuses (and so rolls the seal back) if the window no longer holds as many transactions as
+   * there are leaves (one more: its entry has no hash, which the table refuses; one fewer: counted).
    */
-  async create(seal: Omit<Seal, 'createdAt'>, leaves: string): Promise<Seal> {
+  async create(seal: Omit<Seal, 'createdAt'>, leaves: string[]): Promise<Seal> {
     const created = await this.db.client.ledgerSeal.create({ data: seal });
     const entries = await this.db.client.$executeRaw`
       INSERT INTO ledger_seal_entries (seal_id, position, transaction_id, hash)
-      SELECT ${seal.id}, w.n - 1, w.id, substr(${leaves}::text, ((w.n - 1) * 64 + 1)::int, 64) FROM (
+      SELECT ${seal.id}, w.n - 1, w.id, l.hash FROM (
         SELECT t.id, row_number() OVER (ORDER BY t.created_at, t.id) AS n FROM ledger_transactions t
-        WHERE t.created_at >= ${seal.coversFrom} AND t.created_at < ${seal.coversTo}) w`;
-    if (entries * 64 !== leaves.length) {
-      throw new Error(`seal ${seal.id}: its window holds ${entries} transactions, not the ${leaves.length / 64} hashed`);
+        WHERE t.created_at >= ${seal.coversFrom} AND t.created_at < ${seal.coversTo}) w
+      LEFT JOIN unnest(${leaves}::text[]) WITH ORDINALITY AS l(hash, n) ON l.n = w.n`;
+    if (entries !== leaves.length) {
+      throw new Error(`seal ${seal.id}: its window holds ${entries} transactions, not the ${leaves.length} hashed`);
     }
     return created;
   }

@@ -68,8 +68,8 @@ export class SealService {
         const from = last?.coversTo ?? new Date(0);
         if (until <= from) return null;
         // the window's rows stay in the database: its end and size, then its hashes as one string,
-        // then its entries written from the same window (a seal of 20,000 transactions held
-        // 20,000 row objects and their arrays in this process, several times over, for seconds)
+        // then its entries written from the same window with those hashes (a seal of 20,000
+        // transactions held 20,000 row objects and their ids' arrays in this process, for seconds)
         const { coversTo, transactions } = await this.repository.windowEnd(from, until, MAX_PER_SEAL);
         if (transactions === 0) return null;
         const hashes = await this.repository.windowHashes(from, coversTo);
@@ -77,7 +77,7 @@ export class SealService {
         const previousHash = last?.hash ?? GENESIS_HASH;
         const id = (last?.id ?? 0n) + 1n;
         const seal = { id, coversFrom: from, coversTo, transactions: leaves.length, merkleRoot: merkleRoot(leaves), previousHash };
-        const created = await this.repository.create({ ...seal, hash: sealHash(seal) }, hashes);
+        const created = await this.repository.create({ ...seal, hash: sealHash(seal) }, leaves);
         this.logger.log(`seal ${id}: ${leaves.length} transaction(s) up to ${coversTo.toISOString()}`);
         return created;
       },
