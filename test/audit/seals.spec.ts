@@ -91,7 +91,7 @@ describe('sealed journal', () => {
     expect((await reconcile()).status).toBe('passed');
   });
 
-  it('a seal hashes each transaction of its window as ledger_transaction_hash does, in the seals\' order', async () => {
+  it("a seal hashes each transaction of its window as ledger_transaction_hash does, in the seals' order", async () => {
     const from = new Date(0);
     const to = new Date(Date.now() + 1);
     const expected = await t.prisma.$queryRawUnsafe<{ hash: string }[]>(

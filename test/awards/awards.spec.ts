@@ -382,7 +382,11 @@ describe('bulk awards', () => {
   it('names each credit as the service does: award_transaction_id in SQL is awardTransactionId', async () => {
     const award = randomUUID();
     for (const line of [1, 2, 255, 256, 65_536, 1_000_000, 2_147_483_647]) {
-      const [row] = await t.prisma.$queryRawUnsafe<{ id: string }[]>('SELECT award_transaction_id($1::uuid, $2::int)::text AS id', award, line);
+      const [row] = await t.prisma.$queryRawUnsafe<{ id: string }[]>(
+        'SELECT award_transaction_id($1::uuid, $2::int)::text AS id',
+        award,
+        line,
+      );
       expect(row.id).toBe(awardTransactionId(award, line));
     }
     // a credited row's transaction is the one its row names, whichever path credited it
