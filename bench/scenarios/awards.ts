@@ -102,6 +102,18 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
     if (worker) workerRssPeak = Math.max(workerRssPeak!, rssOf(worker.pid));
   }, 100);
+  // AWARD_MEMORY_LOG=1: the process's memory by kind every 5 s (where an RSS rise lives: V8's
+  // heap, buffers outside it, or neither, i.e. the allocator's)
+  const mb = (b: number) => (b / 1048576).toFixed(0);
+  const memoryLog =
+    process.env.AWARD_MEMORY_LOG === '1'
+      ? setInterval(() => {
+          const m = process.memoryUsage();
+          console.log(
+            `memory ${new Date().toISOString()}: rss ${mb(m.rss)} heapTotal ${mb(m.heapTotal)} heapUsed ${mb(m.heapUsed)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)} MB`,
+          );
+        }, 5000)
+      : undefined;
 
   // the file, generated line by line as the request sends it
   function* lines(): Iterable<string> {
@@ -155,6 +167,7 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
   await progress;
   const executed = Number(t2 - t1) / 1e9;
   clearInterval(sampler);
+  clearInterval(memoryLog);
   loop.disable();
   busy.sort((a, b) => a - b);
   return {

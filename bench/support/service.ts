@@ -25,7 +25,8 @@ export async function startService(o: BenchOptions, url: string, env: Record<str
     PARTNER_CODE_RATE_PER_MINUTE: '1000000',
     // the webhooks scenario's receiver listens on loopback
     WEBHOOK_ALLOW_PRIVATE: 'true',
-    LOG_LEVEL: 'error',
+    // BENCH_LOG_LEVEL=info shows the service's own log lines (seals, awards) among the figures
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'error',
     ...env,
   });
   const app = await createApp(config);

@@ -28,35 +28,57 @@ export class SealRepository {
     return this.db.client.ledgerSeal.findFirst({ orderBy: { id: 'desc' } });
   }
 
-  /** The journal's transactions created in [from, until), in the seals' order, `take` at most. */
-  transactionsBetween(from: Date, until: Date, take: number): Promise<{ id: string; created_at: Date }[]> {
-    return this.db.client.$queryRaw<{ id: string; created_at: Date }[]>`
-      SELECT id::text, created_at FROM ledger_transactions
-      WHERE created_at >= ${from} AND created_at < ${until} ORDER BY created_at, id LIMIT ${take}`;
+  /**
+   * Where a seal that starts at `from` ends: `until`, or, when more than `max` transactions were
+   * created in [from, until), the millisecond of the first one past `max` (its peers of the same
+   * millisecond wait for the next seal: a seal's bounds are JavaScript Dates). Also how many the
+   * window holds (0: nothing to seal). One row comes back, whatever the window's size.
+   */
+  async windowEnd(from: Date, until: Date, max: number): Promise<{ coversTo: Date; transactions: number }> {
+    const [row] = await this.db.client.$queryRaw<{ n: number; last: Date | null }[]>`
+      SELECT count(*)::int AS n, date_trunc('milliseconds', max(w.created_at)) AS last FROM (
+        SELECT created_at FROM ledger_transactions WHERE created_at >= ${from} AND created_at < ${until}
+        ORDER BY created_at, id LIMIT ${max + 1}) w`;
+    if (row.n <= max) return { coversTo: until, transactions: row.n };
+    const [counted] = await this.db.client.$queryRaw<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM ledger_transactions WHERE created_at >= ${from} AND created_at < ${row.last}`;
+    return { coversTo: row.last!, transactions: counted.n };
   }
 
   /**
-   * Each transaction's hash, in the order given: ledger_transaction_hash's definition written out
-   * in one query (planned once), rather than a call of it per transaction (two statements planned
-   * for each: minutes for the 20,000 transactions of a seal after a prize day, on a busy server).
+   * The hashes of the transactions created in [from, to), in the seals' order (created_at, id),
+   * as ledger_transaction_hash makes each (its definition written out in one query, planned once),
+   * 64 hex characters each, as one string: 20,000 transactions come back as one value, not as
+   * 20,000 rows whose objects the process would keep through the seal (under a prize day's load
+   * the seals' rows were the serving process's garbage by the hundred megabytes).
    */
-  async hashesOf(ids: string[]): Promise<string[]> {
-    const rows = await this.db.client.$queryRaw<{ hash: string }[]>`
-      SELECT encode(sha256(convert_to(ledger_canonical(t, (
+  async windowHashes(from: Date, to: Date): Promise<string> {
+    const [row] = await this.db.client.$queryRaw<{ leaves: string | null }[]>`
+      SELECT string_agg(encode(sha256(convert_to(ledger_canonical(t, (
                SELECT string_agg(ledger_posting_text(a.code, p), ';' ORDER BY p.id)
-               FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transaction_id = t.id)), 'UTF8')), 'hex') AS hash
-      FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, n) LEFT JOIN ledger_transactions t ON t.id = x.id
-      ORDER BY x.n`;
-    return rows.map((r) => r.hash);
+               FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transaction_id = t.id)), 'UTF8')), 'hex'),
+             '' ORDER BY t.created_at, t.id) AS leaves
+      FROM ledger_transactions t WHERE t.created_at >= ${from} AND t.created_at < ${to}`;
+    return row.leaves ?? '';
   }
 
-  /** Writes a seal and its entries (transaction ids with their hashes, in position order). */
-  async create(seal: Omit<Seal, 'createdAt'>, ids: string[], leaves: string[]): Promise<Seal> {
+  /**
+   * Writes a seal and its entries: the transactions created in [coversFrom, coversTo) in the
+   * seals' order, each with its hash from `leaves` (as windowHashes gave them, in that order).
+   * Refuses (and so rolls the seal back) if the window no longer holds as many transactions as
+   * there are leaves (one more: its entry has no hash, which the table refuses; one fewer: counted).
+   */
+  async create(seal: Omit<Seal, 'createdAt'>, leaves: string[]): Promise<Seal> {
     const created = await this.db.client.ledgerSeal.create({ data: seal });
-    await this.db.client.$executeRaw`
+    const entries = await this.db.client.$executeRaw`
       INSERT INTO ledger_seal_entries (seal_id, position, transaction_id, hash)
-      SELECT ${seal.id}, e.n - 1, e.id, e.hash FROM unnest(${ids}::uuid[], ${leaves}::text[])
-        WITH ORDINALITY AS e(id, hash, n)`;
+      SELECT ${seal.id}, w.n - 1, w.id, l.hash FROM (
+        SELECT t.id, row_number() OVER (ORDER BY t.created_at, t.id) AS n FROM ledger_transactions t
+        WHERE t.created_at >= ${seal.coversFrom} AND t.created_at < ${seal.coversTo}) w
+      LEFT JOIN unnest(${leaves}::text[]) WITH ORDINALITY AS l(hash, n) ON l.n = w.n`;
+    if (entries !== leaves.length) {
+      throw new Error(`seal ${seal.id}: its window holds ${entries} transactions, not the ${leaves.length} hashed`);
+    }
     return created;
   }
 

@@ -143,7 +143,7 @@ export class AwardExecutor {
 
   private creditOf(award: AwardRecord, row: PendingRow, debts: Map<string, Decimal>): NewTransaction & { id: string } {
     return {
-      id: awardTransactionId(award.id, row.residentId, row.reference),
+      id: awardTransactionId(award.id, row.line),
       type: AWARD_TYPE,
       // a resident's debt is paid first, as by any accrual
       postings: accrual(row.residentId, row.points, payDebtFirst(debts, row.residentId, row.points)),

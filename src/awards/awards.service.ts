@@ -11,6 +11,8 @@ import { AwardRowInput, CheckedRow, executeRefusal, MAX_DESCRIPTION_LENGTH, Refu
 
 /** Rows stored per statement while an upload streams in. */
 const UPLOAD_CHUNK = 5000;
+/** An upload of this many valid rows or more analyses award_rows when it ends (its chunks' plans go by the statistics). */
+const ANALYZE_AFTER_ROWS = 10_000;
 /** Error-file lines read per query while it streams out. */
 const ERRORS_PAGE = 5000;
 
@@ -114,6 +116,11 @@ export class AwardsService {
       if (pending.length + refused.length >= UPLOAD_CHUNK) await flush();
     }
     await flush();
+    if (valid >= ANALYZE_AFTER_ROWS) {
+      await this.repository
+        .analyzeRows()
+        .catch((e: Error) => this.logger.warn(`award ${id}: award_rows not analysed after its upload: ${e.message}`));
+    }
     if (rows === 0) throw invalidInput('the upload has no rows: send residentId,points[,reference] lines, or JSON {"rows": [...]}');
     return this.repository.finishUpload(id, { rows, valid, invalid: rows - valid, totalPoints: total, contentHash: digest.digest() });
   }

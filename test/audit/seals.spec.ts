@@ -91,15 +91,25 @@ describe('sealed journal', () => {
     expect((await reconcile()).status).toBe('passed');
   });
 
-  it('a seal hashes each transaction as ledger_transaction_hash does, in the order given, an unknown id as null', async () => {
-    const unknown = randomUUID();
-    const given = [ids[3], unknown, ids[0], ids[4]];
-    const expected = await t.prisma.$queryRawUnsafe<{ hash: string | null }[]>(
-      'SELECT ledger_transaction_hash(x.id) AS hash FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, n) ORDER BY x.n',
-      given,
+  it("a seal hashes each transaction of its window as ledger_transaction_hash does, in the seals' order", async () => {
+    const from = new Date(0);
+    const to = new Date(Date.now() + 1);
+    const expected = await t.prisma.$queryRawUnsafe<{ hash: string }[]>(
+      'SELECT ledger_transaction_hash(id) AS hash FROM ledger_transactions WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id',
+      from,
+      to,
     );
-    expect(expected[1].hash).toBeNull();
-    expect(await t.app.get(SealRepository).hashesOf(given)).toEqual(expected.map((e) => e.hash));
+    expect(expected.length).toBeGreaterThanOrEqual(6);
+    const repository = t.app.get(SealRepository);
+    expect(await repository.windowHashes(from, to)).toBe(expected.map((e) => e.hash).join(''));
+    // a window of more than `max` ends at the millisecond of the first transaction past it
+    const [fourth] = await t.prisma.$queryRawUnsafe<{ end: Date; before: number }[]>(
+      `SELECT date_trunc('milliseconds', created_at) AS end,
+              (SELECT count(*)::int FROM ledger_transactions b WHERE b.created_at < date_trunc('milliseconds', x.created_at)) AS before
+       FROM ledger_transactions x ORDER BY created_at, id OFFSET 3 LIMIT 1`,
+    );
+    expect(await repository.windowEnd(from, to, 3)).toEqual({ coversTo: fourth.end, transactions: fourth.before });
+    expect(await repository.windowEnd(from, to, 1000)).toEqual({ coversTo: to, transactions: expected.length });
   });
 
   it('a sealed posting changed in the database (triggers off) fails the next reconciliation, naming the transaction', async () => {

@@ -29,12 +29,21 @@ describe('an award row', () => {
     expect(isHeader(['anna', '5'])).toBe(false);
   });
 
-  it('is credited by a transaction whose id is its key’s: the same row, the same id', () => {
-    const id = awardTransactionId('a1', 'anna', 'x');
+  it('is credited by a transaction whose id is its row’s: the same row, the same id; an award’s ids in line order', () => {
+    const award = '0b6f7c1e-3d5a-4f7e-9a51-2c8d9e0f1a2b';
+    const id = awardTransactionId(award, 7);
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(awardTransactionId('a1', 'anna', 'x')).toBe(id);
-    expect(awardTransactionId('a1', 'anna', 'y')).not.toBe(id);
-    expect(awardTransactionId('a2', 'anna', 'x')).not.toBe(id);
+    expect(awardTransactionId(award, 7)).toBe(id);
+    expect(awardTransactionId(award, 8)).not.toBe(id);
+    expect(awardTransactionId('1c6f7c1e-3d5a-4f7e-9a51-2c8d9e0f1a2b', 7)).not.toBe(id);
+    // neighbours: the same award's prefix, the line last (what keeps a chunk's index entries together)
+    expect(awardTransactionId(award, 8).slice(0, 24)).toBe(id.slice(0, 24));
+    expect(id.endsWith('00000007')).toBe(true);
+    const lines = [1, 2, 255, 256, 65_536, 1_000_000];
+    const ids = lines.map((line) => awardTransactionId(award, line));
+    expect([...ids].sort()).toEqual(ids);
+    expect(() => awardTransactionId(award, 0)).toThrow(RangeError);
+    expect(() => awardTransactionId(award, 1.5)).toThrow(RangeError);
   });
 
   it('the same lines hash alike, whatever the CSV quoting or JSON', () => {

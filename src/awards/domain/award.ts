@@ -128,16 +128,23 @@ export function isHeader(fields: string[]): boolean {
 }
 
 /**
- * The id of the ledger transaction that credits a row: derived from the row's key (award,
- * resident, reference), so that a second credit of the same row could not be written even if
- * everything else failed: it would collide on the journal's primary key. An RFC 9562 UUID of
- * version 8 (custom), from the key's SHA-256.
+ * The id of the ledger transaction that credits a row: derived from the row (its award and its
+ * line, unique in the award as its key (resident, reference) is), so that a second credit of the
+ * same row could not be written even if everything else failed: it would collide on the journal's
+ * id registry. An RFC 9562 UUID of version 8 (custom): 12 bytes of SHA-256 of the award's id, then
+ * the line, so that an award's credits are named in line order and a chunk's ids are neighbours in
+ * every index keyed by a transaction id (random ids spread each chunk over the whole of those
+ * indexes: docs/performance.md, "bulk awards at a million rows"). award_transaction_id in SQL
+ * makes the same id.
  */
-export function awardTransactionId(awardId: string, residentId: string, reference: string): string {
-  const hash = createHash('sha256').update(`award\u0000${awardId}\u0000${residentId}\u0000${reference}`).digest();
-  hash[6] = (hash[6] & 0x0f) | 0x80;
-  hash[8] = (hash[8] & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
+export function awardTransactionId(awardId: string, line: number): string {
+  if (!Number.isInteger(line) || line < 1 || line > 0x7fffffff) throw new RangeError(`an award row's line is a positive int, not ${line}`);
+  const id = Buffer.alloc(16);
+  createHash('sha256').update(`award\u0000${awardId}`).digest().copy(id, 0, 0, 12);
+  id[6] = (id[6] & 0x0f) | 0x80;
+  id[8] = (id[8] & 0x3f) | 0x80;
+  id.writeUInt32BE(line, 12);
+  const hex = id.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
