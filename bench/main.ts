@@ -137,7 +137,9 @@ async function main(): Promise<void> {
     return;
   }
   if (o.only === 'webhooks') {
-    const service_ = await startService(o, url);
+    // WEBHOOK_BUSY_SHARE from the environment reaches the service (1: the drain not paced, for comparison)
+    const share = process.env.WEBHOOK_BUSY_SHARE;
+    const service_ = await startService(o, url, share ? { WEBHOOK_BUSY_SHARE: share } : {});
     const w = await webhooks(o, service_);
     console.log(
       table([

@@ -37,8 +37,9 @@ const DRAIN_WAIT_MS = 60_000;
 /**
  * What a webhook costs earn ingest, and how fast the outbox drains: earn ingest (as in its own
  * scenario, a source of its own per run) without a webhook, with one webhook subscribed to
- * `earn_event.posted` that a local node:http receiver in this process answers at once (200), and
- * without again (the webhook deleted), on one service. The receiver counts what it gets; the
+ * `earn_event.posted` that a local node:http receiver on a thread of this process answers at once
+ * (200), and without again (the webhook deleted), on one service; each phase with the CPU it
+ * used (bench/support/cpu.ts). The receiver counts what it gets; the
  * drain rate is its deliveries over the time from its first to its last. The outbox's peak age
  * (the metric's figure, the age of the oldest pending delivery, at its highest) is read from the
  * deliveries once the wait for the drain (DRAIN_WAIT_MS at most) is over: the oldest pending
