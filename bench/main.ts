@@ -18,6 +18,7 @@ import { replicaReads } from './scenarios/replica';
 import { webhooks } from './scenarios/webhooks';
 import { RunResult, table } from './stats';
 import { benchDatabaseUrl, dropDatabase, recreateDatabase } from './support/database';
+import { CpuFigures } from './support/cpu';
 import { startService } from './support/service';
 
 /**
@@ -136,7 +137,9 @@ async function main(): Promise<void> {
     return;
   }
   if (o.only === 'webhooks') {
-    const service_ = await startService(o, url);
+    // WEBHOOK_BUSY_SHARE from the environment reaches the service (1: the drain not paced, for comparison)
+    const share = process.env.WEBHOOK_BUSY_SHARE;
+    const service_ = await startService(o, url, share ? { WEBHOOK_BUSY_SHARE: share } : {});
     const w = await webhooks(o, service_);
     console.log(
       table([
@@ -156,6 +159,21 @@ async function main(): Promise<void> {
         `last delivery ${w.drainLagSeconds.toFixed(1)} s after the last event posted; peak outbox age ${w.peakAgeSeconds.toFixed(1)} s` +
         (w.undelivered > 0 ? `; NOT DRAINED: ${w.undelivered} deliveries still pending after the wait` : '; drained'),
     );
+    // CPU per event holds where rates do not: what each phase cost, whatever else the machine ran
+    const perK = (seconds: number, events: number) => ((seconds * 1000 * 1000) / events).toFixed(0);
+    const cpuLine = (name: string, c: CpuFigures | undefined, events: number) =>
+      c &&
+      console.log(
+        `cpu ms per 1000 events, ${name}: service thread ${perK(c.main, events)}, other threads ${perK(c.threads, events)}, ` +
+          `database ${perK(c.database, events)}, total ${perK(c.main + c.threads + c.database, events)} (machine busy ${c.machineBusy.toFixed(2)} cores)`,
+      );
+    cpuLine('no webhook', w.without[0].cpu, w.without[0].operations);
+    cpuLine('one webhook, ingest', w.withWebhook.cpu, w.withWebhook.operations);
+    cpuLine('one webhook, the drain after it', w.drainTailCpu, w.withWebhook.operations);
+    cpuLine('no webhook again', w.without[1].cpu, w.without[1].operations);
+    if (!Number.isNaN(w.receiverCpuSeconds)) {
+      console.log(`receiver thread: ${perK(w.receiverCpuSeconds, w.drain.operations)} cpu ms per 1000 deliveries (in "other threads")`);
+    }
     await service_.app.close();
     await dropDatabase(o.database, o.databaseName);
     return;

@@ -3,6 +3,7 @@ import { PrismaService } from '../../src/infra/database/prisma.service';
 import { BenchOptions, EARN_BATCH, RESIDENTS } from '../options';
 import { percentile, RunResult } from '../stats';
 import { ClientRequest, loadFromClient, waitUntil } from '../support/client';
+import { CpuFigures, CpuMeter } from '../support/cpu';
 import { BenchApp } from '../support/service';
 
 /**
@@ -11,7 +12,12 @@ import { BenchApp } from '../support/service';
  * event is posted. p50/p99 are of the HTTP answers (acceptance). The warm-up batch (1000 events)
  * goes before the clock starts.
  */
-export async function earnIngest(o: BenchOptions, { app, base, adminKey, call }: BenchApp, sourceId = 'votes'): Promise<RunResult> {
+export async function earnIngest(
+  o: BenchOptions,
+  { app, base, adminKey, call }: BenchApp,
+  sourceId = 'votes',
+  meter?: CpuMeter,
+): Promise<RunResult & { cpu?: CpuFigures }> {
   // a source of its own per run (the webhooks scenario ingests more than once on one service)
   await call('/v1/admin/sources', { id: sourceId, name: `Source ${sourceId}` }, adminKey);
   await call(
@@ -44,10 +50,19 @@ export async function earnIngest(o: BenchOptions, { app, base, adminKey, call }:
   await waitUntil(async () => (await prisma.earnEvent.count({ where: { status: 'received' } })) === 0);
   const requests = Array.from({ length: batches }, (_, b) => request(b + 1));
 
+  const cpuFrom = await meter?.read();
   const started = process.hrtime.bigint();
   const latencies = await loadFromClient(base, requests, 4);
   await waitUntil(async () => (await prisma.earnEvent.count({ where: { status: 'received' } })) === 0);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = cpuFrom && (await meter!.since(cpuFrom));
   const events = batches * EARN_BATCH;
-  return { operations: events, seconds, perSecond: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return {
+    operations: events,
+    seconds,
+    perSecond: events / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...(cpu ? { cpu } : {}),
+  };
 }

@@ -84,6 +84,7 @@ export const configSchema = z
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
     WEBHOOK_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(16),
     WEBHOOK_ROTATION_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
+    WEBHOOK_BUSY_SHARE: z.coerce.number().min(0.05).max(1).default(0.25),
     PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
     API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
@@ -191,6 +192,11 @@ export interface WebhookConfig {
   readonly perEndpoint: number;
   /** after a rotation, how long the old secret still signs beside the new one */
   readonly rotationOverlapHours: number;
+  /**
+   * the share of its time a webhook's drain takes while this process posts earn batches: after a
+   * round it waits (1 − share) / share times the round's own time before the next (1: no pacing)
+   */
+  readonly busyShare: number;
 }
 
 /** Injection token for the validated configuration. */
@@ -249,6 +255,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       concurrency: c.WEBHOOK_CONCURRENCY,
       perEndpoint: c.WEBHOOK_PER_ENDPOINT,
       rotationOverlapHours: c.WEBHOOK_ROTATION_OVERLAP_HOURS,
+      busyShare: c.WEBHOOK_BUSY_SHARE,
     }),
     sessionSecret: c.SESSION_SECRET,
     loginRatePerMinute: c.LOGIN_RATE_PER_MINUTE,

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { ForegroundWork } from '../infra/process/foreground-work';
 import { MetricsService } from '../infra/metrics/metrics.service';
 import { accrual, payDebtFirst } from '../ledger/domain/accrual';
 import { LedgerReadService } from '../ledger/ledger-read.service';
@@ -29,12 +30,14 @@ export class EarnProcessor {
     private readonly ledger: LedgerService,
     private readonly reads: LedgerReadService,
     private readonly metrics: MetricsService,
+    private readonly foreground: ForegroundWork,
   ) {}
 
   /** Processes these events if they still wait; returns how many it processed. */
   processBatch(ids: string[]): Promise<number> {
     if (ids.length === 0) return Promise.resolve(0);
-    return this.db.run(async () => this.process(await this.repository.lockReceived(ids)));
+    // foreground work: the webhook drain gives way while earn batches are being posted
+    return this.foreground.run(() => this.db.run(async () => this.process(await this.repository.lockReceived(ids))));
   }
 
   /**

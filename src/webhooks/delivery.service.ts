@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { ForegroundWork } from '../infra/process/foreground-work';
 import { payloadFor } from './domain/events';
 import { nextAttemptAt, RetryPolicy } from './domain/retry';
 import { AttemptOutcome } from './domain/webhook';
@@ -16,6 +17,12 @@ const ROUND_WAVES = 16;
 export const SERVE_BUDGET_MS = 10_000;
 /** How long a holder waits before looking again when its due heads are beyond the fence (their writers still running). */
 const FENCE_WAIT_MS = 25;
+
+/** Foreground work that ended less than this long ago still counts as running (the gap between two earn batches). */
+const FOREGROUND_GAP_MS = 200;
+/** The longest a paced drain waits between two rounds, and how often it looks whether the foreground work ended meanwhile. */
+const PACE_MAX_WAIT_MS = 2_000;
+const PACE_SLICE_MS = 50;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -40,6 +47,7 @@ export class DeliveryService {
     private readonly sender: WebhookSender,
     private readonly secrets: SecretBox,
     private readonly metrics: WebhookMetrics,
+    private readonly foreground: ForegroundWork,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.policy = {
@@ -108,9 +116,14 @@ export class DeliveryService {
           await this.repository.releaseWebhook(served);
           return attempts;
         }
+        const sentFrom = performance.now();
         const sending = this.round(round, deadline);
         const last = Date.now() - started >= SERVE_BUDGET_MS;
-        next = last ? Promise.resolve({ round: null, deadline: 0 }) : claim([...recording.ids, ...round.deliveries.map((d) => d.id)]);
+        // while this process posts earn batches the drain gives way: the next round is read only
+        // after a pause (below), so that it takes at most its share of the time
+        const paced = !last && this.pacing();
+        next =
+          last || paced ? Promise.resolve({ round: null, deadline: 0 }) : claim([...recording.ids, ...round.deliveries.map((d) => d.id)]);
         const { outcomes, gone } = await sending;
         await settled();
         attempts += outcomes.length;
@@ -133,10 +146,26 @@ export class DeliveryService {
           await this.repository.releaseWebhook(served);
           return attempts;
         }
+        if (paced) {
+          const share = this.config.webhooks.busyShare;
+          await this.pause(Math.min(PACE_MAX_WAIT_MS, ((performance.now() - sentFrom) * (1 - share)) / share));
+          next = claim(recording.ids);
+        }
       }
     } finally {
       await recording.done;
     }
+  }
+
+  /** Waits up to `ms`, less if the foreground work ends meanwhile (the drain then catches up at once). */
+  private async pause(ms: number): Promise<void> {
+    const until = performance.now() + ms;
+    for (let left = ms; left > 0 && this.pacing(); left = until - performance.now()) await sleep(Math.min(PACE_SLICE_MS, left));
+  }
+
+  /** Whether the drain paces itself now: foreground work (earn batches) runs in this process, and pacing is on. */
+  private pacing(): boolean {
+    return this.config.webhooks.busyShare < 1 && this.foreground.busy(FOREGROUND_GAP_MS);
   }
 
   /**

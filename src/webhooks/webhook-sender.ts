@@ -10,6 +10,9 @@ import { AttemptOutcome } from './domain/webhook';
 /** How much of a receiver's answer is kept (and read at all). */
 export const RESPONSE_SNIPPET = 1000;
 
+/** Signers kept ready (one or two per webhook served; the map is emptied when it reaches this). */
+const SIGNERS_KEPT = 256;
+
 export class UnsafeUrlError extends Error {}
 
 /** A webhook URL and the checked address its requests go to. */
@@ -40,6 +43,9 @@ export class WebhookSender implements OnModuleDestroy {
     'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
     'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
   };
+
+  /** signers by secret (see `signer`) */
+  private readonly signers = new Map<string, Signer>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -79,7 +85,21 @@ export class WebhookSender implements OnModuleDestroy {
   }
 
   sign(message: SignedMessage): string {
-    return message.secrets.map((secret) => new Signer(secret).sign(message.id, message.timestamp, message.body)).join(' ');
+    return message.secrets.map((secret) => this.signer(secret).sign(message.id, message.timestamp, message.body)).join(' ');
+  }
+
+  /**
+   * The library's signer of a secret, made once (it decodes the secret's key when it is made):
+   * a round signs all its deliveries with the same one or two secrets.
+   */
+  private signer(secret: string): Signer {
+    let signer = this.signers.get(secret);
+    if (!signer) {
+      if (this.signers.size >= SIGNERS_KEPT) this.signers.clear();
+      signer = new Signer(secret);
+      this.signers.set(secret, signer);
+    }
+    return signer;
   }
 
   /** Resolves and checks the URL, then sends: one attempt on its own. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { ForegroundWork } from '../../src/infra/process/foreground-work';
 import { WebhooksRepository } from '../../src/webhooks/webhooks.repository';
 import { startTestApp, TestApp } from '../support/app';
 import { TestReceiver } from '../support/receiver';
@@ -103,6 +104,36 @@ describe('webhook drain', () => {
       expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : 1)));
     }
     await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
+  });
+
+  it('while earn batches are being posted the drain paces itself, and still delivers everything, in order', async () => {
+    receiver.answer = () => ({ status: 200, body: 'ok' });
+    // foreground work that lasts the whole test: every round of the drain is followed by a pause
+    let endForeground!: () => void;
+    const foreground = t.app.get(ForegroundWork).run(() => new Promise<void>((resolve) => (endForeground = resolve)));
+    try {
+      const hook = await register('/paced');
+      await earn('paced', 200, 8);
+      await waitFor(
+        async () => (await t.prisma.webhookDelivery.count({ where: { webhookId: hook.id, status: 'delivered' } })) === 200,
+        60_000,
+        'every delivery delivered while the foreground work runs',
+      );
+      const got = receiver.at('/paced');
+      expect(got).toHaveLength(200);
+      const seqOf = new Map((await deliveries(hook.id)).map((d) => [d.eventId, d.eventSeq]));
+      const byResident = new Map<string, bigint[]>();
+      for (const r of got) {
+        const resident = r.json.data.residentId as string;
+        byResident.set(resident, [...(byResident.get(resident) ?? []), seqOf.get(r.headers['webhook-id'])!]);
+      }
+      expect(byResident.size).toBe(8);
+      for (const seqs of byResident.values()) expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : 1)));
+      await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
+    } finally {
+      endForeground();
+      await foreground;
+    }
   });
 
   it("a receiver that never answers holds only its own attempts: a live receiver's burst drains meanwhile", async () => {

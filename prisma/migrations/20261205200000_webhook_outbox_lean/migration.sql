@@ -1,0 +1,12 @@
+-- The outbox's write in the earn transaction, one index lighter (issue 17, "Tests and speed";
+-- docs/performance.md, "Webhooks: where a webhook's cost goes").
+--
+-- webhook_deliveries_once (webhook_id, event_id) held each delivery's pair unique. Nothing asks
+-- by that pair (deliveries are found by id, by their webhook's due or resident queue, and listed
+-- by webhook and time), and nothing could break it: deliveries are inserted by webhook_publish
+-- alone, one per webhook for each event that statement has just inserted, and never again for
+-- that event (a retry, by hand or by backoff, updates the row). The index cost each event posted
+-- with a webhook an entry at a random place (the event's id is random) in the earn transaction,
+-- and each delivery recorded another (recording a delivery cannot be a HOT update: its status
+-- is in the partial indexes' predicates).
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_once;
