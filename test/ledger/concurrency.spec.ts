@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { LedgerService } from '../../src/ledger/ledger.service';
 import { ledgerViolations } from '../support/ledger-invariants';
 import { startTestApp, TestApp } from '../support/app';
@@ -82,6 +83,63 @@ describe('the ledger under concurrency', () => {
        WHERE a.code = 'programme:issued' AND b.debits_posted > 0`,
     );
     expect(shards[0].used).toBeGreaterThan(1);
+  });
+
+  /** A session of its own holding these balance rows of programme:issued (FOR UPDATE) until released. */
+  const holdIssuedRows = async (where: string) => {
+    const session = new Client({ connectionString: t.databaseUrl });
+    await session.connect();
+    await session.query('BEGIN');
+    await session.query(
+      `SELECT 1 FROM account_balances b JOIN ledger_accounts a ON a.id = b.account_id
+       WHERE a.code = 'programme:issued' AND a.asset = 'POINTS' AND ${where} FOR UPDATE OF b`,
+    );
+    return async () => {
+      await session.query('ROLLBACK');
+      await session.end();
+    };
+  };
+  const issuedShardOf = async (residentId: string) =>
+    (
+      await t.prisma.$queryRawUnsafe<{ shard: number }[]>(
+        `SELECT p.shard FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+         WHERE a.code = 'programme:issued' AND p.transaction_id = (SELECT q.transaction_id FROM ledger_postings q
+           JOIN ledger_accounts r ON r.id = q.account_id WHERE r.code = $1)`,
+        `resident:${residentId}`,
+      )
+    ).map((r) => r.shard);
+
+  it('a write to a sharded account takes a balance row no one holds rather than wait for a held one', async () => {
+    await transfer('programme:issued', `resident:${resident()}`, '1').expect(201);
+    const release = await holdIssuedRows('b.shard <> 7');
+    try {
+      const paul = resident();
+      const answer = await Promise.race([
+        transfer('programme:issued', `resident:${paul}`, '3'),
+        new Promise<'waited'>((done) => setTimeout(() => done('waited'), 10_000)),
+      ]);
+      expect(answer === 'waited' ? answer : answer.status).toBe(201);
+      expect(await issuedShardOf(paul)).toEqual([7]);
+    } finally {
+      await release();
+    }
+  });
+
+  it('a write to a sharded account whose rows are all held waits for one, and then lands', async () => {
+    await transfer('programme:issued', `resident:${resident()}`, '1').expect(201);
+    const release = await holdIssuedRows('true');
+    const rita = resident();
+    let settled = false;
+    const answer = transfer('programme:issued', `resident:${rita}`, '4').then((r) => {
+      settled = true;
+      return r;
+    });
+    await new Promise((done) => setTimeout(done, 500));
+    expect(settled).toBe(false);
+    await release();
+    expect((await answer).status).toBe(201);
+    expect(await issuedShardOf(rita)).toHaveLength(1);
+    expect((await posted(`resident:${rita}`)).posted).toBe('4');
   });
 
   it('posts, voids and expiry racing for one hold: exactly one settles it', async () => {
