@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { Webhook as Signer } from 'standardwebhooks';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { isPublicAddress, urlProblem } from './domain/url-safety';
@@ -10,7 +11,7 @@ import { AttemptOutcome } from './domain/webhook';
 /** How much of a receiver's answer is kept (and read at all). */
 export const RESPONSE_SNIPPET = 1000;
 
-/** Signers kept ready (one or two per webhook served; the map is emptied when it reaches this). */
+/** Signers kept ready (one or two per webhook served), the least recently used evicted beyond this. */
 const SIGNERS_KEPT = 256;
 
 export class UnsafeUrlError extends Error {}
@@ -45,7 +46,7 @@ export class WebhookSender implements OnModuleDestroy {
   };
 
   /** signers by secret (see `signer`) */
-  private readonly signers = new Map<string, Signer>();
+  private readonly signers = new LRUCache<string, Signer>({ max: SIGNERS_KEPT });
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -95,7 +96,6 @@ export class WebhookSender implements OnModuleDestroy {
   private signer(secret: string): Signer {
     let signer = this.signers.get(secret);
     if (!signer) {
-      if (this.signers.size >= SIGNERS_KEPT) this.signers.clear();
       signer = new Signer(secret);
       this.signers.set(secret, signer);
     }

@@ -106,7 +106,7 @@ describe('webhook drain', () => {
     await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
   });
 
-  it('while earn batches are being posted the drain paces itself, and still delivers everything, in order', async () => {
+  it('while earn batches are being posted (the drain paced), every delivery still arrives once, each resident in order', async () => {
     receiver.answer = () => ({ status: 200, body: 'ok' });
     // foreground work that lasts the whole test: every round of the drain is followed by a pause
     let endForeground!: () => void;
