@@ -111,14 +111,21 @@ async function main(): Promise<void> {
       table([
         ['earn ingest alone (events)', r.alone[0]],
         [`earn ingest while auditors read from the replica (events)`, r.withReads],
+        ['audit reads during that ingest (2 readers, each reading again at once)', r.reads],
+        ...(r.withPacedReads && r.pacedReads
+          ? ([
+              [`earn ingest while auditors read at ${o.auditReads}/s (events)`, r.withPacedReads],
+              ['audit reads during that ingest (paced)', r.pacedReads],
+            ] as [string, RunResult][])
+          : []),
         ['earn ingest alone again (events)', r.alone[1]],
-        ['audit reads during that ingest (2 readers)', r.reads],
       ]),
     );
     const alone = (r.alone[0].perSecond + r.alone[1].perSecond) / 2;
     console.log(
       `ratio earn ingest with replica reads / alone (mean of both): ${(r.withReads.perSecond / alone).toFixed(2)}x (goal 0.9x); ` +
-        `the replica committed ${r.replicaTransactions} transactions meanwhile; replica ${r.replicaUsable ? 'usable throughout' : 'NOT usable throughout (reads fell back to the primary)'}`,
+        (r.withPacedReads ? `with reads at ${o.auditReads}/s: ${(r.withPacedReads.perSecond / alone).toFixed(2)}x; ` : '') +
+        `the replica committed ${r.replicaTransactions} transactions during the first; replica ${r.replicaUsable ? 'usable throughout' : 'NOT usable throughout (reads fell back to the primary)'}`,
     );
     return;
   }

@@ -53,6 +53,8 @@ export interface BenchOptions {
   rows: number;
   /** with --only awards: the award executed by a worker process, the service serving the reads alone */
   awardWorker: boolean;
+  /** with --only replica: audit reads a second, in all, of the paced run (0: no paced run) */
+  auditReads: number;
   /** with --only reconcile-growth: postings of the small journal (its history runs at a quarter of this a month) */
   growthSmall: number;
   /** with --only reconcile-growth: postings of the large journal (the same rate, a longer history) */
@@ -100,6 +102,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       '--award-worker',
       'with --only awards: execute the award in a worker process (PROCESS_ROLE=worker), the service as PROCESS_ROLE=api',
       false,
+    )
+    .option(
+      '--audit-reads <n>',
+      'with --only replica: audit reads a second, in all, of a second run with reads at a steady pace (0: none)',
+      count(true),
+      10,
     )
     .option('--growth-small <n>', 'with --only reconcile-growth: postings of the small journal', count(false), 1000000)
     .option('--growth-large <n>', 'with --only reconcile-growth: postings of the large journal', count(false), 10000000)

@@ -10,8 +10,11 @@ export interface ReplicaResult {
   /** earn ingest alone, before and after the run with reads */
   alone: [RunResult, RunResult];
   withReads: RunResult;
-  /** the audit reads made during that ingest */
+  /** the audit reads made during that ingest, each as soon as the one before was answered */
   reads: RunResult;
+  /** earn ingest while the auditors read at a steady pace (`--audit-reads` a second in all) */
+  withPacedReads?: RunResult;
+  pacedReads?: RunResult;
   /** transactions the replica committed during the reads (its own count): the reads went there */
   replicaTransactions: number;
   /** whether the service found the replica usable throughout */
@@ -24,7 +27,8 @@ const READERS = 2;
 /**
  * A PostgreSQL primary with a streaming replica made by pg_basebackup on loopback (as the
  * topology test makes them), the service on both (`DATABASE_REPLICA_URL`): earn ingest alone,
- * then with auditors reading from the replica all along, then alone again. Both servers share
+ * then with auditors reading from the replica all along (each as fast as it is answered), then
+ * with the same auditors at a steady pace (`--audit-reads`), then alone again. Both servers share
  * this machine's cores, so the replica's work is not free here as it is on a host of its own.
  */
 export async function replicaReads(o: BenchOptions): Promise<ReplicaResult> {
@@ -48,41 +52,56 @@ export async function replicaReads(o: BenchOptions): Promise<ReplicaResult> {
         `/v1/audit/trial-balance?asOf=${new Date().toISOString()}`,
       ];
       const before = await replicaCommits(pair, o.databaseName);
-      let reading = true;
       let usable = replica.status.usable;
-      const latencies: number[] = [];
-      const readStarted = process.hrtime.bigint();
-      const readers = Array.from({ length: READERS }, async (_, r) => {
-        for (let i = r; reading; i++) {
-          const started = process.hrtime.bigint();
-          const res = await fetch(service.base + paths[i % paths.length], { headers: { 'X-API-Key': service.adminKey } });
-          if (res.status !== 200) throw new Error(`${paths[i % paths.length]}: ${res.status}`);
-          await res.arrayBuffer();
-          latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-          usable &&= replica.status.usable;
+      /**
+       * Earn ingest while READERS auditors read from the replica: each reads again as soon as it
+       * has its answer (`perSecond` undefined: as many reads as the cores allow) or at a steady
+       * pace, `perSecond` reads a second in all.
+       */
+      const ingestWhileReading = async (label: string, perSecond?: number): Promise<{ ingest: RunResult; reads: RunResult }> => {
+        let reading = true;
+        const latencies: number[] = [];
+        const readStarted = process.hrtime.bigint();
+        const gapMs = perSecond ? (1000 * READERS) / perSecond : 0;
+        const readers = Array.from({ length: READERS }, async (_, r) => {
+          for (let i = r; reading; i++) {
+            const started = process.hrtime.bigint();
+            const res = await fetch(service.base + paths[i % paths.length], { headers: { 'X-API-Key': service.adminKey } });
+            if (res.status !== 200) throw new Error(`${paths[i % paths.length]}: ${res.status}`);
+            await res.arrayBuffer();
+            const ms = Number(process.hrtime.bigint() - started) / 1e6;
+            latencies.push(ms);
+            usable &&= replica.status.usable;
+            if (gapMs > ms && reading) await new Promise((resolve) => setTimeout(resolve, gapMs - ms));
+          }
+        });
+        let ingest: RunResult;
+        try {
+          ingest = await earnIngest(o, service, label);
+        } finally {
+          reading = false;
+          await Promise.all(readers);
         }
-      });
-      let withReads: RunResult;
-      try {
-        withReads = await earnIngest(o, service, 'votes2');
-      } finally {
-        reading = false;
-        await Promise.all(readers);
-      }
-      const readSeconds = Number(process.hrtime.bigint() - readStarted) / 1e9;
-      const replicaTransactions = (await replicaCommits(pair, o.databaseName)) - before;
-      const second = await earnIngest(o, service, 'votes3');
-      latencies.sort((a, b) => a - b);
-      return {
-        alone: [first, second],
-        withReads,
-        reads: {
+        const readSeconds = Number(process.hrtime.bigint() - readStarted) / 1e9;
+        latencies.sort((a, b) => a - b);
+        const reads = {
           operations: latencies.length,
           seconds: readSeconds,
           perSecond: latencies.length / readSeconds,
           p50: percentile(latencies, 50),
           p99: percentile(latencies, 99),
-        },
+        };
+        return { ingest, reads };
+      };
+      const closed = await ingestWhileReading('votes2');
+      const replicaTransactions = (await replicaCommits(pair, o.databaseName)) - before;
+      const paced = o.auditReads > 0 ? await ingestWhileReading('votes4', o.auditReads) : undefined;
+      const second = await earnIngest(o, service, 'votes3');
+      return {
+        alone: [first, second],
+        withReads: closed.ingest,
+        reads: closed.reads,
+        ...(paced ? { withPacedReads: paced.ingest, pacedReads: paced.reads } : {}),
         replicaTransactions,
         replicaUsable: usable,
       };
