@@ -14,6 +14,9 @@
 --   no reversal); one transaction's credits without the join to the transactions;
 -- - a call of one transaction checks its postings and the transaction in one statement, and
 --   writes the transaction and its postings from the arrays' first elements instead of joining them;
+--   when it posts to each floor-zero account once (an earn, a redemption), a posting's balance after
+--   is its row's, looked up in the update's result (no running sum), and each credit to a resident
+--   is a lot of its own (no grouping);
 -- - the accounts' pass (the debited residents, the sharded accounts) also finds the floor-zero
 --   accounts, whose expired holds are then looked up by key, and draws each posting's balance row
 --   when no hold is settled (one draw per call and account, as before, now from one random number
@@ -78,6 +81,7 @@ DECLARE
   v_gave_back BOOLEAN;
   v_floor BIGINT[];
   v_lot_credited BIGINT[];
+  v_floor_postings INT;
   v_draw BIGINT := floor(random() * 1000000000)::bigint;
 BEGIN
   x_expire_accounts := coalesce(x_expire_accounts, '{}');
@@ -223,8 +227,9 @@ BEGIN
          coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE a.keeps_lots AND p.side = 'C'), '{}'),
          coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE a.shards > 1), '{}'),
          coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE a.floor_zero), '{}'),
-         coalesce(array_agg(coalesce(p.shard, ((v_draw + p.account_id) % a.shards)::smallint) ORDER BY p.n), '{}')
-    INTO v_lot_debited, v_lot_credited, v_sharded, v_floor, v_shards
+         coalesce(array_agg(coalesce(p.shard, ((v_draw + p.account_id) % a.shards)::smallint) ORDER BY p.n), '{}'),
+         count(*) FILTER (WHERE a.floor_zero)
+    INTO v_lot_debited, v_lot_credited, v_sharded, v_floor, v_shards, v_floor_postings
   FROM unnest(p_accounts, p_sides, p_shards) WITH ORDINALITY AS p(account_id, side, shard, n)
   CROSS JOIN LATERAL (SELECT a.keeps_lots, a.shards, a.floor_zero FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a;
 
@@ -489,6 +494,13 @@ BEGIN
     ON g.transaction_id = c.id AND g.account_id = c.account_id
   WHERE c.amount - coalesce(g.amount, 0) > 0
   ORDER BY c.n;
+  ELSIF v_n = 1 AND v_k = 0 AND v_floor_postings = cardinality(v_floor) THEN
+  -- (one transaction, nothing given back, each resident account posted to once: each credit is a lot)
+  INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
+  SELECT p.account_id, t_ids[1], p.amount, p.amount, t_credit_expires_at[1], v_created
+  FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
+  WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (v_lot_credited)
+  ORDER BY p.n;
   ELSIF v_n = 1 AND v_k = 0 THEN
   -- (one transaction, nothing given back: each credit's lot is the whole credit)
   INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
@@ -702,7 +714,14 @@ BEGIN
   ORDER BY x.n;
   END IF;
 
-  IF v_n = 1 THEN
+  IF v_n = 1 AND v_k = 0 AND v_floor_postings = cardinality(v_floor) THEN
+  -- (one transaction, each floor-zero account posted to once: its balance after is the row's)
+  INSERT INTO ledger_postings (transaction_id, account_id, shard, asset, side, amount, pending, balance_after, created_at)
+  SELECT t_ids[1], p.account_id, p.shard, p.asset, p.side, p.amount, t_kinds[1] = 'pending',
+         v_afters[array_position(v_after_accounts, p.account_id)], v_created
+  FROM unnest(p_accounts, v_shards, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, shard, asset, side, amount, n)
+  ORDER BY p.n;
+  ELSIF v_n = 1 THEN
   -- (one transaction: every posting is its)
   INSERT INTO ledger_postings (transaction_id, account_id, shard, asset, side, amount, pending, balance_after, created_at)
   SELECT t_ids[1], p.account_id, p.shard, p.asset, p.side, p.amount, t_kinds[1] = 'pending',
