@@ -12,7 +12,8 @@
 -- - the credits' lots: none looked for when no posting credits a resident account (found in the
 --   accounts' pass); what was given back left out when nothing was (no hold settled or released,
 --   no reversal); one transaction's credits without the join to the transactions;
--- - a call of one transaction checks its postings and the transaction in one statement, and
+-- - a call of one transaction checks its postings and the transaction, makes the accounts' pass
+--   and finds the expired holds in one statement (over its postings and their accounts), and
 --   writes the transaction and its postings from the arrays' first elements instead of joining them;
 --   when it posts to each floor-zero account once (an earn, a redemption), a posting's balance after
 --   is its row's, looked up in the update's result (no running sum), and each credit to a resident
@@ -82,6 +83,7 @@ DECLARE
   v_floor BIGINT[];
   v_lot_credited BIGINT[];
   v_floor_postings INT;
+  v_unbalanced TEXT;
   v_draw BIGINT := floor(random() * 1000000000)::bigint;
 BEGIN
   x_expire_accounts := coalesce(x_expire_accounts, '{}');
@@ -108,33 +110,51 @@ BEGIN
     p_tx := '{}'; p_accounts := '{}'; p_shards := '{}'; p_assets := '{}'; p_sides := '{}'; p_amounts := '{}';
   END IF;
 
-  -- 1. the postings, and each transaction's balance per asset (one transaction: both in one statement)
+  -- 1. the postings, and each transaction's balance per asset. One transaction: its checks, and the
+  -- accounts' pass and the expired holds below, in one statement over the postings and their
+  -- accounts (what it finds beside a problem is not used: the call is refused)
   IF v_n = 1 THEN
-    SELECT coalesce(x.problem, CASE
+    WITH p AS (
+      SELECT p.tx, p.account_id, p.shard, p.asset, p.side, p.amount, p.n,
+             a.id AS found, a.code, a.asset AS account_asset, a.shards, a.keeps_lots, a.floor_zero
+      FROM unnest(p_tx, p_accounts, p_shards, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, shard, asset, side, amount, n)
+      LEFT JOIN LATERAL (SELECT a.id, a.code, a.asset, a.shards, a.keeps_lots, a.floor_zero FROM ledger_accounts a
+                         WHERE a.id = p.account_id OFFSET 0) a ON true
+    )
+    SELECT
+      (SELECT y.problem FROM (
+        SELECT CASE
+          WHEN p.tx IS NULL OR p.tx < 1 OR p.tx > v_n THEN format('posting %s names no transaction of this call', p.n)
+          WHEN p.found IS NULL THEN format('posting %s: no ledger account %s', p.n, p.account_id)
+          WHEN p.account_asset IS DISTINCT FROM p.asset THEN format('posting %s: account %s holds %s, not %s', p.n, p.code, p.account_asset, p.asset)
+          WHEN p.shard IS NOT NULL AND (p.shard < 0 OR p.shard >= p.shards) THEN format('posting %s: account %s has no balance row %s', p.n, p.code, p.shard)
+          WHEN p.side IS NULL OR p.side NOT IN ('D', 'C') THEN format('posting %s: side must be D or C', p.n)
+          WHEN p.amount IS NULL OR p.amount <= 0 THEN format('posting %s: amount must be positive', p.n)
+        END AS problem FROM p) y WHERE y.problem IS NOT NULL LIMIT 1),
+      (SELECT string_agg(format('%s debits and credits differ by %s', s.asset, abs(s.net)), '; ')
+       FROM (SELECT p.asset, sum(CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) AS net
+             FROM p GROUP BY p.asset ORDER BY p.asset) s
+       WHERE s.net <> 0),
+      coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE p.keeps_lots AND p.side = 'D'), '{}'),
+      coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE p.keeps_lots AND p.side = 'C'), '{}'),
+      coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE p.shards > 1), '{}'),
+      coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE p.floor_zero), '{}'),
+      coalesce(array_agg(coalesce(p.shard, ((v_draw + p.account_id) % p.shards)::smallint) ORDER BY p.n), '{}'),
+      count(*) FILTER (WHERE p.floor_zero),
+      (SELECT coalesce(array_agg(DISTINCT h.transaction_id), '{}')
+       FROM (SELECT DISTINCT p.account_id FROM p WHERE p.floor_zero) f JOIN ledger_open_holds h ON h.account_id = f.account_id
+       WHERE h.expires_at <= v_created AND NOT (h.transaction_id = ANY (v_settles)))
+    INTO v_problem, v_unbalanced, v_lot_debited, v_lot_credited, v_sharded, v_floor, v_shards, v_floor_postings, v_expired
+    FROM p;
+    v_problem := coalesce(v_problem, CASE
         WHEN t_kinds[1] IS NULL OR t_kinds[1] NOT IN ('posted', 'pending', 'void') THEN format('transaction %s: unknown kind %s', t_ids[1], t_kinds[1])
         WHEN t_kinds[1] = 'void' AND (t_pending_ids[1] IS NULL OR v_np > 0) THEN format('transaction %s: a void settles a hold and has no postings', t_ids[1])
         WHEN t_kinds[1] <> 'void' AND v_np < 2 THEN format('transaction %s needs at least 2 postings', t_ids[1])
         WHEN t_kinds[1] = 'pending' AND t_pending_ids[1] IS NOT NULL THEN format('transaction %s: a pending transaction settles nothing', t_ids[1])
         WHEN t_types[1] = 'expiry' THEN format('transaction %s: expiries are recorded by the ledger itself', t_ids[1])
         WHEN t_credit_expires_at[1] IS NOT NULL AND t_kinds[1] <> 'posted' THEN format('transaction %s: only a posted credit has an expiry', t_ids[1])
-        WHEN x.unbalanced IS NOT NULL THEN format('transaction %s is not balanced: %s', t_ids[1], x.unbalanced)
-      END) INTO v_problem
-    FROM (SELECT (SELECT problem FROM (
-        SELECT CASE
-          WHEN p.tx IS NULL OR p.tx < 1 OR p.tx > v_n THEN format('posting %s names no transaction of this call', p.n)
-          WHEN a.id IS NULL THEN format('posting %s: no ledger account %s', p.n, p.account_id)
-          WHEN a.asset IS DISTINCT FROM p.asset THEN format('posting %s: account %s holds %s, not %s', p.n, a.code, a.asset, p.asset)
-          WHEN p.shard IS NOT NULL AND (p.shard < 0 OR p.shard >= a.shards) THEN format('posting %s: account %s has no balance row %s', p.n, a.code, p.shard)
-          WHEN p.side IS NULL OR p.side NOT IN ('D', 'C') THEN format('posting %s: side must be D or C', p.n)
-          WHEN p.amount IS NULL OR p.amount <= 0 THEN format('posting %s: amount must be positive', p.n)
-        END AS problem
-        FROM unnest(p_tx, p_accounts, p_shards, p_assets, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, shard, asset, side, amount, n)
-        LEFT JOIN LATERAL (SELECT a.id, a.code, a.asset, a.shards FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a ON true
-      ) y WHERE problem IS NOT NULL LIMIT 1) AS problem,
-      (SELECT string_agg(format('%s debits and credits differ by %s', s.asset, abs(s.net)), '; ')
-       FROM (SELECT p.asset, sum(CASE p.side WHEN 'D' THEN p.amount ELSE -p.amount END) AS net
-             FROM unnest(p_assets, p_sides, p_amounts) AS p(asset, side, amount) GROUP BY p.asset ORDER BY p.asset) s
-       WHERE s.net <> 0) AS unbalanced) x;
+        WHEN v_unbalanced IS NOT NULL THEN format('transaction %s is not balanced: %s', t_ids[1], v_unbalanced)
+      END);
   ELSE
   SELECT problem INTO v_problem FROM (
     SELECT CASE
@@ -219,10 +239,11 @@ BEGIN
 
   -- the resident accounts whose expired lots this call records: those it debits and those it is
   -- asked to expire, that have (or will have, once a released hold gives back) an expired lot
-  -- (and, in the same pass, the sharded accounts it posts to, for the lock step)
-  -- (and, in the same pass, the resident accounts it credits, the floor-zero ones, whose expired holds are released below, and each
+  -- (and, in the same pass, the sharded accounts it posts to, for the lock step, the resident
+  -- accounts it credits, the floor-zero ones, whose expired holds are released below, and each
   -- posting's balance row when no hold is settled: the one named, else one of the account's,
-  -- drawn once per call and account)
+  -- drawn once per call and account). For one transaction, found with its checks above.
+  IF v_n <> 1 THEN
   SELECT coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE a.keeps_lots AND p.side = 'D'), '{}'),
          coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE a.keeps_lots AND p.side = 'C'), '{}'),
          coalesce(array_agg(DISTINCT p.account_id) FILTER (WHERE a.shards > 1), '{}'),
@@ -238,6 +259,7 @@ BEGIN
     SELECT coalesce(array_agg(DISTINCT h.transaction_id), '{}') INTO v_expired
     FROM unnest(v_floor) AS f(id) JOIN ledger_open_holds h ON h.account_id = f.id
     WHERE h.expires_at <= v_created AND NOT (h.transaction_id = ANY (v_settles));
+  END IF;
   END IF;
   v_holds := v_settles || v_expired;
   IF cardinality(v_lot_debited) + cardinality(x_expire_accounts) > 0 THEN
