@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Prisma } from '../../src/generated/prisma/client';
 import { LedgerReadService } from '../../src/ledger/ledger-read.service';
+import { balanceSumsSql } from '../../src/ledger/ledger-read.repository';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 
 /** The ledger's read side: what audit, residents and the public statistics read of the journal. */
@@ -108,5 +110,32 @@ describe('the ledger read side', () => {
       outstanding: '162',
       residentsWithBalance: 2,
     });
+  });
+
+  it('a resident’s balance is read by its keys however outdated the statistics (a bulk award opens accounts by the million; last: its accounts stay)', async () => {
+    const resident = `r-${randomUUID().slice(0, 8)}`;
+    await earn(resident, '7');
+    // statistics taken while the tables were small, then 60,000 accounts opened with their
+    // balance rows, as an award's chunks open them (autovacuum off, or not there yet)
+    await t.prisma.$executeRawUnsafe('ANALYZE ledger_accounts, account_balances');
+    await t.prisma.$executeRawUnsafe(`
+      WITH a AS (
+        INSERT INTO ledger_accounts (code, asset, normal_side, floor_zero, shards)
+        SELECT 'resident:opened-' || g, 'POINTS', 'C', true, 1 FROM generate_series(1, 60000) g
+        RETURNING id, normal_side, floor_zero)
+      INSERT INTO account_balances (account_id, shard, normal_side, floor_zero) SELECT id, 0, normal_side, floor_zero FROM a`);
+
+    const [{ 'QUERY PLAN': plan }] = await t.prisma.$queryRaw<{ 'QUERY PLAN': unknown }[]>(
+      Prisma.sql`EXPLAIN (FORMAT JSON) ${balanceSumsSql([`resident:${resident}`, `resident:${resident}:debt`], 'POINTS')}`,
+    );
+    const nodes: string[] = [];
+    const walk = (n: { 'Node Type': string; 'Relation Name'?: string; Plans?: unknown[] }) => {
+      nodes.push(`${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+      for (const child of n.Plans ?? []) walk(child as typeof n);
+    };
+    walk((plan as { Plan: Parameters<typeof walk>[0] }[])[0].Plan);
+    // no balance row or account read but by its key: no scan of either table, no parallel workers
+    expect(nodes.filter((n) => /Seq Scan|Gather/.test(n))).toEqual([]);
+    expect((await t.http.get('/v1/me/balance').set(t.residentAuth(resident)).expect(200)).body).toMatchObject({ available: '7' });
   });
 });
