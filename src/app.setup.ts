@@ -5,7 +5,6 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import type { Queue } from 'bull';
 import type { NextFunction, Request, Response } from 'express';
 import { json } from 'express';
-import helmet from 'helmet';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiClientsService } from './auth/api-clients.service';
@@ -16,6 +15,7 @@ import { createValidationPipe } from './common/validation';
 import { AppConfig, runsBackgroundWork } from './config/config';
 import { EARN_QUEUE } from './earning/earn-queue';
 import { mountDocs } from './infra/docs/openapi';
+import { securityHeaders } from './infra/http/security-headers';
 import { LoggingOptions } from './infra/logging/logging.module';
 import { requestIdMiddleware } from './infra/logging/request-id';
 import { mountQueueBoard } from './infra/queue/queue-board';
@@ -63,7 +63,7 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use(requestIdMiddleware);
-  app.use(helmet());
+  app.use(securityHeaders());
   mountPages(app, config);
   app.use(jsonBody(config.bodyLimit));
   const queues = config.redisUrl ? [app.get<Queue>(getQueueToken(EARN_QUEUE))] : null;
@@ -81,8 +81,12 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
 function jsonBody(limit: string) {
   const parse = json({ limit, type: ['application/json', 'application/*+json'] });
   const logger = new Logger('HTTP');
-  return (req: Request, res: Response, next: NextFunction) =>
-    parse(req, res, (error?: unknown) => {
+  return (req: Request, res: Response, next: NextFunction) => {
+    // no body (a GET, most of all): nothing to read or check (what the parser would do, said at once)
+    if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) {
+      return next();
+    }
+    return parse(req, res, (error?: unknown) => {
       const instance = req.originalUrl.split('?')[0];
       if (!error && unreadableBody(req, instance)) {
         return writeProblem(
@@ -111,6 +115,7 @@ function jsonBody(limit: string) {
       logger.warn(`Request body refused: ${(error as Error).message}`);
       return writeProblem(res, problemOf('validation_failed', 'Request body could not be read', instance));
     });
+  };
 }
 
 /**

@@ -24,8 +24,11 @@ export class AuthGuard implements CanActivate {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** The access rule of each route, read from its decorators once (per controller and handler). */
+  private readonly rules = new WeakMap<object, WeakMap<object, AccessRule>>();
+
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const rule = this.reflector.getAllAndOverride<AccessRule>(ACCESS_RULE, [context.getHandler(), context.getClass()]) ?? ADMIN_ONLY;
+    const rule = this.ruleOf(context);
     if (rule.public) return true;
 
     const request = context.switchToHttp().getRequest<Request & AuthenticatedRequest>();
@@ -43,6 +46,19 @@ export class AuthGuard implements CanActivate {
     }
     request.principal = principal;
     return true;
+  }
+
+  private ruleOf(context: ExecutionContext): AccessRule {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let rules = this.rules.get(controller);
+    if (!rules) this.rules.set(controller, (rules = new WeakMap()));
+    let rule = rules.get(handler);
+    if (!rule) {
+      rule = this.reflector.getAllAndOverride<AccessRule>(ACCESS_RULE, [handler, controller]) ?? ADMIN_ONLY;
+      rules.set(handler, rule);
+    }
+    return rule;
   }
 
   private async authenticate(request: Request): Promise<Principal> {
