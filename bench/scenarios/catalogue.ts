@@ -120,6 +120,9 @@ export async function plainValidationServer(
   lookups: ClientRequest[],
 ): Promise<RunResult> {
   const pool = new Pool({ connectionString: config.database.url, max: config.database.poolSize });
+  // pool.end() resolves once it has asked its connections to close, not once they have: the
+  // database dropped right after may terminate one still closing, whose error must not end the run
+  pool.on('error', () => undefined);
   const server = createServer((req, res) => {
     const code = decodeURIComponent((req.url ?? '').slice('/v1/partner/codes/'.length));
     if (req.headers['x-api-key'] !== partnerKey) return void res.writeHead(401).end();
