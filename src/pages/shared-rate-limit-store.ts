@@ -1,9 +1,9 @@
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { IncrementResponse, Options, Store } from 'express-rate-limit';
 import type Redis from 'ioredis';
 import { FixedWindowThrottlerStorage } from '../partners/fixed-window-storage';
 import { SharedThrottlerStorage } from '../partners/shared-throttler-storage';
+import { RedisThrottlerStorage } from '../partners/redis-throttler-storage';
 
 /**
  * express-rate-limit's counters kept where the partner keys' are (SharedThrottlerStorage): with
@@ -29,7 +29,7 @@ export class ThrottlerStore implements Store {
     const local = new FixedWindowThrottlerStorage();
     if (!redis) return new ThrottlerStore(local, prefix, false);
     const storage = new SharedThrottlerStorage(
-      new ThrottlerStorageRedisService(redis),
+      new RedisThrottlerStorage(redis),
       local,
       () => !['reconnecting', 'close', 'end'].includes(redis.status),
     );

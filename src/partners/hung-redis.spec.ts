@@ -1,8 +1,8 @@
 import { createServer, Server, Socket } from 'node:net';
 import { FixedWindowThrottlerStorage } from './fixed-window-storage';
 import { SharedThrottlerStorage } from './shared-throttler-storage';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { sharedRedis } from '../infra/queue/redis-client';
+import { RedisThrottlerStorage } from './redis-throttler-storage';
 
 /** A "Redis" that accepts connections and never answers: a hung server, not a down one. */
 async function hungRedis(): Promise<{ url: string; close(): Promise<void> }> {
@@ -29,7 +29,7 @@ describe('the shared Redis client', () => {
     const redis = sharedRedis(hung.url, 200);
     try {
       await expect(redis.get('anything')).rejects.toThrow('Command timed out');
-      const storage = new SharedThrottlerStorage(new ThrottlerStorageRedisService(redis), new FixedWindowThrottlerStorage());
+      const storage = new SharedThrottlerStorage(new RedisThrottlerStorage(redis), new FixedWindowThrottlerStorage());
       const counted = await storage.increment('till-1', 60_000, 1, 60_000, 'partner-codes');
       const again = await storage.increment('till-1', 60_000, 1, 60_000, 'partner-codes');
       // counted here, and the limit of one holds in this process

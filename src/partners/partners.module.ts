@@ -1,4 +1,3 @@
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import Redis from 'ioredis';
@@ -9,6 +8,7 @@ import { PartnersController } from './partners.controller';
 import { PartnersRepository } from './partners.repository';
 import { PartnersService } from './partners.service';
 import { SharedThrottlerStorage } from './shared-throttler-storage';
+import { RedisThrottlerStorage } from './redis-throttler-storage';
 
 @Module({})
 export class PartnersModule {
@@ -25,7 +25,7 @@ export class PartnersModule {
             throttlers: [{ name: 'partner-codes', ttl: 60_000, limit: perMinute }],
             storage: redis
               ? new SharedThrottlerStorage(
-                  new ThrottlerStorageRedisService(redis),
+                  new RedisThrottlerStorage(redis),
                   new FixedWindowThrottlerStorage(),
                   // counted here at once only while Redis is known to be down (a connection being
                   // made queues its commands: a burst at start-up must not be split between the two)
