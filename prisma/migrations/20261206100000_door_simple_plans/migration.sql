@@ -501,7 +501,11 @@ BEGIN
   --     caller's transactions: the expiries just added credit no resident.)
   IF cardinality(v_lot_credited) = 0 THEN
     NULL;  -- no posting credits a resident account
-  ELSIF v_n > v_k AND v_gave_back THEN
+  ELSIF v_n > v_k AND (v_gave_back OR v_n > 1) THEN
+  -- (a batch, or a credit that gave back: one statement for all. A batch keeps this statement's
+  -- plan even when nothing was given back: without the give-back join, the generic plan joined
+  -- the postings to the transactions in a nested loop, 2,000 x 1,000 comparisons a chunk of an
+  -- award, half a second each)
   INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
   SELECT c.account_id, c.id, c.amount - coalesce(g.amount, 0), c.amount - coalesce(g.amount, 0), c.credit_expires_at, v_created
   FROM (SELECT t.id, t.credit_expires_at, p.account_id, sum(p.amount) AS amount, min(p.n) AS n
@@ -512,7 +516,7 @@ BEGIN
         GROUP BY t.id, t.credit_expires_at, p.account_id) c
   LEFT JOIN (SELECT m.transaction_id, l.account_id, -sum(m.amount) AS amount
              FROM unnest(t_ids) AS x(id) JOIN ledger_lot_moves m ON m.transaction_id = x.id JOIN ledger_lots l ON l.id = m.lot_id
-             GROUP BY 1, 2) g
+             WHERE v_gave_back GROUP BY 1, 2) g
     ON g.transaction_id = c.id AND g.account_id = c.account_id
   WHERE c.amount - coalesce(g.amount, 0) > 0
   ORDER BY c.n;
@@ -530,17 +534,6 @@ BEGIN
   FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
   WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (v_lot_credited)
   GROUP BY p.account_id ORDER BY min(p.n);
-  ELSIF v_n > v_k THEN
-  -- (nothing given back: each credit's lot is the whole credit)
-  INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
-  SELECT c.account_id, c.id, c.amount, c.amount, c.credit_expires_at, v_created
-  FROM (SELECT t.id, t.credit_expires_at, p.account_id, sum(p.amount) AS amount, min(p.n) AS n
-        FROM unnest(p_tx, p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, side, amount, n)
-        JOIN unnest(t_ids, t_kinds, t_credit_expires_at) WITH ORDINALITY AS t(id, kind, credit_expires_at, n) ON t.n = p.tx
-        CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
-        WHERE t.kind = 'posted' AND p.side = 'C' AND a.keeps_lots
-        GROUP BY t.id, t.credit_expires_at, p.account_id) c
-  ORDER BY c.n;
   END IF;
 
   -- (d) every debit of a resident account (posted, or held by a pending transaction; not a
