@@ -205,6 +205,9 @@ class Settle implements fc.AsyncCommand<Model, Real> {
     if (tx) {
       hold.settled = true;
       if (this.post) {
+        // a posted hold is a debit of the account: the door records its expired lots first
+        // (docs/accounting.md, "Expiry"), though the hold took its points when it was made
+        expireOwner(m, hold.owner);
         m.txs.push({ kind: 'post', owner: hold.owner, amount: hold.amount, took: hold.took, hold: i });
       } else {
         giveBack(m, hold.took);
