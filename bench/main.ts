@@ -18,8 +18,9 @@ import { replicaReads } from './scenarios/replica';
 import { webhooks } from './scenarios/webhooks';
 import { RunResult, table } from './stats';
 import { benchDatabaseUrl, dropDatabase, recreateDatabase } from './support/database';
-import { CpuFigures } from './support/cpu';
+import { CpuMeter, perThousand, printCpu } from './support/cpu';
 import { startService } from './support/service';
+import { PrismaService } from '../src/infra/database/prisma.service';
 
 /**
  * `npm run bench`: the ledger's speed, measured against the plainest SQL doing the same work in
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   if (o.only === 'earn') {
     const floor = await rowAtATimeFloor(o, url);
     const service_ = await startService(o, url);
-    const ingest = await earnIngest(o, service_);
+    const ingest = await earnIngest(o, service_, 'votes', new CpuMeter(service_.app.get(PrismaService)));
     await service_.app.close();
     await dropDatabase(o.database, o.databaseName);
     console.log(
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
       ]),
     );
     console.log(`ratio earn ingest / row-at-a-time floor: ${(ingest.perSecond / floor.perSecond).toFixed(2)}x (target 10x)`);
+    printCpu('earn ingest', ingest.cpu, ingest.operations);
     return;
   }
   if (o.only === 'processes') {
@@ -167,19 +169,12 @@ async function main(): Promise<void> {
         (w.undelivered > 0 ? `; NOT DRAINED: ${w.undelivered} deliveries still pending after the wait` : '; drained'),
     );
     // CPU per event holds where rates do not: what each phase cost, whatever else the machine ran
-    const perK = (seconds: number, events: number) => ((seconds * 1000 * 1000) / events).toFixed(0);
-    const cpuLine = (name: string, c: CpuFigures | undefined, events: number) =>
-      c &&
-      console.log(
-        `cpu ms per 1000 events, ${name}: service thread ${perK(c.main, events)}, other threads ${perK(c.threads, events)}, ` +
-          `database ${perK(c.database, events)}, total ${perK(c.main + c.threads + c.database, events)} (machine busy ${c.machineBusy.toFixed(2)} cores)`,
-      );
-    cpuLine('no webhook', w.without[0].cpu, w.without[0].operations);
-    cpuLine('one webhook, ingest', w.withWebhook.cpu, w.withWebhook.operations);
-    cpuLine('one webhook, the drain after it', w.drainTailCpu, w.withWebhook.operations);
-    cpuLine('no webhook again', w.without[1].cpu, w.without[1].operations);
+    printCpu('no webhook', w.without[0].cpu, w.without[0].operations);
+    printCpu('one webhook, ingest', w.withWebhook.cpu, w.withWebhook.operations);
+    printCpu('one webhook, the drain after it', w.drainTailCpu, w.withWebhook.operations);
+    printCpu('no webhook again', w.without[1].cpu, w.without[1].operations);
     if (!Number.isNaN(w.receiverCpuSeconds)) {
-      console.log(`receiver thread: ${perK(w.receiverCpuSeconds, w.drain.operations)} cpu ms per 1000 deliveries (in "other threads")`);
+      console.log(`receiver thread: ${perThousand(w.receiverCpuSeconds, w.drain.operations)} cpu ms per 1000 deliveries (in "other threads")`);
     }
     await service_.app.close();
     await dropDatabase(o.database, o.databaseName);

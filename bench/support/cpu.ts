@@ -93,3 +93,18 @@ export class CpuMeter {
     };
   }
 }
+
+/** CPU ms per 1000 operations, as the scenarios print it. */
+export function perThousand(seconds: number, operations: number): string {
+  return ((seconds * 1000 * 1000) / operations).toFixed(0);
+}
+
+/** One line of a phase's CPU per 1000 events: what holds on a loaded machine where rates do not. */
+export function printCpu(name: string, c: CpuFigures | undefined, events: number): void {
+  if (!c) return;
+  const k = (seconds: number) => perThousand(seconds, events);
+  console.log(
+    `cpu ms per 1000 events, ${name}: service thread ${k(c.main)}, other threads ${k(c.threads)}, ` +
+      `database ${k(c.database)}, total ${k(c.main + c.threads + c.database)} (machine busy ${c.machineBusy.toFixed(2)} cores)`,
+  );
+}
