@@ -12,7 +12,7 @@ import { recreateDatabase } from '../support/database';
 
 /**
  * A reconciliation over a journal of `--reconcile` postings (earns for 100,000 residents),
- * written straight into the tables by set-based SQL with balances to match, then sealed (not
+ * written straight into the tables by set-based SQL with balances and lots to match, then sealed (not
  * timed: sealing happens every minute in production), then one full run, timed.
  */
 export async function reconciliation(o: BenchOptions, url: string): Promise<RunResult> {
@@ -35,6 +35,10 @@ export async function reconciliation(o: BenchOptions, url: string): Promise<RunR
       SELECT md5('t' || g)::uuid, 100001, g % 16, 'POINTS', 'D', 20, false, now() - interval '1 hour' + g * interval '1 microsecond' FROM generate_series(1, ${n}) g
       UNION ALL
       SELECT md5('t' || g)::uuid, 1 + g % 100000, 0, 'POINTS', 'C', 20, false, now() - interval '1 hour' + g * interval '1 microsecond' FROM generate_series(1, ${n}) g;
+    -- each credit of a resident is a lot (points expiry: the door writes one with every credit);
+    -- without them the lots' check finds every resident's balance in no lot
+    INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
+      SELECT 1 + g % 100000, md5('t' || g)::uuid, 20, 20, NULL, now() - interval '1 hour' + g * interval '1 microsecond' FROM generate_series(1, ${n}) g;
     -- the id registry, which the journal's statement trigger fills (not fired in this replica-role load)
     INSERT INTO ledger_transaction_ids (id, created_at, pending_id, reverses_id)
       SELECT id, created_at, pending_id, reverses_id FROM ledger_transactions;
