@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     );
     console.log(`ratio award credits / batched plain-SQL ceiling: ${(a.execution.perSecond / ceiling.perSecond).toFixed(2)}x (goal 0.8x)`);
     console.log(
-      `RSS during the award: ${mb(a.rssStart)} at its start, ${mb(a.rssPeak)} at most (+${mb(a.rssPeak - a.rssStart)}; goal within 300 MB)`,
+      `RSS during the award: ${mb(a.rssStart)} at its start, ${mb(a.rssPeak)} at most (+${mb(a.rssPeak - a.rssStart)}; goal within 300 MB); V8's young generation ${mb(a.youngStart)} at its start, ${mb(a.youngEnd)} at its end`,
     );
     console.log(
       `balance read p99 during the award vs idle (${o.awardReadRate > 0 ? `${o.awardReadRate}/s open loop, from each read's due time` : '4 readers, closed loop'}): ${a.busyReads.p99.toFixed(2)} ms vs ${a.idleReads.p99.toFixed(2)} ms (${(a.busyReads.p99 / a.idleReads.p99).toFixed(2)}x; goal within 2x)`,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, monitorEventLoopDelay, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { signResidentToken } from '../../src/auth/domain/resident-token';
 import { APP_CONFIG, AppConfig } from '../../src/config/config';
 import { BenchOptions } from '../options';
@@ -20,6 +21,9 @@ export interface AwardFigures {
   idleClosedReads: RunResult;
   rssStart: number;
   rssPeak: number;
+  /** V8's young generation at the award's start and end (bytes): part of the RSS that --max-semi-space-size bounds */
+  youngStart: number;
+  youngEnd: number;
   /** the process's event-loop delay during the execution, p99 in ms (the reads' wait in Node, not in PostgreSQL) */
   loopDelayP99: number;
   idleLoopDelayP99: number;
@@ -70,6 +74,11 @@ export function startAwardWorker(o: BenchOptions, url: string, queuePrefix: stri
   };
 }
 
+/** The size of V8's young generation now (both semi-spaces: --max-semi-space-size bounds each). */
+function youngGeneration(): number {
+  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+}
+
 /** Another process's resident set, in bytes (Linux). */
 function rssOf(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -116,6 +125,7 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
 
   global.gc?.();
   const rssStart = process.memoryUsage().rss;
+  const youngStart = youngGeneration();
   let rssPeak = rssStart;
   const workerRssStart = worker ? rssOf(worker.pid) : undefined;
   let workerRssPeak = workerRssStart;
@@ -131,7 +141,7 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
       ? setInterval(() => {
           const m = process.memoryUsage();
           console.log(
-            `memory ${new Date().toISOString()}: rss ${mb(m.rss)} heapTotal ${mb(m.heapTotal)} heapUsed ${mb(m.heapUsed)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)} MB`,
+            `memory ${new Date().toISOString()}: rss ${mb(m.rss)} heapTotal ${mb(m.heapTotal)} heapUsed ${mb(m.heapUsed)} young ${mb(youngGeneration())} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)} MB`,
           );
         }, 5000)
       : undefined;
@@ -201,6 +211,8 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
     busyReads: figures(busy, busySeconds),
     idleClosedReads,
     rssStart,
+    youngStart,
+    youngEnd: youngGeneration(),
     rssPeak,
     loopDelayP99: loop.percentile(99) / 1e6,
     idleLoopDelayP99: idleLoop.percentile(99) / 1e6,
