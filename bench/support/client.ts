@@ -88,7 +88,9 @@ export function readLoad(
   const source = `
     const { parentPort, workerData: { base, request, pace, count, watch } } = require('node:worker_threads');
     const http = require('node:http');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 'rate' in pace ? 256 : pace.concurrency });
+    // a socket left idle is closed here before the server's keep-alive timeout (5 s) closes it,
+    // which could cross a request sent on it at that moment
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 'rate' in pace ? 256 : pace.concurrency, timeout: 2000 });
     const url = new URL(base);
     const send = (r) => new Promise((resolve, reject) => {
       const req = http.request({ host: url.hostname, port: url.port, method: r.method ?? 'GET', path: r.path, headers: r.headers, agent }, (res) => {
@@ -97,7 +99,8 @@ export function readLoad(
         res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      // a kept-alive socket the server closed as it was reused: sent again (the time counts)
+      req.on('error', (e) => (req.reusedSocket && e.code === 'ECONNRESET' ? send(r).then(resolve, reject) : reject(e)));
       req.end();
     });
     let stopping = false;
