@@ -250,7 +250,9 @@ async function main(): Promise<void> {
       );
     }
     console.log(`event-loop delay p99 during the award: ${a.loopDelayP99.toFixed(2)} ms (idle reads: ${a.idleLoopDelayP99.toFixed(2)} ms)`);
-    console.log(`the service's event-loop CPU per idle read: ${a.idleCpuPerRead.toFixed(3)} ms`);
+    console.log(
+      `the service's event-loop CPU per idle read: ${a.idleCpuPerRead.toFixed(3)} ms at the run's pace, ${a.idleClosedCpuPerRead.toFixed(3)} ms closed loop`,
+    );
     const pauses = (p: GcPauses) => `${p.count} (${p.totalMs.toFixed(0)} ms, longest ${p.maxMs.toFixed(1)} ms)`;
     console.log(`the service's collections during the award: scavenges ${pauses(a.gc.scavenges)}, full ${pauses(a.gc.fullCollections)}`);
     return;

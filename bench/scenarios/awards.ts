@@ -29,6 +29,8 @@ export interface AwardFigures {
   idleLoopDelayP99: number;
   /** the service's event loop's CPU per idle read at the run's pace, in ms (this process's main thread) */
   idleCpuPerRead: number;
+  /** the same over the closed-loop idle reads (4,000 reads in a few seconds: less of the schedules' own work in it) */
+  idleClosedCpuPerRead: number;
   /** the service's garbage collections during the execution: scavenges and full collections, their count, total and longest pause (ms) */
   gc: { scavenges: GcPauses; fullCollections: GcPauses };
   /** with --award-worker: the worker process's RSS at the award's start and at most during it */
@@ -114,7 +116,9 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
   const pace: ReadPace = o.awardReadRate > 0 ? { rate: o.awardReadRate } : { concurrency: 4 };
   await timed({ concurrency: 4 }, 500); // warm-up
   // the closed-loop idle figure, as measured before the reads were paced
+  const closedCpu = process.threadCpuUsage();
   const idleClosedReads = await timed({ concurrency: 4 }, 4000);
+  const closedCpuUsed = process.threadCpuUsage(closedCpu);
   const idleLoop = monitorEventLoopDelay({ resolution: 10 });
   idleLoop.enable();
   const idleCpu = process.threadCpuUsage();
@@ -217,6 +221,7 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
     loopDelayP99: loop.percentile(99) / 1e6,
     idleLoopDelayP99: idleLoop.percentile(99) / 1e6,
     idleCpuPerRead: (idleCpuUsed.user + idleCpuUsed.system) / 1000 / idleReads.operations,
+    idleClosedCpuPerRead: (closedCpuUsed.user + closedCpuUsed.system) / 1000 / idleClosedReads.operations,
     gc,
     workerRssStart,
     workerRssPeak,
