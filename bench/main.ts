@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { CommanderError } from 'commander';
 import { processArgs } from '../src/config/config';
 import { EARN_BATCH, parseOptions } from './options';
-import { awardScenario, startAwardWorker } from './scenarios/awards';
+import { awardScenario, GcPauses, startAwardWorker } from './scenarios/awards';
 import { catalogue } from './scenarios/catalogue';
 import { consoleOverview } from './scenarios/console';
 import { earnIngest } from './scenarios/earn-ingest';
@@ -218,8 +218,13 @@ async function main(): Promise<void> {
       table([
         [`award: ${o.rows} rows validated and stored (text/csv stream)`, a.validation],
         [`award: ${o.rows} rows executed (credits)`, a.execution],
-        ['balance read, 4 clients, idle', a.idleReads],
-        ['balance read, 4 clients, during the award', a.busyReads],
+        ['balance read, 4 clients closed loop, idle', a.idleClosedReads],
+        ...(o.awardReadRate > 0
+          ? ([
+              [`balance read, ${o.awardReadRate}/s open loop, idle`, a.idleReads],
+              [`balance read, ${o.awardReadRate}/s open loop, during the award`, a.busyReads],
+            ] as [string, RunResult][])
+          : ([['balance read, 4 clients closed loop, during the award', a.busyReads]] as [string, RunResult][])),
         ['ceiling: plain SQL, 1000 transfers per statement', ceiling],
       ]),
     );
@@ -229,10 +234,10 @@ async function main(): Promise<void> {
     );
     console.log(`ratio award credits / batched plain-SQL ceiling: ${(a.execution.perSecond / ceiling.perSecond).toFixed(2)}x (goal 0.8x)`);
     console.log(
-      `RSS during the award: ${mb(a.rssStart)} at its start, ${mb(a.rssPeak)} at most (+${mb(a.rssPeak - a.rssStart)}; goal within 300 MB)`,
+      `RSS during the award: ${mb(a.rssStart)} at its start, ${mb(a.rssPeak)} at most (+${mb(a.rssPeak - a.rssStart)}; goal within 300 MB); V8's young generation ${mb(a.youngStart)} at its start, ${mb(a.youngEnd)} at its end`,
     );
     console.log(
-      `balance read p99 during the award vs idle: ${a.busyReads.p99.toFixed(2)} ms vs ${a.idleReads.p99.toFixed(2)} ms (${(a.busyReads.p99 / a.idleReads.p99).toFixed(2)}x; goal within 2x)`,
+      `balance read p99 during the award vs idle (${o.awardReadRate > 0 ? `${o.awardReadRate}/s open loop, from each read's due time` : '4 readers, closed loop'}): ${a.busyReads.p99.toFixed(2)} ms vs ${a.idleReads.p99.toFixed(2)} ms (${(a.busyReads.p99 / a.idleReads.p99).toFixed(2)}x; goal within 2x)`,
     );
     if (a.workerRssStart !== undefined) {
       console.log(
@@ -240,6 +245,11 @@ async function main(): Promise<void> {
       );
     }
     console.log(`event-loop delay p99 during the award: ${a.loopDelayP99.toFixed(2)} ms (idle reads: ${a.idleLoopDelayP99.toFixed(2)} ms)`);
+    console.log(
+      `the service's event-loop CPU per idle read: ${a.idleCpuPerRead.toFixed(3)} ms at the run's pace, ${a.idleClosedCpuPerRead.toFixed(3)} ms closed loop`,
+    );
+    const pauses = (p: GcPauses) => `${p.count} (${p.totalMs.toFixed(0)} ms, longest ${p.maxMs.toFixed(1)} ms)`;
+    console.log(`the service's collections during the award: scavenges ${pauses(a.gc.scavenges)}, full ${pauses(a.gc.fullCollections)}`);
     return;
   }
   console.log(

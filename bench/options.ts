@@ -53,6 +53,8 @@ export interface BenchOptions {
   rows: number;
   /** with --only awards: the award executed by a worker process, the service serving the reads alone */
   awardWorker: boolean;
+  /** with --only awards: balance reads a second, at fixed times, idle and during the award (0: four closed-loop readers) */
+  awardReadRate: number;
   /** with --only replica: audit reads a second, in all, of the paced run (0: no paced run) */
   auditReads: number;
   /** with --only reconcile-growth: postings of the small journal (its history runs at a quarter of this a month) */
@@ -102,6 +104,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       '--award-worker',
       'with --only awards: execute the award in a worker process (PROCESS_ROLE=worker), the service as PROCESS_ROLE=api',
       false,
+    )
+    .option(
+      '--award-read-rate <n>',
+      'with --only awards: balance reads a second, sent at fixed times, idle and during the award (0: four readers each reading again as soon as answered)',
+      count(true),
+      100,
     )
     .option(
       '--audit-reads <n>',

@@ -5,7 +5,7 @@ import { ReadReplica } from '../infra/database/read-replica';
 import { ACCOUNT_SELECTORS, Side } from './domain/account';
 import { BalanceSums } from './domain/balance';
 import { postingIdFloor } from './balance-checkpoints.sql';
-import { EXPIRED_HOLDS_OF, EXPIRED_LOTS_OF } from './ledger.repository';
+import { EXPIRED_HOLDS_OF_SQL, EXPIRED_LOTS_OF_SQL } from './ledger.repository';
 
 /**
  * Every account's posted debits (d) and credits (c) of the postings created up to `asOf`, as
@@ -30,27 +30,25 @@ function postedAsOf(asOf: Date, month: Date | null): Prisma.Sql {
 }
 
 /**
- * The query of `LedgerReadRepository.balanceSumsOf`: each account found by its key, then its
- * balance rows by theirs (one probe each, whatever the statistics say). Joined instead, the
+ * The query of `LedgerReadRepository.balanceSumsOf` ($1 the accounts' codes, $2 their asset):
+ * each account found by its key, then its balance rows by theirs (one probe each, whatever the statistics say). Joined instead, the
  * planner went by the tables' statistics, which a bulk award outdates within minutes (a million
  * accounts opened, and autovacuum's analyse late or off): it guessed hundreds of balance rows
  * an account and read the whole of account_balances in parallel workers for every balance read.
  */
-export function balanceSumsSql(codes: string[], asset: string): Prisma.Sql {
-  return Prisma.sql`
+export const BALANCE_SUMS_SQL = `
     SELECT a.code,
-           (s.debits_posted + CASE WHEN s.next_expiry <= now() THEN (${EXPIRED_LOTS_OF}(a.id)) ELSE 0 END)::text AS debits_posted,
+           (s.debits_posted + CASE WHEN s.next_expiry <= now() THEN (${EXPIRED_LOTS_OF_SQL}a.id) ELSE 0 END)::text AS debits_posted,
            s.credits_posted::text AS credits_posted,
            (s.debits_pending - x.debits)::text AS debits_pending, (s.credits_pending - x.credits)::text AS credits_pending
-    FROM (SELECT DISTINCT c.code FROM unnest(${codes}::text[]) AS c(code)) c
-    CROSS JOIN LATERAL (SELECT a.id, a.code FROM ledger_accounts a WHERE a.code = c.code AND a.asset = ${asset} OFFSET 0) a
+    FROM (SELECT DISTINCT c.code FROM unnest($1::text[]) AS c(code)) c
+    CROSS JOIN LATERAL (SELECT a.id, a.code FROM ledger_accounts a WHERE a.code = c.code AND a.asset = $2 OFFSET 0) a
     CROSS JOIN LATERAL (SELECT count(*) AS n, sum(b.debits_posted) AS debits_posted, sum(b.credits_posted) AS credits_posted,
                                sum(b.debits_pending) AS debits_pending, sum(b.credits_pending) AS credits_pending,
                                max(b.next_expiry) AS next_expiry
                         FROM account_balances b WHERE b.account_id = a.id) s
-    CROSS JOIN LATERAL (${EXPIRED_HOLDS_OF}(a.id)) x
+    CROSS JOIN LATERAL (${EXPIRED_HOLDS_OF_SQL}a.id) x
     WHERE s.n > 0`;
-}
 
 export interface JournalFilter {
   from?: Date;
@@ -273,7 +271,8 @@ export class LedgerReadRepository {
    */
   async balanceSumsOf(codes: string[], asset: string): Promise<Map<string, BalanceSums>> {
     if (codes.length === 0) return new Map();
-    const rows = await this.db.client.$queryRaw<(RawSums & { code: string })[]>(balanceSumsSql(codes, asset));
+    // on the driver: a resident's balance, the read their app makes most
+    const rows = await this.db.read<RawSums & { code: string }>('ledger_balance_sums', BALANCE_SUMS_SQL, [codes, asset]);
     return new Map(
       rows.map((r) => [
         r.code,

@@ -91,17 +91,19 @@ interface RawRecorded {
  * subtracted from its pending sums, since a hold stops holding at its expiry. A tiny table
  * (the open holds that expire), one index probe.
  */
-export const EXPIRED_HOLDS_OF = Prisma.raw(`SELECT coalesce(sum(h.amount) FILTER (WHERE h.side = 'D'), 0) AS debits,
+export const EXPIRED_HOLDS_OF_SQL = `SELECT coalesce(sum(h.amount) FILTER (WHERE h.side = 'D'), 0) AS debits,
   coalesce(sum(h.amount) FILTER (WHERE h.side = 'C'), 0) AS credits
-  FROM ledger_open_holds h WHERE h.expires_at <= now() AND h.account_id = `);
+  FROM ledger_open_holds h WHERE h.expires_at <= now() AND h.account_id = `;
+export const EXPIRED_HOLDS_OF = Prisma.raw(EXPIRED_HOLDS_OF_SQL);
 
 /**
  * What a resident account's lots that have expired and are not recorded yet still hold: a lot
  * stops counting at its expiry, not when the expiry run records it. Asked only when the balance
  * row's next_expiry has passed (one probe of the open lots' index).
  */
-export const EXPIRED_LOTS_OF = Prisma.raw(`SELECT coalesce(sum(l.remaining), 0) FROM ledger_lots l
-  WHERE l.remaining > 0 AND l.expires_at <= now() AND l.account_id = `);
+export const EXPIRED_LOTS_OF_SQL = `SELECT coalesce(sum(l.remaining), 0) FROM ledger_lots l
+  WHERE l.remaining > 0 AND l.expires_at <= now() AND l.account_id = `;
+export const EXPIRED_LOTS_OF = Prisma.raw(EXPIRED_LOTS_OF_SQL);
 
 /** Where the expiry run goes on from: the last lot a chunk looked at (its expiry as PostgreSQL's text). */
 export interface LotCursor {
@@ -193,16 +195,14 @@ export class LedgerRepository {
     const key = accountKey(code, asset);
     const cached = this.accounts.get(key);
     if (cached) return cached;
-    const row = await this.db.client.ledgerAccount.findUnique({ where: { code_asset: { code, asset } } });
+    // on the driver (a resident's balance asks for an account that may not exist yet, each time)
+    const [row] = await this.db.read<RawAccount>(
+      'ledger_find_account',
+      'SELECT id::text AS id, code, asset, normal_side, floor_zero, shards FROM ledger_accounts WHERE code = $1 AND asset = $2',
+      [code, asset],
+    );
     if (!row) return null;
-    const account: AccountRow = {
-      id: row.id,
-      code: row.code,
-      asset: row.asset,
-      normalSide: row.normalSide as Side,
-      floorZero: row.floorZero,
-      shards: row.shards,
-    };
+    const account = toAccountRow(row);
     this.remember(key, account);
     return account;
   }
@@ -375,10 +375,13 @@ export class LedgerRepository {
 
   /** What a resident account holds in open lots that expire later than now, per expiry moment. */
   async expiringOf(accountId: bigint, limit = 1000): Promise<{ expiresAt: Date; amount: Decimal }[]> {
-    const rows = await this.db.client.$queryRaw<{ expires_at: Date; amount: string }[]>`
-      SELECT l.expires_at, sum(l.remaining)::text AS amount FROM ledger_lots l
-      WHERE l.account_id = ${accountId} AND l.remaining > 0 AND l.expires_at > now()
-      GROUP BY l.expires_at ORDER BY l.expires_at LIMIT ${limit}`;
+    const rows = await this.db.read<{ expires_at: Date; amount: string }>(
+      'ledger_expiring_of',
+      `SELECT l.expires_at, sum(l.remaining)::text AS amount FROM ledger_lots l
+       WHERE l.account_id = $1::bigint AND l.remaining > 0 AND l.expires_at > now()
+       GROUP BY l.expires_at ORDER BY l.expires_at LIMIT $2::int`,
+      [accountId.toString(), limit],
+    );
     return rows.map((r) => ({ expiresAt: r.expires_at, amount: new Decimal(r.amount) }));
   }
 

@@ -33,6 +33,7 @@ describe('the benchmark’s options', () => {
       keep: false,
       rows: 1000000,
       awardWorker: false,
+      awardReadRate: 100,
       auditReads: 10,
       lots: 1000000,
       console: 1000000,

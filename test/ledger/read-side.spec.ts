@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Prisma } from '../../src/generated/prisma/client';
 import { LedgerReadService } from '../../src/ledger/ledger-read.service';
-import { balanceSumsSql } from '../../src/ledger/ledger-read.repository';
+import { BALANCE_SUMS_SQL } from '../../src/ledger/ledger-read.repository';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 
 /** The ledger's read side: what audit, residents and the public statistics read of the journal. */
@@ -125,8 +124,10 @@ describe('the ledger read side', () => {
         RETURNING id, normal_side, floor_zero)
       INSERT INTO account_balances (account_id, shard, normal_side, floor_zero) SELECT id, 0, normal_side, floor_zero FROM a`);
 
-    const [{ 'QUERY PLAN': plan }] = await t.prisma.$queryRaw<{ 'QUERY PLAN': unknown }[]>(
-      Prisma.sql`EXPLAIN (FORMAT JSON) ${balanceSumsSql([`resident:${resident}`, `resident:${resident}:debt`], 'POINTS')}`,
+    const [{ 'QUERY PLAN': plan }] = await t.prisma.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(
+      `EXPLAIN (FORMAT JSON) ${BALANCE_SUMS_SQL}`,
+      [`resident:${resident}`, `resident:${resident}:debt`],
+      'POINTS',
     );
     const nodes: string[] = [];
     const walk = (n: { 'Node Type': string; 'Relation Name'?: string; Plans?: unknown[] }) => {

@@ -76,6 +76,16 @@ export class ReadReplica implements OnModuleInit, OnApplicationShutdown {
     return this.prisma;
   }
 
+  /**
+   * Like `client`, for one statement straight on the driver as a prepared statement outside a
+   * transaction (TransactionHost.read): the reads a resident's app makes most skip Prisma's
+   * per-query work and garbage.
+   */
+  read<T>(name: string, sql: string, params: unknown[]): Promise<T[]> {
+    if (this.primary.inTransaction || !this.state.usable || !this.database) return this.primary.read<T>(name, sql, params);
+    return this.database.query<T>(name, sql, params);
+  }
+
   /** Like `client`, but the primary while `key` (an account) was written within the read-your-writes window. */
   async clientAfterWritesTo(key: string): Promise<Tx> {
     if (!this.prisma || !this.state.usable || this.primary.inTransaction) return this.primary.client;
