@@ -210,6 +210,28 @@ describe('webhook drain', () => {
     await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
   });
 
+  it('an outbox writer of another database on the server does not hold this drain back (advisory locks are per database)', async () => {
+    receiver.answer = () => ({ status: 200, body: 'ok' });
+    const hook = await register('/other-db');
+    // the shared lock every outbox writer holds until its transaction ends, taken in another database
+    const other = new URL(t.databaseUrl);
+    other.pathname = '/postgres';
+    const foreign = new Client({ connectionString: other.toString() });
+    await foreign.connect();
+    try {
+      await foreign.query('BEGIN');
+      await foreign.query('SELECT pg_advisory_xact_lock_shared(1717, 1)');
+      const [fence] = await t.prisma.$queryRawUnsafe<{ writers: string[] }[]>('SELECT writers FROM webhook_publish_fence()');
+      expect(fence.writers).toEqual([]);
+      await earn('otherdb', 3, 3);
+      await waitFor(async () => receiver.at('/other-db').length === 3, 10_000, "delivered while the other database's writer is open");
+    } finally {
+      await foreign.query('ROLLBACK').catch(() => undefined);
+      await foreign.end();
+    }
+    await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
+  });
+
   it('a holder whose hand-off was taken over (its lease ran out) records nothing; the new holder sends again', async () => {
     receiver.answer = () => ({ status: 200, body: 'ok' });
     const repository = t.app.get(WebhooksRepository);
