@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import { type DestinationStream, stdSerializers } from 'pino';
 import type { Options } from 'pino-http';
 import { AppConfig } from '../../config/config';
 
@@ -35,17 +35,38 @@ export function loggedRequest<T extends { url?: string; params?: unknown }>(req:
 /** Probes and scrapes, many a minute, would drown the lines that matter. */
 const QUIET_PATHS = new Set(['/health/live', '/health/ready', '/metrics']);
 
+/** A request as its line shows it: pino's standard request fields, a code at the till masked. */
+const requestLine = (req: IncomingMessage) => loggedRequest(stdSerializers.req(req));
+
+/**
+ * One line per request, written when it is answered, with the request, its answer's status and
+ * its id; lines logged while handling it carry its id only.
+ *
+ * pino-http binds every request to a child logger under its `req` attribute, and a child logger
+ * serialises what it binds at once: the whole request, its headers redacted, for each request,
+ * although most lines are never written (at LOG_LEVEL=warn a 200 writes none, and a till's
+ * validations are thousands a second). So the attribute bound on arrival is the request's id
+ * (`customAttributeKeys.req`, serialised to `req.id`): the one child logger per request is the
+ * one its lines are logged with. The request itself is added to its line's object and serialised
+ * by pino only if the line is written (serializers get the raw values: `wrapSerializers: false`).
+ */
 export function pinoHttpOptions(config: AppConfig): Options {
   return {
     level: config.logLevel,
     // the id the request-id middleware chose (it also echoes it in the response)
     genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? 'none',
-    customAttributeKeys: { reqId: 'requestId' },
-    // lines logged while handling a request carry its id only, not the whole request again
-    quietReqLogger: true,
+    customAttributeKeys: { req: 'requestId' },
+    wrapSerializers: false,
+    serializers: {
+      requestId: (req: IncomingMessage & { id?: string }) => req.id,
+      req: requestLine,
+      // the answer's status is what matters; its headers are the same security headers every time
+      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
+      err: stdSerializers.err,
+    },
+    customSuccessObject: (req: IncomingMessage, _res: ServerResponse, line: object) => ({ req, ...line }),
+    customErrorObject: (req: IncomingMessage, _res: ServerResponse, _error: Error, line: object) => ({ req, ...line }),
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    // the answer's status is what matters; its headers are the same security headers every time
-    serializers: { req: loggedRequest, res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
     autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.has((req.url ?? '').split('?')[0]) },
     customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
       error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
