@@ -174,7 +174,9 @@ async function main(): Promise<void> {
     printCpu('one webhook, the drain after it', w.drainTailCpu, w.withWebhook.operations);
     printCpu('no webhook again', w.without[1].cpu, w.without[1].operations);
     if (!Number.isNaN(w.receiverCpuSeconds)) {
-      console.log(`receiver thread: ${perThousand(w.receiverCpuSeconds, w.drain.operations)} cpu ms per 1000 deliveries (in "other threads")`);
+      console.log(
+        `receiver thread: ${perThousand(w.receiverCpuSeconds, w.drain.operations)} cpu ms per 1000 deliveries (in "other threads")`,
+      );
     }
     await service_.app.close();
     await dropDatabase(o.database, o.databaseName);
