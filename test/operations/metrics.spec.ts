@@ -92,7 +92,17 @@ describe('operations metrics', () => {
       20_000,
       'the run',
     );
-    const after = (await t.http.get('/metrics').expect(200)).text;
+    // the run's row is committed before its process records the metrics (a moment later, on its
+    // event loop): the status can be read first
+    let after = '';
+    await waitFor(
+      async () => {
+        after = (await t.http.get('/metrics').expect(200)).text;
+        return (sample(after, 'civic_reconciliation_duration_seconds_count') ?? 0) >= 1;
+      },
+      5_000,
+      'the run timed in the metrics',
+    );
     expect(sample(after, 'civic_reconciliation_duration_seconds_count')).toBe(1);
     expect(sample(after, 'civic_reconciliation_failed')).toBe(0);
   });
