@@ -31,10 +31,12 @@ async function main(): Promise<void> {
   const o = parseOptions(processArgs());
   const url = benchDatabaseUrl(o.database, o.databaseName);
   await recreateDatabase(o.database, o.databaseName);
+  // --keep: the database stays for a look afterwards (psql, EXPLAIN), whatever the scenario
+  const drop = () => (o.keep ? Promise.resolve() : dropDatabase(o.database, o.databaseName));
 
   if (o.only === 'reconcile') {
     const reconcile = await reconciliation(o, url);
-    if (!o.keep) await dropDatabase(o.database, o.databaseName);
+    await drop();
     console.log(table([[`reconciliation of ${o.reconcile} postings (one run)`, reconcile]]));
     return;
   }
@@ -51,13 +53,13 @@ async function main(): Promise<void> {
     console.log(`ratio nightly run, large / small journal:        ${ratio(large.nightly, small.nightly)}x (goal 1.5x at most)`);
     console.log(`ratio trial balance a month ago, large / small:  ${ratio(large.trialBalance, small.trialBalance)}x (goal 2x at most)`);
     console.log(`ratio a month's statement, large / small:        ${ratio(large.statement, small.statement)}x (goal 2x at most)`);
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     return;
   }
 
   if (o.only === 'console') {
     const [small, large] = await consoleOverview(o, url);
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     console.log(
       table([
         [`finance overview, ledger of ${small.postings} postings`, small.renders],
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
     const service_ = await startService(o, url);
     const ingest = await earnIngest(o, service_, 'votes', new CpuMeter(service_.app.get(PrismaService)));
     await service_.app.close();
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     console.log(
       table([
         [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
   }
   if (o.only === 'processes') {
     const result = await processes(o, url);
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     printProcesses(result);
     return;
   }
@@ -100,14 +102,14 @@ async function main(): Promise<void> {
     const service_ = await startService(o, url, { PROCESS_ROLE: 'api' });
     const e = await expiry(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     console.log(table(expiryRows(o, e)));
     printExpiryRatios(e);
     return;
   }
   if (o.only === 'replica') {
     // the bench's own primary and replica: the database on the --database server is not used
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     const r = await replicaReads(o);
     console.log(
       table([
@@ -135,7 +137,7 @@ async function main(): Promise<void> {
     // the ledger service's single writes beside the floor, in one run, in the full run's order
     const floor = await rowAtATimeFloor(o, url);
     const service = await ledgerService(o, url);
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     console.log(
       table([
         ['ledger service: one earn per call', service],
@@ -179,14 +181,14 @@ async function main(): Promise<void> {
       );
     }
     await service_.app.close();
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     return;
   }
   if (o.only === 'catalogue') {
     const service_ = await startService(o, url);
     const { redemptions, validations, httpBaseline, plainValidations } = await catalogue(o, service_);
     await service_.app.close();
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     console.log(
       table([
         ['redemptions: HTTP, 64 residents at once', redemptions],
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
     const worker = o.awardWorker ? startAwardWorker(o, url, queuePrefix, laneEnv) : undefined;
     const a = await awardScenario(o, service_, worker).finally(() => worker?.stop());
     await service_.app.close();
-    await dropDatabase(o.database, o.databaseName);
+    await drop();
     console.log(
       table([
         [`award: ${o.rows} rows validated and stored (text/csv stream)`, a.validation],
@@ -270,7 +272,7 @@ async function main(): Promise<void> {
   const rssEnd = process.memoryUsage().rss;
   await service_.app.close();
   const reconcile = o.reconcile > 0 ? await reconciliation(o, url) : undefined;
-  await dropDatabase(o.database, o.databaseName);
+  await drop();
 
   const rows: [string, RunResult][] = [
     [`earn ingest: HTTP batches of ${EARN_BATCH} until posted (events)`, ingest],

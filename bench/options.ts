@@ -41,7 +41,7 @@ export interface BenchOptions {
   history: number;
   /** seconds of steady mixed load after the scenarios, RSS sampled as it goes (0: none) */
   soak: number;
-  /** with --only reconcile: keep the database */
+  /** keep the bench's database at the end (any scenario) */
   keep: boolean;
   /** with --only console: postings of the large ledger whose overview is timed against the small one's */
   console: number;
@@ -95,7 +95,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     .addOption(new Option('--only <scenarios>', 'just these scenarios').choices(SCENARIO_SETS).default('all'))
     .option('--history <n>', 'history entries of the heavy resident in the reads scenario', count(false), 100000)
     .option('--soak <seconds>', 'seconds of steady mixed load after the scenarios, RSS sampled as it goes (0: none)', count(true), 0)
-    .option('--keep', 'with --only reconcile: keep the database', false)
+    .option('--keep', "keep the bench's database at the end, for a look with psql (any scenario)", false)
     .option('--console <n>', 'with --only console: postings of the large ledger whose finance overview is timed', count(false), 1000000)
     .option('--console-small <n>', 'with --only console: postings of the small ledger it is compared with', count(false), 1000)
     .option('--lots <n>', "lots credited, then expired at once, in the expiry scenario (a month's end)", count(false), 1000000)
