@@ -75,22 +75,31 @@ async function startBuilt(o: BenchOptions, url: string, apiProcesses: number): P
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
+  // the primary stops its API processes on SIGTERM (graceful, bounded); if it has not ended in
+  // 30 s, SIGKILL (its workers end with it: their channel to the primary closes)
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
   const deadline = Date.now() + 60_000;
-  await waitUntil(async () => {
-    if (child.exitCode !== null) throw new Error(`the service (API_PROCESSES=${apiProcesses}) ended with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('the service did not get ready in 60 s');
-    return (await fetch(`${base}/health/ready`).catch(() => null))?.status === 200;
-  });
-  return {
-    base,
-    adminKey,
-    jwtSecret,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  try {
+    await waitUntil(async () => {
+      if (child.exitCode !== null) throw new Error(`the service (API_PROCESSES=${apiProcesses}) ended with ${child.exitCode}`);
+      if (Date.now() > deadline) throw new Error('the service did not get ready in 60 s');
+      return (await fetch(`${base}/health/ready`).catch(() => null))?.status === 200;
+    });
+  } catch (error) {
+    // a service that never got ready is stopped too: it must not outlive the benchmark
+    await stop();
+    throw error;
+  }
+  return { base, adminKey, jwtSecret, stop };
 }
 
 async function drive(o: BenchOptions, s: Built, prefix: string) {
