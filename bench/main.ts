@@ -19,6 +19,7 @@ import { webhooks } from './scenarios/webhooks';
 import { RunResult, table } from './stats';
 import { benchDatabaseUrl, dropDatabase, recreateDatabase } from './support/database';
 import { CpuMeter, perThousand, printCpu } from './support/cpu';
+import { MAX_OUT } from './support/client';
 import { startService } from './support/service';
 import { PrismaService } from '../src/infra/database/prisma.service';
 
@@ -246,6 +247,11 @@ async function main(): Promise<void> {
     if (a.workerRssStart !== undefined) {
       console.log(
         `worker RSS during the award: ${mb(a.workerRssStart)} at its start, ${mb(a.workerRssPeak!)} at most (+${mb(a.workerRssPeak! - a.workerRssStart)})`,
+      );
+    }
+    if (a.busyMissed > 0) {
+      console.log(
+        `balance reads missed during the award: ${a.busyMissed} due while ${MAX_OUT} were out, not sent (the service fell behind the pace; the p99 above is of those sent)`,
       );
     }
     console.log(`event-loop delay p99 during the award: ${a.loopDelayP99.toFixed(2)} ms (idle reads: ${a.idleLoopDelayP99.toFixed(2)} ms)`);

@@ -17,6 +17,8 @@ export interface AwardFigures {
   /** the balance reads at the run's pace (`--award-read-rate`), idle and during the execution */
   idleReads: RunResult;
   busyReads: RunResult;
+  /** reads due during the award but not sent: MAX_OUT were already out (open loop) */
+  busyMissed: number;
   /** idle, four readers each reading again as soon as answered (the figure of the closed-loop method) */
   idleClosedReads: RunResult;
   rssStart: number;
@@ -213,6 +215,7 @@ export async function awardScenario(o: BenchOptions, { app, base, adminKey }: Be
     execution: { operations: o.rows, seconds: executed, perSecond: o.rows / executed, p50: 0, p99: 0 },
     idleReads,
     busyReads: figures(busy, busySeconds),
+    busyMissed: await busyLoad.missed,
     idleClosedReads,
     rssStart,
     youngStart,

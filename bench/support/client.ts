@@ -56,6 +56,9 @@ export async function waitUntil(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 20));
 }
 
+/** An open-loop read load's bound on the reads out at once (`readLoad`). */
+export const MAX_OUT = 256;
+
 /** How a read load sends: `rate` reads a second at fixed times (open loop), or `concurrency` readers each sending again as soon as answered (closed loop). */
 export type ReadPace = { rate: number } | { concurrency: number };
 
@@ -65,6 +68,8 @@ export interface ReadLoad {
   watched: Promise<void>;
   /** the latencies (ms, sorted) once the load ended: `count` sent, or `stop` */
   result: Promise<number[]>;
+  /** open loop: the reads due while MAX_OUT were already out, not sent (none when the service keeps up) */
+  missed: Promise<number>;
   /** stops sending, waits for the answers still out and returns their latencies */
   stop(): Promise<number[]>;
 }
@@ -77,7 +82,9 @@ export interface ReadLoad {
  * shows in the figures rather than postponing the reads (closed-loop readers wait for the service
  * and send fewer reads exactly when it is slow). With `watch`, the same thread also polls a
  * resource every 100 ms until its `status` is `done` (the award's progress), so that neither
- * the readers' nor the polls' client work runs on the service's event loop and heap.
+ * the readers' nor the polls' client work runs on the service's event loop and heap. Open loop,
+ * at most MAX_OUT reads are out at once: a read due beyond them is not sent but counted as missed,
+ * so that a service slower than the pace does not make the run last as long as its backlog.
  */
 export function readLoad(
   base: string,
@@ -86,11 +93,11 @@ export function readLoad(
   { count, watch }: { count?: number; watch?: { path: string; headers: Record<string, string> } } = {},
 ): ReadLoad {
   const source = `
-    const { parentPort, workerData: { base, request, pace, count, watch } } = require('node:worker_threads');
+    const { parentPort, workerData: { base, request, pace, count, watch, maxOut } } = require('node:worker_threads');
     const http = require('node:http');
     // a socket left idle is closed here before the server's keep-alive timeout (5 s) closes it,
     // which could cross a request sent on it at that moment
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 'rate' in pace ? 256 : pace.concurrency, timeout: 2000 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 'rate' in pace ? maxOut : pace.concurrency, timeout: 2000 });
     const url = new URL(base);
     const send = (r) => new Promise((resolve, reject) => {
       const req = http.request({ host: url.hostname, port: url.port, method: r.method ?? 'GET', path: r.path, headers: r.headers, agent }, (res) => {
@@ -110,6 +117,7 @@ export function readLoad(
     const latencies = [];
     const out = new Set();
     let sent = 0;
+    let missed = 0;
     const one = (due) => {
       const p = send(request).then((res) => {
         if (res.status !== request.expect) throw new Error(request.method + ' ' + request.path + ' answered ' + res.status + ' ' + res.text.slice(0, 200));
@@ -127,7 +135,12 @@ export function readLoad(
       const gap = 1000 / pace.rate;
       const tick = () => {
         // every request due by now (several if this thread was late), each timed from its due time
-        while (more() && start + sent * gap <= performance.now()) one(start + sent++ * gap);
+        while (more() && start + sent * gap <= performance.now()) {
+          if (out.size >= maxOut) {
+            missed++;
+            sent++;
+          } else one(start + sent++ * gap);
+        }
         if (more()) setTimeout(tick, Math.max(0, start + sent * gap - performance.now()));
         else finished();
       };
@@ -155,22 +168,25 @@ export function readLoad(
       await Promise.all(out);
       reported = true;
       agent.destroy();
-      parentPort.postMessage({ latencies: latencies.sort((a, b) => a - b) });
+      parentPort.postMessage({ latencies: latencies.sort((a, b) => a - b), missed });
     };
     parentPort.on('message', () => { stopping = true; });
     report();`;
-  const worker = new Worker(source, { eval: true, workerData: { base, request, pace, count, watch } });
+  const worker = new Worker(source, { eval: true, workerData: { base, request, pace, count, watch, maxOut: MAX_OUT } });
   let onWatched!: () => void;
   let onLatencies!: (latencies: number[]) => void;
+  let onMissed!: (missed: number) => void;
+  const missed = new Promise<number>((resolve) => (onMissed = resolve));
   let onError!: (error: Error) => void;
   const watched = new Promise<void>((resolve) => (onWatched = resolve));
   const latencies = new Promise<number[]>((resolve, reject) => {
     onLatencies = resolve;
     onError = reject;
   });
-  worker.on('message', (m: { watched?: true; latencies?: number[] }) => {
+  worker.on('message', (m: { watched?: true; latencies?: number[]; missed?: number }) => {
     if (m.watched) onWatched();
     if (m.latencies) {
+      onMissed(m.missed ?? 0);
       onLatencies(m.latencies);
       void worker.terminate();
     }
@@ -179,6 +195,7 @@ export function readLoad(
   return {
     watched,
     result: latencies,
+    missed,
     stop: () => {
       worker.postMessage('stop');
       return latencies;
