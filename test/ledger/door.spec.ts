@@ -133,6 +133,62 @@ describe('the ledger’s one door', () => {
       expect(await transactions()).toBe(before);
       expect(await repository.record([entry('10', '10')])).toMatchObject({ availableAfter: new Map([[account!.id, new Decimal(0)]]) });
     });
+
+    it('refuses a batch for whatever one of its transactions gets wrong (CL002, naming the posting or transaction), postings first, writing nothing', async () => {
+      const bea = resident();
+      await grant(bea, '10');
+      const [account, adjustments] = await Promise.all([
+        repository.findAccount(`resident:${bea}`, 'POINTS'),
+        repository.findAccount('programme:adjustments', 'POINTS'),
+      ]);
+      type Posting = NewJournalEntry['postings'][number];
+      const posting = (accountId: bigint, side: 'D' | 'C', amount: string, more: Partial<Posting> = {}): Posting => ({
+        accountId,
+        asset: 'POINTS',
+        side,
+        amount: new Decimal(amount),
+        ...more,
+      });
+      const tx = (...postings: Posting[]): NewJournalEntry => ({ id: randomUUID(), type: 'test', kind: 'posted', metadata: {}, postings });
+      // a credit of one point to bea: the batch's first transaction, fine in itself
+      const credit = () => tx(posting(adjustments!.id, 'D', '1'), posting(account!.id, 'C', '1'));
+      const refusal = (entries: NewJournalEntry[]) => repository.record(entries).then(() => ({ refused: false }), databaseErrorOf);
+      const before = await transactions();
+      const cases: [NewJournalEntry, (second: NewJournalEntry) => string][] = [
+        [tx(posting(adjustments!.id, 'D', '1'), posting(987654321n, 'C', '1')), () => 'posting 4: no ledger account 987654321'],
+        [
+          tx(posting(adjustments!.id, 'D', '1', { asset: 'RUB' }), posting(account!.id, 'C', '1')),
+          () => 'posting 3: account programme:adjustments holds POINTS, not RUB',
+        ],
+        [
+          tx(posting(adjustments!.id, 'D', '1'), posting(account!.id, 'C', '1', { shard: 3 })),
+          () => `posting 4: account resident:${bea} has no balance row 3`,
+        ],
+        [tx(posting(adjustments!.id, 'D', '0'), posting(account!.id, 'C', '0')), () => 'posting 3: amount must be positive'],
+        [tx(posting(adjustments!.id, 'D', '1')), (second) => `transaction ${second.id} needs at least 2 postings`],
+        [
+          tx(posting(adjustments!.id, 'D', '2'), posting(account!.id, 'C', '1')),
+          (second) => `transaction ${second.id} is not balanced: POINTS debits and credits differ by 1`,
+        ],
+        [
+          tx(posting(account!.id, 'D', '1'), posting(adjustments!.id, 'C', '1')),
+          () => `a batch cannot both add to and take from resident:${bea}: record those apart`,
+        ],
+      ];
+      for (const [second, message] of cases) {
+        expect(await refusal([credit(), second, credit()])).toMatchObject({ sqlState: 'CL002', message: message(second) });
+      }
+      // the postings are checked before the transactions: an unbalanced first transaction is not
+      // the one named when a later posting is wrong
+      const unbalanced = tx(posting(adjustments!.id, 'D', '2'), posting(account!.id, 'C', '1'));
+      expect(await refusal([unbalanced, tx(posting(adjustments!.id, 'D', '1'), posting(account!.id, 'C', '-1'))])).toMatchObject({
+        sqlState: 'CL002',
+        message: 'posting 4: amount must be positive',
+      });
+      expect(await transactions()).toBe(before);
+      await repository.record([credit(), credit()]);
+      expect(await transactions()).toBe(before + 2);
+    });
   });
 
   describe('its locks', () => {
