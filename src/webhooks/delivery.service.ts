@@ -5,10 +5,12 @@ import { ForegroundWork } from '../infra/process/foreground-work';
 import { payloadFor } from './domain/events';
 import { nextAttemptAt, RetryPolicy } from './domain/retry';
 import { AttemptOutcome } from './domain/webhook';
+import { FOREGROUND_GAP_MS, PACE_MAX_WAIT_MS } from './pacing';
 import { PublishFence } from './publish-fence';
 import { SecretBox } from './secret-box';
 import { WebhookMetrics } from './webhook-metrics';
 import { Target, UnsafeUrlError, WebhookSender } from './webhook-sender';
+import { WebhookStager } from './webhook-stager';
 import { Round, RoundDelivery, RoundOutcome, ServedWebhook, WebhooksRepository } from './webhooks.repository';
 
 /** Rounds of one webhook's deliveries hold at most this many of its attempts' worth (WEBHOOK_PER_ENDPOINT each). */
@@ -17,12 +19,6 @@ const ROUND_WAVES = 16;
 export const SERVE_BUDGET_MS = 10_000;
 /** How long a holder waits before looking again when its due heads are beyond the fence (their writers still running). */
 const FENCE_WAIT_MS = 25;
-
-/** Foreground work that ended less than this long ago still counts as running (the gap between two earn batches). */
-const FOREGROUND_GAP_MS = 200;
-/** The longest a paced drain waits between two rounds, and how often it looks whether the foreground work ended meanwhile. */
-const PACE_MAX_WAIT_MS = 2_000;
-const PACE_SLICE_MS = 50;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -48,6 +44,7 @@ export class DeliveryService {
     private readonly secrets: SecretBox,
     private readonly metrics: WebhookMetrics,
     private readonly foreground: ForegroundWork,
+    private readonly stager: WebhookStager,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.policy = {
@@ -113,11 +110,26 @@ export class DeliveryService {
             next = claim([]);
             continue;
           }
+          if (Date.now() - started < SERVE_BUDGET_MS) {
+            // nothing due of what was expanded: expand what was staged meanwhile; staged rows whose
+            // writers are still running are looked at again shortly, as due heads beyond the fence are
+            const staged = await this.stager.stage();
+            if (staged.events > 0 || staged.waiting) {
+              if (staged.events === 0) await sleep(FENCE_WAIT_MS);
+              next = claim([]);
+              continue;
+            }
+          }
           await this.repository.releaseWebhook(served);
           return attempts;
         }
         const sentFrom = performance.now();
         const sending = this.round(round, deadline);
+        // no earn batches running: what is staged is expanded while this round is sent (one run at
+        // a time), so that the next rounds find it; while they run, only an empty round asks (above)
+        if (!this.pacing()) {
+          this.stager.stage().catch((error: Error) => this.logger.warn(`webhook outbox expansion failed: ${error.message}`));
+        }
         const last = Date.now() - started >= SERVE_BUDGET_MS;
         // while this process posts earn batches the drain gives way: the next round is read only
         // after a pause (below), so that it takes at most its share of the time
@@ -147,20 +159,13 @@ export class DeliveryService {
           return attempts;
         }
         if (paced) {
-          const share = this.config.webhooks.busyShare;
-          await this.pause(Math.min(PACE_MAX_WAIT_MS, ((performance.now() - sentFrom) * (1 - share)) / share));
+          await this.foreground.giveWay(performance.now() - sentFrom, this.config.webhooks.busyShare, FOREGROUND_GAP_MS, PACE_MAX_WAIT_MS);
           next = claim(recording.ids);
         }
       }
     } finally {
       await recording.done;
     }
-  }
-
-  /** Waits up to `ms`, less if the foreground work ends meanwhile (the drain then catches up at once). */
-  private async pause(ms: number): Promise<void> {
-    const until = performance.now() + ms;
-    for (let left = ms; left > 0 && this.pacing(); left = until - performance.now()) await sleep(Math.min(PACE_SLICE_MS, left));
   }
 
   /** Whether the drain paces itself now: foreground work (earn batches) runs in this process, and pacing is on. */

@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { ScheduleLeases } from '../infra/schedule/schedule-leases';
 import { AttemptSignal } from './attempt-signal';
 import { DeliveryQueue } from './delivery-queue';
+import { WebhookStager } from './webhook-stager';
 import { WebhooksRepository } from './webhooks.repository';
 
 /** Webhooks handed out per pass (a full pass is followed by another at once). */
@@ -11,8 +12,9 @@ const CLAIM_BATCH = 50;
 
 /**
  * Moves the outbox: every WEBHOOK_DISPATCH_MS, and each time a hand-off in this process ends, it
- * hands out the webhooks that have a due delivery and nobody serving them, one queued job each
- * (DeliveryService.serve then sends that webhook's deliveries in rounds until none is due). It is
+ * expands what is staged (WebhookStager), then hands out the webhooks that have a due delivery
+ * and nobody serving them, one queued job each (DeliveryService.serve then sends that webhook's
+ * deliveries in rounds until none is due). It is
  * also the sweeper: a webhook whose hand-off ran out (its job lost in a Redis flush, its worker
  * killed) is handed out again like any other. Safe on many replicas: a webhook goes to one of them.
  */
@@ -28,6 +30,7 @@ export class WebhookDispatcher implements OnModuleInit {
     private readonly scheduler: SchedulerRegistry,
     signal: AttemptSignal,
     private readonly leases: ScheduleLeases,
+    private readonly stager: WebhookStager,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     signal.onSettled(() => void this.dispatch());
@@ -56,6 +59,9 @@ export class WebhookDispatcher implements OnModuleInit {
     let queued = 0;
     try {
       const { leaseSeconds } = this.config.webhooks;
+      // what the changes' transactions staged becomes events and deliveries first (a failure here
+      // does not keep the deliveries already written from being handed out)
+      await this.stager.stage().catch((error: Error) => this.logger.error(`webhook outbox expansion failed: ${error.message}`));
       for (;;) {
         this.again = false;
         const claims = await this.repository.claimWebhooks(CLAIM_BATCH, leaseSeconds);

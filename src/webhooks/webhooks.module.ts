@@ -15,13 +15,15 @@ import { SecretBox } from './secret-box';
 import { WebhookDispatcher } from './webhook-dispatcher.cron';
 import { WebhookMetrics } from './webhook-metrics';
 import { WebhookSender } from './webhook-sender';
+import { WebhookStager } from './webhook-stager';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';
 
 /**
- * Outbound events. Business tables write the outbox themselves (triggers, see the migration
- * 20261202150000_webhooks): no other capability calls this module.
+ * Outbound events. Business tables write the outbox themselves (triggers, see the migrations
+ * 20261202150000_webhooks and 20261209100000_webhook_outbox_staged): no other capability calls
+ * this module.
  */
 @Module({})
 export class WebhooksModule {
@@ -38,6 +40,7 @@ export class WebhooksModule {
         WebhookSender,
         WebhookMetrics,
         DeliveryService,
+        WebhookStager,
         AttemptSignal,
         InProcessAttempts,
         WebhookDispatcher,

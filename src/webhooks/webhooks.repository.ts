@@ -294,8 +294,13 @@ export class WebhooksRepository {
     return row ? withSecrets(row) : null;
   }
 
-  /** Ends a webhook (deleted, or disabled with a reason) and cancels what it still had to receive. */
+  /**
+   * Ends a webhook (deleted, or disabled with a reason) and cancels what it still had to receive.
+   * Run in a transaction: it first waits for an expansion of the outbox that is running (which
+   * may have read the webhook active), so that none writes it a delivery after its cancellation.
+   */
   async end(id: string, status: 'deleted' | 'disabled', reason: string | null): Promise<void> {
+    await this.tx.client.$executeRaw`SELECT pg_advisory_xact_lock(1717, 2)`;
     await this.tx.client.webhook.updateMany({
       where: { id, status: { not: 'deleted' } },
       data: { status, disabledReason: reason, updatedAt: new Date() },
@@ -452,11 +457,40 @@ export class WebhooksRepository {
     );
   }
 
-  /** Pending deliveries and the age of the oldest, for the metrics. */
+  /**
+   * Expands staged outbox rows at positions up to `upTo` (known final) into events and deliveries
+   * (migration 20261209100000): at most `rows` rows, no further row once `events` events are taken.
+   * Reads the staged rows' fence as it is now, and whether staged rows are left. Nothing is
+   * expanded while another process expands.
+   */
+  async materialize(
+    upTo: bigint,
+    rows: number,
+    events: number,
+  ): Promise<{ staged: number; events: number; left: boolean; fence: FenceReading }> {
+    const [row] = await this.tx.read<{ staged: number; events: number; left_over: boolean; fence_seq: string; fence_writers: string[] }>(
+      'webhooks_materialize',
+      `SELECT staged, events, left_over, fence_seq::text AS fence_seq, fence_writers FROM webhook_materialize($1::bigint, $2::int, $3::int)`,
+      [upTo.toString(), rows, events],
+    );
+    return {
+      staged: row.staged,
+      events: row.events,
+      left: row.left_over,
+      fence: { lastSeq: BigInt(row.fence_seq), writers: row.fence_writers },
+    };
+  }
+
+  /**
+   * Pending deliveries and the age of the oldest, for the metrics; events still staged (not yet
+   * expanded into deliveries) count as pending, each once, their age from their change.
+   */
   async backlog(): Promise<{ pending: number; oldestSeconds: number }> {
     const [row] = await this.tx.client.$queryRawUnsafe<{ pending: number; oldest: number | null }[]>(
-      `SELECT count(*)::int AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest
-       FROM webhook_deliveries WHERE status = 'pending'`,
+      `SELECT d.pending + s.pending AS pending,
+              extract(epoch FROM now() - least(d.oldest, s.oldest))::float8 AS oldest
+       FROM (SELECT count(*)::int AS pending, min(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending') d,
+            (SELECT coalesce(sum(events), 0)::int AS pending, min(created_at) AS oldest FROM webhook_outbox) s`,
     );
     return { pending: row.pending, oldestSeconds: row.oldest ?? 0 };
   }

@@ -201,7 +201,15 @@ describe('bulk awards', () => {
     expect(await awardTransactions(id)).toEqual({ n: ROWS - ROWS / 100, distinct_rows: ROWS - ROWS / 100 });
 
     // award.completed, once, through the outbox
-    const events = await t.prisma.webhookEvent.findMany({ where: { type: 'award.completed' } });
+    // (expanded from the outbox's staged row after commit, by the drain)
+    const events = await waitFor(
+      async () => {
+        const found = await t.prisma.webhookEvent.findMany({ where: { type: 'award.completed' } });
+        return found.length > 0 && (await t.prisma.webhookOutbox.count()) === 0 && found;
+      },
+      10_000,
+      'award.completed',
+    );
     expect(events).toHaveLength(1);
     expect(events[0].data).toMatchObject({ id, rows: ROWS, credited: ROWS - ROWS / 100, failed: 0, totalPoints: String(expectedTotal) });
 

@@ -63,6 +63,21 @@ describe('database schema', () => {
       { kind: 'resident', postings: 1n },
     ]);
     expect((await prisma.ledgerDailyClosed.findUnique({ where: { day: new Date('2026-12-01') } }))?.filledAt).toBeInstanceOf(Date);
+    // the webhooks' staged outbox (expanded after commit: read back in the writing transaction)
+    const staged = await prisma.$transaction(async (tx) => {
+      const row = await tx.webhookOutbox.create({
+        data: { types: ['award.completed'], residents: ['anna'], partners: ['p'], sources: ['s'], data: [{ a: 1 }] },
+      });
+      return tx.webhookOutbox.findUnique({ where: { seq: row.seq } });
+    });
+    expect(staged).toMatchObject({ types: ['award.completed'], data: [{ a: 1 }] });
+    expect(staged!.createdAt).toBeInstanceOf(Date);
+    // a staged row's arrays are one element per event: anything else is refused in the change's transaction
+    await expect(
+      prisma.webhookOutbox.create({
+        data: { types: ['award.completed', 'award.completed'], residents: ['anna'], partners: [], sources: [], data: [{}] },
+      }),
+    ).rejects.toThrow();
     await prisma.appSession.create({
       data: { tokenHash: 'b'.repeat(64), kind: 'client', apiClientId: client.id, expiresAt: new Date(Date.now() + 60_000) },
     });

@@ -394,11 +394,21 @@ describe('points expiry', () => {
     await adjust(ivan, '5', new Date(Date.now() + 40 * 86_400_000)).expect(201);
     await ledger.sendExpiryNotices();
     await ledger.sendExpiryNotices();
-    const expiring = await t.prisma.webhookEvent.findMany({ where: { type: 'points.expiring', residentId: ivan } });
+    // the outbox's staged rows become events after commit (the drain expands them)
+    const events = (type: string) =>
+      waitFor(
+        async () => {
+          const found = await t.prisma.webhookEvent.findMany({ where: { type, residentId: ivan } });
+          return found.length > 0 && (await t.prisma.webhookOutbox.count()) === 0 && found;
+        },
+        10_000,
+        `${type} events`,
+      );
+    const expiring = await events('points.expiring');
     expect(expiring.map((e) => e.data)).toEqual([{ residentId: ivan, points: '70', expiresAt: soon.toISOString(), noticeDays: 14 }]);
     await age(ivan);
     await ledger.expireLots();
-    const expired = await t.prisma.webhookEvent.findMany({ where: { type: 'points.expired', residentId: ivan } });
+    const expired = await events('points.expired');
     expect(expired.map((e) => e.data)).toEqual([
       { residentId: ivan, points: '75', expiredAt: expect.any(String), transactionId: expect.any(String) },
     ]);

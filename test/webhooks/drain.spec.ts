@@ -220,7 +220,10 @@ describe('webhook drain', () => {
     await foreign.connect();
     try {
       await foreign.query('BEGIN');
-      await foreign.query('SELECT pg_advisory_xact_lock_shared(1717, 1)');
+      // the staged rows' writers' lock, and the expansion's (the events' positions)
+      await foreign.query('SELECT pg_advisory_xact_lock_shared(1717, 3), pg_advisory_xact_lock_shared(1717, 1)');
+      const [staged] = await t.prisma.$queryRawUnsafe<{ writers: string[] }[]>('SELECT writers FROM webhook_outbox_fence()');
+      expect(staged.writers).toEqual([]);
       const [fence] = await t.prisma.$queryRawUnsafe<{ writers: string[] }[]>('SELECT writers FROM webhook_publish_fence()');
       expect(fence.writers).toEqual([]);
       await earn('otherdb', 3, 3);

@@ -137,8 +137,14 @@ describe('webhooks', () => {
     try {
       await db.query('BEGIN');
       await db.query(`UPDATE earn_events SET status = 'revoked' WHERE external_id = 'rb-1'`);
-      // the event is written in the same transaction as the change ...
-      expect((await db.query(`SELECT count(*)::int AS n FROM webhook_events WHERE data->>'externalId' = 'rb-1'`)).rows[0].n).toBe(1);
+      // the event is written (staged) in the same transaction as the change ...
+      expect(
+        (
+          await db.query(
+            `SELECT count(*)::int AS n FROM webhook_outbox o, unnest(o.earn) AS e WHERE e.external_id = 'rb-1' AND e.status = 'revoked'`,
+          )
+        ).rows[0].n,
+      ).toBe(1);
       await db.query('ROLLBACK');
     } finally {
       await db.end();
@@ -153,6 +159,48 @@ describe('webhooks', () => {
     await waitFor(async () => receiver.at('/rollback').length === 1, 20_000, 'the revocation');
     expect(receiver.at('/rollback')[0].json).toMatchObject({ type: 'earn_event.revoked', data: { externalId: 'rb-1', status: 'revoked' } });
     await t.http.delete(`/v1/admin/webhooks/${hook.id}`).set(t.admin).expect(200);
+  });
+
+  it('a staged event goes to the webhooks created before it that are still active when it is expanded', async () => {
+    const before = await register({ url: receiver.url('/staged-before'), events: ['earn_event.posted'] });
+    const ended = await register({ url: receiver.url('/staged-ended'), events: ['earn_event.posted'] });
+    const stagedRows = async () =>
+      (
+        await t.prisma.$queryRawUnsafe<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM webhook_outbox o, unnest(o.earn) AS e WHERE e.external_id = 'staged-1'`,
+        )
+      )[0].n;
+    // a transaction that wrote the outbox and stays open holds back the expansion of every row
+    // staged after it (their positions may not be final while it runs)
+    const holder = new Client({ connectionString: t.databaseUrl });
+    await holder.connect();
+    let after: { id: string };
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock_shared(1717, 3)');
+      await earn([{ externalId: 'staged-1', residentId: 'stella' }]);
+      await waitFor(async () => (await stagedRows()) === 1, 20_000, 'the posted event staged');
+      after = await register({ url: receiver.url('/staged-after'), events: ['earn_event.posted'] });
+      await t.http.delete(`/v1/admin/webhooks/${ended.id}`).set(t.admin).expect(200);
+      await new Promise((r) => setTimeout(r, 300));
+      // still staged: nothing listed, nothing sent
+      expect(await stagedRows()).toBe(1);
+      expect(await deliveriesOf(before.id)).toEqual([]);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    await waitFor(async () => receiver.at('/staged-before').length === 1, 20_000, 'the event expanded and sent');
+    expect(receiver.at('/staged-before')[0].json).toMatchObject({ type: 'earn_event.posted', data: { externalId: 'staged-1' } });
+    expect(await stagedRows()).toBe(0);
+    await t.app.get(WebhookDispatcher).dispatch();
+    await new Promise((r) => setTimeout(r, 300));
+    // created after the event was published, or ended before it was expanded: nothing
+    expect(receiver.at('/staged-after')).toEqual([]);
+    expect(receiver.at('/staged-ended')).toEqual([]);
+    expect(await deliveriesOf(after.id)).toEqual([]);
+    expect(await t.prisma.webhookDelivery.count({ where: { webhookId: ended.id } })).toBe(0);
+    for (const id of [before.id, after.id]) await t.http.delete(`/v1/admin/webhooks/${id}`).set(t.admin).expect(200);
   });
 
   it('a failing receiver is retried with backoff until it answers, and the deliveries list says so', async () => {

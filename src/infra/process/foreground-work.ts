@@ -27,4 +27,17 @@ export class ForegroundWork {
   busy(withinMs: number): boolean {
     return this.running > 0 || performance.now() - this.lastEnded < withinMs;
   }
+
+  /**
+   * Background work that just took `tookMs` gives way: waits so that it takes at most `share` of
+   * the time (at most `maxMs`), less if the foreground work ends meanwhile (busy within `withinMs`
+   * no more: the background work then catches up at once). Looks every `sliceMs`.
+   */
+  async giveWay(tookMs: number, share: number, withinMs: number, maxMs: number, sliceMs = 50): Promise<void> {
+    const ms = Math.min(maxMs, (tookMs * (1 - share)) / share);
+    const until = performance.now() + ms;
+    for (let left = ms; left > 0 && this.busy(withinMs); left = until - performance.now()) {
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(sliceMs, left)));
+    }
+  }
 }
