@@ -19,6 +19,8 @@ const ROUND_WAVES = 16;
 export const SERVE_BUDGET_MS = 10_000;
 /** How long a holder waits before looking again when its due heads are beyond the fence (their writers still running). */
 const FENCE_WAIT_MS = 25;
+/** The same for staged outbox rows while earn batches run (their writers are the batches: no hurry, the drain gives way). */
+const PACED_STAGE_WAIT_MS = 250;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -115,7 +117,7 @@ export class DeliveryService {
             // writers are still running are looked at again shortly, as due heads beyond the fence are
             const staged = await this.stager.stage();
             if (staged.events > 0 || staged.waiting) {
-              if (staged.events === 0) await sleep(FENCE_WAIT_MS);
+              if (staged.events === 0) await sleep(this.pacing() ? PACED_STAGE_WAIT_MS : FENCE_WAIT_MS);
               next = claim([]);
               continue;
             }
