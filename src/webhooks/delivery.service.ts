@@ -114,10 +114,20 @@ export class DeliveryService {
           }
           if (Date.now() - started < SERVE_BUDGET_MS) {
             // nothing due of what was expanded: expand what was staged meanwhile; staged rows whose
-            // writers are still running are looked at again shortly, as due heads beyond the fence are
-            const staged = await this.stager.stage();
+            // writers are still running are looked at again shortly, as due heads beyond the fence
+            // are. While earn batches run, an expansion gives way as a round does.
+            const from = performance.now();
+            const staged = await this.stager.stage().catch((error: Error) => {
+              this.logger.warn(`webhook outbox expansion failed: ${error.message}`);
+              return { events: 0, waiting: false };
+            });
             if (staged.events > 0 || staged.waiting) {
-              if (staged.events === 0) await sleep(this.pacing() ? PACED_STAGE_WAIT_MS : FENCE_WAIT_MS);
+              if (this.pacing()) {
+                if (staged.events > 0) {
+                  const { busyShare } = this.config.webhooks;
+                  await this.foreground.giveWay(performance.now() - from, busyShare, FOREGROUND_GAP_MS, PACE_MAX_WAIT_MS);
+                } else await sleep(PACED_STAGE_WAIT_MS);
+              } else if (staged.events === 0) await sleep(FENCE_WAIT_MS);
               next = claim([]);
               continue;
             }

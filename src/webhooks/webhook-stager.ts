@@ -56,7 +56,8 @@ export class WebhookStager {
       const step = await this.repository.materialize(this.fence.safe, STEP_ROWS, busy ? BUSY_STEP_EVENTS : STEP_EVENTS);
       const moved = this.fence.observe(step.fence);
       events += step.events;
-      const more = step.staged > 0 || moved;
+      // another process expanding (staged -1) does the work: this run stops
+      const more = step.staged > 0 || (step.staged === 0 && moved);
       if (!more || busy || performance.now() - started >= RUN_BUDGET_MS) return { events, waiting: step.left };
     }
   }

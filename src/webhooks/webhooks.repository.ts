@@ -262,7 +262,13 @@ const RECORD_ROUND = `
 export class WebhooksRepository {
   constructor(private readonly tx: TransactionHost) {}
 
+  /**
+   * Run in a transaction: the webhook's creation draws its outbox position (webhooks.outbox_from)
+   * holding the staged rows' writers' lock, so that no row staged after that position is expanded
+   * before the webhook is committed (and visible to the expansion).
+   */
   async create(input: NewWebhook): Promise<Webhook> {
+    await this.tx.client.$executeRaw`SELECT pg_advisory_xact_lock_shared(1717, 3)`;
     const row = await this.tx.client.webhook.create({ data: { ...input, status: 'active' } });
     return webhookOf(row);
   }
@@ -461,7 +467,7 @@ export class WebhooksRepository {
    * Expands staged outbox rows at positions up to `upTo` (known final) into events and deliveries
    * (migration 20261209100000): at most `rows` rows, no further row once `events` events are taken.
    * Reads the staged rows' fence as it is now, and whether staged rows are left. Nothing is
-   * expanded while another process expands.
+   * expanded while another process expands (`staged` is then -1).
    */
   async materialize(
     upTo: bigint,

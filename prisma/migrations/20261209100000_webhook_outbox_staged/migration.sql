@@ -33,7 +33,7 @@ CREATE TYPE webhook_earn_row AS (
 );
 
 CREATE TABLE webhook_outbox (
-  seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  seq           BIGINT GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME webhook_outbox_seq_seq) PRIMARY KEY,
   -- what webhook_publish was given: parallel arrays, one element per event, in the order they happened
   types         TEXT[] NOT NULL DEFAULT '{}',
   residents     TEXT[] NOT NULL DEFAULT '{}',
@@ -57,8 +57,10 @@ CREATE TABLE webhook_outbox (
 );
 
 -- A webhook takes the events staged after it was created: its creation draws a position of the
--- outbox (no clock is compared: the service's and the database's may differ). Events staged by a
--- transaction that drew an earlier position are not its own, even if they commit later.
+-- outbox (no clock is compared: the service's and the database's may differ), holding the writers'
+-- lock (1717, 3) as they do, so that no later position is expanded before the webhook is committed
+-- (WebhooksRepository.create). Events staged by a transaction that drew an earlier position are
+-- not its own, even if they commit later.
 ALTER TABLE webhooks ADD COLUMN outbox_from BIGINT NOT NULL DEFAULT nextval('webhook_outbox_seq_seq');
 
 -- lz4 where the server has it (cheaper to compress than the default pglz); else the default
@@ -122,8 +124,8 @@ END $$;
 -- Expands staged rows at positions up to p_upto (known final by the caller), in position order,
 -- into events and deliveries, and deletes them: at most p_rows rows, and no further row once
 -- p_events events are taken (the first row is always taken). With it, the staged rows' fence as
--- it is now, and whether staged rows are left. Nothing when another expander runs (it is not
--- waited for: it does the work).
+-- it is now, and whether staged rows are left. Nothing when another expander runs (staged -1: it
+-- is not waited for, it does the work).
 CREATE FUNCTION webhook_materialize(p_upto BIGINT, p_rows INT, p_events INT,
   OUT staged INT, OUT events INT, OUT left_over BOOLEAN, OUT fence_seq BIGINT, OUT fence_writers TEXT[])
 LANGUAGE plpgsql AS $$
@@ -134,6 +136,7 @@ BEGIN
   staged := 0;
   events := 0;
   IF NOT pg_try_advisory_xact_lock(1717, 2) THEN
+    staged := -1;
     left_over := EXISTS (SELECT 1 FROM webhook_outbox);
     RETURN;
   END IF;
@@ -192,5 +195,5 @@ BEGIN
   )
   -- (dl runs to completion unread, as every data-modifying WITH does)
   SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM ev) INTO staged, events;
-  left_over := EXISTS (SELECT 1 FROM webhook_outbox WHERE NOT (seq = ANY (v_seqs)));
+  left_over := EXISTS (SELECT 1 FROM webhook_outbox);
 END $$;
