@@ -7,7 +7,7 @@ import { WebhooksRepository } from './webhooks.repository';
 
 /** Staged rows, and events, one expansion statement takes at most (a thousand-event earn batch is one row). */
 const STEP_ROWS = 64;
-const STEP_EVENTS = 4_000;
+const STEP_EVENTS = 16_000;
 /** The same while this process posts earn batches: about one batch's worth a run. */
 const BUSY_STEP_EVENTS = 1_000;
 /** How long one run expands before it returns (its caller's next pass goes on). */
