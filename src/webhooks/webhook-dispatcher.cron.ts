@@ -61,7 +61,7 @@ export class WebhookDispatcher implements OnModuleInit {
       const { leaseSeconds } = this.config.webhooks;
       // what the changes' transactions staged becomes events and deliveries first (a failure here
       // does not keep the deliveries already written from being handed out)
-      await this.stager.stage().catch((error: Error) => this.logger.error(`webhook outbox expansion failed: ${error.message}`));
+      await this.stager.drain().catch((error: Error) => this.logger.error(`webhook outbox expansion failed: ${error.message}`));
       for (;;) {
         this.again = false;
         const claims = await this.repository.claimWebhooks(CLAIM_BATCH, leaseSeconds);

@@ -5,13 +5,13 @@ import { FOREGROUND_GAP_MS } from './pacing';
 import { PublishFence } from './publish-fence';
 import { WebhooksRepository } from './webhooks.repository';
 
-/** Staged rows, and events, one expansion statement takes at most (a thousand-event earn batch is one row). */
+/** Staged rows, and events, one expansion step takes at most (a thousand-event earn batch is one row). */
 const STEP_ROWS = 64;
-const STEP_EVENTS = 16_000;
-/** The same while this process posts earn batches: about one batch's worth a run. */
+const STEP_EVENTS = 8_000;
+/** The same while this process posts earn batches: about one batch's worth. */
 const BUSY_STEP_EVENTS = 1_000;
-/** How long one run expands before it returns (its caller's next pass goes on). */
-const RUN_BUDGET_MS = 2_000;
+/** How long the dispatcher's pass expands before it hands webhooks out. */
+const PASS_BUDGET_MS = 2_000;
 
 /** What a run of the stager did. */
 export interface StageRun {
@@ -25,11 +25,12 @@ export interface StageRun {
  * Expands the outbox's staged rows into events and deliveries (migration 20261209100000): the
  * change's transaction wrote one row per publishing statement; here, after commit, up to the
  * position known final (its own PublishFence over the staged rows' positions), in position order.
- * Called by the dispatcher's pass, by a served webhook that found nothing due, and while a round is
- * sent when no earn batches run; one run at a time in a process (a second caller shares the run),
- * one expander at a time in the database. While this process posts earn batches a run takes one
- * step of about a batch (the drain, paced by WEBHOOK_BUSY_SHARE, asks for the next when it has sent
- * it), the rest once the batches stop.
+ * Steps are taken by the dispatcher's pass (until nothing is left, for PASS_BUDGET_MS at most), by a
+ * served webhook that found nothing due, and while a round is sent when no earn batches run (the
+ * next step is expanded while the last is sent); one step at a time in a process (a second caller
+ * shares it), one expander at a time in the database. While this process posts earn batches a
+ * step is about a batch, and the drain, paced by WEBHOOK_BUSY_SHARE, asks for the next when it has
+ * sent it; the rest follows once the batches stop.
  */
 @Injectable()
 export class WebhookStager {
@@ -42,23 +43,38 @@ export class WebhookStager {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Expands what is staged and known final. */
+  /**
+   * One step: expands what is staged and known final, up to a step's worth (a caller arriving
+   * while a step runs shares it, so that it waits for one step at most).
+   */
   stage(): Promise<StageRun> {
-    this.current ??= this.run().finally(() => (this.current = null));
+    this.current ??= this.step().finally(() => (this.current = null));
     return this.current;
   }
 
-  private async run(): Promise<StageRun> {
+  /** Steps until nothing more is staged and final, the earn batches start, or PASS_BUDGET_MS (the dispatcher's pass). */
+  async drain(): Promise<number> {
     const started = performance.now();
     let events = 0;
     for (;;) {
-      const busy = this.config.webhooks.busyShare < 1 && this.foreground.busy(FOREGROUND_GAP_MS);
-      const step = await this.repository.materialize(this.fence.safe, STEP_ROWS, busy ? BUSY_STEP_EVENTS : STEP_EVENTS);
+      const run = await this.stage();
+      events += run.events;
+      if (run.events === 0 || this.busy() || performance.now() - started >= PASS_BUDGET_MS) return events;
+    }
+  }
+
+  private busy(): boolean {
+    return this.config.webhooks.busyShare < 1 && this.foreground.busy(FOREGROUND_GAP_MS);
+  }
+
+  private async step(): Promise<StageRun> {
+    for (let looks = 0; ; looks++) {
+      const step = await this.repository.materialize(this.fence.safe, STEP_ROWS, this.busy() ? BUSY_STEP_EVENTS : STEP_EVENTS);
       const moved = this.fence.observe(step.fence);
-      events += step.events;
-      // another process expanding (staged -1) does the work: this run stops
-      const more = step.staged > 0 || (step.staged === 0 && moved);
-      if (!more || busy || performance.now() - started >= RUN_BUDGET_MS) return { events, waiting: step.left };
+      // nothing was final yet but the fence just moved: one more look (another process expanding,
+      // staged -1, does the work itself)
+      if (step.staged === 0 && moved && looks === 0) continue;
+      return { events: step.events, waiting: step.left };
     }
   }
 }
