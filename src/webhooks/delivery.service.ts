@@ -137,8 +137,9 @@ export class DeliveryService {
         }
         const sentFrom = performance.now();
         const sending = this.round(round, deadline);
-        // no earn batches running: what is staged is expanded while this round is sent (one run at
-        // a time), so that the next rounds find it; while they run, only an empty round asks (above)
+        // no earn batches running: the next step of what is staged is expanded while this round is
+        // sent (one step at a time), so that the next rounds find it; while they run, only an empty
+        // round asks (above)
         if (!this.pacing()) {
           this.stager.stage().catch((error: Error) => this.logger.warn(`webhook outbox expansion failed: ${error.message}`));
         }

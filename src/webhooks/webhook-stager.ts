@@ -13,11 +13,11 @@ const BUSY_STEP_EVENTS = 1_000;
 /** How long the dispatcher's pass expands before it hands webhooks out. */
 const PASS_BUDGET_MS = 2_000;
 
-/** What a run of the stager did. */
+/** What a step of the stager did. */
 export interface StageRun {
   /** events written (with their deliveries) */
   events: number;
-  /** staged rows are left: beyond the known-final position (their writers' transactions still running), or beyond the run's budget */
+  /** staged rows are left: beyond the known-final position (their writers' transactions still running), or beyond the step's budget */
   waiting: boolean;
 }
 
