@@ -9,8 +9,13 @@ import { AwardQueue } from './award-queue';
 import { AwardRecord, AwardsRepository } from './awards.repository';
 import { AwardRowInput, CheckedRow, executeRefusal, MAX_DESCRIPTION_LENGTH, Refusal, UploadDigest } from './domain/award';
 
-/** Rows stored per statement while an upload streams in. */
-const UPLOAD_CHUNK = 5000;
+/**
+ * Rows stored per statement while an upload streams in. A chunk's rows live from their line to
+ * their statement's end: at 5,000 they outlived two of the young generation's collections and
+ * were promoted, garbage that only a full collection takes back (a million-row upload left the
+ * process 400-450 MB larger, against 280-290 MB at 1,000; docs/performance.md, tenth session).
+ */
+const UPLOAD_CHUNK = 1000;
 /** An upload of this many valid rows or more analyses award_rows when it ends (its chunks' plans go by the statistics). */
 const ANALYZE_AFTER_ROWS = 10_000;
 /** Error-file lines read per query while it streams out. */
