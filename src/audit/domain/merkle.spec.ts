@@ -33,6 +33,21 @@ describe('the seals’ Merkle tree', () => {
     expect(merkleRoot([])).toBe(sha256Hex(''));
   });
 
+  it('keeps the roots the seals already hold (as computed before the tree was hashed a slice at a time)', async () => {
+    // roots of sha256("tx0"), sha256("tx1"), … by the implementation of c9058cc (createHash per node)
+    const recorded: [number, string][] = [
+      [0, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
+      [1, '95cd603fe577fa9548ec0c9b50b067566fe07c8af6acba45f6196f3a15d511f6'],
+      [3, '726da7d399987671da491c4886e07dacd532fb6e7e48862732701d2443e3b532'],
+      [4, '9db19fd4038d720fb19dec0f50cd6afbafe918851ddbb718773abff9783faeb0'],
+      [1001, '3728a2f20f44816b4e14977b88bf8f3b15956a649442feafaeede5a779871531'],
+    ];
+    for (const [n, root] of recorded) {
+      expect(merkleRoot(leaves(n))).toBe(root);
+      expect(await merkleRootOfHex(leaves(n).join(''))).toBe(root);
+    }
+  });
+
   it('a string that is not whole lowercase hex leaves has no root', async () => {
     const l = leaves(3).join('');
     for (const broken of [l.slice(0, -1), `${l}0`, l.toUpperCase(), `${l.slice(0, 64)}${'g'.repeat(64)}${l.slice(128)}`]) {
