@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LedgerReadService } from '../../src/ledger/ledger-read.service';
-import { BALANCE_SUMS_SQL } from '../../src/ledger/ledger-read.repository';
+import { Prisma } from '../../src/generated/prisma/client';
+import { BALANCE_SUMS_SQL, postingsOfSql } from '../../src/ledger/ledger-read.repository';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 
 /** The ledger's read side: what audit, residents and the public statistics read of the journal. */
@@ -138,5 +139,49 @@ describe('the ledger read side', () => {
     // no balance row or account read but by its key: no scan of either table, no parallel workers
     expect(nodes.filter((n) => /Seq Scan|Gather/.test(n))).toEqual([]);
     expect((await t.http.get('/v1/me/balance').set(t.residentAuth(resident)).expect(200)).body).toMatchObject({ available: '7' });
+  });
+  it('a journal page probes its transactions’ postings by id in a month never analysed (autovacuum late or off)', async () => {
+    // a month far ahead, made and filled inside a transaction that is then rolled back: 100,000
+    // postings the planner has no statistics of, as a month's partition has until it is analysed
+    const month = new Date(Date.UTC(new Date().getUTCFullYear() + 5, 0, 1));
+    const within = new Date(month.getTime() + 86_400_000);
+    const explain = (sql: Prisma.Sql) => Prisma.sql`EXPLAIN (FORMAT JSON) ${sql}`;
+    const ids = Array.from({ length: 100 }, () => randomUUID());
+    const plans: unknown[] = [];
+    await t.prisma
+      .$transaction(async (tx) => {
+        await tx.$executeRawUnsafe('SELECT ledger_partitions_ensure($1, 1)', month);
+        await tx.$executeRawUnsafe('SET LOCAL session_replication_role = replica');
+        await tx.$executeRawUnsafe(
+          `INSERT INTO ledger_postings (transaction_id, account_id, shard, asset, side, amount, pending, created_at)
+           SELECT gen_random_uuid(), (SELECT min(id) FROM ledger_accounts), 0, 'POINTS', 'C', 1, false, $1
+           FROM generate_series(1, 100000)`,
+          within,
+        );
+        const [{ 'QUERY PLAN': plan }] = await tx.$queryRaw<{ 'QUERY PLAN': unknown }[]>(
+          explain(postingsOfSql(ids, month, new Date(within.getTime() + 1))),
+        );
+        plans.push(plan);
+        // the same read joined, as it was: the planner reads the month whole
+        const [{ 'QUERY PLAN': joined }] = await tx.$queryRaw<{ 'QUERY PLAN': unknown }[]>(
+          explain(Prisma.sql`SELECT p.transaction_id::text, a.code FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+            WHERE p.transaction_id = ANY(${ids}::uuid[]) AND p.created_at >= ${month} AND p.created_at <= ${within} ORDER BY p.id`),
+        );
+        plans.push(joined);
+        throw new Error('rolled back');
+      })
+      .catch((error: Error) => expect(error.message).toBe('rolled back'));
+    const nodesOf = (plan: unknown) => {
+      const nodes: string[] = [];
+      const walk = (n: { 'Node Type': string; 'Relation Name'?: string; Plans?: unknown[] }) => {
+        nodes.push(`${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+        for (const child of n.Plans ?? []) walk(child as typeof n);
+      };
+      walk((plan as { Plan: Parameters<typeof walk>[0] }[])[0].Plan);
+      return nodes;
+    };
+    expect(nodesOf(plans[1]).filter((n) => /Seq Scan on ledger_postings/.test(n))).not.toEqual([]);
+    expect(nodesOf(plans[0]).filter((n) => /Seq Scan|Gather/.test(n))).toEqual([]);
+    expect(await t.prisma.$queryRawUnsafe('SELECT 1 FROM ledger_postings WHERE created_at >= $1 LIMIT 1', month)).toEqual([]);
   });
 });
