@@ -126,6 +126,13 @@ async function main(): Promise<void> {
         ['earn ingest alone again (events)', r.alone[1]],
       ]),
     );
+    const medians = (m: Record<string, number>) =>
+      Object.entries(m)
+        .map(([kind, ms]) => `${kind} ${ms.toFixed(1)}`)
+        .join(', ');
+    console.log(
+      `audit reads' p50 ms by kind: ${medians(r.readMedians)}` + (r.pacedReadMedians ? `; paced: ${medians(r.pacedReadMedians)}` : ''),
+    );
     const alone = (r.alone[0].perSecond + r.alone[1].perSecond) / 2;
     console.log(
       `ratio earn ingest with replica reads / alone (mean of both): ${(r.withReads.perSecond / alone).toFixed(2)}x (goal 0.9x); ` +

@@ -12,9 +12,12 @@ export interface ReplicaResult {
   withReads: RunResult;
   /** the audit reads made during that ingest, each as soon as the one before was answered */
   reads: RunResult;
+  /** those reads' median milliseconds by kind (the journal's page, the statement, the trial balance) */
+  readMedians: Record<ReadKind, number>;
   /** earn ingest while the auditors read at a steady pace (`--audit-reads` a second in all) */
   withPacedReads?: RunResult;
   pacedReads?: RunResult;
+  pacedReadMedians?: Record<ReadKind, number>;
   /** transactions the replica committed during the reads (its own count): the reads went there */
   replicaTransactions: number;
   /** whether the service found the replica usable throughout */
@@ -23,6 +26,8 @@ export interface ReplicaResult {
 
 /** Audit reads a finance team makes while the city earns: the journal's latest page, a resident's statement, a past trial balance. */
 const READERS = 2;
+const READ_KINDS = ['journal', 'statement', 'trial balance'] as const;
+type ReadKind = (typeof READ_KINDS)[number];
 
 /**
  * A PostgreSQL primary with a streaming replica made by pg_basebackup on loopback (as the
@@ -58,9 +63,13 @@ export async function replicaReads(o: BenchOptions): Promise<ReplicaResult> {
        * has its answer (`perSecond` undefined: as many reads as the cores allow) or at a steady
        * pace, `perSecond` reads a second in all.
        */
-      const ingestWhileReading = async (label: string, perSecond?: number): Promise<{ ingest: RunResult; reads: RunResult }> => {
+      const ingestWhileReading = async (
+        label: string,
+        perSecond?: number,
+      ): Promise<{ ingest: RunResult; reads: RunResult; medians: Record<ReadKind, number> }> => {
         let reading = true;
         const latencies: number[] = [];
+        const byKind = new Map<ReadKind, number[]>(READ_KINDS.map((k) => [k, []]));
         const readStarted = process.hrtime.bigint();
         const gapMs = perSecond ? (1000 * READERS) / perSecond : 0;
         const readers = Array.from({ length: READERS }, async (_, r) => {
@@ -71,6 +80,7 @@ export async function replicaReads(o: BenchOptions): Promise<ReplicaResult> {
             await res.arrayBuffer();
             const ms = Number(process.hrtime.bigint() - started) / 1e6;
             latencies.push(ms);
+            byKind.get(READ_KINDS[i % paths.length])!.push(ms);
             usable &&= replica.status.usable;
             if (gapMs > ms && reading) await new Promise((resolve) => setTimeout(resolve, gapMs - ms));
           }
@@ -91,7 +101,16 @@ export async function replicaReads(o: BenchOptions): Promise<ReplicaResult> {
           p50: percentile(latencies, 50),
           p99: percentile(latencies, 99),
         };
-        return { ingest, reads };
+        const medians = Object.fromEntries(
+          READ_KINDS.map((k) => [
+            k,
+            percentile(
+              byKind.get(k)!.sort((a, b) => a - b),
+              50,
+            ),
+          ]),
+        );
+        return { ingest, reads, medians: medians as Record<ReadKind, number> };
       };
       const closed = await ingestWhileReading('votes2');
       const replicaTransactions = (await replicaCommits(pair, o.databaseName)) - before;
@@ -101,7 +120,8 @@ export async function replicaReads(o: BenchOptions): Promise<ReplicaResult> {
         alone: [first, second],
         withReads: closed.ingest,
         reads: closed.reads,
-        ...(paced ? { withPacedReads: paced.ingest, pacedReads: paced.reads } : {}),
+        readMedians: closed.medians,
+        ...(paced ? { withPacedReads: paced.ingest, pacedReads: paced.reads, pacedReadMedians: paced.medians } : {}),
         replicaTransactions,
         replicaUsable: usable,
       };
