@@ -9,16 +9,14 @@ import { EXPIRED_HOLDS_OF_SQL, EXPIRED_LOTS_OF_SQL } from './ledger.repository';
 
 /**
  * Every account's posted debits (d) and credits (c) of the postings created up to `asOf`, as
- * (account_id, d, c), read one of two ways (see `LedgerReadRepository.postedAsOf`), each a constant
- * of the query so that the planner prunes the journal's months.
- *
- * Forward: the latest month's checkpoint at or before it plus the postings since, by their own
- * creation times (a posting's is its transaction's, written by the same statement and proved by the
- * reconciliation's postings_reference): the month's postings, not the journal's, and not joined to
- * their transactions (the join cost six times the sum: 1.04 s against 0.16 s over 200,000
- * postings). `month` is that checkpoint's moment (null: none; see checkpointMonth).
+ * (account_id, d, c): the latest month's checkpoint at or before it plus the postings since, by
+ * their own creation times (a posting's is its transaction's, written by the same statement and
+ * proved by the reconciliation's postings_reference): the month's postings, not the journal's,
+ * and not joined to their transactions (the join cost six times the sum: 1.04 s against 0.16 s
+ * over 200,000 postings). `month` is that checkpoint's moment (null: none; see
+ * checkpointMonth), a constant of the query.
  */
-function postedForwardTo(asOf: Date, month: Date | null): Prisma.Sql {
+function postedAsOf(asOf: Date, month: Date | null): Prisma.Sql {
   const since = month ?? new Date(0);
   return Prisma.sql`
     SELECT account_id, sum(d) AS d, sum(c) AS c FROM (
@@ -30,28 +28,6 @@ function postedForwardTo(asOf: Date, month: Date | null): Prisma.Sql {
       GROUP BY p.account_id) m
     GROUP BY account_id`;
 }
-
-/**
- * Backward: the running balances less the postings created after `asOf`, found on the journal's
- * index of ids from `floor` (a posting id below every posting created after it: postingIdFloor).
- * One statement, so one snapshot: a transaction it sees is in both the balances and the postings,
- * one it does not see in neither, and the result is the forward sum's (the balances are the
- * postings' sums: the reconciliation's balances_match_postings).
- */
-function postedBackTo(asOf: Date, floor: bigint): Prisma.Sql {
-  return Prisma.sql`
-    SELECT account_id, sum(d) AS d, sum(c) AS c FROM (
-      SELECT account_id, debits_posted AS d, credits_posted AS c FROM account_balances
-      UNION ALL
-      SELECT p.account_id, -coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0), -coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0)
-      FROM ledger_postings p
-      WHERE p.id > ${floor} AND p.created_at > ${asOf} AND NOT p.pending
-      GROUP BY p.account_id) m
-    GROUP BY account_id`;
-}
-
-/** Which way `postedAsOf` sums: from the latest checkpoint forward, or from the running balances back. */
-export type AsOfDirection = 'forward' | 'backward';
 
 /**
  * The query of `LedgerReadRepository.balanceSumsOf` ($1 the accounts' codes, $2 their asset):
@@ -330,12 +306,12 @@ export class LedgerReadRepository {
    * pending credits then, and what their lots held then by month of expiry (Moscow calendar; the
    * month of the last moment a lot counts). A hold open then still counts in its lots.
    */
-  async liability(asOf: Date, direction?: AsOfDirection): Promise<LiabilityRows> {
+  async liability(asOf: Date): Promise<LiabilityRows> {
     const s = ACCOUNT_SELECTORS;
     const [totals] = await this.db.client.$queryRaw<Record<keyof LiabilityRows['totals'], string>[]>`
       WITH b AS (
         SELECT a.code, a.keeps_lots, a.floor_zero, CASE a.normal_side WHEN 'D' THEN sums.d - sums.c ELSE sums.c - sums.d END AS posted
-        FROM (${await this.postedAsOf(asOf, direction)}) sums JOIN ledger_accounts a ON a.id = sums.account_id
+        FROM (${postedAsOf(asOf, await this.checkpointMonth(asOf))}) sums JOIN ledger_accounts a ON a.id = sums.account_id
         WHERE a.asset = 'POINTS')
       SELECT coalesce(sum(posted) FILTER (WHERE keeps_lots), 0)::text AS outstanding,
              coalesce(sum(posted) FILTER (WHERE starts_with(code, ${s.programmePrefix}) AND code <> ${s.expired}), 0)::text AS issued,
@@ -369,25 +345,6 @@ export class LedgerReadRepository {
   }
 
   /**
-   * Every account's posted sums as of a moment, as a query (see postedForwardTo and postedBackTo):
-   * forward from the latest checkpoint, or back from the running balances, whichever has fewer
-   * postings to read by the journal's ids (an estimate, exact to within the minute either side of
-   * the bounds; both ways give the same sums). An hour ago, late in a month, is an hour's postings
-   * back rather than most of a month's forward; the end of a month with its checkpoint is none forward.
-   */
-  private async postedAsOf(asOf: Date, direction?: AsOfDirection): Promise<Prisma.Sql> {
-    const month = await this.checkpointMonth(asOf);
-    if (direction === 'forward') return postedForwardTo(asOf, month);
-    const [span] = await this.db.client.$queryRaw<{ at: bigint; since: bigint; top: bigint | null }[]>`
-      SELECT ${postingIdFloor(asOf)}::bigint AS at, ${month ? postingIdFloor(month) : Prisma.sql`0`}::bigint AS since,
-             (SELECT max(p.id) FROM ledger_postings p WHERE p.created_at >= ${new Date(asOf.getTime() - 60_000)}) AS top`;
-    const at = BigInt(span.at);
-    const back = BigInt(span.top ?? at) - at;
-    const forward = at - BigInt(span.since);
-    return direction === 'backward' || (direction === undefined && back < forward) ? postedBackTo(asOf, at) : postedForwardTo(asOf, month);
-  }
-
-  /**
    * The latest month's checkpoint at or before `asOf` (null: none), read first so that the sums
    * after it are planned with their bounds known: the planner prunes to those months and sizes
    * them right (with the month as a subquery it planned every month and, guessing the range a
@@ -399,14 +356,11 @@ export class LedgerReadRepository {
     return row.as_of;
   }
 
-  /**
-   * Posted debits and credits of every account, now (running balances) or as of a moment (see
-   * postedAsOf; `direction` forces one way, for the tests that compare them).
-   */
-  async trialBalance(asOf?: Date, direction?: AsOfDirection): Promise<TrialBalanceRow[]> {
+  /** Posted debits and credits of every account, now (running balances) or as of a moment (journal). */
+  async trialBalance(asOf?: Date): Promise<TrialBalanceRow[]> {
     const rows = asOf
       ? await this.db.client.$queryRaw<RawTrialRow[]>`
-          WITH sums AS (${await this.postedAsOf(asOf, direction)})
+          WITH sums AS (${postedAsOf(asOf, await this.checkpointMonth(asOf))})
           SELECT a.code, a.asset, a.normal_side, sums.d::text AS debits, sums.c::text AS credits
           FROM sums JOIN ledger_accounts a ON a.id = sums.account_id
           WHERE sums.d <> 0 OR sums.c <> 0
