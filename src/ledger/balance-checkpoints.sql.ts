@@ -51,9 +51,9 @@ export function latestCheckpoints(accounts: Prisma.Sql, at: Date): Prisma.Sql {
  * A posting id below every posting created after `at` (0 when there is none): the highest id of
  * the last transaction created a minute or more before it. A posting created after `at` was
  * inserted after it, and every posting of a transaction that began a minute before `at` was
- * inserted before it (a database transaction lasts at most 30 s). So `p.id > floor` lets an
- * account's postings since a moment be read on the index of (account, id) from there, without its
- * history.
+ * inserted before it (ledger_record fails a call whose postings come more than 30 s after its
+ * start: migration 20261210100000_door_call_bound). So `p.id > floor` lets an account's postings
+ * since a moment be read on the index of (account, id) from there, without its history.
  */
 export function postingIdFloor(at: Date, notBefore?: Date): Prisma.Sql {
   // a posting's created_at is its transaction's: the join reads that transaction's month only.

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { notFound } from '../common/errors';
+import { DomainError, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
 import { ReadReplica } from '../infra/database/read-replica';
@@ -28,6 +28,7 @@ import {
   SQLSTATE_INSUFFICIENT,
   SQLSTATE_INVALID,
   SQLSTATE_NOT_OPEN,
+  SQLSTATE_TOO_SLOW,
   TransactionKind,
 } from './ledger.repository';
 
@@ -402,6 +403,9 @@ export class LedgerService {
     }
     if (info.sqlState === SQLSTATE_INVALID) return ledgerInvalid(info.message ?? 'not a valid transaction');
     if (info.sqlState === SQLSTATE_NOT_OPEN) return invalidState(info.message ?? `transaction ${r.pendingId} is not an open hold`);
+    if (info.sqlState === SQLSTATE_TOO_SLOW) {
+      return new DomainError('service_unavailable', 'the ledger waited too long for the accounts’ locks; nothing was written, try again');
+    }
     if (isUniqueViolation(error) && info.constraint === 'ledger_transactions_settles_once') {
       return invalidState(`transaction ${r.pendingId} was settled meanwhile`);
     }

@@ -244,6 +244,68 @@ describe('the ledger’s one door', () => {
     });
   });
 
+  describe('its bound', () => {
+    it('a call whose postings come past its bound after its start (it waited for a lock) fails with CL004 and writes nothing', async () => {
+      const cleo = resident();
+      await grant(cleo, '10');
+      const [account, adjustments] = await Promise.all([
+        repository.findAccount(`resident:${cleo}`, 'POINTS'),
+        repository.findAccount('programme:adjustments', 'POINTS'),
+      ]);
+      const entry = (): NewJournalEntry => ({
+        id: randomUUID(),
+        type: 'test',
+        kind: 'posted',
+        metadata: {},
+        postings: [
+          { accountId: adjustments!.id, asset: 'POINTS', side: 'D', amount: new Decimal(1) },
+          { accountId: account!.id, asset: 'POINTS', side: 'C', amount: new Decimal(1) },
+        ],
+      });
+      const host = t.app.get(TransactionHost);
+      // the bound, 30 s in service, made short for this call (it must stay under postingIdFloor's minute)
+      const boundedCall = (bound: string) =>
+        host.run(async () => {
+          await host.client.$executeRawUnsafe(`SET LOCAL civic.ledger_call_limit = '${bound}'`);
+          return repository.record([entry()]);
+        });
+      const before = await transactions();
+      const balance = async () =>
+        (
+          await t.prisma.$queryRaw<
+            { c: string }[]
+          >`SELECT sum(credits_posted)::text AS c FROM account_balances WHERE account_id = ${account!.id}`
+        )[0].c;
+      const credited = await balance();
+      const other = new Client({ connectionString: t.databaseUrl });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account!.id.toString()]);
+        const pending = boundedCall('300 milliseconds').then(() => ({ sqlState: 'none' }), databaseErrorOf);
+        const blocker = (other as unknown as { processID: number }).processID;
+        await waitFor(
+          async () =>
+            (
+              await t.prisma.$queryRaw<{ n: bigint }[]>`
+                SELECT count(*) AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%ledger_record%'`
+            )[0].n === 1n,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        await other.query('ROLLBACK');
+        expect(await pending).toMatchObject({ sqlState: 'CL004' });
+      } finally {
+        await other.end();
+      }
+      expect(await transactions()).toBe(before);
+      expect(await balance()).toBe(credited);
+      // within its bound the same call goes through
+      await boundedCall('300 milliseconds');
+      expect(await transactions()).toBe(before + 1);
+    });
+  });
+
   describe('through the ledger API', () => {
     const transfer = (from: string, to: string, amount: string) =>
       t.http
