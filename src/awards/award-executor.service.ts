@@ -6,7 +6,7 @@ import { databaseErrorOf } from '../infra/database/prisma.service';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { accrual, payDebtFirst } from '../ledger/domain/accrual';
 import { LedgerReadService } from '../ledger/ledger-read.service';
-import { LedgerService, NewTransaction } from '../ledger/ledger.service';
+import { LedgerService, NewTransaction, SQLSTATE_TOO_SLOW } from '../ledger/ledger.service';
 import { AwardRecord, AwardsRepository, PendingRow } from './awards.repository';
 import { awardTransactionId } from './domain/award';
 
@@ -87,7 +87,10 @@ export class AwardExecutor {
       const chunk = await this.repository.creditChunk(award.id, limit, after, this.config.awards.leaseSeconds);
       if (!chunk.fallback) return chunk;
     } catch (error) {
-      if (!databaseErrorOf(error).sqlState?.startsWith('CL')) throw error;
+      const sqlState = databaseErrorOf(error).sqlState;
+      // a refusal goes row by row; a call past the door's bound (its locks held elsewhere too
+      // long) wrote nothing and is run again from the last chunk, as after any other failure
+      if (!sqlState?.startsWith('CL') || sqlState === SQLSTATE_TOO_SLOW) throw error;
     }
     return this.db.run(() => this.creditChunkHere(award, limit, after));
   }
@@ -111,7 +114,7 @@ export class AwardExecutor {
     try {
       await this.db.withSavepoint('award_chunk', () => this.write(award.id, credits));
     } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
+      if (!isRefusal(error)) throw error;
       // one row the door refuses (a debt repaid meanwhile, say) must not hold back the others:
       // the chunk again, row by row, each refusal recorded in the error file
       credited = [];
@@ -120,7 +123,7 @@ export class AwardExecutor {
           await this.db.withSavepoint('award_row', () => this.write(award.id, [credit]));
           credited.push(credit);
         } catch (rowError) {
-          if (!(rowError instanceof DomainError)) throw rowError;
+          if (!isRefusal(rowError)) throw rowError;
           failed.push({ line: credit.row.line, reason: `${rowError.code}: ${rowError.detail}`.slice(0, 500) });
         }
       }
@@ -157,4 +160,9 @@ export class AwardExecutor {
     const debts = await this.reads.residentDebts(residentIds);
     return new Map([...debts].filter(([, debt]) => debt.gt(0)));
   }
+}
+
+/** The ledger refused a write for what it is (not for the moment: a 503 is tried again, not recorded as the row's failure). */
+function isRefusal(error: unknown): error is DomainError {
+  return error instanceof DomainError && error.code !== 'service_unavailable';
 }

@@ -72,11 +72,6 @@ export const SQLSTATE_INSUFFICIENT = 'CL001';
 export const SQLSTATE_INVALID = 'CL002';
 /** Raised by ledger_record() when the hold to settle is not open (settled, expired, unknown). */
 export const SQLSTATE_NOT_OPEN = 'CL003';
-/**
- * Raised by ledger_record() when its postings come more than its bound (30 s) after the call's
- * start, having waited that long for locks: nothing is written, and the call may be made again.
- */
-export const SQLSTATE_TOO_SLOW = 'CL004';
 
 const ACCOUNT_CACHE_LIMIT = 100_000;
 

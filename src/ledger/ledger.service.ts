@@ -28,9 +28,15 @@ import {
   SQLSTATE_INSUFFICIENT,
   SQLSTATE_INVALID,
   SQLSTATE_NOT_OPEN,
-  SQLSTATE_TOO_SLOW,
   TransactionKind,
 } from './ledger.repository';
+
+/**
+ * Raised by ledger_record() when its postings come more than its bound (30 s) after the call's
+ * start (it waited that long for locks, say): nothing is written, and the call may be made again.
+ * (CL004 is the lots' consistency failure: lots that do not cover a balance.)
+ */
+export const SQLSTATE_TOO_SLOW = 'CL005';
 
 export interface NewTransaction {
   type: string;

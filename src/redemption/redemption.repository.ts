@@ -4,6 +4,7 @@ import { ItemKind } from '../catalogue/domain/item';
 import { Decimal } from '../common/money';
 import { Prisma } from '../generated/prisma/client';
 import { TransactionHost } from '../infra/database/transaction-host';
+import { SQLSTATE_TOO_SLOW } from '../ledger/ledger.service';
 
 export interface RedemptionRecord {
   id: string;
@@ -188,7 +189,9 @@ export class RedemptionRepository {
         },
       };
     } catch (error) {
-      if ((error as { code?: unknown }).code === SQLSTATE_GENERAL_PATH) return null;
+      const code = (error as { code?: unknown }).code;
+      // the door past its bound wrote nothing either: the general path tries again (and answers 503 if it is slow too)
+      if (code === SQLSTATE_GENERAL_PATH || code === SQLSTATE_TOO_SLOW) return null;
       throw error;
     }
   }

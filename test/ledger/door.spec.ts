@@ -245,7 +245,7 @@ describe('the ledger’s one door', () => {
   });
 
   describe('its bound', () => {
-    it('a call whose postings come past its bound after its start (it waited for a lock) fails with CL004 and writes nothing', async () => {
+    it('a call whose postings come past its bound after its start (it waited for a lock) fails with CL005 and writes nothing', async () => {
       const cleo = resident();
       await grant(cleo, '10');
       const [account, adjustments] = await Promise.all([
@@ -263,7 +263,7 @@ describe('the ledger’s one door', () => {
         ],
       });
       const host = t.app.get(TransactionHost);
-      // the bound, 30 s in service, made short for this call (it must stay under postingIdFloor's minute)
+      // the bound, 30 s, made short for this call (the setting can only shorten it)
       const boundedCall = (bound: string) =>
         host.run(async () => {
           await host.client.$executeRawUnsafe(`SET LOCAL civic.ledger_call_limit = '${bound}'`);
@@ -294,7 +294,7 @@ describe('the ledger’s one door', () => {
         );
         await new Promise((resolve) => setTimeout(resolve, 600));
         await other.query('ROLLBACK');
-        expect(await pending).toMatchObject({ sqlState: 'CL004' });
+        expect(await pending).toMatchObject({ sqlState: 'CL005' });
       } finally {
         await other.end();
       }
