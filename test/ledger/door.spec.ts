@@ -63,6 +63,18 @@ describe('the ledger’s one door', () => {
       )[0].n,
     );
   const transactions = async () => Number((await t.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM ledger_transactions`)[0].n);
+  /** Until a door call waits for a lock that `other`'s session holds. */
+  const doorWaitsFor = async (other: Client) => {
+    const blocker = (other as unknown as { processID: number }).processID;
+    await waitFor(
+      async () =>
+        (
+          await t.prisma.$queryRaw<{ n: bigint }[]>`
+            SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%ledger_record%'`
+        )[0].n === 1n,
+    );
+  };
 
   /** The next write reaches the door with its first posting one point larger: no longer balanced. */
   const unbalanceNext = () => {
@@ -218,15 +230,7 @@ describe('the ledger’s one door', () => {
           () => 'recorded',
           (e: unknown) => databaseErrorOf(e).message,
         );
-        const blocker = (other as unknown as { processID: number }).processID;
-        await waitFor(
-          async () =>
-            (
-              await t.prisma.$queryRaw<{ n: bigint }[]>`
-                SELECT count(*) AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%ledger_record%'`
-            )[0].n === 1n,
-        );
+        await doorWaitsFor(other);
         // the door waits for the first row in the order; every other row of the call is free
         const free = await other.query(
           'SELECT account_id FROM account_balances WHERE account_id = ANY ($1::bigint[]) FOR UPDATE SKIP LOCKED',
@@ -283,15 +287,7 @@ describe('the ledger’s one door', () => {
         await other.query('BEGIN');
         await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account!.id.toString()]);
         const pending = boundedCall('300 milliseconds').then(() => ({ sqlState: 'none' }), databaseErrorOf);
-        const blocker = (other as unknown as { processID: number }).processID;
-        await waitFor(
-          async () =>
-            (
-              await t.prisma.$queryRaw<{ n: bigint }[]>`
-                SELECT count(*) AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%ledger_record%'`
-            )[0].n === 1n,
-        );
+        await doorWaitsFor(other);
         await new Promise((resolve) => setTimeout(resolve, 600));
         await other.query('ROLLBACK');
         expect(await pending).toMatchObject({ sqlState: 'CL005' });
