@@ -410,7 +410,10 @@ export class LedgerService {
     if (info.sqlState === SQLSTATE_INVALID) return ledgerInvalid(info.message ?? 'not a valid transaction');
     if (info.sqlState === SQLSTATE_NOT_OPEN) return invalidState(info.message ?? `transaction ${r.pendingId} is not an open hold`);
     if (info.sqlState === SQLSTATE_TOO_SLOW) {
-      return new DomainError('service_unavailable', 'the ledger waited too long for the accounts’ locks; nothing was written, try again');
+      return new DomainError(
+        'service_unavailable',
+        'the ledger write ran past its 30 s bound (its accounts’ locks held elsewhere, say); nothing was written, try again',
+      );
     }
     if (isUniqueViolation(error) && info.constraint === 'ledger_transactions_settles_once') {
       return invalidState(`transaction ${r.pendingId} was settled meanwhile`);
