@@ -114,12 +114,18 @@ export class EarningRepository {
     return toEvents(rows)[0] ?? null;
   }
 
-  /** Locks the given events that still wait for processing; events another worker holds are skipped. */
+  /**
+   * Locks the given events that still wait for processing, in arrival order; events another
+   * worker holds are skipped. Each is probed by its key: the index of waiting events keeps an
+   * entry for every event processed since the table was last vacuumed, and a plan that read it
+   * (the planner's choice for `id = ANY(...) AND status = 'received'`) grew with them.
+   */
   async lockReceived(ids: string[]): Promise<EarnEventRecord[]> {
     return toEvents(
       await this.db.client.$queryRaw<RawEvent[]>`
-        SELECT ${EVENT_COLUMNS} FROM earn_events WHERE id = ANY(${ids}::uuid[]) AND status = 'received'
-        ORDER BY seq FOR UPDATE SKIP LOCKED`,
+        SELECT ${EVENT_COLUMNS} FROM unnest(${ids}::uuid[]) AS x(event_id)
+        CROSS JOIN LATERAL (SELECT * FROM earn_events WHERE id = x.event_id AND status = 'received' FOR UPDATE SKIP LOCKED) e
+        ORDER BY seq`,
     );
   }
 

@@ -1,6 +1,7 @@
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import Redis from 'ioredis';
+import { Client } from 'pg';
 import { EarnProcessor } from '../../src/earning/earn-processor.service';
 import { EARN_QUEUE } from '../../src/earning/earn-queue';
 import { EarnSweeper } from '../../src/earning/earn-sweeper.cron';
@@ -111,6 +112,37 @@ describe('durability of accepted earn events', () => {
     );
     expect(await t.app.get(EarnProcessor).processBatch(ids)).toBe(0);
     await expectAccruedOnce('flush', 600, 60);
+  });
+
+  it('a batch some of whose events another worker holds: those are left to it, the rest posted in arrival order', async () => {
+    await queue.pause(true); // only this test's calls process
+    await t.http.post('/v1/earn-events').set(key).send({ events: batch('held', 8, 8) }).expect(202);
+    const events = await t.prisma.earnEvent.findMany({ where: { externalId: { startsWith: 'held-' } }, orderBy: { seq: 'asc' } });
+    expect(events.map((e) => e.externalId)).toEqual(Array.from({ length: 8 }, (_, i) => `held-${i}`));
+    const held = events.slice(2, 5).map((e) => e.id);
+    const other = new Client({ connectionString: t.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM earn_events WHERE id = ANY($1::uuid[]) FOR UPDATE', [held]);
+      // given in reverse: the events are still processed (and their transactions made) in arrival order
+      expect(await t.app.get(EarnProcessor).processBatch(events.map((e) => e.id).reverse())).toBe(5);
+      expect(await countByStatus('held')).toEqual({ posted: 5, received: 3 });
+      const { rows } = await other.query<{ id: string; status: string }>('SELECT id, status FROM earn_events WHERE id = ANY($1::uuid[])', [held]);
+      expect(rows.map((r) => r.status)).toEqual(['received', 'received', 'received']);
+      await other.query('ROLLBACK');
+    } finally {
+      await other.end();
+    }
+    expect(await t.app.get(EarnProcessor).processBatch(held)).toBe(3);
+    expect(await t.app.get(EarnProcessor).processBatch(events.map((e) => e.id))).toBe(0);
+    const order = await t.prisma.$queryRawUnsafe<{ external_id: string }[]>(
+      `SELECT metadata->>'externalId' AS external_id FROM ledger_transactions WHERE type = 'earn' AND metadata->>'externalId' LIKE 'held-%' ORDER BY seq`,
+    );
+    expect(order.map((r) => r.external_id)).toEqual(['held-0', 'held-1', 'held-5', 'held-6', 'held-7', 'held-2', 'held-3', 'held-4']);
+    await expectAccruedOnce('held', 8, 8);
+    await queue.empty();
+    await queue.resume(true);
   });
 
   it('a worker process killed in the middle of its batches: nothing lost, nothing posted twice', async () => {
