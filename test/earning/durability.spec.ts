@@ -116,7 +116,11 @@ describe('durability of accepted earn events', () => {
 
   it('a batch some of whose events another worker holds: those are left to it, the rest posted in arrival order', async () => {
     await queue.pause(true); // only this test's calls process
-    await t.http.post('/v1/earn-events').set(key).send({ events: batch('held', 8, 8) }).expect(202);
+    await t.http
+      .post('/v1/earn-events')
+      .set(key)
+      .send({ events: batch('held', 8, 8) })
+      .expect(202);
     const events = await t.prisma.earnEvent.findMany({ where: { externalId: { startsWith: 'held-' } }, orderBy: { seq: 'asc' } });
     expect(events.map((e) => e.externalId)).toEqual(Array.from({ length: 8 }, (_, i) => `held-${i}`));
     const held = events.slice(2, 5).map((e) => e.id);
@@ -128,7 +132,9 @@ describe('durability of accepted earn events', () => {
       // given in reverse: the events are still processed (and their transactions made) in arrival order
       expect(await t.app.get(EarnProcessor).processBatch(events.map((e) => e.id).reverse())).toBe(5);
       expect(await countByStatus('held')).toEqual({ posted: 5, received: 3 });
-      const { rows } = await other.query<{ id: string; status: string }>('SELECT id, status FROM earn_events WHERE id = ANY($1::uuid[])', [held]);
+      const { rows } = await other.query<{ id: string; status: string }>('SELECT id, status FROM earn_events WHERE id = ANY($1::uuid[])', [
+        held,
+      ]);
       expect(rows.map((r) => r.status)).toEqual(['received', 'received', 'received']);
       await other.query('ROLLBACK');
     } finally {
