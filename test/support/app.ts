@@ -26,10 +26,15 @@ export interface TestApp {
 
 /**
  * The real service on a fresh PostgreSQL database of its own, with a real Redis. `logging` sends
- * its log lines somewhere to read (they are off unless `env` sets LOG_LEVEL).
+ * its log lines somewhere to read (they are off unless `env` sets LOG_LEVEL); `databaseSettings`
+ * are its database's own, in every session of the service's pool (createTestDatabase).
  */
-export async function startTestApp(env: Record<string, string | undefined> = {}, logging: LoggingOptions = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+export async function startTestApp(
+  env: Record<string, string | undefined> = {},
+  logging: LoggingOptions = {},
+  databaseSettings: Record<string, string> = {},
+): Promise<TestApp> {
+  const database = await createTestDatabase(databaseSettings);
   const config = testConfig({ DATABASE_URL: database.url, ...env });
   assertTestDatabase(config.database.url!);
   const app = await createApp(config, logging);

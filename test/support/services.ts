@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { Client } from 'pg';
+import { Client, escapeLiteral } from 'pg';
 
 /**
  * The real services the tests run against. PostgreSQL: TEST_DATABASE_URL names a server
@@ -35,10 +35,19 @@ async function withAdmin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A new, empty database for one test file. */
-export async function createTestDatabase(): Promise<{ name: string; url: string }> {
+/**
+ * A new, empty database for one test file. `settings` are the database's own (ALTER DATABASE ...
+ * SET): every session of it starts with them, the service's pool included.
+ */
+export async function createTestDatabase(settings: Record<string, string> = {}): Promise<{ name: string; url: string }> {
   const name = `${TEST_DATABASE_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
+  await withAdmin(async (c) => {
+    await c.query(`CREATE DATABASE "${name}"`);
+    for (const [setting, value] of Object.entries(settings)) {
+      if (!/^[a-z_]+\.?[a-z_]+$/.test(setting)) throw new Error(`not a setting's name: ${setting}`);
+      await c.query(`ALTER DATABASE "${name}" SET ${setting} = ${escapeLiteral(value)}`);
+    }
+  });
   const url = databaseUrl(name);
   assertTestDatabase(url);
   return { name, url };
