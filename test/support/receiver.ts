@@ -9,8 +9,8 @@ export interface Received {
   at: number;
 }
 
-/** How the receiver answers one request: a status (and body, after `delayMs`), or `hang` (never answers). */
-export type Answer = { status: number; body?: string; delayMs?: number } | 'hang';
+/** How the receiver answers one request: a status (and body and headers, after `delayMs`), or `hang` (never answers). */
+export type Answer = { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | 'hang';
 
 /**
  * A real webhook receiver on 127.0.0.1 (node:http). Each path is one endpoint; `answer` decides
@@ -54,7 +54,7 @@ export class TestReceiver {
           res.on('close', () => this.hanging.delete(res));
           return;
         }
-        const send = () => res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body ?? '');
+        const send = () => res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers }).end(answer.body ?? '');
         if (answer.delayMs) setTimeout(send, answer.delayMs);
         else send();
       });

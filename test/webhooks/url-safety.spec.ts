@@ -110,7 +110,11 @@ describe('webhook URL safety', () => {
       WEBHOOK_LEASE_SECONDS: '3',
     });
     try {
-      receiver.answer = (r) => (r.path === '/moved' ? { status: 307, body: 'see /target' } : { status: 200, body: 'ok' });
+      // a redirect a following client would take (Location names the receiver's own /target)
+      receiver.answer = (r) =>
+        r.path === '/moved'
+          ? { status: 307, body: 'see /target', headers: { location: receiver.url('/target') } }
+          : { status: 200, body: 'ok' };
       const hook = (
         await other.http
           .post('/v1/admin/webhooks')
