@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createAppContext } from '../../src/app.setup';
 import { ReconciliationService, RUN_STALE_MS } from '../../src/audit/reconciliation.service';
 import { PrismaService } from '../../src/infra/database/prisma.service';
+import { PROCESS_IDENTITY } from '../../src/infra/schedule/process-identity';
 import { ScheduleLeases } from '../../src/infra/schedule/schedule-leases';
 import { startTestApp, TestApp, testConfig } from '../support/app';
 import { waitFor } from '../support/wait';
@@ -66,12 +67,14 @@ describe('process roles, schedule leases and the takeover of interrupted runs', 
   it('a run started on the API process is claimed and run by the worker', async () => {
     const { id } = (await api.http.post('/v1/audit/reconciliations').set(api.admin).expect(202)).body as { id: string };
     const waiting = await api.prisma.reconciliation.findUniqueOrThrow({ where: { id } });
-    // nobody's yet, unless the worker's poll was quicker than this read
-    if (waiting.status === 'running' && waiting.holder === null) expect(waiting.heartbeatAt).toBeNull();
+    // nobody's yet (no heartbeat), unless the worker's poll was quicker than this read; never the API process's
+    const theWorker = worker.get<string>(PROCESS_IDENTITY);
+    expect(theWorker).not.toBe(api.app.get<string>(PROCESS_IDENTITY));
+    if (waiting.holder === null) expect(waiting.heartbeatAt).toBeNull();
+    else expect(waiting.holder).toBe(theWorker);
     await worker.get(ReconciliationService).claimRuns();
     const run = await api.prisma.reconciliation.findUniqueOrThrow({ where: { id } });
-    expect(run).toMatchObject({ status: 'passed' });
-    expect(run.holder).not.toBeNull();
+    expect(run).toMatchObject({ status: 'passed', holder: theWorker });
   });
 
   it('a run whose process died (its heartbeat stopped) is failed, saying so, and run again once', async () => {
