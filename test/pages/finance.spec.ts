@@ -64,7 +64,13 @@ describe('the finance console', () => {
       .post('/v1/admin/adjustments')
       .set(t.admin)
       .set(key())
-      .send({ residentId: 'boris', amount: '40', reason: 'Ошибка <кассы>' })
+      // with an expiry: the liability has a month of expiry to show
+      .send({
+        residentId: 'boris',
+        amount: '40',
+        reason: 'Ошибка <кассы>',
+        expiresAt: new Date(Date.now() + 90 * 86_400_000).toISOString(),
+      })
       .expect(201);
     const journal = (await t.http.get('/v1/audit/transactions?type=redeem').set(t.admin).expect(200)).body.items;
     redemption = { id: r.id, code: r.codes[0].code, transactionId: journal[0].id };
@@ -312,6 +318,8 @@ describe('the finance console', () => {
         donated: report.donated,
         expired: report.expired,
       });
+      // now boris's 40 expire in some month; at the earlier moment nothing had an expiry
+      expect((report.byExpiryMonth as unknown[]).length).toBe(path === '/app/finance/liability' ? 1 : 0);
       for (const m of report.byExpiryMonth as { month: string; amount: string }[]) {
         expect(numberOf(/class="num">([^<]*)</.exec(cells(res.text, 'data-month', m.month))![1])).toBe(m.amount);
       }
