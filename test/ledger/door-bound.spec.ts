@@ -59,7 +59,7 @@ describe('the door past its bound, inside other statements', () => {
         [`resident:${residentId}`],
       );
       const running = during();
-      const holder = other.processID!;
+      const holder = (other as unknown as { processID: number }).processID;
       await waitFor(
         async () =>
           (
