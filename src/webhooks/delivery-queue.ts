@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
+import { untilAborted } from '../common/abort';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { AttemptSignal } from './attempt-signal';
 import { DeliveryService } from './delivery.service';
@@ -74,10 +75,6 @@ export class BullDeliveryQueue extends DeliveryQueue {
   }
 
   async enqueue(claims: ServedWebhook[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Redis did not answer in time')), ENQUEUE_TIMEOUT_MS);
-    });
     const adding = this.queue.addBulk(
       claims.map((c) => ({
         name: WEBHOOK_SERVE_JOB,
@@ -88,12 +85,10 @@ export class BullDeliveryQueue extends DeliveryQueue {
     );
     adding.catch(() => undefined);
     try {
-      await Promise.race([adding, timeout]);
+      await untilAborted(adding, AbortSignal.timeout(ENQUEUE_TIMEOUT_MS));
     } catch (error) {
-      this.complain(error as Error);
+      this.complain((error as Error).name === 'TimeoutError' ? new Error('Redis did not answer in time') : (error as Error));
       this.local.add(claims);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -4,6 +4,7 @@ import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { Webhook as Signer } from 'standardwebhooks';
 import { Dispatcher, Pool } from 'undici';
+import { untilAborted } from '../common/abort';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { isPublicAddress, urlProblem } from './domain/url-safety';
 import { AttemptOutcome } from './domain/webhook';
@@ -65,20 +66,15 @@ export class WebhookSender implements OnModuleDestroy {
     const url = new URL(raw);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let addresses: { address: string; family: number }[];
-    let timer: NodeJS.Timeout | undefined;
     try {
       // a resolver that does not answer must not hold a registration or an attempt for long
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })),
-          Math.min(this.config.webhooks.timeoutMs, 5_000),
-        );
-      });
-      addresses = await Promise.race([lookup(host, { all: true, verbatim: true }), late]);
+      addresses = await untilAborted(
+        lookup(host, { all: true, verbatim: true }),
+        AbortSignal.timeout(Math.min(this.config.webhooks.timeoutMs, 5_000)),
+      );
     } catch (error) {
-      throw new UnsafeUrlError(`${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    } finally {
-      clearTimeout(timer);
+      const reason = (error as Error).name === 'TimeoutError' ? 'ETIMEOUT' : ((error as NodeJS.ErrnoException).code ?? 'error');
+      throw new UnsafeUrlError(`${host} does not resolve (${reason})`);
     }
     if (addresses.length === 0) throw new UnsafeUrlError(`${host} does not resolve`);
     if (!this.config.webhooks.allowPrivate) {
