@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { Decimal } from '../common/money';
 import { Prisma } from '../generated/prisma/client';
 import { TransactionHost } from '../infra/database/transaction-host';
@@ -6,6 +7,8 @@ import { CatalogueItem, CodeSource, ItemKind } from './domain/item';
 
 /** How long the public catalogue may show a pool's available count as it was. */
 const POOL_COUNT_CACHE_MS = 2_000;
+/** Pool items whose counts are kept, the least recently read forgotten beyond this. */
+const POOL_COUNTS_KEPT = 10_000;
 
 /**
  * Items, their stock and their code pools: the catalogue's tables. Redemptions (and the codes
@@ -13,7 +16,7 @@ const POOL_COUNT_CACHE_MS = 2_000;
  */
 @Injectable()
 export class CatalogueRepository {
-  private readonly poolCounts = new Map<string, { n: number; at: number }>();
+  private readonly poolCounts = new LRUCache<string, { n: number }>({ max: POOL_COUNTS_KEPT, ttl: POOL_COUNT_CACHE_MS });
 
   constructor(private readonly db: TransactionHost) {}
 
@@ -52,12 +55,11 @@ export class CatalogueRepository {
    * read would let anyone load the database. Redemptions never rely on this count.
    */
   async poolAvailable(itemIds: string[]): Promise<Map<string, number>> {
-    const now = Date.now();
     const counts = new Map<string, number>();
     const missing: string[] = [];
     for (const id of itemIds) {
       const hit = this.poolCounts.get(id);
-      if (hit && now - hit.at < POOL_COUNT_CACHE_MS) counts.set(id, hit.n);
+      if (hit) counts.set(id, hit.n);
       else missing.push(id);
     }
     if (missing.length === 0) return counts;
@@ -66,9 +68,8 @@ export class CatalogueRepository {
     const found = new Map(rows.map((r) => [r.item_id, r.n]));
     for (const id of missing) {
       counts.set(id, found.get(id) ?? 0);
-      this.poolCounts.set(id, { n: found.get(id) ?? 0, at: now });
+      this.poolCounts.set(id, { n: found.get(id) ?? 0 });
     }
-    if (this.poolCounts.size > 10_000) this.poolCounts.clear();
     return counts;
   }
 
