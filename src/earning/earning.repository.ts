@@ -121,9 +121,11 @@ export class EarningRepository {
    * (the planner's choice for `id = ANY(...) AND status = 'received'`) grew with them.
    */
   async lockReceived(ids: string[]): Promise<EarnEventRecord[]> {
+    // each id once: a second probe of a row this transaction has locked would return it again
+    const unique = [...new Set(ids)];
     return toEvents(
       await this.db.client.$queryRaw<RawEvent[]>`
-        SELECT ${EVENT_COLUMNS} FROM unnest(${ids}::uuid[]) AS x(event_id)
+        SELECT ${EVENT_COLUMNS} FROM unnest(${unique}::uuid[]) AS x(event_id)
         CROSS JOIN LATERAL (SELECT * FROM earn_events WHERE id = x.event_id AND status = 'received' FOR UPDATE SKIP LOCKED) e
         ORDER BY seq`,
     );

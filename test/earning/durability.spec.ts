@@ -140,7 +140,8 @@ describe('durability of accepted earn events', () => {
     } finally {
       await other.end();
     }
-    expect(await t.app.get(EarnProcessor).processBatch(held)).toBe(3);
+    // an id given twice is one event, processed once
+    expect(await t.app.get(EarnProcessor).processBatch([...held, held[0]])).toBe(3);
     expect(await t.app.get(EarnProcessor).processBatch(events.map((e) => e.id))).toBe(0);
     const order = await t.prisma.$queryRawUnsafe<{ external_id: string }[]>(
       `SELECT metadata->>'externalId' AS external_id FROM ledger_transactions WHERE type = 'earn' AND metadata->>'externalId' LIKE 'held-%' ORDER BY seq`,

@@ -10,13 +10,15 @@ import { waitFor } from '../support/wait';
 /**
  * The door's bound (a call whose postings come more than its bound after its start fails with
  * CL005 and writes nothing: docs/accounting.md) as the callers that run the door inside a
- * statement of their own meet it. The bound is the database's own setting here, one second, so
+ * statement of their own meet it. The bound is the database's own setting here, 2.5 s, so
  * that it holds in every session of the service's pool; a resident's balance row held by another
  * session for longer than that makes the call pass it.
  */
 describe('the door past its bound, inside other statements', () => {
   let t: TestApp;
-  const BOUND_MS = 1000;
+  // long enough that no call of this app's other work (grants, the resumed chunk, the general
+  // path) passes it on a loaded machine; the held row outlasts it by half a second
+  const BOUND_MS = 2500;
 
   beforeAll(async () => {
     t = await startTestApp(
@@ -59,6 +61,7 @@ describe('the door past its bound, inside other statements', () => {
         [`resident:${residentId}`],
       );
       const running = during();
+      running.catch(() => undefined); // awaited below; not unhandled if the wait times out first
       const holder = (other as unknown as { processID: number }).processID;
       await waitFor(
         async () =>
@@ -70,7 +73,7 @@ describe('the door past its bound, inside other statements', () => {
         10_000,
         'a call to wait for the held row',
       );
-      await new Promise((resolve) => setTimeout(resolve, BOUND_MS + 300));
+      await new Promise((resolve) => setTimeout(resolve, BOUND_MS + 500));
       await other.query('ROLLBACK');
       return await running;
     } finally {
@@ -137,15 +140,20 @@ describe('the door past its bound, inside other statements', () => {
     expect(started.status).toBe(202);
     const award = async () => (await t.http.get(`/v1/admin/awards/${id}`).set(t.admin).expect(200)).body;
     await waitFor(async () => (await award()).status === 'done', 30_000, 'the award to be resumed and done');
-    // its first chunk met the bound: thrown, not gone row by row (which recorded each row failed)
-    const first = await (chunks.mock.results[0].value as Promise<unknown>).then(
-      () => 'credited',
-      (error: unknown) => databaseErrorOf(error).sqlState,
+    // a chunk met the bound: thrown, not gone row by row (which recorded each row failed). (The
+    // executor's lanes ask for chunks at once: the one that took the rows is not always the first.)
+    const outcomes = await Promise.all(
+      chunks.mock.results.map((r) =>
+        (r.value as Promise<unknown>).then(
+          () => 'settled',
+          (error: unknown) => databaseErrorOf(error).sqlState,
+        ),
+      ),
     );
     const servicePathCalls = servicePath.mock.calls.length;
     chunks.mockRestore();
     servicePath.mockRestore();
-    expect(first).toBe('CL005');
+    expect(outcomes).toContain('CL005');
     expect(servicePathCalls).toBe(0);
     expect(await award()).toMatchObject({ credited: 3, failed: 0, creditedPoints: '18' });
     const [credits] = await t.prisma.$queryRawUnsafe<{ n: number; lines: number }[]>(

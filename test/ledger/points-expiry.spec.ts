@@ -299,8 +299,8 @@ describe('points expiry', () => {
     // far more points than the spends can take before the expiry: each resident has spent some
     // and has some expired, and spends go on being tried past the moment, while the runs expire
     const granted = 100_000;
-    const at = new Date(Date.now() + 1500);
-    for (const r of residents) await adjust(r, String(granted), at).expect(201);
+    const at = new Date(Date.now() + 2000);
+    await Promise.all(residents.map((r) => adjust(r, String(granted), at).expect(201)));
     const deadline = at.getTime() + 700;
     const after = { tried: 0, answered201: 0 };
     const spenders = residents.map(async (r) => {
