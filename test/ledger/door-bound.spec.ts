@@ -5,6 +5,7 @@ import { databaseErrorOf } from '../../src/infra/database/prisma.service';
 import { RedemptionRepository } from '../../src/redemption/redemption.repository';
 import { startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
+import { waitUntilBlockedBy } from '../support/locks';
 import { waitFor } from '../support/wait';
 
 /**
@@ -62,17 +63,7 @@ describe('the door past its bound, inside other statements', () => {
       );
       const running = during();
       running.catch(() => undefined); // awaited below; not unhandled if the wait times out first
-      const holder = (other as unknown as { processID: number }).processID;
-      await waitFor(
-        async () =>
-          (
-            await t.prisma.$queryRaw<{ n: bigint }[]>`
-              SELECT count(*) AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND ${holder}::int = ANY (pg_blocking_pids(pid))`
-          )[0].n > 0n,
-        10_000,
-        'a call to wait for the held row',
-      );
+      await waitUntilBlockedBy(t.prisma, other, 'a call to wait for the held row');
       await new Promise((resolve) => setTimeout(resolve, BOUND_MS + 500));
       await other.query('ROLLBACK');
       return await running;

@@ -9,6 +9,7 @@ import { RedemptionRepository } from '../../src/redemption/redemption.repository
 import { RedemptionService } from '../../src/redemption/redemption.service';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
+import { waitUntilBlockedBy } from '../support/locks';
 import { waitFor } from '../support/wait';
 
 /**
@@ -63,18 +64,6 @@ describe('the ledger’s one door', () => {
       )[0].n,
     );
   const transactions = async () => Number((await t.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM ledger_transactions`)[0].n);
-  /** Until a door call waits for a lock that `other`'s session holds. */
-  const doorWaitsFor = async (other: Client) => {
-    const blocker = (other as unknown as { processID: number }).processID;
-    await waitFor(
-      async () =>
-        (
-          await t.prisma.$queryRaw<{ n: bigint }[]>`
-            SELECT count(*) AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%ledger_record%'`
-        )[0].n === 1n,
-    );
-  };
 
   /** The next write reaches the door with its first posting one point larger: no longer balanced. */
   const unbalanceNext = () => {
@@ -230,7 +219,7 @@ describe('the ledger’s one door', () => {
           () => 'recorded',
           (e: unknown) => databaseErrorOf(e).message,
         );
-        await doorWaitsFor(other);
+        await waitUntilBlockedBy(t.prisma, other, 'a door call to wait', '%ledger_record%');
         // the door waits for the first row in the order; every other row of the call is free
         const free = await other.query(
           'SELECT account_id FROM account_balances WHERE account_id = ANY ($1::bigint[]) FOR UPDATE SKIP LOCKED',
@@ -287,7 +276,7 @@ describe('the ledger’s one door', () => {
         await other.query('BEGIN');
         await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account!.id.toString()]);
         const pending = boundedCall('300 milliseconds').then(() => ({ sqlState: 'none' }), databaseErrorOf);
-        await doorWaitsFor(other);
+        await waitUntilBlockedBy(t.prisma, other, 'a door call to wait', '%ledger_record%');
         await new Promise((resolve) => setTimeout(resolve, 600));
         await other.query('ROLLBACK');
         expect(await pending).toMatchObject({ sqlState: 'CL005' });
