@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { ForegroundWork } from '../infra/process/foreground-work';
@@ -11,6 +10,7 @@ import { expiryOf } from '../ledger/domain/expiry';
 import { basePoints, capPeriods, EarningRule, expiryDaysFor, underCap, withCampaigns } from './domain/earning';
 import { capKey, EarningRepository, EarnEventRecord, ProcessedEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
+import { newRowId } from '../common/identifiers';
 
 export const EARN_TYPE = 'earn';
 
@@ -70,7 +70,7 @@ export class EarnProcessor {
       const points = granted[i];
       if (points.isZero()) return { id: event.id, status: 'rejected', reason: 'cap_reached', points, transactionId: null };
       const pending = isPending(event, rule);
-      const id = randomUUID();
+      const id = newRowId();
       transactions.push({
         id,
         type: EARN_TYPE,

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { DomainError, invalidInput, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
@@ -15,6 +14,7 @@ import { EARN_TYPE, EarnProcessor } from './earn-processor.service';
 import { EarnQueue } from './earn-queue';
 import { capKey, EarningRepository, EarnEventRecord, NewEarnEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
+import { newRowId } from '../common/identifiers';
 
 export interface EarnEventInput {
   externalId: string;
@@ -79,7 +79,7 @@ export class EarningService {
       let reason: RejectReason | undefined = 'reason' in found ? found.reason : undefined;
       if (!reason && 'rule' in found && !basePoints(found.rule, attributes)) reason = 'points_out_of_range';
       rows.push({
-        id: randomUUID(),
+        id: newRowId(),
         sourceId,
         externalId: e.externalId,
         type: e.type,

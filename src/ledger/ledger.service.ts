@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { DomainError, notFound } from '../common/errors';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
@@ -30,6 +29,7 @@ import {
   SQLSTATE_NOT_OPEN,
   TransactionKind,
 } from './ledger.repository';
+import { newRowId } from '../common/identifiers';
 
 /**
  * Raised by ledger_record() when its postings come more than its bound (30 s) after the call's
@@ -131,7 +131,7 @@ export class LedgerService {
     // zero (the summed change would not be checked as each change would be)
     const entries = inputs.map((input): NewJournalEntry => ({
       // the caller may name the transactions, to write what points at them before them
-      id: input.id ?? randomUUID(),
+      id: input.id ?? newRowId(),
       type: input.type,
       kind: input.pending ? 'pending' : 'posted',
       creditExpiresAt: input.creditExpiresAt,
@@ -348,7 +348,7 @@ export class LedgerService {
 
   private async write(r: Recording): Promise<LedgerTransaction> {
     const accounts = await this.repository.ensureAccounts(r.postings.map((p) => ({ spec: classifyAccount(p.account), asset: p.asset })));
-    const id = randomUUID();
+    const id = newRowId();
     try {
       const written = await this.repository.record([
         {

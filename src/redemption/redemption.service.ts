@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { CatalogueService } from '../catalogue/catalogue.service';
 import { generateCode, IssuedCode } from '../catalogue/domain/codes';
 import { CatalogueItem, isActive, payeeAccount } from '../catalogue/domain/item';
@@ -12,6 +11,7 @@ import { invalidState } from '../ledger/domain/errors';
 import { LedgerService } from '../ledger/ledger.service';
 import { IdempotencyContext, IdempotencyService, OneStatement, StoredAnswer } from '../idempotency/idempotency.service';
 import { RedemptionRecord, RedemptionRepository } from './redemption.repository';
+import { newRowId } from '../common/identifiers';
 
 /** A stored redemption, as the service gives it to its callers (the API and the pages). */
 export type { RedemptionRecord };
@@ -59,8 +59,8 @@ export class RedemptionService {
       this.catalogue.forgetPoolCount(itemId);
       const done = await this.repository.redeemInOneStatement({
         ...context,
-        redemptionId: randomUUID(),
-        transactionId: randomUUID(),
+        redemptionId: newRowId(),
+        transactionId: newRowId(),
         residentId,
         residentAccountId: account.id,
         itemId,
@@ -94,7 +94,7 @@ export class RedemptionService {
       if (item.kind === 'DONATION') throw invalidInput(`${itemId} is a donation: use /v1/me/donations`);
       await this.withinLimit(residentId, item, quantity);
       const price = item.pricePoints!.times(quantity);
-      const id = randomUUID();
+      const id = newRowId();
       // the resident's balance first: most refusals end here, before any stock is touched
       const transaction = await this.ledger.record({
         type: 'redeem',
@@ -141,7 +141,7 @@ export class RedemptionService {
         throw invalidInput(`amount must be whole points from ${item.minPoints!.toFixed()} to ${item.maxPoints!.toFixed()}`);
       }
       await this.withinLimit(residentId, item, 1);
-      const id = randomUUID();
+      const id = newRowId();
       const transaction = await this.ledger.record({
         type: 'donate',
         postings: [
