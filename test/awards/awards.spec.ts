@@ -166,6 +166,19 @@ describe('bulk awards', () => {
       child.kill('SIGKILL');
     }
     if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    // a chunk the CLI had sent is still run and committed by its server process, which learns
+    // that its client is gone only afterwards: read once every one of them has ended
+    await waitFor(
+      async () =>
+        (
+          await t.prisma.$queryRawUnsafe<{ n: number }[]>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`,
+            CLI_APPLICATION,
+          )
+        )[0].n === 0,
+      30_000,
+      "the killed CLI's database sessions to end",
+    );
     const halfway = await awardOf(id);
     expect(halfway.status).toBe('running');
     expect(halfway.credited).toBeGreaterThanOrEqual(killedAt);
@@ -483,10 +496,15 @@ describe('bulk awards, a debtor’s rows in chunks credited at once', () => {
   });
 });
 
+/** The CLI's database sessions name themselves so (the test waits for a killed CLI's to end). */
+const CLI_APPLICATION = 'civic-award-cli-test';
+
 function spawnCli(databaseUrl: string, ...args: string[]): ChildProcess {
   assertTestDatabase(databaseUrl);
+  const url = new URL(databaseUrl);
+  url.searchParams.set('application_name', CLI_APPLICATION);
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'error', AWARD_LEASE_SECONDS: '2', AWARD_CHUNK_ROWS: '2000' },
+    env: { PATH: process.env.PATH, DATABASE_URL: url.toString(), LOG_LEVEL: 'error', AWARD_LEASE_SECONDS: '2', AWARD_CHUNK_ROWS: '2000' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr.on('data', (d) => process.stderr.write(`[cli] ${d}`));
