@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { newRowId } from '../common/identifiers';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { ForegroundWork } from '../infra/process/foreground-work';
@@ -10,7 +11,6 @@ import { expiryOf } from '../ledger/domain/expiry';
 import { basePoints, capPeriods, EarningRule, expiryDaysFor, underCap, withCampaigns } from './domain/earning';
 import { capKey, EarningRepository, EarnEventRecord, ProcessedEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
-import { newRowId } from '../common/identifiers';
 
 export const EARN_TYPE = 'earn';
 

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, invalidInput, notFound } from '../common/errors';
+import { newRowId } from '../common/identifiers';
 import { Decimal } from '../common/money';
 import { TransactionHost } from '../infra/database/transaction-host';
 import { MetricsService } from '../infra/metrics/metrics.service';
@@ -14,7 +15,6 @@ import { EARN_TYPE, EarnProcessor } from './earn-processor.service';
 import { EarnQueue } from './earn-queue';
 import { capKey, EarningRepository, EarnEventRecord, NewEarnEvent } from './earning.repository';
 import { RuleBook } from './rule-book.service';
-import { newRowId } from '../common/identifiers';
 
 export interface EarnEventInput {
   externalId: string;

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, notFound } from '../common/errors';
+import { newRowId } from '../common/identifiers';
 import { Decimal } from '../common/money';
 import { databaseErrorOf, isUniqueViolation } from '../infra/database/prisma.service';
 import { ReadReplica } from '../infra/database/read-replica';
@@ -29,7 +30,6 @@ import {
   SQLSTATE_NOT_OPEN,
   TransactionKind,
 } from './ledger.repository';
-import { newRowId } from '../common/identifiers';
 
 /**
  * Raised by ledger_record() when its postings come more than its bound (30 s) after the call's

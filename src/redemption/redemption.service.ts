@@ -3,6 +3,7 @@ import { CatalogueService } from '../catalogue/catalogue.service';
 import { generateCode, IssuedCode } from '../catalogue/domain/codes';
 import { CatalogueItem, isActive, payeeAccount } from '../catalogue/domain/item';
 import { DomainError, invalidInput, notFound } from '../common/errors';
+import { newRowId } from '../common/identifiers';
 import { Decimal } from '../common/money';
 import { decodeCursor, Page, pageOf } from '../common/pagination';
 import { TransactionHost } from '../infra/database/transaction-host';
@@ -11,7 +12,6 @@ import { invalidState } from '../ledger/domain/errors';
 import { LedgerService } from '../ledger/ledger.service';
 import { IdempotencyContext, IdempotencyService, OneStatement, StoredAnswer } from '../idempotency/idempotency.service';
 import { RedemptionRecord, RedemptionRepository } from './redemption.repository';
-import { newRowId } from '../common/identifiers';
 
 /** A stored redemption, as the service gives it to its callers (the API and the pages). */
 export type { RedemptionRecord };
