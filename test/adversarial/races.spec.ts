@@ -67,8 +67,7 @@ describe('races', () => {
 
   let n = 0;
   const resident = () => `r${++n}x${randomUUID().slice(0, 6)}`;
-  const grant = (residentId: string, amount: string) =>
-    t.http.post('/v1/admin/adjustments').set(t.admin).set(idempotencyKey()).send({ residentId, amount, reason: 'opening' }).expect(201);
+  const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
   const available = async (residentId: string) =>
     (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available as string;
   const item = (body: object) =>

@@ -36,8 +36,7 @@ describe('catalogue, redemption and partners', () => {
   const resident = () => `c${randomUUID().slice(0, 8)}`;
   const key = () => ({ 'Idempotency-Key': randomUUID() });
   const item = async (body: object) => (await t.http.post('/v1/admin/catalogue-items').set(t.admin).send(body).expect(201)).body;
-  const grant = (residentId: string, amount: string) =>
-    t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening' }).expect(201);
+  const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
   const redeem = (residentId: string, body: object, k = key()) =>
     t.http.post('/v1/me/redemptions').set(t.residentAuth(residentId)).set(k).send(body);
   const balance = async (residentId: string) =>

@@ -23,8 +23,7 @@ describe('the ledger under concurrency', () => {
   const resident = () => `c${randomUUID().slice(0, 8)}`;
   const key = () => ({ 'Idempotency-Key': randomUUID() });
 
-  const grant = (residentId: string, amount: string) =>
-    t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening balance' }).expect(201);
+  const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
 
   const transfer = (from: string, to: string, amount: string, extra: object = {}) =>
     t.http

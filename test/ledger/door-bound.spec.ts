@@ -41,13 +41,7 @@ describe('the door past its bound, inside other statements', () => {
     await t.close();
   }, 60_000);
 
-  const grant = (residentId: string, amount: string) =>
-    t.http
-      .post('/v1/admin/adjustments')
-      .set(t.admin)
-      .set('Idempotency-Key', randomUUID())
-      .send({ residentId, amount, reason: 'opening' })
-      .expect(201);
+  const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
   const balance = async (residentId: string) =>
     (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available;
 

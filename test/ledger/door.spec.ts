@@ -54,8 +54,7 @@ describe('the ledger’s one door', () => {
 
   const resident = () => `d${randomUUID().slice(0, 8)}`;
   const key = () => ({ 'Idempotency-Key': randomUUID() });
-  const grant = (residentId: string, amount: string) =>
-    t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening' }).expect(201);
+  const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
   const postingsOf = async (residentId: string) =>
     Number(
       (

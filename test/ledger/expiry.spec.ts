@@ -22,13 +22,7 @@ describe('holds that expire', () => {
     await t.close();
   });
 
-  const grant = (residentId: string, amount: string) =>
-    t.http
-      .post('/v1/admin/adjustments')
-      .set(t.admin)
-      .set('Idempotency-Key', randomUUID())
-      .send({ residentId, amount, reason: 'opening' })
-      .expect(201);
+  const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
   const hold = async (residentId: string, amount: string, ms: number) =>
     (
       await t.http

@@ -8,7 +8,6 @@ describe('pages for people', () => {
   let t: TestApp;
   let base: string;
   const keys: Record<string, string> = {};
-  const key = () => ({ 'Idempotency-Key': randomUUID() });
 
   beforeAll(async () => {
     t = await startTestApp({ LOGIN_RATE_PER_MINUTE: '10000' });
@@ -86,8 +85,7 @@ describe('pages for people', () => {
 
   afterAll(() => t.close());
 
-  const grant = (residentId: string, amount: string) =>
-    t.http.post('/v1/admin/adjustments').set(t.admin).set(key()).send({ residentId, amount, reason: 'opening' }).expect(201);
+  const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
   const balance = async (residentId: string) =>
     (await t.http.get('/v1/me/balance').set(t.residentAuth(residentId)).expect(200)).body.available;
   const resident = async (id: string, points: string) => {

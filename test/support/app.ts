@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
@@ -21,6 +21,8 @@ export interface TestApp {
   /** Authorization header of a resident token signed with the service's secret. */
   residentAuth(residentId: string, expiresInSeconds?: number): { Authorization: string };
   admin: { 'X-API-Key': string };
+  /** Gives a resident points by an admin's opening adjustment (answered 201), as many tests begin. */
+  grant(residentId: string, amount: string): request.Test;
   close(): Promise<void>;
 }
 
@@ -41,16 +43,25 @@ export async function startTestApp(
   // a real listening socket: concurrent requests arrive as they would in production
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();
+  const http = request(url.replace('[::1]', '127.0.0.1'));
+  const admin = { 'X-API-Key': ADMIN_KEY };
   return {
     app,
-    http: request(url.replace('[::1]', '127.0.0.1')),
+    http,
     config,
     prisma: app.get(PrismaService),
     databaseUrl: database.url,
     residentAuth: (residentId, expiresInSeconds = 600) => ({
       Authorization: `Bearer ${signResidentToken(residentId, JWT_SECRET, expiresInSeconds)}`,
     }),
-    admin: { 'X-API-Key': ADMIN_KEY },
+    admin,
+    grant: (residentId, amount) =>
+      http
+        .post('/v1/admin/adjustments')
+        .set(admin)
+        .set('Idempotency-Key', randomUUID())
+        .send({ residentId, amount, reason: 'opening' })
+        .expect(201),
     async close() {
       await app.close();
       await dropTestDatabase(database.name);
