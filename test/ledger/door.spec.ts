@@ -234,6 +234,65 @@ describe('the ledger’s one door', () => {
         await other.end();
       }
     });
+
+    it('holds the rows for the balance changes and the postings only: a call that settles nothing has written its transactions and lots before it waits; a settlement has not', async () => {
+      const dana = resident();
+      await grant(dana, '10');
+      const [account, adjustments] = await Promise.all([
+        repository.findAccount(`resident:${dana}`, 'POINTS'),
+        repository.findAccount('programme:adjustments', 'POINTS'),
+      ]);
+      const entry = (kind: 'posted' | 'pending', side: 'D' | 'C', pendingId?: string): NewJournalEntry => ({
+        id: randomUUID(),
+        type: 'test',
+        kind,
+        pendingId,
+        expiresAt: kind === 'pending' ? new Date(Date.now() + 3_600_000) : undefined,
+        metadata: {},
+        postings: [
+          { accountId: account!.id, asset: 'POINTS', side, amount: new Decimal(1) },
+          { accountId: adjustments!.id, asset: 'POINTS', side: side === 'D' ? 'C' : 'D', amount: new Decimal(1) },
+        ],
+      });
+      const hold = entry('pending', 'D');
+      await repository.record([hold]);
+      const credit = entry('posted', 'C');
+      const settlement = entry('posted', 'D', hold.id);
+      /** The tables a door call waiting behind `other`'s lock of dana's row has written to so far. */
+      const writtenWhileWaiting = async (call: NewJournalEntry) => {
+        const other = new Client({ connectionString: t.databaseUrl });
+        await other.connect();
+        try {
+          await other.query('BEGIN');
+          await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account!.id.toString()]);
+          const pending = repository.record([call]).then(
+            () => 'recorded',
+            (e: unknown) => databaseErrorOf(e).message,
+          );
+          await waitUntilBlockedBy(t.prisma, other, 'a door call to wait', '%ledger_record%');
+          // a table written in a transaction is held ROW EXCLUSIVE by it until the commit
+          const written = await other.query<{ table: string }>(
+            `SELECT DISTINCT coalesce(i.inhparent, l.relation)::regclass::text AS table
+             FROM pg_locks l JOIN pg_class c ON c.oid = l.relation AND c.relkind IN ('r', 'p')
+             LEFT JOIN pg_inherits i ON i.inhrelid = l.relation
+             WHERE l.pid = (SELECT pid FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid)) LIMIT 1)
+               AND l.mode = 'RowExclusiveLock' AND l.granted`,
+            [(other as unknown as { processID: number }).processID],
+          );
+          await other.query('ROLLBACK');
+          expect(await pending).toBe('recorded');
+          return written.rows.map((r) => r.table).filter((table) => table.startsWith('ledger_'));
+        } finally {
+          await other.end();
+        }
+      };
+      expect((await writtenWhileWaiting(credit)).sort()).toEqual(['ledger_lots', 'ledger_transaction_ids', 'ledger_transactions']);
+      // a settlement's transaction waits for the rows: the door checks under them that no one settled the hold meanwhile
+      expect(await writtenWhileWaiting(settlement)).toEqual([]);
+      const balances = await t.prisma.$queryRaw<{ posted: string; pending: string }[]>`
+        SELECT (credits_posted - debits_posted)::text AS posted, debits_pending::text AS pending FROM account_balances WHERE account_id = ${account!.id}`;
+      expect(balances).toEqual([{ posted: '10', pending: '0' }]);
+    });
   });
 
   describe('its bound', () => {
