@@ -4,7 +4,85 @@
 -- next batch waits for them: what the door does in that time is what the batches queue for. The
 -- transactions and the lots need no lock (they follow from the call's arguments alone, and no one
 -- sees them before the commit), so the rows are now held for the balance changes and the postings
--- alone. Everything else is the door of 20261210100000_door_call_bound, statement for statement.
+-- alone. The two writes move into two functions of the door's own (below), which it calls at one
+-- place or the other. Everything else is the door of 20261210100000_door_call_bound, statement for
+-- statement.
+
+-- The door's own two writes of a call's journal rows and of its credits' lots, each made at one of
+-- two places of the door (before the balance rows are locked, or under the locks: see ledger_record
+-- below). Nothing but the door calls them; they check nothing, the door has.
+CREATE FUNCTION ledger_record_lots(
+  t_ids UUID[], t_kinds TEXT[], t_credit_expires_at TIMESTAMPTZ[],
+  p_tx INT[], p_accounts BIGINT[], p_sides TEXT[], p_amounts NUMERIC[],
+  p_lot_credited BIGINT[], p_n INT, p_k INT, p_gave_back BOOLEAN, p_each_once BOOLEAN, p_created TIMESTAMPTZ
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  -- (c) every posted credit of a resident account makes a lot (a reversal's credit: only what it
+  --     did not give back above); its expiry is the transaction's t_credit_expires_at. (Only the
+  --     caller's transactions: the expiries just added credit no resident.)
+  IF cardinality(p_lot_credited) = 0 THEN
+    NULL;  -- no posting credits a resident account
+  ELSIF p_n > p_k AND (p_gave_back OR p_n > 1) THEN
+  -- (a batch, or a credit that gave back: one statement for all. A batch keeps this statement's
+  -- plan even when nothing was given back: without the give-back join, the generic plan joined
+  -- the postings to the transactions in a nested loop, 2,000 x 1,000 comparisons a chunk of an
+  -- award, half a second each)
+  INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
+  SELECT c.account_id, c.id, c.amount - coalesce(g.amount, 0), c.amount - coalesce(g.amount, 0), c.credit_expires_at, p_created
+  FROM (SELECT t.id, t.credit_expires_at, p.account_id, sum(p.amount) AS amount, min(p.n) AS n
+        FROM unnest(p_tx, p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, side, amount, n)
+        JOIN unnest(t_ids, t_kinds, t_credit_expires_at) WITH ORDINALITY AS t(id, kind, credit_expires_at, n) ON t.n = p.tx
+        CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
+        WHERE t.kind = 'posted' AND p.side = 'C' AND a.keeps_lots
+        GROUP BY t.id, t.credit_expires_at, p.account_id) c
+  LEFT JOIN (SELECT m.transaction_id, l.account_id, -sum(m.amount) AS amount
+             FROM unnest(t_ids) AS x(id) JOIN ledger_lot_moves m ON m.transaction_id = x.id JOIN ledger_lots l ON l.id = m.lot_id
+             WHERE p_gave_back GROUP BY 1, 2) g
+    ON g.transaction_id = c.id AND g.account_id = c.account_id
+  WHERE c.amount - coalesce(g.amount, 0) > 0
+  ORDER BY c.n;
+  ELSIF p_n = 1 AND p_k = 0 AND p_each_once THEN
+  -- (one transaction, nothing given back, each resident account posted to once: each credit is a lot)
+  INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
+  SELECT p.account_id, t_ids[1], p.amount, p.amount, t_credit_expires_at[1], p_created
+  FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
+  WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (p_lot_credited)
+  ORDER BY p.n;
+  ELSIF p_n = 1 AND p_k = 0 THEN
+  -- (one transaction, nothing given back: each credit's lot is the whole credit)
+  INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
+  SELECT p.account_id, t_ids[1], sum(p.amount), sum(p.amount), t_credit_expires_at[1], p_created
+  FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
+  WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (p_lot_credited)
+  GROUP BY p.account_id ORDER BY min(p.n);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION ledger_record_transactions(
+  t_ids UUID[], t_types TEXT[], t_kinds TEXT[], t_pending_ids UUID[], t_reverses_ids UUID[],
+  t_expires_at TIMESTAMPTZ[], t_metadata JSONB[], t_descriptions TEXT[], t_effective_at TIMESTAMPTZ[], p_created TIMESTAMPTZ
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF cardinality(t_ids) = 1 THEN
+  -- (one transaction: its values as given, without unpacking the arrays)
+  INSERT INTO ledger_transactions AS t
+    (id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, created_at)
+  VALUES (t_ids[1], t_types[1], t_kinds[1], t_pending_ids[1], t_reverses_ids[1], t_expires_at[1], coalesce(t_metadata[1], '{}'::jsonb),
+          t_descriptions[1], coalesce(t_effective_at[1], p_created), p_created);
+  ELSE
+  INSERT INTO ledger_transactions AS t
+    (id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, created_at)
+  SELECT x.id, x.type, x.kind, x.pending_id, x.reverses_id, x.expires_at, coalesce(x.metadata, '{}'::jsonb),
+         x.description, coalesce(x.effective_at, p_created), p_created
+  FROM unnest(t_ids, t_types, t_kinds, t_pending_ids, t_reverses_ids, t_expires_at, t_metadata, t_descriptions, t_effective_at)
+    WITH ORDINALITY AS x(id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, n)
+  ORDER BY x.n;
+  END IF;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION ledger_record(
   t_ids UUID[], t_types TEXT[], t_kinds TEXT[], t_pending_ids UUID[], t_reverses_ids UUID[],
@@ -306,63 +384,11 @@ BEGIN
   v_early := v_n > 0 AND cardinality(v_holds) = 0 AND cardinality(v_expiring) = 0
              AND cardinality(array_remove(t_reverses_ids, NULL)) = 0;
   IF v_early THEN
-    v_gave_back := cardinality(v_holds) > 0 OR cardinality(array_remove(t_reverses_ids, NULL)) > 0;
-    -- (c) every posted credit of a resident account makes a lot (a reversal's credit: only what it
-    --     did not give back above); its expiry is the transaction's t_credit_expires_at. (Only the
-    --     caller's transactions: the expiries just added credit no resident.)
-    IF cardinality(v_lot_credited) = 0 THEN
-      NULL;  -- no posting credits a resident account
-    ELSIF v_n > v_k AND (v_gave_back OR v_n > 1) THEN
-    -- (a batch, or a credit that gave back: one statement for all. A batch keeps this statement's
-    -- plan even when nothing was given back: without the give-back join, the generic plan joined
-    -- the postings to the transactions in a nested loop, 2,000 x 1,000 comparisons a chunk of an
-    -- award, half a second each)
-    INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
-    SELECT c.account_id, c.id, c.amount - coalesce(g.amount, 0), c.amount - coalesce(g.amount, 0), c.credit_expires_at, v_created
-    FROM (SELECT t.id, t.credit_expires_at, p.account_id, sum(p.amount) AS amount, min(p.n) AS n
-          FROM unnest(p_tx, p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, side, amount, n)
-          JOIN unnest(t_ids, t_kinds, t_credit_expires_at) WITH ORDINALITY AS t(id, kind, credit_expires_at, n) ON t.n = p.tx
-          CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
-          WHERE t.kind = 'posted' AND p.side = 'C' AND a.keeps_lots
-          GROUP BY t.id, t.credit_expires_at, p.account_id) c
-    LEFT JOIN (SELECT m.transaction_id, l.account_id, -sum(m.amount) AS amount
-               FROM unnest(t_ids) AS x(id) JOIN ledger_lot_moves m ON m.transaction_id = x.id JOIN ledger_lots l ON l.id = m.lot_id
-               WHERE v_gave_back GROUP BY 1, 2) g
-      ON g.transaction_id = c.id AND g.account_id = c.account_id
-    WHERE c.amount - coalesce(g.amount, 0) > 0
-    ORDER BY c.n;
-    ELSIF v_n = 1 AND v_k = 0 AND v_floor_postings = cardinality(v_floor) THEN
-    -- (one transaction, nothing given back, each resident account posted to once: each credit is a lot)
-    INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
-    SELECT p.account_id, t_ids[1], p.amount, p.amount, t_credit_expires_at[1], v_created
-    FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
-    WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (v_lot_credited)
-    ORDER BY p.n;
-    ELSIF v_n = 1 AND v_k = 0 THEN
-    -- (one transaction, nothing given back: each credit's lot is the whole credit)
-    INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
-    SELECT p.account_id, t_ids[1], sum(p.amount), sum(p.amount), t_credit_expires_at[1], v_created
-    FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
-    WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (v_lot_credited)
-    GROUP BY p.account_id ORDER BY min(p.n);
-    END IF;
-
-    IF v_n = 1 THEN
-    -- (one transaction: its values as given, without unpacking the arrays)
-    INSERT INTO ledger_transactions AS t
-      (id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, created_at)
-    VALUES (t_ids[1], t_types[1], t_kinds[1], t_pending_ids[1], t_reverses_ids[1], t_expires_at[1], coalesce(t_metadata[1], '{}'::jsonb),
-            t_descriptions[1], coalesce(t_effective_at[1], v_created), v_created);
-    ELSE
-    INSERT INTO ledger_transactions AS t
-      (id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, created_at)
-    SELECT x.id, x.type, x.kind, x.pending_id, x.reverses_id, x.expires_at, coalesce(x.metadata, '{}'::jsonb),
-           x.description, coalesce(x.effective_at, v_created), v_created
-    FROM unnest(t_ids, t_types, t_kinds, t_pending_ids, t_reverses_ids, t_expires_at, t_metadata, t_descriptions, t_effective_at)
-      WITH ORDINALITY AS x(id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, n)
-    ORDER BY x.n;
-    END IF;
-
+    v_gave_back := false;
+    PERFORM ledger_record_lots(t_ids, t_kinds, t_credit_expires_at, p_tx, p_accounts, p_sides, p_amounts,
+                                v_lot_credited, v_n, v_k, v_gave_back, v_floor_postings = cardinality(v_floor), v_created);
+    PERFORM ledger_record_transactions(t_ids, t_types, t_kinds, t_pending_ids, t_reverses_ids, t_expires_at, t_metadata,
+                                        t_descriptions, t_effective_at, v_created);
   END IF;
 
   -- every row this call changes, locked in the one order: no two writes ever wait in a cycle.
@@ -548,45 +574,9 @@ BEGIN
   IF NOT v_early THEN
     v_gave_back := cardinality(v_holds) > 0 OR cardinality(array_remove(t_reverses_ids, NULL)) > 0;
     -- (c) every posted credit of a resident account makes a lot (a reversal's credit: only what it
-    --     did not give back above); its expiry is the transaction's t_credit_expires_at. (Only the
-    --     caller's transactions: the expiries just added credit no resident.)
-    IF cardinality(v_lot_credited) = 0 THEN
-      NULL;  -- no posting credits a resident account
-    ELSIF v_n > v_k AND (v_gave_back OR v_n > 1) THEN
-    -- (a batch, or a credit that gave back: one statement for all. A batch keeps this statement's
-    -- plan even when nothing was given back: without the give-back join, the generic plan joined
-    -- the postings to the transactions in a nested loop, 2,000 x 1,000 comparisons a chunk of an
-    -- award, half a second each)
-    INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
-    SELECT c.account_id, c.id, c.amount - coalesce(g.amount, 0), c.amount - coalesce(g.amount, 0), c.credit_expires_at, v_created
-    FROM (SELECT t.id, t.credit_expires_at, p.account_id, sum(p.amount) AS amount, min(p.n) AS n
-          FROM unnest(p_tx, p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(tx, account_id, side, amount, n)
-          JOIN unnest(t_ids, t_kinds, t_credit_expires_at) WITH ORDINALITY AS t(id, kind, credit_expires_at, n) ON t.n = p.tx
-          CROSS JOIN LATERAL (SELECT a.keeps_lots FROM ledger_accounts a WHERE a.id = p.account_id OFFSET 0) a
-          WHERE t.kind = 'posted' AND p.side = 'C' AND a.keeps_lots
-          GROUP BY t.id, t.credit_expires_at, p.account_id) c
-    LEFT JOIN (SELECT m.transaction_id, l.account_id, -sum(m.amount) AS amount
-               FROM unnest(t_ids) AS x(id) JOIN ledger_lot_moves m ON m.transaction_id = x.id JOIN ledger_lots l ON l.id = m.lot_id
-               WHERE v_gave_back GROUP BY 1, 2) g
-      ON g.transaction_id = c.id AND g.account_id = c.account_id
-    WHERE c.amount - coalesce(g.amount, 0) > 0
-    ORDER BY c.n;
-    ELSIF v_n = 1 AND v_k = 0 AND v_floor_postings = cardinality(v_floor) THEN
-    -- (one transaction, nothing given back, each resident account posted to once: each credit is a lot)
-    INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
-    SELECT p.account_id, t_ids[1], p.amount, p.amount, t_credit_expires_at[1], v_created
-    FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
-    WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (v_lot_credited)
-    ORDER BY p.n;
-    ELSIF v_n = 1 AND v_k = 0 THEN
-    -- (one transaction, nothing given back: each credit's lot is the whole credit)
-    INSERT INTO ledger_lots (account_id, transaction_id, amount, remaining, expires_at, created_at)
-    SELECT p.account_id, t_ids[1], sum(p.amount), sum(p.amount), t_credit_expires_at[1], v_created
-    FROM unnest(p_accounts, p_sides, p_amounts) WITH ORDINALITY AS p(account_id, side, amount, n)
-    WHERE t_kinds[1] = 'posted' AND p.side = 'C' AND p.account_id = ANY (v_lot_credited)
-    GROUP BY p.account_id ORDER BY min(p.n);
-    END IF;
-
+    --     did not give back above); its expiry is the transaction's t_credit_expires_at
+    PERFORM ledger_record_lots(t_ids, t_kinds, t_credit_expires_at, p_tx, p_accounts, p_sides, p_amounts,
+                                v_lot_credited, v_n, v_k, v_gave_back, v_floor_postings = cardinality(v_floor), v_created);
   END IF;
 
   -- (d) every debit of a resident account (posted, or held by a pending transaction; not a
@@ -767,22 +757,8 @@ BEGIN
   END IF;
 
   IF NOT v_early THEN
-    IF v_n = 1 THEN
-    -- (one transaction: its values as given, without unpacking the arrays)
-    INSERT INTO ledger_transactions AS t
-      (id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, created_at)
-    VALUES (t_ids[1], t_types[1], t_kinds[1], t_pending_ids[1], t_reverses_ids[1], t_expires_at[1], coalesce(t_metadata[1], '{}'::jsonb),
-            t_descriptions[1], coalesce(t_effective_at[1], v_created), v_created);
-    ELSE
-    INSERT INTO ledger_transactions AS t
-      (id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, created_at)
-    SELECT x.id, x.type, x.kind, x.pending_id, x.reverses_id, x.expires_at, coalesce(x.metadata, '{}'::jsonb),
-           x.description, coalesce(x.effective_at, v_created), v_created
-    FROM unnest(t_ids, t_types, t_kinds, t_pending_ids, t_reverses_ids, t_expires_at, t_metadata, t_descriptions, t_effective_at)
-      WITH ORDINALITY AS x(id, type, kind, pending_id, reverses_id, expires_at, metadata, description, effective_at, n)
-    ORDER BY x.n;
-    END IF;
-
+    PERFORM ledger_record_transactions(t_ids, t_types, t_kinds, t_pending_ids, t_reverses_ids, t_expires_at, t_metadata,
+                                        t_descriptions, t_effective_at, v_created);
   END IF;
 
   IF v_n = 1 AND v_k = 0 AND v_floor_postings = cardinality(v_floor) THEN
