@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
-import { waitFor } from '../support/wait';
+import { waitUntilBlockedBy } from '../support/locks';
 import { RedemptionRepository } from '../../src/redemption/redemption.repository';
 import { RedemptionDto } from '../../src/redemption/dto/redemption.dto';
 import { RedemptionService } from '../../src/redemption/redemption.service';
@@ -297,15 +297,7 @@ describe('catalogue, redemption and partners', () => {
         const spy = oneStatement();
         const pending = redeem(vera, { itemId: id }).then((r) => r);
         // the redemption now waits for the partner's rows; it must not hold the resident's meanwhile
-        const blocker = (other as unknown as { processID: number }).processID;
-        await waitFor(
-          async () =>
-            (
-              await t.prisma.$queryRaw<{ n: bigint }[]>`
-          SELECT count(*) AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND ${blocker}::int = ANY (pg_blocking_pids(pid)) AND query LIKE '%catalogue_redeem%'`
-            )[0].n === 1n,
-        );
+        await waitUntilBlockedBy(t.prisma, other, 'the redemption to wait for the partner’s rows', '%catalogue_redeem%');
         await other.query("SET LOCAL lock_timeout = '3s'");
         await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account[`resident:${vera}`].toString()]);
         await other.query('COMMIT');

@@ -9,7 +9,7 @@ import { RedemptionRepository } from '../../src/redemption/redemption.repository
 import { RedemptionService } from '../../src/redemption/redemption.service';
 import { expectProblem, startTestApp, TestApp } from '../support/app';
 import { ledgerViolations } from '../support/ledger-invariants';
-import { waitUntilBlockedBy } from '../support/locks';
+import { backendPid, waitUntilBlockedBy } from '../support/locks';
 import { waitFor } from '../support/wait';
 
 /**
@@ -277,7 +277,7 @@ describe('the ledger’s one door', () => {
              LEFT JOIN pg_inherits i ON i.inhrelid = l.relation
              WHERE l.pid = (SELECT pid FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid)) LIMIT 1)
                AND l.mode = 'RowExclusiveLock' AND l.granted`,
-            [(other as unknown as { processID: number }).processID],
+            [backendPid(other)],
           );
           await other.query('ROLLBACK');
           expect(await pending).toBe('recorded');

@@ -8,8 +8,7 @@ import { waitFor } from './wait';
  * testing has reached it.
  */
 export async function waitUntilBlockedBy(prisma: PrismaService, holder: Client, what: string, query = '%'): Promise<void> {
-  // pg's Client type does not declare the backend's pid it reads at connect
-  const pid = (holder as unknown as { processID: number }).processID;
+  const pid = backendPid(holder);
   await waitFor(
     async () =>
       (
@@ -20,4 +19,9 @@ export async function waitUntilBlockedBy(prisma: PrismaService, holder: Client, 
     10_000,
     what,
   );
+}
+
+/** The pid of `client`'s server process (pg's Client type does not declare the one it reads at connect). */
+export function backendPid(client: Client): number {
+  return (client as unknown as { processID: number }).processID;
 }
