@@ -55,6 +55,16 @@ describe('the ledger’s one door', () => {
   const resident = () => `d${randomUUID().slice(0, 8)}`;
   const key = () => ({ 'Idempotency-Key': randomUUID() });
   const grant = (residentId: string, amount: string) => t.grant(residentId, amount);
+  /** A new resident with 10 points: its id, its account and the adjustments account beside it. */
+  const fundedResident = async () => {
+    const id = resident();
+    await grant(id, '10');
+    const [account, adjustments] = await Promise.all([
+      repository.findAccount(`resident:${id}`, 'POINTS'),
+      repository.findAccount('programme:adjustments', 'POINTS'),
+    ]);
+    return { id, account: account!, adjustments: adjustments! };
+  };
   const postingsOf = async (residentId: string) =>
     Number(
       (
@@ -92,20 +102,15 @@ describe('the ledger’s one door', () => {
 
   describe('called directly', () => {
     it('refuses an unbalanced set (CL002) and one that would overdraw (CL001, naming the account), writing nothing', async () => {
-      const anna = resident();
-      await grant(anna, '10');
-      const [account, issued] = await Promise.all([
-        repository.findAccount(`resident:${anna}`, 'POINTS'),
-        repository.findAccount('programme:adjustments', 'POINTS'),
-      ]);
+      const { account, adjustments } = await fundedResident();
       const entry = (debit: string, credit: string): NewJournalEntry => ({
         id: randomUUID(),
         type: 'test',
         kind: 'posted',
         metadata: {},
         postings: [
-          { accountId: account!.id, asset: 'POINTS', side: 'D', amount: new Decimal(debit) },
-          { accountId: issued!.id, asset: 'POINTS', side: 'C', amount: new Decimal(credit) },
+          { accountId: account.id, asset: 'POINTS', side: 'D', amount: new Decimal(debit) },
+          { accountId: adjustments.id, asset: 'POINTS', side: 'C', amount: new Decimal(credit) },
         ],
       });
       const before = await transactions();
@@ -118,7 +123,7 @@ describe('the ledger’s one door', () => {
       ]) {
         const refusal = (entries: NewJournalEntry[]) => send(entries).then(() => ({ refused: false }), databaseErrorOf);
         expect(await refusal([entry('5', '4')])).toMatchObject({ sqlState: 'CL002' });
-        expect(await refusal([entry('11', '11')])).toMatchObject({ sqlState: 'CL001', detail: account!.id.toString() });
+        expect(await refusal([entry('11', '11')])).toMatchObject({ sqlState: 'CL001', detail: account.id.toString() });
         // a batch both adding to and taking from one resident is refused: the summed check would hide an overdraft
         const mixed = [
           entry('10', '10'),
@@ -131,16 +136,11 @@ describe('the ledger’s one door', () => {
         expect(await refusal(mixed)).toMatchObject({ sqlState: 'CL002' });
       }
       expect(await transactions()).toBe(before);
-      expect(await repository.record([entry('10', '10')])).toMatchObject({ availableAfter: new Map([[account!.id, new Decimal(0)]]) });
+      expect(await repository.record([entry('10', '10')])).toMatchObject({ availableAfter: new Map([[account.id, new Decimal(0)]]) });
     });
 
     it('refuses a batch for whatever one of its transactions gets wrong (CL002, naming the posting or transaction), postings first, writing nothing', async () => {
-      const bea = resident();
-      await grant(bea, '10');
-      const [account, adjustments] = await Promise.all([
-        repository.findAccount(`resident:${bea}`, 'POINTS'),
-        repository.findAccount('programme:adjustments', 'POINTS'),
-      ]);
+      const { id: bea, account, adjustments } = await fundedResident();
       type Posting = NewJournalEntry['postings'][number];
       const posting = (accountId: bigint, side: 'D' | 'C', amount: string, more: Partial<Posting> = {}): Posting => ({
         accountId,
@@ -151,27 +151,27 @@ describe('the ledger’s one door', () => {
       });
       const tx = (...postings: Posting[]): NewJournalEntry => ({ id: randomUUID(), type: 'test', kind: 'posted', metadata: {}, postings });
       // a credit of one point to bea: the batch's first transaction, fine in itself
-      const credit = () => tx(posting(adjustments!.id, 'D', '1'), posting(account!.id, 'C', '1'));
+      const credit = () => tx(posting(adjustments.id, 'D', '1'), posting(account.id, 'C', '1'));
       const refusal = (entries: NewJournalEntry[]) => repository.record(entries).then(() => ({ refused: false }), databaseErrorOf);
       const before = await transactions();
       const cases: [NewJournalEntry, (second: NewJournalEntry) => string][] = [
-        [tx(posting(adjustments!.id, 'D', '1'), posting(987654321n, 'C', '1')), () => 'posting 4: no ledger account 987654321'],
+        [tx(posting(adjustments.id, 'D', '1'), posting(987654321n, 'C', '1')), () => 'posting 4: no ledger account 987654321'],
         [
-          tx(posting(adjustments!.id, 'D', '1', { asset: 'RUB' }), posting(account!.id, 'C', '1')),
+          tx(posting(adjustments.id, 'D', '1', { asset: 'RUB' }), posting(account.id, 'C', '1')),
           () => 'posting 3: account programme:adjustments holds POINTS, not RUB',
         ],
         [
-          tx(posting(adjustments!.id, 'D', '1'), posting(account!.id, 'C', '1', { shard: 3 })),
+          tx(posting(adjustments.id, 'D', '1'), posting(account.id, 'C', '1', { shard: 3 })),
           () => `posting 4: account resident:${bea} has no balance row 3`,
         ],
-        [tx(posting(adjustments!.id, 'D', '0'), posting(account!.id, 'C', '0')), () => 'posting 3: amount must be positive'],
-        [tx(posting(adjustments!.id, 'D', '1')), (second) => `transaction ${second.id} needs at least 2 postings`],
+        [tx(posting(adjustments.id, 'D', '0'), posting(account.id, 'C', '0')), () => 'posting 3: amount must be positive'],
+        [tx(posting(adjustments.id, 'D', '1')), (second) => `transaction ${second.id} needs at least 2 postings`],
         [
-          tx(posting(adjustments!.id, 'D', '2'), posting(account!.id, 'C', '1')),
+          tx(posting(adjustments.id, 'D', '2'), posting(account.id, 'C', '1')),
           (second) => `transaction ${second.id} is not balanced: POINTS debits and credits differ by 1`,
         ],
         [
-          tx(posting(account!.id, 'D', '1'), posting(adjustments!.id, 'C', '1')),
+          tx(posting(account.id, 'D', '1'), posting(adjustments.id, 'C', '1')),
           () => `a batch cannot both add to and take from resident:${bea}: record those apart`,
         ],
       ];
@@ -180,8 +180,8 @@ describe('the ledger’s one door', () => {
       }
       // the postings are checked before the transactions: an unbalanced first transaction is not
       // the one named when a later posting is wrong
-      const unbalanced = tx(posting(adjustments!.id, 'D', '2'), posting(account!.id, 'C', '1'));
-      expect(await refusal([unbalanced, tx(posting(adjustments!.id, 'D', '1'), posting(account!.id, 'C', '-1'))])).toMatchObject({
+      const unbalanced = tx(posting(adjustments.id, 'D', '2'), posting(account.id, 'C', '1'));
+      expect(await refusal([unbalanced, tx(posting(adjustments.id, 'D', '1'), posting(account.id, 'C', '-1'))])).toMatchObject({
         sqlState: 'CL002',
         message: 'posting 4: amount must be positive',
       });
@@ -236,12 +236,7 @@ describe('the ledger’s one door', () => {
     });
 
     it('holds the rows for the balance changes and the postings only: a call that settles nothing has written its transactions and lots before it waits; a settlement has not', async () => {
-      const dana = resident();
-      await grant(dana, '10');
-      const [account, adjustments] = await Promise.all([
-        repository.findAccount(`resident:${dana}`, 'POINTS'),
-        repository.findAccount('programme:adjustments', 'POINTS'),
-      ]);
+      const { account, adjustments } = await fundedResident();
       const entry = (kind: 'posted' | 'pending', side: 'D' | 'C', pendingId?: string): NewJournalEntry => ({
         id: randomUUID(),
         type: 'test',
@@ -250,21 +245,21 @@ describe('the ledger’s one door', () => {
         expiresAt: kind === 'pending' ? new Date(Date.now() + 3_600_000) : undefined,
         metadata: {},
         postings: [
-          { accountId: account!.id, asset: 'POINTS', side, amount: new Decimal(1) },
-          { accountId: adjustments!.id, asset: 'POINTS', side: side === 'D' ? 'C' : 'D', amount: new Decimal(1) },
+          { accountId: account.id, asset: 'POINTS', side, amount: new Decimal(1) },
+          { accountId: adjustments.id, asset: 'POINTS', side: side === 'D' ? 'C' : 'D', amount: new Decimal(1) },
         ],
       });
       const hold = entry('pending', 'D');
       await repository.record([hold]);
       const credit = entry('posted', 'C');
       const settlement = entry('posted', 'D', hold.id);
-      /** The tables a door call waiting behind `other`'s lock of dana's row has written to so far. */
+      /** The tables a door call waiting behind `other`'s lock of the resident's row has written to so far. */
       const writtenWhileWaiting = async (call: NewJournalEntry) => {
         const other = new Client({ connectionString: t.databaseUrl });
         await other.connect();
         try {
           await other.query('BEGIN');
-          await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account!.id.toString()]);
+          await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account.id.toString()]);
           const pending = repository.record([call]).then(
             () => 'recorded',
             (e: unknown) => databaseErrorOf(e).message,
@@ -290,27 +285,22 @@ describe('the ledger’s one door', () => {
       // a settlement's transaction waits for the rows: the door checks under them that no one settled the hold meanwhile
       expect(await writtenWhileWaiting(settlement)).toEqual([]);
       const balances = await t.prisma.$queryRaw<{ posted: string; pending: string }[]>`
-        SELECT (credits_posted - debits_posted)::text AS posted, debits_pending::text AS pending FROM account_balances WHERE account_id = ${account!.id}`;
+        SELECT (credits_posted - debits_posted)::text AS posted, debits_pending::text AS pending FROM account_balances WHERE account_id = ${account.id}`;
       expect(balances).toEqual([{ posted: '10', pending: '0' }]);
     });
   });
 
   describe('its bound', () => {
     it('a call whose postings come past its bound after its start (it waited for a lock) fails with CL005 and writes nothing', async () => {
-      const cleo = resident();
-      await grant(cleo, '10');
-      const [account, adjustments] = await Promise.all([
-        repository.findAccount(`resident:${cleo}`, 'POINTS'),
-        repository.findAccount('programme:adjustments', 'POINTS'),
-      ]);
+      const { account, adjustments } = await fundedResident();
       const entry = (): NewJournalEntry => ({
         id: randomUUID(),
         type: 'test',
         kind: 'posted',
         metadata: {},
         postings: [
-          { accountId: adjustments!.id, asset: 'POINTS', side: 'D', amount: new Decimal(1) },
-          { accountId: account!.id, asset: 'POINTS', side: 'C', amount: new Decimal(1) },
+          { accountId: adjustments.id, asset: 'POINTS', side: 'D', amount: new Decimal(1) },
+          { accountId: account.id, asset: 'POINTS', side: 'C', amount: new Decimal(1) },
         ],
       });
       const host = t.app.get(TransactionHost);
@@ -325,14 +315,14 @@ describe('the ledger’s one door', () => {
         (
           await t.prisma.$queryRaw<
             { c: string }[]
-          >`SELECT sum(credits_posted)::text AS c FROM account_balances WHERE account_id = ${account!.id}`
+          >`SELECT sum(credits_posted)::text AS c FROM account_balances WHERE account_id = ${account.id}`
         )[0].c;
       const credited = await balance();
       const other = new Client({ connectionString: t.databaseUrl });
       await other.connect();
       try {
         await other.query('BEGIN');
-        await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account!.id.toString()]);
+        await other.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [account.id.toString()]);
         const pending = boundedCall('300 milliseconds').then(() => ({ sqlState: 'none' }), databaseErrorOf);
         await waitUntilBlockedBy(t.prisma, other, 'a door call to wait', '%ledger_record%');
         await new Promise((resolve) => setTimeout(resolve, 600));
